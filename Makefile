@@ -1,0 +1,52 @@
+# CARE Field — `make run` serves the demo, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install run serve demo-data test test-fast lint format schema clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv and install the project with its test tools
+
+demo-data: install ## Migrate the database and load the demo units, people and reference data
+	$(PY) manage.py migrate --no-input -v0
+	$(PY) manage.py load_demo
+
+run: demo-data ## Set up and serve the demo with Daphne on http://127.0.0.1:8000
+	@echo ""
+	@echo "CARE Field demo on http://$(HOST):$(PORT)/"
+	@echo "  admin          http://$(HOST):$(PORT)/admin/"
+	@echo "  API docs       http://$(HOST):$(PORT)/api/v1/docs/"
+	@echo "  metrics        http://$(HOST):$(PORT)/api/v1/metrics"
+	@echo "  live feed      ws://$(HOST):$(PORT)/ws/feed/"
+	@echo "  sign in as dispatcher, care1..care4, officer1, officer2, coordinator or admin;"
+	@echo "  every demo password is 'care-demo'"
+	@echo ""
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) server.asgi:application
+
+test: install ## Run the whole test suite (PostgreSQL/Redis tests run when DATABASE_URL/REDIS_URL are set)
+	$(PY) -m pytest -q
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check .
+
+format: install ## ruff format + import sort
+	$(VENV)/bin/ruff check --fix --select I .
+	$(VENV)/bin/ruff format .
+
+schema: install ## Write the OpenAPI schema to docs/openapi.yml
+	$(PY) manage.py spectacular --validate --file docs/openapi.yml
+
+clean: ## Remove the virtualenv and local databases
+	rm -rf $(VENV) var staticfiles .pytest_cache

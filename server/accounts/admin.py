@@ -1,0 +1,62 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from server.accounts import services
+from server.accounts.models import Device, DeviceToken, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("username", "get_full_name", "role", "unit", "is_active", "last_login")
+    list_filter = ("role", "unit", "is_active", "is_staff")
+    search_fields = ("username", "first_name", "last_name", "email")
+    fieldsets = (*DjangoUserAdmin.fieldsets, ("CARE Field", {"fields": ("role", "unit")}))
+    add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("CARE Field", {"fields": ("role", "unit")}))
+
+
+class DeviceTokenInline(admin.TabularInline):
+    model = DeviceToken
+    fields = ("created_at", "expires_at", "revoked_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "user",
+        "created_at",
+        "last_seen_at",
+        "revoked_at",
+        "clock_skew_seconds",
+        "clock_skew_flagged",
+    )
+    list_filter = ("clock_skew_flagged", ("revoked_at", admin.EmptyFieldListFilter), "user__role")
+    search_fields = ("name", "user__username")
+    readonly_fields = (
+        "id",
+        "user",
+        "name",
+        "created_at",
+        "last_seen_at",
+        "revoked_at",
+        "revoked_reason",
+        "clock_skew_seconds",
+        "clock_skew_flagged",
+    )
+    inlines = [DeviceTokenInline]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected devices (kills their tokens)")
+    def revoke(self, request, queryset):
+        for device in queryset:
+            services.revoke_device(actor=request.user, device=device, reason="revoked in admin")
+        self.message_user(request, f"Revoked {queryset.count()} device(s).", messages.SUCCESS)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # devices come from signing in on them

@@ -1,0 +1,84 @@
+"""Signing in a device and asking who you are."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from server.accounts import services
+from server.accounts.permissions import ALL_ROLES, ANYONE, role_of
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+    device_name = serializers.CharField(max_length=100)
+
+
+class UnitRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    call_sign = serializers.CharField()
+    kind = serializers.CharField()
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    role = serializers.CharField()
+    unit = UnitRefSerializer(allow_null=True)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    device_id = serializers.UUIDField()
+    user = MeSerializer()
+
+
+def me_data(user) -> dict:
+    unit = user.unit
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "full_name": user.get_full_name(),
+        "role": role_of(user),
+        "unit": {"id": unit.pk, "call_sign": unit.call_sign, "kind": unit.kind} if unit else None,
+    }
+
+
+class TokenView(APIView):
+    roles = {"POST": (ANYONE,)}
+    authentication_classes: list = []
+
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={201: TokenSerializer},
+        summary="Sign in a device: a token bound to it",
+    )
+    def post(self, request):
+        form = TokenRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        key, device = services.issue_device_token(**form.validated_data)
+        return Response(
+            {"token": key, "device_id": str(device.pk), "user": me_data(device.user)},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class SignOutView(APIView):
+    roles = {"POST": ALL_ROLES}
+
+    @extend_schema(request=None, responses={204: None}, summary="Revoke this device's token")
+    def post(self, request):
+        if request.auth is not None:
+            services.sign_out(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    roles = {"GET": ALL_ROLES}
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request):
+        return Response(me_data(request.user))

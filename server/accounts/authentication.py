@@ -1,0 +1,47 @@
+"""`Authorization: Token <key>` for devices; the token names the device it was issued to."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from server.accounts.services import device_for_token
+
+
+class DeviceTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Token"
+
+    def authenticate(self, request):
+        parts = authentication.get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Send the header as 'Authorization: Token <key>'."
+            )
+        try:
+            key = parts[1].decode()
+        except UnicodeError as exc:
+            raise exceptions.AuthenticationFailed(
+                "The token has characters it can't have."
+            ) from exc
+        token = device_for_token(key)
+        if token is None:
+            raise exceptions.AuthenticationFailed(
+                "This token is unknown, expired or revoked; sign in again."
+            )
+        device = token.device
+        now = timezone.now()
+        # Touch last_seen at most once a minute: one write per request would be waste.
+        if device.last_seen_at is None or (now - device.last_seen_at).total_seconds() > 60:
+            type(device).objects.filter(pk=device.pk).update(last_seen_at=now)
+        return device.user, token
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+def request_device(request):
+    """The device behind a request, or None for a browser session."""
+    auth = getattr(request, "auth", None)
+    return getattr(auth, "device", None)

@@ -1,0 +1,144 @@
+from django.contrib import admin
+
+from server.audit.services import record_audit
+from server.care.models import (
+    DirectoryService,
+    Disposition,
+    Encounter,
+    NaloxoneAdministration,
+    Referral,
+    ReferralUpdate,
+    ServiceGiven,
+    ServiceType,
+    SurveyQuestion,
+    SurveyResponse,
+)
+
+
+@admin.register(ServiceType)
+class ServiceTypeAdmin(admin.ModelAdmin):
+    list_display = ("label", "code", "active", "order")
+    list_filter = ("active",)
+    list_editable = ("active", "order")
+    search_fields = ("label", "code")
+
+
+@admin.register(Disposition)
+class DispositionAdmin(admin.ModelAdmin):
+    list_display = ("label", "code", "active", "order")
+    list_filter = ("active",)
+    list_editable = ("active", "order")
+    search_fields = ("label", "code")
+
+
+@admin.register(SurveyQuestion)
+class SurveyQuestionAdmin(admin.ModelAdmin):
+    list_display = ("key", "text", "active", "order")
+    list_filter = ("active",)
+
+
+@admin.register(DirectoryService)
+class DirectoryServiceAdmin(admin.ModelAdmin):
+    list_display = ("name", "organization", "category", "phone", "active", "updated_at")
+    list_filter = ("category", "active", "organization")
+    search_fields = ("name", "organization", "description")
+
+
+class ClinicalRecordAdmin(admin.ModelAdmin):
+    """Clinical records: read-only in admin (they are made in the field), each view audited."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        record_audit(
+            actor=request.user,
+            action=f"{self.model._meta.model_name}.viewed",
+            object_type=self.model._meta.label_lower,
+            object_id=str(object_id),
+        )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class ServiceGivenInline(admin.TabularInline):
+    model = ServiceGiven
+    fields = ("service", "occurred_at", "before_scene_safe")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+class NaloxoneInline(admin.TabularInline):
+    model = NaloxoneAdministration
+    fields = ("administered_at", "doses", "dose_mg", "route", "response", "ems_called")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Encounter)
+class EncounterAdmin(ClinicalRecordAdmin):
+    list_display = (
+        "id",
+        "assignment",
+        "started_at",
+        "people_contacted",
+        "disposition",
+        "before_scene_safe",
+        "recorded_by",
+    )
+    list_filter = ("disposition", "before_scene_safe", "assignment__unit")
+    search_fields = ("id", "assignment__incident__cad_number")
+    list_select_related = ("assignment__incident", "assignment__unit", "disposition", "recorded_by")
+    inlines = [ServiceGivenInline, NaloxoneInline]
+
+
+@admin.register(ServiceGiven)
+class ServiceGivenAdmin(ClinicalRecordAdmin):
+    list_display = ("service", "encounter", "occurred_at", "before_scene_safe", "recorded_by")
+    list_filter = ("service", "before_scene_safe")
+    list_select_related = ("service", "recorded_by")
+
+
+@admin.register(NaloxoneAdministration)
+class NaloxoneAdministrationAdmin(ClinicalRecordAdmin):
+    list_display = (
+        "administered_at",
+        "doses",
+        "dose_mg",
+        "route",
+        "response",
+        "ems_called",
+        "before_scene_safe",
+    )
+    list_filter = ("route", "response", "ems_called", "before_scene_safe")
+    date_hierarchy = "administered_at"
+
+
+class ReferralUpdateInline(admin.TabularInline):
+    model = ReferralUpdate
+    fields = ("created_at", "author", "from_status", "to_status", "note", "follow_up_due")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Referral)
+class ReferralAdmin(ClinicalRecordAdmin):
+    list_display = ("service", "status", "consent", "made_at", "follow_up_due", "before_scene_safe")
+    list_filter = ("status", "consent", "service")
+    search_fields = ("service__name", "encounter__assignment__incident__cad_number")
+    list_select_related = ("service",)
+    inlines = [ReferralUpdateInline]
+
+
+@admin.register(SurveyResponse)
+class SurveyResponseAdmin(ClinicalRecordAdmin):
+    list_display = ("encounter", "answered_at", "consent")
+    list_filter = ("consent",)

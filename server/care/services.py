@@ -1,0 +1,656 @@
+"""Every change to field care records: validate, write, audit, publish, in one transaction.
+
+A record of care given is never refused for being early: one made before the officer marked the
+scene safe is kept and flagged (`before_scene_safe`), and the flag is counted.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from server.accounts.models import Device, Role, User
+from server.accounts.permissions import role_of
+from server.audit.services import record_audit, snapshot
+from server.care.models import (
+    DirectoryService,
+    Disposition,
+    Encounter,
+    NaloxoneAdministration,
+    NaloxoneResponse,
+    NaloxoneRoute,
+    Referral,
+    ReferralStatus,
+    ReferralUpdate,
+    ServiceGiven,
+    ServiceType,
+    SurveyQuestion,
+    SurveyResponse,
+)
+from server.dispatch.models import Assignment, UnitKind
+from server.errors import (
+    Conflict,
+    Forbidden,
+    IdReused,
+    InvalidInput,
+    NotFound,
+    VersionConflict,
+    summarize_fields,
+)
+from server.sync.services import publish_event, unit_stream
+
+MAX_NALOXONE_MG = decimal.Decimal("16")
+ENCOUNTER_FIELDS = (
+    "people_contacted",
+    "client_initials",
+    "client_birth_year",
+    "disposition",
+    "notes",
+)
+
+REFERRAL_FLOW: dict[str, list[str]] = {
+    ReferralStatus.MADE: [
+        ReferralStatus.CONTACTED,
+        ReferralStatus.UNABLE_TO_REACH,
+        ReferralStatus.DECLINED,
+        ReferralStatus.CLOSED,
+    ],
+    ReferralStatus.CONTACTED: [
+        ReferralStatus.CONNECTED,
+        ReferralStatus.UNABLE_TO_REACH,
+        ReferralStatus.DECLINED,
+        ReferralStatus.CLOSED,
+    ],
+    ReferralStatus.UNABLE_TO_REACH: [ReferralStatus.CONTACTED, ReferralStatus.CLOSED],
+    ReferralStatus.CONNECTED: [ReferralStatus.CLOSED],
+    ReferralStatus.DECLINED: [ReferralStatus.CLOSED],
+    ReferralStatus.CLOSED: [],
+}
+
+
+# ---- shared checks -------------------------------------------------------------------------
+
+
+def _care_assignment(actor: User, assignment_id) -> Assignment:
+    try:
+        assignment = Assignment.objects.select_related("unit", "incident").get(pk=assignment_id)
+    except (Assignment.DoesNotExist, ValueError, DjangoValidationError) as exc:
+        raise NotFound(
+            "No such assignment.", fields={"assignment": ["No such assignment."]}
+        ) from exc
+    _check_unit_member(actor, assignment)
+    if assignment.kind != UnitKind.CARE:
+        raise InvalidInput(
+            "Care is recorded on a CARE assignment, not an SPD one.",
+            fields={"assignment": ["Not a CARE assignment."]},
+        )
+    return assignment
+
+
+def _check_unit_member(actor: User, assignment: Assignment) -> None:
+    role = role_of(actor)
+    if role == Role.ADMIN:
+        return
+    if role != Role.CARE_RESPONDER or actor.unit_id != assignment.unit_id:
+        raise NotFound("No such assignment.")  # not theirs: don't confirm it exists
+
+
+def _encounter_for(actor: User, encounter_id) -> Encounter:
+    try:
+        encounter = Encounter.objects.select_related("assignment__unit").get(pk=encounter_id)
+    except (Encounter.DoesNotExist, ValueError, DjangoValidationError) as exc:
+        raise NotFound("No such encounter.", fields={"encounter": ["No such encounter."]}) from exc
+    _check_unit_member(actor, encounter.assignment)
+    return encounter
+
+
+def scene_marked_safe(assignment: Assignment) -> bool:
+    """Has an SPD unit on this call marked the scene safe (now or earlier)?"""
+    return assignment.incident.assignments.filter(
+        kind=UnitKind.SPD, scene_safe_at__isnull=False
+    ).exists()
+
+
+def _existing(model: type[models.Model], record_id, data: dict[str, Any]):
+    """The record already stored under this client-made id: same data → replay, else refuse."""
+    found = model.objects.filter(pk=record_id).first()
+    if found is None:
+        return None
+    stored = {k: getattr(found, k) for k in data}
+    if {k: _norm(v) for k, v in stored.items()} != {k: _norm(v) for k, v in data.items()}:
+        raise IdReused(
+            f"Id {record_id} already names a different {model._meta.verbose_name}; "
+            "a record's id can't be reused for other data.",
+        )
+    return found
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, decimal.Decimal | float | int) and not isinstance(value, bool):
+        return decimal.Decimal(str(value)).normalize()
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(datetime.UTC).replace(microsecond=0)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _publish(encounter: Encounter, kind: str, data: dict, mutation_id=None) -> None:
+    # Clinical records travel only on the CARE unit's own stream.
+    publish_event(
+        stream=unit_stream(encounter.assignment.unit_id),
+        kind=kind,
+        data=data,
+        mutation_id=mutation_id,
+    )
+
+
+def _record_dict(record: models.Model) -> dict:
+    return snapshot(record)
+
+
+# ---- encounters ----------------------------------------------------------------------------
+
+
+def upsert_encounter(
+    *,
+    actor: User,
+    device: Device | None = None,
+    encounter_id: uuid.UUID,
+    assignment_id,
+    started_at: datetime.datetime | None = None,
+    base_version: int | None = None,
+    changes: dict[str, Any],
+    mutation_id: uuid.UUID | None = None,
+) -> Encounter:
+    """Create the encounter for a CARE assignment, or merge edits into it field by field.
+
+    An edit based on an older version still applies to the fields nobody else changed since;
+    a field someone else changed in between is a conflict, reported with the server's copy.
+    """
+    unknown = set(changes) - set(ENCOUNTER_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            "Unknown encounter fields.",
+            fields={k: ["Not an encounter field."] for k in sorted(unknown)},
+        )
+    values = _clean_encounter_fields(changes)
+    with transaction.atomic():
+        assignment = _care_assignment(actor, assignment_id)
+        encounter = Encounter.objects.select_for_update().filter(pk=encounter_id).first()
+        if encounter is None:
+            return _create_encounter(
+                actor, device, encounter_id, assignment, started_at, values, mutation_id
+            )
+        if encounter.assignment_id != assignment.pk:
+            raise IdReused(f"Encounter {encounter_id} belongs to another assignment.")
+        return _merge_encounter(actor, device, encounter, base_version, values, mutation_id)
+
+
+def _clean_encounter_fields(changes: dict[str, Any]) -> dict[str, Any]:
+    values = dict(changes)
+    if "disposition" in values and values["disposition"] not in (None, ""):
+        code = values["disposition"]
+        disposition = Disposition.objects.filter(code=code, active=True).first()
+        if disposition is None:
+            raise InvalidInput(
+                f"'{code}' is not a disposition.",
+                fields={"disposition": [f"Unknown disposition '{code}'."]},
+            )
+        values["disposition"] = disposition
+    elif "disposition" in values:
+        values["disposition"] = None
+    for key in ("client_initials", "notes"):
+        if key in values:
+            values[key] = (values[key] or "").strip()
+    return values
+
+
+def _create_encounter(actor, device, encounter_id, assignment, started_at, values, mutation_id):
+    if Encounter.objects.filter(assignment=assignment).exists():
+        raise Conflict(
+            "This assignment already has an encounter; edit that one.",
+            server={"encounter": str(assignment.encounter.pk)},
+        )
+    encounter = Encounter(
+        id=encounter_id,
+        assignment=assignment,
+        recorded_by=actor,
+        device=device,
+        started_at=started_at or timezone.now(),
+        mutation_id=mutation_id,
+        before_scene_safe=not scene_marked_safe(assignment),
+        field_versions={k: 1 for k in values},
+        **values,
+    )
+    _full_clean(encounter)
+    encounter.save()
+    record_audit(
+        actor=actor,
+        device=device,
+        action="encounter.created",
+        obj=encounter,
+        after=_record_dict(encounter),
+    )
+    _publish(encounter, "encounter.updated", encounter_data(encounter), mutation_id)
+    return encounter
+
+
+def _merge_encounter(actor, device, encounter, base_version, values, mutation_id):
+    before = _record_dict(encounter)
+    stale = base_version is not None and base_version < encounter.version
+    clashes = {
+        key: _norm(getattr(encounter, key))
+        for key, value in values.items()
+        if stale
+        and encounter.field_versions.get(key, 0) > base_version
+        and _norm(getattr(encounter, key)) != _norm(value)
+    }
+    if clashes:
+        raise VersionConflict(
+            "Someone else changed " + ", ".join(sorted(clashes)) + " since your copy; "
+            "review the server's copy.",
+            server=encounter_data(encounter),
+        )
+    changed = {k: v for k, v in values.items() if _norm(getattr(encounter, k)) != _norm(v)}
+    if not changed:
+        return encounter
+    encounter.version += 1
+    for key, value in changed.items():
+        setattr(encounter, key, value)
+        encounter.field_versions[key] = encounter.version
+    _full_clean(encounter)
+    encounter.save()
+    record_audit(
+        actor=actor,
+        device=device,
+        action="encounter.updated",
+        obj=encounter,
+        before=before,
+        after=_record_dict(encounter),
+    )
+    _publish(encounter, "encounter.updated", encounter_data(encounter), mutation_id)
+    return encounter
+
+
+def _full_clean(record: models.Model) -> None:
+    try:
+        record.full_clean(validate_unique=False, validate_constraints=False)
+    except DjangoValidationError as exc:
+        raise InvalidInput(summarize_fields(exc.message_dict), fields=exc.message_dict) from exc
+
+
+def encounter_data(encounter: Encounter) -> dict:
+    return {
+        "id": str(encounter.id),
+        "assignment": str(encounter.assignment_id),
+        "version": encounter.version,
+        "started_at": encounter.started_at.isoformat(),
+        "people_contacted": encounter.people_contacted,
+        "client_initials": encounter.client_initials,
+        "client_birth_year": encounter.client_birth_year,
+        "disposition": encounter.disposition.code if encounter.disposition_id else None,
+        "notes": encounter.notes,
+        "before_scene_safe": encounter.before_scene_safe,
+    }
+
+
+# ---- accumulating records: services, naloxone, referrals, surveys --------------------------
+
+
+def _create_field_record(
+    model, *, actor, device, record_id, encounter, mutation_id, data, action, kind, to_data
+) -> models.Model:
+    found = _existing(model, record_id, {"encounter": encounter, **data})
+    if found is not None:
+        return found
+    record = model(
+        id=record_id,
+        encounter=encounter,
+        recorded_by=actor,
+        device=device,
+        mutation_id=mutation_id,
+        before_scene_safe=not scene_marked_safe(encounter.assignment),
+        **data,
+    )
+    _full_clean(record)
+    record.save()
+    record_audit(actor=actor, device=device, action=action, obj=record, after=_record_dict(record))
+    _publish(encounter, kind, to_data(record), mutation_id)
+    return record
+
+
+def record_service_given(
+    *,
+    actor: User,
+    device: Device | None = None,
+    service_id: uuid.UUID,
+    encounter_id,
+    service: str,
+    occurred_at: datetime.datetime,
+    note: str = "",
+    mutation_id: uuid.UUID | None = None,
+) -> ServiceGiven:
+    kind = ServiceType.objects.filter(code=service, active=True).first()
+    if kind is None:
+        raise InvalidInput(
+            f"'{service}' is not a service in the catalog.",
+            fields={"service": [f"Unknown service '{service}'."]},
+        )
+    with transaction.atomic():
+        encounter = _encounter_for(actor, encounter_id)
+        return _create_field_record(
+            ServiceGiven,
+            actor=actor,
+            device=device,
+            record_id=service_id,
+            encounter=encounter,
+            mutation_id=mutation_id,
+            data={"service": kind, "occurred_at": occurred_at, "note": (note or "").strip()},
+            action="service.recorded",
+            kind="service.recorded",
+            to_data=service_data,
+        )
+
+
+def service_data(record: ServiceGiven) -> dict:
+    return {
+        "id": str(record.id),
+        "encounter": str(record.encounter_id),
+        "service": record.service.code,
+        "occurred_at": record.occurred_at.isoformat(),
+        "note": record.note,
+        "before_scene_safe": record.before_scene_safe,
+    }
+
+
+def _check_naloxone(dose_mg, doses, route, response) -> None:
+    fields: dict[str, list[str]] = {}
+    if dose_mg is not None and not (0 < decimal.Decimal(str(dose_mg)) <= MAX_NALOXONE_MG):
+        fields["dose_mg"] = [f"A dose is more than 0 and at most {MAX_NALOXONE_MG} mg."]
+    if doses is not None and not (1 <= int(doses) <= 10):
+        fields["doses"] = ["Between 1 and 10 doses."]
+    if route is not None and route not in NaloxoneRoute.values:
+        fields["route"] = ["Intranasal or intramuscular."]
+    if response is not None and response not in NaloxoneResponse.values:
+        fields["response"] = [f"One of {', '.join(NaloxoneResponse.values)}."]
+    if fields:
+        raise InvalidInput("The naloxone record is not valid.", fields=fields)
+
+
+def record_naloxone(
+    *,
+    actor: User,
+    device: Device | None = None,
+    administration_id: uuid.UUID,
+    encounter_id,
+    administered_at: datetime.datetime,
+    dose_mg,
+    doses: int = 1,
+    route: str = NaloxoneRoute.INTRANASAL,
+    response: str = NaloxoneResponse.UNKNOWN,
+    ems_called: bool = False,
+    mutation_id: uuid.UUID | None = None,
+) -> NaloxoneAdministration:
+    _check_naloxone(dose_mg, doses, route, response)
+    with transaction.atomic():
+        encounter = _encounter_for(actor, encounter_id)
+        return _create_field_record(
+            NaloxoneAdministration,
+            actor=actor,
+            device=device,
+            record_id=administration_id,
+            encounter=encounter,
+            mutation_id=mutation_id,
+            data={
+                "administered_at": administered_at,
+                "dose_mg": decimal.Decimal(str(dose_mg)),
+                "doses": doses,
+                "route": route,
+                "response": response,
+                "ems_called": ems_called,
+            },
+            action="naloxone.recorded",
+            kind="naloxone.recorded",
+            to_data=naloxone_data,
+        )
+
+
+def update_naloxone(
+    *,
+    actor: User,
+    device: Device | None = None,
+    administration_id,
+    changes: dict[str, Any],
+    mutation_id: uuid.UUID | None = None,
+) -> NaloxoneAdministration:
+    """After the one-tap log: correct dose, route, response, EMS called."""
+    editable = {"dose_mg", "doses", "route", "response", "ems_called"}
+    unknown = set(changes) - editable
+    if unknown:
+        raise InvalidInput(
+            "Those fields can't be edited here.",
+            fields={k: ["Not editable."] for k in sorted(unknown)},
+        )
+    _check_naloxone(
+        changes.get("dose_mg"), changes.get("doses"), changes.get("route"), changes.get("response")
+    )
+    with transaction.atomic():
+        try:
+            record = NaloxoneAdministration.objects.select_for_update().get(pk=administration_id)
+        except (NaloxoneAdministration.DoesNotExist, ValueError, DjangoValidationError) as exc:
+            raise NotFound("No such naloxone administration.") from exc
+        encounter = _encounter_for(actor, record.encounter_id)
+        before = _record_dict(record)
+        for key, value in changes.items():
+            setattr(record, key, decimal.Decimal(str(value)) if key == "dose_mg" else value)
+        record.version += 1
+        record.save()
+        record_audit(
+            actor=actor,
+            device=device,
+            action="naloxone.updated",
+            obj=record,
+            before=before,
+            after=_record_dict(record),
+        )
+        _publish(encounter, "naloxone.updated", naloxone_data(record), mutation_id)
+        return record
+
+
+def naloxone_data(record: NaloxoneAdministration) -> dict:
+    return {
+        "id": str(record.id),
+        "encounter": str(record.encounter_id),
+        "administered_at": record.administered_at.isoformat(),
+        "doses": record.doses,
+        "dose_mg": str(record.dose_mg),
+        "route": record.route,
+        "response": record.response,
+        "ems_called": record.ems_called,
+        "version": record.version,
+        "before_scene_safe": record.before_scene_safe,
+    }
+
+
+def create_referral(
+    *,
+    actor: User,
+    device: Device | None = None,
+    referral_id: uuid.UUID,
+    encounter_id,
+    service,
+    consent: bool,
+    made_at: datetime.datetime,
+    note: str = "",
+    mutation_id: uuid.UUID | None = None,
+) -> Referral:
+    destination = None
+    try:
+        destination = DirectoryService.objects.filter(pk=service, active=True).first()
+    except (ValueError, DjangoValidationError):
+        destination = None
+    if destination is None:
+        raise InvalidInput(
+            "That referral destination is not in the directory.",
+            fields={"service": [f"Unknown directory service '{service}'."]},
+        )
+    if not isinstance(consent, bool):
+        raise InvalidInput(
+            "Record whether the person consented.", fields={"consent": ["Yes or no."]}
+        )
+    with transaction.atomic():
+        encounter = _encounter_for(actor, encounter_id)
+        return _create_field_record(
+            Referral,
+            actor=actor,
+            device=device,
+            record_id=referral_id,
+            encounter=encounter,
+            mutation_id=mutation_id,
+            data={
+                "service": destination,
+                "consent": consent,
+                "made_at": made_at,
+                "note": (note or "").strip(),
+            },
+            action="referral.created",
+            kind="referral.updated",
+            to_data=referral_data,
+        )
+
+
+def update_referral(
+    *,
+    actor: User,
+    device: Device | None = None,
+    referral_id,
+    status: str | None = None,
+    note: str = "",
+    follow_up_due: datetime.date | None = None,
+    base_version: int | None = None,
+) -> Referral:
+    """A coordinator's follow-up: move the status along, add a note, set the next due date."""
+    with transaction.atomic():
+        try:
+            referral = (
+                Referral.objects.select_for_update(of=("self",))
+                .select_related("encounter__assignment")
+                .get(pk=referral_id)
+            )
+        except (Referral.DoesNotExist, ValueError, DjangoValidationError) as exc:
+            raise NotFound("No such referral.") from exc
+        role = role_of(actor)
+        if role == Role.CARE_RESPONDER:
+            _check_unit_member(actor, referral.encounter.assignment)
+        elif role not in (Role.COORDINATOR, Role.ADMIN):
+            raise Forbidden("Your role may not update referrals.")
+        if base_version is not None and base_version != referral.version:
+            raise VersionConflict(
+                "This referral changed since you loaded it.", server=referral_data(referral)
+            )
+        current = referral.status
+        if status and status != current and status not in REFERRAL_FLOW.get(current, []):
+            allowed = REFERRAL_FLOW.get(current, [])
+            raise Conflict(
+                f"A referral that is {current} can't become {status}"
+                + (f"; it can become {', '.join(allowed)}." if allowed else "; it is closed."),
+                current=current,
+                requested=status,
+            )
+        if not status and not note and follow_up_due is None:
+            raise InvalidInput("Change the status, add a note, or set a follow-up date.")
+        before = _record_dict(referral)
+        referral.status = status or current
+        if follow_up_due is not None:
+            referral.follow_up_due = follow_up_due
+        referral.version += 1
+        referral.save()
+        ReferralUpdate.objects.create(
+            referral=referral,
+            author=actor,
+            from_status=current,
+            to_status=referral.status,
+            note=(note or "").strip(),
+            follow_up_due=follow_up_due,
+        )
+        record_audit(
+            actor=actor,
+            device=device,
+            action="referral.updated",
+            obj=referral,
+            before=before,
+            after=_record_dict(referral) | {"note": note},
+        )
+        _publish(referral.encounter, "referral.updated", referral_data(referral))
+        return referral
+
+
+def referral_data(record: Referral) -> dict:
+    return {
+        "id": str(record.id),
+        "encounter": str(record.encounter_id),
+        "service": str(record.service_id),
+        "consent": record.consent,
+        "status": record.status,
+        "made_at": record.made_at.isoformat(),
+        "note": record.note,
+        "follow_up_due": record.follow_up_due.isoformat() if record.follow_up_due else None,
+        "version": record.version,
+        "before_scene_safe": record.before_scene_safe,
+    }
+
+
+def record_survey(
+    *,
+    actor: User,
+    device: Device | None = None,
+    survey_id: uuid.UUID,
+    encounter_id,
+    consent: bool,
+    answers: dict[str, int],
+    answered_at: datetime.datetime,
+    comment: str = "",
+    mutation_id: uuid.UUID | None = None,
+) -> SurveyResponse:
+    """Client-experience answers, kept only with the person's consent."""
+    keys = set(SurveyQuestion.objects.filter(active=True).values_list("key", flat=True))
+    fields: dict[str, list[str]] = {}
+    if consent is not True:
+        fields["consent"] = ["Answers are kept only when the person consents."]
+    for key, value in (answers or {}).items():
+        if key not in keys:
+            fields[f"answers.{key}"] = ["Not a survey question."]
+        elif not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
+            fields[f"answers.{key}"] = ["Answer from 1 to 5."]
+    if not answers:
+        fields["answers"] = ["Answer at least one question."]
+    if fields:
+        raise InvalidInput("The survey answers are not valid.", fields=fields)
+    with transaction.atomic():
+        encounter = _encounter_for(actor, encounter_id)
+        return _create_field_record(
+            SurveyResponse,
+            actor=actor,
+            device=device,
+            record_id=survey_id,
+            encounter=encounter,
+            mutation_id=mutation_id,
+            data={
+                "consent": consent,
+                "answers": answers,
+                "answered_at": answered_at,
+                "comment": (comment or "").strip(),
+            },
+            action="survey.recorded",
+            kind="survey.recorded",
+            to_data=lambda r: {"id": str(r.id), "encounter": str(r.encounter_id)},
+        )

@@ -1,0 +1,227 @@
+import csv
+
+from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.utils import timezone
+
+from server.dispatch import services
+from server.dispatch.models import (
+    Area,
+    Assignment,
+    AssignmentTransition,
+    Beat,
+    CallType,
+    Incident,
+    Protocol,
+    ScreeningQuestion,
+    Unit,
+)
+from server.errors import CareFieldError
+
+
+@admin.register(Protocol)
+class ProtocolAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "dispatch_model",
+        "pilot_start",
+        "pilot_end",
+        "timezone",
+        "hotline_name",
+        "updated_at",
+    )
+
+    def has_add_permission(self, request) -> bool:
+        return not Protocol.objects.exists()  # one protocol row
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(CallType)
+class CallTypeAdmin(admin.ModelAdmin):
+    list_display = ("code", "eligible", "active")
+    list_filter = ("eligible", "active")
+    list_editable = ("eligible", "active")
+    search_fields = ("code",)
+
+
+@admin.register(ScreeningQuestion)
+class ScreeningQuestionAdmin(admin.ModelAdmin):
+    list_display = ("key", "text", "effect", "required", "active", "order")
+    list_filter = ("effect", "required", "active")
+    list_editable = ("order", "active")
+
+
+@admin.register(Area)
+class AreaAdmin(admin.ModelAdmin):
+    list_display = ("name", "precinct", "in_pilot", "updated_at")
+    list_filter = ("in_pilot", "precinct")
+    list_editable = ("in_pilot",)
+    search_fields = ("name",)
+
+
+@admin.register(Beat)
+class BeatAdmin(admin.ModelAdmin):
+    list_display = ("name", "updated_at")
+    search_fields = ("name",)
+
+
+@admin.register(Unit)
+class UnitAdmin(admin.ModelAdmin):
+    list_display = ("call_sign", "kind", "in_service", "home_beat")
+    list_filter = ("kind", "in_service")
+    search_fields = ("call_sign",)
+
+
+class AssignmentInline(admin.TabularInline):
+    model = Assignment
+    fields = (
+        "unit",
+        "kind",
+        "status",
+        "dispatched_at",
+        "delivered_at",
+        "scene_safe_at",
+        "cleared_at",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = (
+        "cad_number",
+        "call_type",
+        "received_at",
+        "area",
+        "beat",
+        "eligible",
+        "recommendation",
+        "response",
+        "status",
+        "dispatch_model",
+    )
+    list_filter = (
+        "status",
+        "eligible",
+        "recommendation",
+        "response",
+        "dispatch_model",
+        "in_pilot_area",
+        ("received_at", admin.DateFieldListFilter),
+    )
+    search_fields = ("cad_number", "address", "narrative")
+    date_hierarchy = "received_at"
+    list_select_related = ("call_type",)
+    readonly_fields = [f.name for f in Incident._meta.fields]
+    inlines = [AssignmentInline]
+    actions = ["export_csv", "cancel"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # calls come through screening, never typed in here
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Export the selected incidents as CSV")
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv")
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="incidents-{stamp}.csv"'
+        columns = [
+            "cad_number",
+            "received_at",
+            "call_type__code",
+            "priority",
+            "area",
+            "beat",
+            "eligible",
+            "recommendation",
+            "response",
+            "status",
+            "police_only_reason",
+            "override_reason",
+            "dispatch_model",
+        ]
+        writer = csv.writer(response)
+        writer.writerow(columns)
+        for row in queryset.values_list(*columns):
+            writer.writerow(row)
+        return response
+
+    @admin.action(description="Cancel the selected calls (frees their units)")
+    def cancel(self, request, queryset):
+        done = 0
+        for incident in queryset:
+            try:
+                services.cancel_incident(
+                    actor=request.user,
+                    incident_id=incident.pk,
+                    reason="cancelled by a supervisor in admin",
+                )
+                done += 1
+            except CareFieldError as exc:
+                self.message_user(request, f"{incident.cad_number}: {exc.detail}", messages.WARNING)
+        self.message_user(request, f"Cancelled {done} call(s).", messages.SUCCESS)
+
+
+class TransitionInline(admin.TabularInline):
+    model = AssignmentTransition
+    fields = ("from_status", "to_status", "actor", "device", "occurred_at", "recorded_at", "note")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = (
+        "incident",
+        "unit",
+        "kind",
+        "status",
+        "dispatched_at",
+        "delivered_at",
+        "scene_safe_at",
+        "cleared_at",
+    )
+    list_filter = ("kind", "status", "unit")
+    search_fields = ("incident__cad_number", "unit__call_sign")
+    list_select_related = ("incident", "unit")
+    readonly_fields = [f.name for f in Assignment._meta.fields]
+    inlines = [TransitionInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AssignmentTransition)
+class AssignmentTransitionAdmin(admin.ModelAdmin):
+    list_display = ("assignment", "from_status", "to_status", "actor", "occurred_at", "recorded_at")
+    list_filter = ("to_status",)
+    search_fields = ("assignment__incident__cad_number", "actor__username")
+    list_select_related = ("assignment__incident", "assignment__unit", "actor")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

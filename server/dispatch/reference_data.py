@@ -1,0 +1,113 @@
+"""Loading the program's reference data: geography, call types, protocol, catalogs, directory.
+
+Each loader adds what is missing and never overwrites what an administrator has since edited,
+so it is safe to run on every start.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import functools
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from server.care.models import DirectoryService, Disposition, ServiceType, SurveyQuestion
+from server.dispatch.models import Area, Beat, CallType, Protocol, ScreeningQuestion
+
+FIXTURES = Path(settings.BASE_DIR) / "fixtures"
+
+
+@functools.cache
+def _json(name: str):
+    # Cached: the GeoJSON is over a megabyte and the test suite loads it many times.
+    return json.loads((FIXTURES / name).read_text())
+
+
+def load_geography() -> dict[str, int]:
+    protocol = _json("protocol.json")
+    pilot = set(protocol["pilot_areas"])
+    areas = _json("seattle/spd-mcpp-areas.geojson")["features"]
+    beats = _json("seattle/spd-beats.geojson")["features"]
+    made = {"areas": 0, "beats": 0}
+    for feature in areas:
+        name = feature["properties"]["NAME"]
+        _, created = Area.objects.get_or_create(
+            name=name,
+            defaults={
+                "precinct": feature["properties"].get("PRECINCT") or "",
+                "in_pilot": name in pilot,
+                "geometry": feature["geometry"],
+            },
+        )
+        made["areas"] += created
+    for feature in beats:
+        _, created = Beat.objects.get_or_create(
+            name=feature["properties"]["name"], defaults={"geometry": feature["geometry"]}
+        )
+        made["beats"] += created
+    missing = pilot - set(Area.objects.values_list("name", flat=True))
+    if missing:
+        raise ValueError(f"pilot areas not in the MCPP data: {sorted(missing)}")
+    return made
+
+
+def load_protocol() -> dict[str, int]:
+    data = _json("protocol.json")
+    eligible = set(data["eligible_call_types"])
+    with (FIXTURES / "seattle/spd-call-data-sample.csv").open(newline="") as handle:
+        codes = {row["Initial Call Type"].strip() for row in csv.DictReader(handle)}
+    codes = {c for c in codes if c and c != "--"} | eligible
+    made = {"call_types": 0, "questions": 0}
+    for code in sorted(codes):
+        _, created = CallType.objects.get_or_create(
+            code=code, defaults={"eligible": code in eligible}
+        )
+        made["call_types"] += created
+    for q in data["screening_questions"]:
+        _, created = ScreeningQuestion.objects.get_or_create(
+            key=q["key"], defaults={k: v for k, v in q.items() if k != "key"}
+        )
+        made["questions"] += created
+    hours = data["pilot_hours"]
+    Protocol.objects.get_or_create(
+        pk=1,
+        defaults={
+            "pilot_start": datetime.time.fromisoformat(hours["start"]),
+            "pilot_end": datetime.time.fromisoformat(hours["end"]),
+            "timezone": settings.TIME_ZONE,
+            "dispatch_model": settings.CARE_DISPATCH_MODEL,
+            "hotline_name": settings.CARE_HOTLINE_NAME,
+        },
+    )
+    return made
+
+
+def load_catalogs() -> dict[str, int]:
+    data = _json("catalogs.json")
+    made = {"services": 0, "dispositions": 0, "survey_questions": 0, "directory": 0}
+    for order, item in enumerate(data["services"]):
+        made["services"] += ServiceType.objects.get_or_create(
+            code=item["code"], defaults={"label": item["label"], "order": order}
+        )[1]
+    for order, item in enumerate(data["dispositions"]):
+        made["dispositions"] += Disposition.objects.get_or_create(
+            code=item["code"], defaults={"label": item["label"], "order": order}
+        )[1]
+    for order, item in enumerate(data["survey_questions"]):
+        made["survey_questions"] += SurveyQuestion.objects.get_or_create(
+            key=item["key"], defaults={"text": item["text"], "order": order}
+        )[1]
+    for item in _json("directory.json"):
+        made["directory"] += DirectoryService.objects.get_or_create(
+            id=item["id"], defaults={k: v for k, v in item.items() if k != "id"}
+        )[1]
+    return made
+
+
+def load_reference_data() -> dict[str, int]:
+    with transaction.atomic():
+        return {**load_geography(), **load_protocol(), **load_catalogs()}

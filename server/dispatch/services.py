@@ -1,0 +1,556 @@
+"""Every change to incidents, units and assignments: validate, write, audit, publish, in one
+transaction. Views, admin actions, sync and the websocket consumer all call these."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from server.accounts.models import Device, Role, User
+from server.accounts.permissions import role_of
+from server.audit.services import record_audit, snapshot
+from server.dispatch import lifecycle
+from server.dispatch.feed import assignment_data, incident_summary
+from server.dispatch.geography import locate
+from server.dispatch.models import (
+    Assignment,
+    AssignmentStatus,
+    AssignmentTransition,
+    CallType,
+    DispatchModel,
+    Incident,
+    IncidentStatus,
+    Recommendation,
+    ResponseSent,
+    ScreeningQuestion,
+    Unit,
+    UnitKind,
+)
+from server.dispatch.protocol import current_protocol
+from server.dispatch.screening import assess
+from server.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TransitionNotAllowed,
+    UnitUnavailable,
+    WrongDispatchModel,
+)
+from server.sync.services import publish_event, unit_stream
+
+DISPATCHABLE = (IncidentStatus.RECEIVED, IncidentStatus.SCREENED, IncidentStatus.TRIAGE)
+INCIDENT_AUDIT_FIELDS = [
+    "status",
+    "response",
+    "override_reason",
+    "police_only_reason",
+    "resolution_note",
+    "hotline_name",
+    "cancel_reason",
+    "eligible",
+    "recommendation",
+]
+
+
+# ---- incidents -----------------------------------------------------------------------------
+
+
+def create_incident(
+    *,
+    actor: User,
+    device: Device | None = None,
+    cad_number: str,
+    call_type: str,
+    priority: int,
+    address: str,
+    latitude: float,
+    longitude: float,
+    narrative: str = "",
+    received_at: datetime.datetime,
+    screening: dict[str, bool],
+) -> Incident:
+    """Record a 911 call and screen it against the protocol."""
+    call = CallType.objects.filter(code=call_type, active=True).first()
+    if call is None:
+        raise InvalidInput(
+            f"'{call_type}' is not a known CAD call type.",
+            fields={"call_type": [f"Unknown call type '{call_type}'."]},
+        )
+    questions = list(ScreeningQuestion.objects.filter(active=True))
+    missing = [q.key for q in questions if q.required and q.key not in screening]
+    unknown = sorted(set(screening) - {q.key for q in questions})
+    if missing or unknown:
+        fields = {f"screening.{k}": ["Answer yes or no."] for k in missing}
+        fields.update({f"screening.{k}": ["Not a screening question."] for k in unknown})
+        raise InvalidInput("The screening answers are incomplete.", fields=fields)
+    if Incident.objects.filter(cad_number=cad_number).exists():
+        raise Conflict(
+            f"CAD number {cad_number} is already recorded.",
+            fields={"cad_number": ["Already recorded."]},
+        )
+
+    protocol = current_protocol()
+    place = locate(latitude=latitude, longitude=longitude)
+    result = assess(
+        protocol=protocol,
+        call_type=call,
+        place=place,
+        received_at=received_at,
+        answers=screening,
+        questions=questions,
+    )
+    model = protocol.dispatch_model
+    triage = result.eligible and model == DispatchModel.EMBEDDED_PROFESSIONAL
+    with transaction.atomic():
+        incident = Incident.objects.create(
+            cad_number=cad_number,
+            call_type=call,
+            priority=priority,
+            address=address,
+            latitude=latitude,
+            longitude=longitude,
+            narrative=narrative,
+            received_at=received_at,
+            screening=screening,
+            beat=place.beat,
+            area=place.area,
+            in_pilot_area=place.in_pilot_area,
+            eligible=result.eligible,
+            eligibility_reasons=result.reasons,
+            recommendation=result.recommendation,
+            dispatch_model=model,
+            status=IncidentStatus.TRIAGE if triage else IncidentStatus.SCREENED,
+            created_by=actor,
+        )
+        record_audit(
+            actor=actor,
+            device=device,
+            action="incident.created",
+            obj=incident,
+            after=snapshot(incident),
+        )
+        _publish_incident(incident, "incident.created")
+    return incident
+
+
+def _publish_incident(incident: Incident, kind: str) -> None:
+    data = incident_summary(incident) | {
+        "eligible": incident.eligible,
+        "reasons": incident.eligibility_reasons,
+        "recommendation": incident.recommendation,
+        "response": incident.response,
+    }
+    publish_event(stream="dispatch", kind=kind, data=data)
+
+
+def _locked_incident(incident_id: uuid.UUID | str) -> Incident:
+    try:
+        return (
+            Incident.objects.select_for_update(of=("self",))
+            .select_related("call_type")
+            .get(pk=incident_id)
+        )
+    except (Incident.DoesNotExist, ValueError, DjangoValidationError) as exc:
+        raise NotFound("No such incident.") from exc
+
+
+def _unit(unit_id, *, kind: str, field: str) -> Unit | None:
+    if unit_id in (None, ""):
+        return None
+    unit = Unit.objects.filter(pk=unit_id).first() if str(unit_id).isdigit() else None
+    if unit is None:
+        raise NotFound(f"No unit {unit_id}.", fields={field: ["No such unit."]})
+    if unit.kind != kind:
+        wanted = "a CARE team" if kind == UnitKind.CARE else "an SPD unit"
+        raise InvalidInput(
+            f"{unit.call_sign} is not {wanted}.",
+            fields={field: [f"{unit.call_sign} is not {wanted}."]},
+        )
+    if not unit.in_service:
+        raise UnitUnavailable(f"{unit.call_sign} is out of service.", unit=unit.pk)
+    return unit
+
+
+def _check_override(incident: Incident, *, sends_care: bool, override_reason: str) -> None:
+    follows = (incident.recommendation == Recommendation.DUAL_DISPATCH and sends_care) or (
+        incident.recommendation == Recommendation.POLICE_ONLY and not sends_care
+    )
+    if not follows and not override_reason:
+        raise InvalidInput(
+            f"The recommendation is {incident.get_recommendation_display().lower()}; "
+            "say why you are sending something else.",
+            fields={"override_reason": ["Required when dispatching against the recommendation."]},
+        )
+
+
+def dispatch_incident(
+    *,
+    actor: User,
+    device: Device | None = None,
+    incident_id: uuid.UUID | str,
+    care_unit: int | None,
+    spd_unit: int | None,
+    override_reason: str = "",
+) -> list[Assignment]:
+    """Send a CARE team and an SPD unit at once (or SPD alone, with a reason when CARE was
+    recommended). Both assignments are made in one transaction or neither is."""
+    override_reason = (override_reason or "").strip()
+    care = _unit(care_unit, kind=UnitKind.CARE, field="care_unit")
+    spd = _unit(spd_unit, kind=UnitKind.SPD, field="spd_unit")
+    if spd is None:
+        raise InvalidInput(
+            "Every CARE call goes with an SPD unit; choose one.",
+            fields={"spd_unit": ["This field is required."]},
+        )
+    try:
+        with transaction.atomic():
+            return _dispatch_locked(actor, device, incident_id, care, spd, override_reason)
+    except IntegrityError as exc:
+        # The partial unique index caught a race the row locks did not (SQLite has none).
+        raise UnitUnavailable("One of these units was just committed to another call.") from exc
+
+
+def _dispatch_locked(actor, device, incident_id, care, spd, override_reason) -> list[Assignment]:
+    incident = _locked_incident(incident_id)
+    if incident.status not in DISPATCHABLE:
+        raise Conflict(
+            f"This call is {incident.get_status_display().lower()}; it can't be dispatched again.",
+            current=incident.status,
+        )
+    _check_override(incident, sends_care=care is not None, override_reason=override_reason)
+    units = [u for u in (care, spd) if u is not None]
+    # Lock the units in a fixed order so two dispatchers can't deadlock on each other.
+    list(Unit.objects.select_for_update().filter(pk__in=[u.pk for u in units]).order_by("pk"))
+    busy = (
+        Assignment.objects.filter(unit__in=units)
+        .exclude(status__in=["cleared", "cancelled"])
+        .select_related("unit", "incident")
+        .first()
+    )
+    if busy:
+        raise UnitUnavailable(
+            f"{busy.unit.call_sign} is already committed to call {busy.incident.cad_number}.",
+            unit=busy.unit_id,
+        )
+    before = snapshot(incident, INCIDENT_AUDIT_FIELDS)
+    now = timezone.now()
+    assignments = [
+        Assignment.objects.create(incident=incident, unit=u, kind=u.kind, dispatched_at=now)
+        for u in units
+    ]
+    incident.status = IncidentStatus.DISPATCHED
+    incident.dispatched_at = now
+    incident.override_reason = override_reason
+    incident.response = ResponseSent.DUAL if care else ResponseSent.POLICE_ONLY
+    if care is None and incident.eligible:
+        incident.police_only_reason = override_reason
+    incident.save()
+    record_audit(
+        actor=actor,
+        device=device,
+        action="incident.dispatched",
+        obj=incident,
+        before=before,
+        after=snapshot(incident, INCIDENT_AUDIT_FIELDS) | {"units": [u.call_sign for u in units]},
+    )
+    for a in assignments:
+        record_audit(
+            actor=actor, device=device, action="assignment.dispatched", obj=a, after=snapshot(a)
+        )
+        a.incident = incident
+        data = assignment_data(a, partners=[p for p in assignments if p is not a])
+        publish_event(stream=unit_stream(a.unit_id), kind="assignment.dispatched", data=data)
+        publish_event(stream="dispatch", kind="assignment.dispatched", data=data)
+    _publish_incident(incident, "incident.updated")
+    return assignments
+
+
+def _require_model(incident: Incident, model: str, action: str) -> None:
+    if incident.dispatch_model != model:
+        raise WrongDispatchModel(
+            f"Calls can be {action} only under the {DispatchModel(model).label} model; this call "
+            f"was taken under {incident.get_dispatch_model_display()}.",
+        )
+    if not incident.eligible:
+        raise Conflict(f"Only CARE-eligible calls can be {action}.")
+    if incident.status not in (IncidentStatus.SCREENED, IncidentStatus.TRIAGE):
+        raise Conflict(
+            f"This call is {incident.get_status_display().lower()}.", current=incident.status
+        )
+
+
+def resolve_by_phone(
+    *, actor: User, device: Device | None = None, incident_id, note: str
+) -> Incident:
+    """Embedded professional: the call is settled on the phone and no unit goes."""
+    if not (note or "").strip():
+        raise InvalidInput("Say how the call was resolved.", fields={"note": ["Required."]})
+    with transaction.atomic():
+        incident = _locked_incident(incident_id)
+        _require_model(incident, DispatchModel.EMBEDDED_PROFESSIONAL, "resolved by phone")
+        return _finish(
+            incident,
+            actor,
+            device,
+            IncidentStatus.RESOLVED_BY_PHONE,
+            "incident.resolved_by_phone",
+            resolution_note=note.strip(),
+        )
+
+
+def refer_to_hotline(
+    *,
+    actor: User,
+    device: Device | None = None,
+    incident_id,
+    hotline_name: str = "",
+    note: str = "",
+) -> Incident:
+    """External hotline model: the call is forwarded and no unit of ours goes."""
+    with transaction.atomic():
+        incident = _locked_incident(incident_id)
+        _require_model(incident, DispatchModel.EXTERNAL_HOTLINE, "referred to a hotline")
+        name = (hotline_name or "").strip() or current_protocol().hotline_name
+        return _finish(
+            incident,
+            actor,
+            device,
+            IncidentStatus.REFERRED_TO_HOTLINE,
+            "incident.referred_to_hotline",
+            hotline_name=name,
+            resolution_note=(note or "").strip(),
+        )
+
+
+def _finish(incident, actor, device, status, action, **changes) -> Incident:
+    before = snapshot(incident, INCIDENT_AUDIT_FIELDS)
+    incident.status = status
+    incident.closed_at = timezone.now()
+    for key, value in changes.items():
+        setattr(incident, key, value)
+    incident.save()
+    record_audit(
+        actor=actor,
+        device=device,
+        action=action,
+        obj=incident,
+        before=before,
+        after=snapshot(incident, INCIDENT_AUDIT_FIELDS),
+    )
+    _publish_incident(incident, "incident.updated")
+    return incident
+
+
+def cancel_incident(
+    *, actor: User, device: Device | None = None, incident_id, reason: str
+) -> Incident:
+    """Call it off: open assignments become cancelled and their units are free again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the call is cancelled.", fields={"reason": ["Required."]})
+    with transaction.atomic():
+        incident = _locked_incident(incident_id)
+        if incident.status not in (
+            *DISPATCHABLE,
+            IncidentStatus.DISPATCHED,
+            IncidentStatus.ON_SCENE,
+        ):
+            raise Conflict(
+                f"This call is already {incident.get_status_display().lower()}.",
+                current=incident.status,
+            )
+        open_ones = list(
+            incident.assignments.select_for_update().exclude(status__in=["cleared", "cancelled"])
+        )
+        for a in open_ones:
+            _apply_transition(
+                a,
+                actor=actor,
+                device=device,
+                to=AssignmentStatus.CANCELLED,
+                occurred_at=timezone.now(),
+                note=reason,
+                refresh_incident=False,
+            )
+        return _finish(
+            incident,
+            actor,
+            device,
+            IncidentStatus.CANCELLED,
+            "incident.cancelled",
+            cancel_reason=reason,
+        )
+
+
+# ---- assignments ---------------------------------------------------------------------------
+
+
+def transition_assignment(
+    *,
+    actor: User,
+    device: Device | None = None,
+    assignment_id,
+    to: str,
+    occurred_at: datetime.datetime | None = None,
+    note: str = "",
+    mutation_id: uuid.UUID | None = None,
+) -> Assignment:
+    """Move one assignment to its next state, as the lifecycle table allows."""
+    with transaction.atomic():
+        try:
+            assignment = (
+                Assignment.objects.select_for_update(of=("self",))
+                .select_related("unit", "incident", "incident__call_type")
+                .get(pk=assignment_id)
+            )
+        except (Assignment.DoesNotExist, ValueError, DjangoValidationError) as exc:
+            raise NotFound("No such assignment.") from exc
+        _check_actor(actor, assignment, to)
+        return _apply_transition(
+            assignment,
+            actor=actor,
+            device=device,
+            to=to,
+            occurred_at=occurred_at or timezone.now(),
+            note=note,
+            mutation_id=mutation_id,
+        )
+
+
+def _check_actor(actor: User, assignment: Assignment, to: str) -> None:
+    role = role_of(actor)
+    if role in (Role.CARE_RESPONDER, Role.SPD_OFFICER) and actor.unit_id != assignment.unit_id:
+        raise NotFound("No such assignment.")  # not theirs: don't confirm it exists
+    if to in lifecycle.ACTORS and role not in lifecycle.ACTORS[to] and role != Role.ADMIN:
+        raise Forbidden(
+            f"Your role may not set an assignment to '{to}'.",
+            current=assignment.status,
+            requested=to,
+        )
+
+
+def _apply_transition(
+    assignment: Assignment,
+    *,
+    actor,
+    device,
+    to,
+    occurred_at,
+    note="",
+    mutation_id=None,
+    refresh_incident=True,
+) -> Assignment:
+    current = assignment.status
+    if not lifecycle.is_allowed(assignment.kind, current, to):
+        allowed = lifecycle.allowed_next(assignment.kind, current)
+        raise TransitionNotAllowed(
+            f"This {assignment.get_kind_display()} assignment is {current}; it can't become {to}"
+            + (f" (next: {', '.join(allowed)})." if allowed else ": it is finished."),
+            current=current,
+            requested=to,
+        )
+    note = (note or "").strip()
+    if to in lifecycle.NOTE_REQUIRED and not note:
+        raise InvalidInput(
+            f"Add a note to say why: '{to}' needs one.",
+            fields={"note": ["Required for this change."]},
+        )
+    before = snapshot(assignment)
+    # Device time is kept as data; stamps never run ahead of the server's clock.
+    stamp = min(occurred_at, timezone.now())
+    assignment.status = to
+    assignment.version += 1
+    stamp_field = {
+        AssignmentStatus.ACKNOWLEDGED: "acknowledged_at",
+        AssignmentStatus.ON_SCENE: "on_scene_at",
+        AssignmentStatus.SCENE_SAFE: "scene_safe_at",
+        AssignmentStatus.CLEARED: "cleared_at",
+        AssignmentStatus.CANCELLED: "cleared_at",
+    }.get(to)
+    if stamp_field:
+        setattr(assignment, stamp_field, stamp)
+    if to in (AssignmentStatus.SCENE_SAFE, AssignmentStatus.SCENE_UNSAFE):
+        assignment.safety_note = note
+    assignment.save()
+    AssignmentTransition.objects.create(
+        assignment=assignment,
+        from_status=current,
+        to_status=to,
+        actor=actor,
+        device=device,
+        occurred_at=occurred_at,
+        note=note,
+        mutation_id=mutation_id,
+    )
+    record_audit(
+        actor=actor,
+        device=device,
+        action=f"assignment.{to}",
+        obj=assignment,
+        before=before,
+        after=snapshot(assignment),
+    )
+    incident = assignment.incident
+    if refresh_incident:
+        _refresh_incident(incident, assignment, actor, device, note)
+    siblings = list(incident.assignments.select_related("unit"))
+    for a in siblings:
+        a.incident = incident
+        view = assignment_data(a, partners=[p for p in siblings if p.pk != a.pk])
+        if a.pk == assignment.pk:
+            publish_event(
+                stream=unit_stream(a.unit_id),
+                kind="assignment.updated",
+                data=view,
+                mutation_id=mutation_id,
+            )
+            publish_event(stream="dispatch", kind="assignment.updated", data=view)
+        else:
+            # The partner's view changes too: the CARE tablet waits on the officer's scene safe.
+            publish_event(
+                stream=unit_stream(a.unit_id), kind="assignment.partner_updated", data=view
+            )
+    return assignment
+
+
+def _refresh_incident(incident: Incident, changed: Assignment, actor, device, note: str) -> None:
+    assignments = list(incident.assignments.all())
+    before = snapshot(incident, INCIDENT_AUDIT_FIELDS)
+    on_scene = {
+        AssignmentStatus.ON_SCENE,
+        AssignmentStatus.SCENE_SAFE,
+        AssignmentStatus.SCENE_UNSAFE,
+    }
+    open_ones = [a for a in assignments if a.is_open]
+    if not open_ones:
+        cleared = any(a.status == AssignmentStatus.CLEARED for a in assignments)
+        incident.status = IncidentStatus.CLOSED if cleared else IncidentStatus.CANCELLED
+        incident.closed_at = timezone.now()
+    elif any(a.status in on_scene for a in open_ones):
+        incident.status = IncidentStatus.ON_SCENE
+    if (
+        changed.kind == UnitKind.CARE
+        and changed.status == AssignmentStatus.CANCELLED
+        and any(a.kind == UnitKind.SPD and a.is_open for a in assignments)
+    ):
+        # CARE was pulled and police carry on alone: the call ends police-only, with the reason.
+        incident.response = ResponseSent.POLICE_ONLY
+        if incident.eligible:
+            incident.police_only_reason = note
+    after = snapshot(incident, INCIDENT_AUDIT_FIELDS)
+    if after != before:
+        incident.save()
+        record_audit(
+            actor=actor,
+            device=device,
+            action="incident.updated",
+            obj=incident,
+            before=before,
+            after=after,
+        )
+        _publish_incident(incident, "incident.updated")

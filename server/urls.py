@@ -1,0 +1,91 @@
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+from server.accounts import api as accounts_api
+from server.care import api as care_api
+from server.dispatch import api as dispatch_api
+from server.reports import api as reports_api
+from server.sync import api as sync_api
+from server.views import home
+
+api_v1 = [
+    path("auth/token", accounts_api.TokenView.as_view(), name="auth-token"),
+    path("auth/logout", accounts_api.SignOutView.as_view(), name="auth-logout"),
+    path("me", accounts_api.MeView.as_view(), name="me"),
+    path("protocol", dispatch_api.ProtocolView.as_view(), name="protocol"),
+    path("units", dispatch_api.UnitListView.as_view(), name="units"),
+    path("incidents", dispatch_api.IncidentListView.as_view(), name="incidents"),
+    path(
+        "incidents/<uuid:incident_id>",
+        dispatch_api.IncidentDetailView.as_view(),
+        name="incident-detail",
+    ),
+    path(
+        "incidents/<uuid:incident_id>/dispatch",
+        dispatch_api.DispatchView.as_view(),
+        name="incident-dispatch",
+    ),
+    path(
+        "incidents/<uuid:incident_id>/cancel",
+        dispatch_api.CancelView.as_view(),
+        name="incident-cancel",
+    ),
+    path(
+        "incidents/<uuid:incident_id>/resolve-by-phone",
+        dispatch_api.ResolveByPhoneView.as_view(),
+        name="incident-resolve-by-phone",
+    ),
+    path(
+        "incidents/<uuid:incident_id>/refer-to-hotline",
+        dispatch_api.ReferToHotlineView.as_view(),
+        name="incident-refer-to-hotline",
+    ),
+    path("assignments", dispatch_api.AssignmentListView.as_view(), name="assignments"),
+    path(
+        "assignments/<uuid:assignment_id>",
+        dispatch_api.AssignmentDetailView.as_view(),
+        name="assignment-detail",
+    ),
+    path(
+        "assignments/<uuid:assignment_id>/transitions",
+        dispatch_api.TransitionView.as_view(),
+        name="assignment-transitions",
+    ),
+    path("directory/services", care_api.DirectoryView.as_view(), name="directory-services"),
+    path(
+        "encounters/<uuid:encounter_id>", care_api.EncounterView.as_view(), name="encounter-detail"
+    ),
+    path("services-given", care_api.ServiceGivenView.as_view(), name="services-given"),
+    path("naloxone-administrations", care_api.NaloxoneView.as_view(), name="naloxone"),
+    path(
+        "naloxone-administrations/<uuid:administration_id>",
+        care_api.NaloxoneDetailView.as_view(),
+        name="naloxone-detail",
+    ),
+    path("referrals", care_api.ReferralListView.as_view(), name="referrals"),
+    path(
+        "referrals/<uuid:referral_id>",
+        care_api.ReferralDetailView.as_view(),
+        name="referral-detail",
+    ),
+    path("surveys", care_api.SurveyView.as_view(), name="surveys"),
+    path("sync/pull", sync_api.PullView.as_view(), name="sync-pull"),
+    path("metrics", reports_api.MetricsView.as_view(), name="metrics"),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]),
+        name="docs",
+    ),
+]
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("admin/", admin.site.urls),
+    *[path(f"api/v1/{p.pattern}", p.callback, name=p.name) for p in api_v1],
+]
+
+handler404 = "server.errors.json_404"
+handler500 = "server.errors.json_500"

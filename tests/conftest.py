@@ -1,0 +1,162 @@
+"""Shared fixtures: the reference data, the demo's units and people, and API clients that sign in
+as each role through the real token endpoint."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import uuid
+from zoneinfo import ZoneInfo
+
+import pytest
+from rest_framework.test import APIClient
+
+from server.accounts.models import Role, User
+from server.dispatch.models import CallType, Unit
+from server.dispatch.reference_data import load_reference_data
+
+SEATTLE = ZoneInfo("America/Los_Angeles")
+PASSWORD = "care-demo"
+# 3rd Ave & Pine St: inside DOWNTOWN COMMERICAL, beat M1.
+DOWNTOWN = {"latitude": 47.6107, "longitude": -122.3396}
+# 23rd Ave & E Union St: Central District, outside the pilot area.
+CENTRAL_DISTRICT = {"latitude": 47.6131, "longitude": -122.3020}
+NO = {"weapons": False, "violence": False, "medical_emergency": False, "imminent_danger": False}
+
+
+def pytest_collection_modifyitems(config, items):
+    db_url = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "")
+    for item in items:
+        if "postgres" in item.keywords and not db_url.startswith("postgres"):
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL"))
+        if "redis" in item.keywords and not redis_url.startswith("redis"):
+            item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL"))
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def reference(db):
+    """Pilot area, beats, call types, protocol, catalogs and directory."""
+    if not CallType.objects.exists():
+        load_reference_data()
+
+
+@pytest.fixture
+def units(reference) -> dict[str, Unit]:
+    spec = [("CARE-1", "care"), ("CARE-2", "care"), ("2M12", "spd"), ("2K21", "spd")]
+    return {
+        sign: Unit.objects.get_or_create(call_sign=sign, defaults={"kind": kind})[0]
+        for sign, kind in spec
+    }
+
+
+@pytest.fixture
+def people(units) -> dict[str, User]:
+    spec = [
+        ("dispatcher", Role.DISPATCHER, None),
+        ("care1", Role.CARE_RESPONDER, "CARE-1"),
+        ("care3", Role.CARE_RESPONDER, "CARE-2"),
+        ("officer1", Role.SPD_OFFICER, "2M12"),
+        ("officer2", Role.SPD_OFFICER, "2K21"),
+        ("coordinator", Role.COORDINATOR, None),
+        ("admin", Role.ADMIN, None),
+    ]
+    made = {}
+    for username, role, unit in spec:
+        user = User.objects.create_user(
+            username=username, password=PASSWORD, role=role, unit=units.get(unit)
+        )
+        made[username] = user
+    return made
+
+
+@pytest.fixture
+def client_for(people):
+    """client_for("care1") -> an APIClient holding a device token for that person."""
+    cache: dict[str, APIClient] = {}
+
+    def make(username: str | None) -> APIClient:
+        if username is None:
+            return APIClient()
+        if username not in cache:
+            client = APIClient()
+            answer = client.post(
+                "/api/v1/auth/token",
+                {"username": username, "password": PASSWORD, "device_name": f"{username}-tablet"},
+                format="json",
+            )
+            assert answer.status_code == 201, answer.content
+            client.credentials(HTTP_AUTHORIZATION=f"Token {answer.json()['token']}")
+            cache[username] = client
+        return cache[username]
+
+    return make
+
+
+def local_time(hour: int, minute: int = 0, day: int = 18) -> datetime.datetime:
+    """A time on a November 2026 day in Seattle."""
+    return datetime.datetime(2026, 11, day, hour, minute, tzinfo=SEATTLE)
+
+
+def call_body(**overrides) -> dict:
+    body = {
+        "cad_number": f"2026-{uuid.uuid4().hex[:10]}",
+        "call_type": "DOWN - CHECK FOR DOWN PERSON",
+        "priority": 3,
+        "address": "3rd Ave & Pine St",
+        **DOWNTOWN,
+        "narrative": "Man lying on the sidewalk, breathing, not responding to calls.",
+        "received_at": local_time(14).isoformat(),
+        "screening": dict(NO),
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def new_call(client_for):
+    """Create a call as the dispatcher; returns the incident JSON."""
+
+    def make(**overrides) -> dict:
+        answer = client_for("dispatcher").post(
+            "/api/v1/incidents", call_body(**overrides), format="json"
+        )
+        assert answer.status_code == 201, answer.content
+        return answer.json()
+
+    return make
+
+
+@pytest.fixture
+def dispatched(new_call, client_for, units):
+    """A downtown call dispatched to CARE-1 and 2M12; returns {"incident", "care", "spd"}."""
+
+    def make(**overrides) -> dict:
+        incident = new_call(**overrides)
+        answer = client_for("dispatcher").post(
+            f"/api/v1/incidents/{incident['id']}/dispatch",
+            {"care_unit": units["CARE-1"].pk, "spd_unit": units["2M12"].pk},
+            format="json",
+        )
+        assert answer.status_code == 201, answer.content
+        by_kind = {a["kind"]: a["id"] for a in answer.json()["assignments"]}
+        return {"incident": incident, **by_kind}
+
+    return make
+
+
+@pytest.fixture
+def move(client_for):
+    """move("care1", assignment_id, "acknowledged", note=...) -> the response."""
+
+    def make(username: str, assignment_id: str, to: str, **extra):
+        return client_for(username).post(
+            f"/api/v1/assignments/{assignment_id}/transitions", {"to": to, **extra}, format="json"
+        )
+
+    return make
