@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from server.accounts.models import Device, Role, User
@@ -187,9 +187,19 @@ def upsert_encounter(
         assignment = _care_assignment(actor, assignment_id)
         encounter = Encounter.objects.select_for_update().filter(pk=encounter_id).first()
         if encounter is None:
-            return _create_encounter(
-                actor, device, encounter_id, assignment, started_at, values, mutation_id
-            )
+            try:
+                with transaction.atomic():
+                    return _create_encounter(
+                        actor, device, encounter_id, assignment, started_at, values, mutation_id
+                    )
+            except IntegrityError:
+                # A copy of this request (a retry after a timeout) committed it meanwhile: go on
+                # as an edit of that one. If another id took the assignment, this raises Conflict.
+                encounter = Encounter.objects.select_for_update().filter(pk=encounter_id).first()
+                if encounter is None:
+                    return _create_encounter(
+                        actor, device, encounter_id, assignment, started_at, values, mutation_id
+                    )
         if encounter.assignment_id != assignment.pk:
             raise IdReused(f"Encounter {encounter_id} belongs to another assignment.")
         return _merge_encounter(actor, device, encounter, base_version, values, mutation_id)
@@ -215,10 +225,12 @@ def _clean_encounter_fields(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _create_encounter(actor, device, encounter_id, assignment, started_at, values, mutation_id):
-    if Encounter.objects.filter(assignment=assignment).exists():
+    # Queried, not `assignment.encounter`: that reverse cache may hold this request's own copy.
+    existing = Encounter.objects.filter(assignment=assignment).values_list("pk", flat=True).first()
+    if existing is not None:
         raise Conflict(
             "This assignment already has an encounter; edit that one.",
-            server={"encounter": str(assignment.encounter.pk)},
+            server={"encounter": str(existing)},
         )
     encounter = Encounter(
         id=encounter_id,
@@ -228,11 +240,13 @@ def _create_encounter(actor, device, encounter_id, assignment, started_at, value
         started_at=started_at or timezone.now(),
         mutation_id=mutation_id,
         before_scene_safe=not scene_marked_safe(assignment),
-        field_versions={k: 1 for k in values},
+        # Every field starts at version 1 (never empty: an encounter opened with no fields yet
+        # would fail the model's non-blank check).
+        field_versions={k: 1 for k in ENCOUNTER_FIELDS},
         **values,
     )
     _full_clean(encounter)
-    encounter.save()
+    encounter.save(force_insert=True)
     record_audit(
         actor=actor,
         device=device,
@@ -322,7 +336,16 @@ def _create_field_record(
         **data,
     )
     _full_clean(record)
-    record.save()
+    try:
+        with transaction.atomic():
+            record.save(force_insert=True)
+    except IntegrityError:
+        # A copy of this request (a retry after a timeout) committed it meanwhile: answer as a
+        # replay of that one, or refuse the id if the data differs.
+        found = _existing(model, record_id, {"encounter": encounter, **data})
+        if found is None:
+            raise
+        return found
     record_audit(actor=actor, device=device, action=action, obj=record, after=_record_dict(record))
     _publish(encounter, kind, to_data(record), mutation_id)
     return record

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+import re
+
 from django.db.models import Prefetch
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -28,6 +32,7 @@ from server.dispatch.protocol import current_protocol
 from server.errors import NotFound
 
 DISPATCH_ROLES = (Role.DISPATCHER, Role.ADMIN)
+SCREENING_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")  # ScreeningQuestion.key is a slug
 
 
 # ---- serializers ---------------------------------------------------------------------------
@@ -43,9 +48,21 @@ class ScreeningAnswersSerializer(serializers.Serializer):
         # Admins may add questions; answers beyond the four standard ones pass through.
         values = super().to_internal_value(data)
         if isinstance(data, dict):
+            errors = {}
             for key, value in data.items():
-                if key not in values:
+                if key in values:
+                    continue
+                if not SCREENING_KEY.fullmatch(key):
+                    # Not echoed back: an arbitrary key could break the JSON error answer.
+                    raise serializers.ValidationError(
+                        "Screening answers are keyed by question, e.g. 'weapons'."
+                    )
+                try:
                     values[key] = serializers.BooleanField().run_validation(value)
+                except serializers.ValidationError as exc:
+                    errors[key] = exc.detail  # reported as screening.<key>
+            if errors:
+                raise serializers.ValidationError(errors)
         return values
 
 
@@ -59,6 +76,12 @@ class IncidentCreateSerializer(serializers.Serializer):
     narrative = serializers.CharField(allow_blank=True, required=False, default="", max_length=4000)
     received_at = serializers.DateTimeField()
     screening = ScreeningAnswersSerializer()
+
+    def validate_received_at(self, value):
+        # A little slack for CAD clocks; a call can't be received hours from now.
+        if value > timezone.now() + datetime.timedelta(minutes=5):
+            raise serializers.ValidationError("This time is in the future.")
+        return value
 
 
 class EligibilitySerializer(serializers.Serializer):

@@ -89,10 +89,7 @@ def create_incident(
         fields.update({f"screening.{k}": ["Not a screening question."] for k in unknown})
         raise InvalidInput("The screening answers are incomplete.", fields=fields)
     if Incident.objects.filter(cad_number=cad_number).exists():
-        raise Conflict(
-            f"CAD number {cad_number} is already recorded.",
-            fields={"cad_number": ["Already recorded."]},
-        )
+        raise _duplicate_cad(cad_number)
 
     protocol = current_protocol()
     place = locate(latitude=latitude, longitude=longitude)
@@ -106,36 +103,49 @@ def create_incident(
     )
     model = protocol.dispatch_model
     triage = result.eligible and model == DispatchModel.EMBEDDED_PROFESSIONAL
-    with transaction.atomic():
-        incident = Incident.objects.create(
-            cad_number=cad_number,
-            call_type=call,
-            priority=priority,
-            address=address,
-            latitude=latitude,
-            longitude=longitude,
-            narrative=narrative,
-            received_at=received_at,
-            screening=screening,
-            beat=place.beat,
-            area=place.area,
-            in_pilot_area=place.in_pilot_area,
-            eligible=result.eligible,
-            eligibility_reasons=result.reasons,
-            recommendation=result.recommendation,
-            dispatch_model=model,
-            status=IncidentStatus.TRIAGE if triage else IncidentStatus.SCREENED,
-            created_by=actor,
-        )
-        record_audit(
-            actor=actor,
-            device=device,
-            action="incident.created",
-            obj=incident,
-            after=snapshot(incident),
-        )
-        _publish_incident(incident, "incident.created")
+    try:
+        with transaction.atomic():
+            incident = Incident.objects.create(
+                cad_number=cad_number,
+                call_type=call,
+                priority=priority,
+                address=address,
+                latitude=latitude,
+                longitude=longitude,
+                narrative=narrative,
+                received_at=received_at,
+                screening=screening,
+                beat=place.beat,
+                area=place.area,
+                in_pilot_area=place.in_pilot_area,
+                eligible=result.eligible,
+                eligibility_reasons=result.reasons,
+                recommendation=result.recommendation,
+                dispatch_model=model,
+                status=IncidentStatus.TRIAGE if triage else IncidentStatus.SCREENED,
+                created_by=actor,
+            )
+            record_audit(
+                actor=actor,
+                device=device,
+                action="incident.created",
+                obj=incident,
+                after=snapshot(incident),
+            )
+            _publish_incident(incident, "incident.created")
+    except IntegrityError as exc:
+        # Two CAD feeds sent the same call at once; the unique index refused the second.
+        if not Incident.objects.filter(cad_number=cad_number).exists():
+            raise
+        raise _duplicate_cad(cad_number) from exc
     return incident
+
+
+def _duplicate_cad(cad_number: str) -> Conflict:
+    return Conflict(
+        f"CAD number {cad_number} is already recorded.",
+        fields={"cad_number": ["Already recorded."]},
+    )
 
 
 def _publish_incident(incident: Incident, kind: str) -> None:
@@ -264,8 +274,9 @@ def _dispatch_locked(actor, device, incident_id, care, spd, override_reason) -> 
         )
         a.incident = incident
         data = assignment_data(a, partners=[p for p in assignments if p is not a])
-        publish_event(stream=unit_stream(a.unit_id), kind="assignment.dispatched", data=data)
+        # The dispatch stream before unit streams, in every change (see _apply_transition).
         publish_event(stream="dispatch", kind="assignment.dispatched", data=data)
+        publish_event(stream=unit_stream(a.unit_id), kind="assignment.dispatched", data=data)
     _publish_incident(incident, "incident.updated")
     return assignments
 
@@ -402,6 +413,17 @@ def transition_assignment(
 ) -> Assignment:
     """Move one assignment to its next state, as the lifecycle table allows."""
     with transaction.atomic():
+        # Lock the call first, as dispatch and cancel do: its two units' changes then take
+        # turns (no deadlock), and each reads the incident as the other left it (no lost update).
+        try:
+            incident_id = (
+                Assignment.objects.filter(pk=assignment_id)
+                .values_list("incident_id", flat=True)
+                .first()
+            )
+        except (ValueError, DjangoValidationError) as exc:
+            raise NotFound("No such assignment.") from exc
+        list(Incident.objects.select_for_update().filter(pk=incident_id).values_list("pk"))
         try:
             assignment = (
                 Assignment.objects.select_for_update(of=("self",))
@@ -498,18 +520,20 @@ def _apply_transition(
     incident = assignment.incident
     if refresh_incident:
         _refresh_incident(incident, assignment, actor, device, note)
-    siblings = list(incident.assignments.select_related("unit"))
+    # Every change takes the dispatch stream's lock before any unit stream's: with one order,
+    # two changes whose units' streams overlap (a unit moved on to another call) can't deadlock.
+    siblings = sorted(incident.assignments.select_related("unit"), key=lambda a: a != assignment)
     for a in siblings:
         a.incident = incident
         view = assignment_data(a, partners=[p for p in siblings if p.pk != a.pk])
         if a.pk == assignment.pk:
+            publish_event(stream="dispatch", kind="assignment.updated", data=view)
             publish_event(
                 stream=unit_stream(a.unit_id),
                 kind="assignment.updated",
                 data=view,
                 mutation_id=mutation_id,
             )
-            publish_event(stream="dispatch", kind="assignment.updated", data=view)
         else:
             # The partner's view changes too: the CARE tablet waits on the officer's scene safe.
             publish_event(
