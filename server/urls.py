@@ -12,6 +12,7 @@ from server.views import home
 
 api_v1 = [
     path("auth/token", accounts_api.TokenView.as_view(), name="auth-token"),
+    path("auth/token/rotate", accounts_api.RotateTokenView.as_view(), name="auth-token-rotate"),
     path("auth/logout", accounts_api.SignOutView.as_view(), name="auth-logout"),
     path("me", accounts_api.MeView.as_view(), name="me"),
     path("protocol", dispatch_api.ProtocolView.as_view(), name="protocol"),

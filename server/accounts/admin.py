@@ -1,8 +1,34 @@
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
 
 from server.accounts import services
 from server.accounts.models import Device, DeviceToken, User
+
+
+class LockoutAdminLoginForm(AdminAuthenticationForm):
+    """The admin login under the same lockout as the token endpoint, and audited the same way."""
+
+    def clean(self):
+        username = (self.cleaned_data.get("username") or "")[:150]
+        if not username or not self.cleaned_data.get("password"):
+            return super().clean()
+        try:
+            services.refuse_if_locked(username=username, channel="admin")
+            try:
+                cleaned = super().clean()
+            except ValidationError:
+                services.record_login_failure(username=username, channel="admin")
+                services.refuse_if_locked(username=username, channel="admin")
+                raise
+        except services.LockedOut as locked:
+            raise ValidationError(locked.detail, code="locked_out") from locked
+        services.record_login(user=self.get_user(), channel="admin")
+        return cleaned
+
+
+admin.site.login_form = LockoutAdminLoginForm
 
 
 @admin.register(User)
@@ -12,6 +38,13 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username", "first_name", "last_name", "email")
     fieldsets = (*DjangoUserAdmin.fieldsets, ("CARE Field", {"fields": ("role", "unit")}))
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("CARE Field", {"fields": ("role", "unit")}))
+    actions = ["unlock"]
+
+    @admin.action(description="Unlock the selected people after failed sign-ins")
+    def unlock(self, request, queryset):
+        for user in queryset:
+            services.unlock_user(actor=request.user, user=user)
+        self.message_user(request, f"Unlocked {queryset.count()} person(s).", messages.SUCCESS)
 
 
 class DeviceTokenInline(admin.TabularInline):

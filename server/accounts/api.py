@@ -8,7 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.accounts import services
+from server.accounts.models import DeviceToken
 from server.accounts.permissions import ALL_ROLES, ANYONE, role_of
+from server.errors import InvalidInput
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -62,6 +64,29 @@ class TokenView(APIView):
         key, device = services.issue_device_token(**form.validated_data)
         return Response(
             {"token": key, "device_id": str(device.pk), "user": me_data(device.user)},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class RotatedTokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    device_id = serializers.UUIDField()
+
+
+class RotateTokenView(APIView):
+    roles = {"POST": ALL_ROLES}
+
+    @extend_schema(
+        request=None,
+        responses={201: RotatedTokenSerializer},
+        summary="Swap this device's token for a new one; the old one stops working at once",
+    )
+    def post(self, request):
+        if not isinstance(request.auth, DeviceToken):
+            raise InvalidInput("Only a device token can be rotated; this request has none.")
+        key = services.rotate_token(token=request.auth)
+        return Response(
+            {"token": key, "device_id": str(request.auth.device_id)},
             status=status.HTTP_201_CREATED,
         )
 

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from server.accounts.models import Device, DeviceToken, User
+from server.audit.models import AuditEntry
 from server.audit.services import record_audit
 from server.errors import CareFieldError, InvalidInput
 
@@ -20,30 +21,144 @@ class BadCredentials(CareFieldError):
     code = "bad_credentials"
 
 
+class LockedOut(CareFieldError):
+    status = 429
+    code = "locked_out"
+
+
+# Failed sign-ins are counted from the audit trail itself: the trail already records each one, so
+# there is no second tally to drift from it, and the count survives restarts and spans processes.
+LOGIN_FAILED = "auth.login_failed"
+LOGIN_SUCCEEDED = "auth.login"
+LOCKED_OUT = "auth.locked_out"
+UNLOCKED = "auth.unlocked"
+
+
+def _lockout_rule() -> tuple[int, datetime.timedelta]:
+    return (
+        settings.CARE_LOCKOUT_FAILURES,
+        datetime.timedelta(minutes=settings.CARE_LOCKOUT_MINUTES),
+    )
+
+
+def _login_events(username: str):
+    return AuditEntry.objects.filter(object_type="accounts.user", object_id=username[:64])
+
+
+def locked_until(*, username: str) -> datetime.datetime | None:
+    """When this username may sign in again, or None when it isn't locked.
+
+    Locked: the last N failures (since the last success or unlock) all fell within the window,
+    and the newest is less than a window ago. The lock runs one window from the newest failure.
+    """
+    failures, window = _lockout_rule()
+    now = timezone.now()
+    events = _login_events(username)
+    reset = (
+        events.filter(action__in=[LOGIN_SUCCEEDED, UNLOCKED])
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    recent = events.filter(action=LOGIN_FAILED, at__gt=now - 2 * window)
+    if reset is not None:
+        recent = recent.filter(at__gt=reset)
+    times = list(recent.order_by("-at").values_list("at", flat=True)[:failures])
+    if len(times) < failures or times[0] - times[-1] > window:
+        return None
+    until = times[0] + window
+    return until if until > now else None
+
+
+def lockout_message(until: datetime.datetime) -> str:
+    minutes = max(1, int((until - timezone.now()).total_seconds() // 60) + 1)
+    failures, window = _lockout_rule()
+    return (
+        f"Too many failed sign-ins ({failures} in {int(window.total_seconds() // 60)} minutes): "
+        f"this account is locked. Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
+        "or ask a supervisor to unlock it."
+    )
+
+
+def refuse_if_locked(*, username: str, channel: str) -> None:
+    """Raise LockedOut (and audit the refused attempt) while the username is locked."""
+    until = locked_until(username=username)
+    if until is None:
+        return
+    with transaction.atomic():
+        record_audit(
+            actor=None,
+            action=LOCKED_OUT,
+            object_type="accounts.user",
+            object_id=username[:64],
+            after={"channel": channel, "until": until.isoformat()},
+        )
+    raise LockedOut(lockout_message(until), locked_until=until.isoformat())
+
+
+def record_login_failure(*, username: str, channel: str, **details: str) -> None:
+    with transaction.atomic():
+        record_audit(
+            actor=None,
+            action=LOGIN_FAILED,
+            object_type="accounts.user",
+            object_id=(username or "")[:64],
+            after={"channel": channel, **details},
+        )
+
+
+def record_login(*, user: User, channel: str, device: Device | None = None) -> None:
+    """A successful sign-in: audited, and it clears the failure count."""
+    record_audit(
+        actor=user,
+        device=device,
+        action=LOGIN_SUCCEEDED,
+        object_type="accounts.user",
+        object_id=user.get_username()[:64],
+        after={"channel": channel},
+    )
+
+
+def unlock_user(*, actor: User, user: User) -> None:
+    """A supervisor lifts a lockout before it runs out."""
+    with transaction.atomic():
+        record_audit(
+            actor=actor,
+            action=UNLOCKED,
+            object_type="accounts.user",
+            object_id=user.get_username()[:64],
+        )
+
+
+def _new_token(device: Device) -> str:
+    key = secrets.token_urlsafe(32)
+    DeviceToken.objects.create(
+        device=device,
+        key_hash=DeviceToken.hash(key),
+        expires_at=timezone.now() + datetime.timedelta(hours=settings.CARE_TOKEN_TTL_HOURS),
+    )
+    return key
+
+
 def issue_device_token(*, username: str, password: str, device_name: str) -> tuple[str, Device]:
-    """Check the password, register the device, and return a new token bound to it."""
+    """Check the password, register the device, and return a new token bound to it.
+
+    A locked username is refused before the password is even checked, so guessing on stays useless.
+    """
     device_name = (device_name or "").strip()
     if not device_name:
         raise InvalidInput("Name this device.", fields={"device_name": ["This field is required."]})
+    refuse_if_locked(username=username, channel="token")
     user = authenticate(username=username, password=password)
     if user is None or not user.is_active:
-        with transaction.atomic():
-            record_audit(
-                actor=None,
-                action="auth.login_failed",
-                object_type="accounts.user",
-                object_id=username[:64],
-                after={"device_name": device_name[:100]},
-            )
+        record_login_failure(username=username, channel="token", device_name=device_name[:100])
+        # The failure that trips the lock answers as a lockout, so the person learns it now.
+        refuse_if_locked(username=username, channel="token")
         raise BadCredentials("Wrong username or password.")
-    key = secrets.token_urlsafe(32)
     with transaction.atomic():
         device = Device.objects.create(user=user, name=device_name[:100])
-        DeviceToken.objects.create(
-            device=device,
-            key_hash=DeviceToken.hash(key),
-            expires_at=timezone.now() + datetime.timedelta(hours=settings.CARE_TOKEN_TTL_HOURS),
-        )
+        key = _new_token(device)
+        record_login(user=user, channel="token", device=device)
         record_audit(
             actor=user,
             device=device,
@@ -52,6 +167,25 @@ def issue_device_token(*, username: str, password: str, device_name: str) -> tup
             after={"device_name": device.name},
         )
     return key, device
+
+
+def rotate_token(*, token: DeviceToken) -> str:
+    """A new token for the same device; the one presented stops working at once."""
+    with transaction.atomic():
+        current = DeviceToken.objects.select_for_update().select_related("device").get(pk=token.pk)
+        if current.revoked_at or current.device.revoked_at:
+            # Two rotations racing with the same token: only the first gets a new one.
+            raise BadCredentials("This token was already replaced or revoked; sign in again.")
+        current.revoked_at = timezone.now()
+        current.save(update_fields=["revoked_at"])
+        key = _new_token(current.device)
+        record_audit(
+            actor=current.device.user,
+            device=current.device,
+            action="auth.token_rotated",
+            obj=current.device,
+        )
+    return key
 
 
 def device_for_token(key: str) -> DeviceToken | None:

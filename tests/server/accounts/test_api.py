@@ -1,0 +1,140 @@
+"""The sign-in endpoints over HTTP: lockout answers, token rotation, and the admin login's lockout
+and password rules."""
+
+from __future__ import annotations
+
+from rest_framework.test import APIClient
+
+from server.accounts.models import User
+from server.audit.models import AuditEntry
+from tests.conftest import PASSWORD
+
+
+def token_request(client: APIClient, username: str, password: str):
+    return client.post(
+        "/api/v1/auth/token",
+        {"username": username, "password": password, "device_name": "tablet"},
+        format="json",
+    )
+
+
+def test_a_wrong_password_answers_401_with_a_readable_message(people):
+    answer = token_request(APIClient(), "care1", "nope")
+    assert answer.status_code == 401
+    assert answer.json() == {"code": "bad_credentials", "detail": "Wrong username or password."}
+
+
+def test_five_wrong_passwords_lock_the_token_endpoint_with_a_json_429(people):
+    client = APIClient()
+    codes = [token_request(client, "care1", "nope").status_code for _ in range(5)]
+    assert codes == [401, 401, 401, 401, 429]
+    answer = token_request(client, "care1", PASSWORD)
+    assert answer.status_code == 429
+    body = answer.json()
+    assert body["code"] == "locked_out"
+    assert "locked" in body["detail"] and "Try again in 10 minutes" in body["detail"]
+    assert body["locked_until"]
+
+
+def test_rotation_answers_a_new_token_and_the_old_one_gets_401(people):
+    client = APIClient()
+    first = token_request(client, "care1", PASSWORD).json()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {first['token']}")
+    rotated = client.post("/api/v1/auth/token/rotate")
+    assert rotated.status_code == 201
+    assert rotated.json()["device_id"] == first["device_id"]
+    assert client.get("/api/v1/me").status_code == 401
+    client.credentials(HTTP_AUTHORIZATION=f"Token {rotated.json()['token']}")
+    assert client.get("/api/v1/me").json()["username"] == "care1"
+
+
+def test_rotation_without_a_token_answers_401(db):
+    assert APIClient().post("/api/v1/auth/token/rotate").status_code == 401
+
+
+def test_rotation_from_a_browser_session_is_refused_with_a_reason(people, client):
+    client.force_login(people["admin"])
+    answer = client.post("/api/v1/auth/token/rotate")
+    assert answer.status_code in (400, 403)
+    assert answer.json()["detail"]
+
+
+def admin_login(client, username: str, password: str):
+    return client.post(
+        "/admin/login/?next=/admin/", {"username": username, "password": password}, follow=False
+    )
+
+
+def test_admin_login_succeeds_and_is_audited(people, client):
+    people["admin"].is_staff = True
+    people["admin"].save()
+    answer = admin_login(client, "admin", PASSWORD)
+    assert answer.status_code == 302
+    assert AuditEntry.objects.filter(action="auth.login", actor=people["admin"]).exists()
+
+
+def test_admin_login_locks_after_five_failures_and_says_so(people, client):
+    people["admin"].is_staff = True
+    people["admin"].save()
+    for _ in range(5):
+        admin_login(client, "admin", "nope")
+    answer = admin_login(client, "admin", PASSWORD)
+    assert answer.status_code == 200  # the form again, not the admin index
+    assert b"Too many failed sign-ins" in answer.content
+    assert AuditEntry.objects.filter(action="auth.login_failed", object_id="admin").count() == 5
+
+
+def test_failures_at_the_admin_count_toward_the_token_lockout(people, client):
+    for _ in range(5):
+        admin_login(client, "care1", "nope")
+    assert token_request(APIClient(), "care1", PASSWORD).status_code == 429
+
+
+def test_an_admin_setting_a_weak_password_is_refused_by_the_validators(people, client):
+    people["admin"].is_staff = True
+    people["admin"].is_superuser = True
+    people["admin"].save()
+    client.force_login(people["admin"])
+    target = people["care1"]
+    answer = client.post(
+        f"/admin/accounts/user/{target.pk}/password/",
+        {"password1": "12345678", "password2": "12345678"},
+    )
+    assert answer.status_code == 200
+    assert b"too common" in answer.content or b"entirely numeric" in answer.content
+    target.refresh_from_db()
+    assert target.check_password(PASSWORD)
+
+
+def test_an_admin_adding_a_person_with_a_short_password_is_refused(people, client):
+    people["admin"].is_staff = True
+    people["admin"].is_superuser = True
+    people["admin"].save()
+    client.force_login(people["admin"])
+    answer = client.post(
+        "/admin/accounts/user/add/",
+        {
+            "username": "newcomer",
+            "password1": "abc",
+            "password2": "abc",
+            "usable_password": "true",
+            "role": "care_responder",
+        },
+    )
+    assert answer.status_code == 200
+    assert b"too short" in answer.content
+    assert not User.objects.filter(username="newcomer").exists()
+
+
+def test_an_admin_can_unlock_a_locked_person(people, client):
+    for _ in range(5):
+        token_request(APIClient(), "care1", "nope")
+    people["admin"].is_staff = True
+    people["admin"].is_superuser = True
+    people["admin"].save()
+    client.force_login(people["admin"])
+    client.post(
+        "/admin/accounts/user/",
+        {"action": "unlock", "_selected_action": [people["care1"].pk]},
+    )
+    assert token_request(APIClient(), "care1", PASSWORD).status_code == 201
