@@ -1,0 +1,364 @@
+"""The tablet's local SQLite store: the truth on the device while the network is away.
+
+Every change is one transaction (WAL journal, synchronous=FULL), so the app can be killed at any
+instant and reopen to a consistent store: a record and the outbox mutation that carries it to the
+server are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS assignments (
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, data TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, parent TEXT, data TEXT NOT NULL,
+    synced_at TEXT, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS records_parent ON records (parent);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+    entity_id TEXT NOT NULL, base_version INTEGER, occurred_at TEXT NOT NULL, data TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued', reason TEXT, server TEXT, attempts INTEGER NOT NULL
+    DEFAULT 0, created_at TEXT NOT NULL, finished_at TEXT);
+CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, seq);
+CREATE TABLE IF NOT EXISTS cursors (stream TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+"""
+
+# Outbox states. `queued` and `sent` still need the server; the others are finished.
+QUEUED, SENT, DONE, CONFLICT, REJECTED = "queued", "sent", "done", "conflict", "rejected"
+PENDING = (QUEUED, SENT)
+
+# Records holding what a responder learned about a person: purged once synced and old.
+CLINICAL_KINDS = ("encounter", "service", "naloxone", "referral", "survey")
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).isoformat()
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One offline change on its way to the server (a row of the outbox)."""
+
+    id: str
+    type: str
+    entity_id: str
+    base_version: int | None
+    occurred_at: str
+    data: dict[str, Any]
+    state: str = QUEUED
+    reason: str | None = None
+    server: dict[str, Any] | None = None
+    attempts: int = 0
+    seq: int = 0
+
+    def as_push(self) -> dict[str, Any]:
+        """The mutation as `POST /api/v1/sync/push` takes it."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "type": self.type,
+            "entity_id": self.entity_id,
+            "occurred_at": self.occurred_at,
+            "data": self.data,
+        }
+        if self.base_version is not None:
+            body["base_version"] = self.base_version
+        return body
+
+
+def _mutation(row: sqlite3.Row) -> Mutation:
+    return Mutation(
+        id=row["id"],
+        type=row["type"],
+        entity_id=row["entity_id"],
+        base_version=row["base_version"],
+        occurred_at=row["occurred_at"],
+        data=json.loads(row["data"]),
+        state=row["state"],
+        reason=row["reason"],
+        server=json.loads(row["server"]) if row["server"] else None,
+        attempts=row["attempts"],
+        seq=row["seq"],
+    )
+
+
+class Store:
+    """One SQLite file per tablet. Thread-safe: the UI thread records, the sync thread drains."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit the UI has shown as saved survives a power cut, not only a killed app.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All writes inside commit together; an exception rolls every one back."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()
+
+    def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # ---- settings: server URL, device token, who signed in, protocol, directory -----------
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        row = self._one("SELECT value FROM settings WHERE key = ?", key)
+        return json.loads(row["value"]) if row else default
+
+    def set_settings(self, **values: Any) -> None:
+        with self.transaction() as db:
+            for key, value in values.items():
+                db.execute(
+                    "INSERT INTO settings (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, json.dumps(value)),
+                )
+
+    @property
+    def token(self) -> str | None:
+        return self.get_setting("token")
+
+    @property
+    def server_url(self) -> str | None:
+        return self.get_setting("server_url")
+
+    def protocol(self) -> dict[str, Any]:
+        return self.get_setting("protocol", {})
+
+    def directory(self) -> list[dict[str, Any]]:
+        return self.get_setting("directory", [])
+
+    # ---- assignments ------------------------------------------------------------------------
+
+    @staticmethod
+    def put_assignment(db: sqlite3.Connection, data: dict[str, Any]) -> None:
+        db.execute(
+            "INSERT INTO assignments (id, status, data, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET status = excluded.status, data = excluded.data, "
+            "updated_at = excluded.updated_at",
+            (str(data["id"]), data["status"], json.dumps(data), iso(now())),
+        )
+
+    def assignment(self, assignment_id: str) -> dict[str, Any] | None:
+        row = self._one("SELECT data FROM assignments WHERE id = ?", str(assignment_id))
+        return json.loads(row["data"]) if row else None
+
+    def assignments(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(r["data"]) for r in self._all("SELECT data FROM assignments ORDER BY id")
+        ]
+
+    # ---- clinical records: encounters and what accumulates under them ------------------------
+
+    @staticmethod
+    def put_record(
+        db: sqlite3.Connection,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        parent: str | None,
+        synced: bool,
+    ) -> None:
+        stamp = iso(now())
+        db.execute(
+            "INSERT INTO records (id, kind, parent, data, synced_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
+            "parent = COALESCE(excluded.parent, records.parent), "
+            "synced_at = excluded.synced_at, updated_at = excluded.updated_at",
+            (str(data["id"]), kind, parent, json.dumps(data), stamp if synced else None, stamp),
+        )
+
+    def record(self, record_id: str) -> dict[str, Any] | None:
+        row = self._one("SELECT data FROM records WHERE id = ?", str(record_id))
+        return json.loads(row["data"]) if row else None
+
+    def records(self, kind: str, parent: str | None = None) -> list[dict[str, Any]]:
+        if parent is None:
+            rows = self._all("SELECT data FROM records WHERE kind = ? ORDER BY id", kind)
+        else:
+            rows = self._all(
+                "SELECT data FROM records WHERE kind = ? AND parent = ? ORDER BY id",
+                kind,
+                str(parent),
+            )
+        return [json.loads(r["data"]) for r in rows]
+
+    def encounter_for(self, assignment_id: str) -> dict[str, Any] | None:
+        found = self.records("encounter", parent=str(assignment_id))
+        return found[0] if found else None
+
+    # ---- the outbox ---------------------------------------------------------------------------
+
+    @staticmethod
+    def enqueue(
+        db: sqlite3.Connection,
+        *,
+        type: str,
+        entity_id: str,
+        data: dict[str, Any],
+        occurred_at: datetime.datetime,
+        base_version: int | None = None,
+    ) -> Mutation:
+        """Queue a mutation inside the caller's transaction (the one that changed the view)."""
+        mutation = Mutation(
+            id=str(uuid.uuid4()),
+            type=type,
+            entity_id=str(entity_id),
+            base_version=base_version,
+            occurred_at=iso(occurred_at),
+            data=data,
+        )
+        db.execute(
+            "INSERT INTO outbox (id, type, entity_id, base_version, occurred_at, data, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                mutation.id,
+                mutation.type,
+                mutation.entity_id,
+                mutation.base_version,
+                mutation.occurred_at,
+                json.dumps(data),
+                iso(now()),
+            ),
+        )
+        return mutation
+
+    def pending(self, limit: int = 100) -> list[Mutation]:
+        """The oldest unfinished mutations, in the order they were made."""
+        rows = self._all(
+            "SELECT * FROM outbox WHERE state IN (?, ?) ORDER BY seq LIMIT ?", *PENDING, limit
+        )
+        return [_mutation(r) for r in rows]
+
+    def mutations(self, state: str | None = None) -> list[Mutation]:
+        if state is None:
+            rows = self._all("SELECT * FROM outbox ORDER BY seq")
+        else:
+            rows = self._all("SELECT * FROM outbox WHERE state = ? ORDER BY seq", state)
+        return [_mutation(r) for r in rows]
+
+    def mutation(self, mutation_id: str) -> Mutation | None:
+        row = self._one("SELECT * FROM outbox WHERE id = ?", str(mutation_id))
+        return _mutation(row) if row else None
+
+    def queued_count(self) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM outbox WHERE state IN (?, ?)", *PENDING)
+        return int(row["n"])
+
+    def mark_sent(self, mutation_ids: list[str]) -> None:
+        """Before a push: a mutation that was sent may have been applied, so it is never
+        rewritten, only retried with the same id."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE outbox SET state = 'sent', attempts = attempts + 1 WHERE id = ? "
+                "AND state IN ('queued', 'sent')",
+                [(m,) for m in mutation_ids],
+            )
+
+    @staticmethod
+    def finish(
+        db: sqlite3.Connection,
+        mutation_id: str,
+        state: str,
+        *,
+        reason: str | None = None,
+        server: dict[str, Any] | None = None,
+    ) -> None:
+        db.execute(
+            "UPDATE outbox SET state = ?, reason = ?, server = ?, finished_at = ? WHERE id = ?",
+            (state, reason, json.dumps(server) if server else None, iso(now()), mutation_id),
+        )
+
+    def has_pending_for(self, entity_ids: list[str]) -> bool:
+        if not entity_ids:
+            return False
+        marks = ",".join("?" * len(entity_ids))
+        row = self._one(
+            f"SELECT 1 FROM outbox WHERE state IN ('queued', 'sent') AND entity_id IN ({marks})"
+            " LIMIT 1",
+            *entity_ids,
+        )
+        return row is not None
+
+    def dismiss_rejected(self, mutation_id: str) -> None:
+        """The responder has read why it was refused; keep the row, stop showing it."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET state = 'dismissed' WHERE id = ? AND state = 'rejected'",
+                (mutation_id,),
+            )
+
+    # ---- stream cursors --------------------------------------------------------------------
+
+    def cursors(self) -> dict[str, int]:
+        return {r["stream"]: r["seq"] for r in self._all("SELECT stream, seq FROM cursors")}
+
+    @staticmethod
+    def put_cursor(db: sqlite3.Connection, stream: str, seq: int) -> None:
+        # Never backwards: a late page or a replayed frame must not rewind the device.
+        db.execute(
+            "INSERT INTO cursors (stream, seq) VALUES (?, ?) ON CONFLICT (stream) "
+            "DO UPDATE SET seq = MAX(cursors.seq, excluded.seq)",
+            (stream, int(seq)),
+        )
+
+    # ---- data at rest ------------------------------------------------------------------------
+
+    def purge_synced_clinical(self, older_than: datetime.timedelta) -> int:
+        """Delete clinical records the server has and nobody touched for `older_than`.
+
+        A record with a mutation still pending is never purged: it is not on the server yet.
+        """
+        cutoff = iso(now() - older_than)
+        marks = ",".join("?" * len(CLINICAL_KINDS))
+        with self.transaction() as db:
+            cursor = db.execute(
+                f"DELETE FROM records WHERE kind IN ({marks}) AND synced_at IS NOT NULL "
+                "AND synced_at < ? AND id NOT IN (SELECT entity_id FROM outbox "
+                "WHERE state IN ('queued', 'sent'))",
+                (*CLINICAL_KINDS, cutoff),
+            )
+            return cursor.rowcount
+
+    def wipe(self) -> None:
+        """A revoked device forgets everything: token, records, outbox, cursors."""
+        with self.transaction() as db:
+            for table in ("settings", "assignments", "records", "outbox", "cursors"):
+                db.execute(f"DELETE FROM {table}")
+        with self._lock:
+            self._db.execute("VACUUM")
