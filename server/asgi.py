@@ -10,11 +10,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from server.sync.routing import websocket_urlpatterns  # noqa: E402
+from server.sync.routing import guarded, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": URLRouter(websocket_urlpatterns),
+        "websocket": guarded(URLRouter(websocket_urlpatterns)),
     }
 )

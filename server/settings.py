@@ -179,6 +179,11 @@ CARE_LOCKOUT_FAILURES = env.int("CARE_LOCKOUT_FAILURES", default=5)
 CARE_LOCKOUT_MINUTES = env.int("CARE_LOCKOUT_MINUTES", default=10)
 CARE_SKEW_FLAG_SECONDS = env.int("CARE_SKEW_FLAG_SECONDS", default=120)
 CARE_ACK_TIMEOUT_SECONDS = env.int("CARE_ACK_TIMEOUT_SECONDS", default=30)
+# The live feed: server ping interval (a socket silent for 2.5 of them is reaped), frames a
+# socket may send per second, and how often each Daphne process looks for overdue acks.
+CARE_FEED_HEARTBEAT_SECONDS = env.float("CARE_FEED_HEARTBEAT_SECONDS", default=20)
+CARE_FEED_FRAMES_PER_SECOND = env.float("CARE_FEED_FRAMES_PER_SECOND", default=50)
+CARE_ACK_WATCH_SECONDS = env.float("CARE_ACK_WATCH_SECONDS", default=5)
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

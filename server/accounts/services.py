@@ -14,6 +14,9 @@ from server.accounts.models import Device, DeviceToken, User
 from server.audit.models import AuditEntry
 from server.audit.services import record_audit
 from server.errors import CareFieldError, InvalidInput
+from server.sync.services import close_device_sockets
+
+CLOSE_UNAUTHENTICATED, CLOSE_REVOKED = 4401, 4403  # the feed's close codes (server.sync.consumers)
 
 
 class BadCredentials(CareFieldError):
@@ -216,6 +219,8 @@ def revoke_device(*, actor: User, device: Device, reason: str = "") -> Device:
             obj=device,
             after={"reason": device.revoked_reason},
         )
+        # Its open sockets close only once the revocation has committed.
+        transaction.on_commit(lambda: close_device_sockets(device_id=device.pk, code=CLOSE_REVOKED))
     return device
 
 
@@ -228,4 +233,9 @@ def sign_out(*, token: DeviceToken) -> None:
             device=token.device,
             action="auth.token_revoked",
             obj=token.device,
+        )
+        transaction.on_commit(
+            lambda: close_device_sockets(
+                device_id=token.device_id, code=CLOSE_UNAUTHENTICATED, token_id=token.pk
+            )
         )

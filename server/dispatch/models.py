@@ -231,7 +231,14 @@ class Assignment(models.Model):
     )
     version = models.PositiveIntegerField(default=1)
     dispatched_at = models.DateTimeField()
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a unit's tablet first acknowledged the dispatch."
+    )
+    ack_alerted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When dispatch was alerted that nobody acknowledged this assignment in time.",
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     on_scene_at = models.DateTimeField(null=True, blank=True)
     scene_safe_at = models.DateTimeField(null=True, blank=True)

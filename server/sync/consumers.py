@@ -5,6 +5,14 @@ stream groups, replays from the database everything after the device's cursors, 
 events. It keeps the last seq it sent per stream: a live event at or below it is a duplicate and
 is dropped; one beyond the next number means the layer lost something, so it replays the gap from
 the database first.
+
+Frames a device sends after `welcome`: `ack {stream, seq}` (cumulative: ack the highest seq you
+have stored, not each event), `ping` (answered with `pong`) and `pong` (the answer to the server's
+`ping`). Anything else gets an `error {code, message}` frame and the socket stays open.
+
+Close codes: 4400 malformed (a bad first frame, or any frame over 64 KiB) · 4401 no or bad token,
+no `hello` within 10 s, or signed out · 4403 device revoked · 4408 stopped answering heartbeats ·
+4429 flooding (more than a second's worth of frames over the rate limit).
 """
 
 from __future__ import annotations
@@ -12,26 +20,43 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.utils import timezone
 
 from server.accounts.models import DeviceToken
+from server.errors import InvalidInput
 from server.sync.access import readable_streams
+from server.sync.delivery import raise_overdue_acknowledgements, record_ack
 from server.sync.models import Event
-from server.sync.services import group_name
+from server.sync.services import device_group, group_name
 
 logger = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_SECONDS = 10
 MAX_FRAME_BYTES = 64 * 1024
 CLOSE_MALFORMED, CLOSE_UNAUTHENTICATED, CLOSE_REVOKED = 4400, 4401, 4403
+CLOSE_SILENT, CLOSE_FLOODING = 4408, 4429
+
+
+def heartbeat_seconds() -> float:
+    return float(getattr(settings, "CARE_FEED_HEARTBEAT_SECONDS", 20))
+
+
+def frames_per_second() -> float:
+    return float(getattr(settings, "CARE_FEED_FRAMES_PER_SECOND", 50))
+
+
+def ack_watch_seconds() -> float:
+    return float(getattr(settings, "CARE_ACK_WATCH_SECONDS", 5))
 
 
 @database_sync_to_async
 def _authenticate(key: str):
-    """(user, device, streams) for a live token; 'revoked' for a revoked device; else None."""
+    """(user, device, token id, streams) for a live token; 'revoked' for a revoked device."""
     token = (
         DeviceToken.objects.select_related("device", "device__user", "device__user__unit")
         .filter(key_hash=DeviceToken.hash(key))
@@ -44,7 +69,18 @@ def _authenticate(key: str):
     if token.revoked_at or token.expires_at <= timezone.now():
         return None
     user = token.device.user
-    return user, token.device, readable_streams(user)
+    return user, token.device, token.pk, readable_streams(user)
+
+
+@database_sync_to_async
+def _token_standing(token_id: int) -> int | None:
+    """None while the token is good; else the close code its socket should get."""
+    token = DeviceToken.objects.select_related("device").filter(pk=token_id).first()
+    if token is None or token.device.revoked_at:
+        return CLOSE_REVOKED
+    if token.revoked_at or token.expires_at <= timezone.now():
+        return CLOSE_UNAUTHENTICATED
+    return None
 
 
 @database_sync_to_async
@@ -55,29 +91,107 @@ def _events_after(stream: str, seq: int, upto: int | None = None) -> list[dict]:
     return [e.as_frame() for e in events[:5000]]
 
 
+class FrameBudget:
+    """Token bucket: `rate` frames a second on average, bursts up to twice that. Frames over the
+    budget are dropped; more than a second's worth of drops within one second is a flood."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.burst = rate * 2
+        self.tokens = self.burst
+        self.stamp = time.monotonic()
+        self.window_start = self.stamp
+        self.dropped_in_window = 0
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if now - self.window_start >= 1:
+            self.window_start, self.dropped_in_window = now, 0
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        self.dropped_in_window += 1
+        return False
+
+    @property
+    def flooding(self) -> bool:
+        return self.dropped_in_window > self.rate
+
+
+class AckWatch:
+    """One loop per process, alive while the process has sockets: raises overdue-acknowledgement
+    alerts. Every Daphne process may run it; each alert is claimed by a conditional update, so
+    it is raised once however many processes look."""
+
+    sockets = 0
+    task: asyncio.Task | None = None
+
+    @classmethod
+    def socket_opened(cls) -> None:
+        cls.sockets += 1
+        loop = asyncio.get_running_loop()
+        if cls.task is None or cls.task.done() or cls.task.get_loop() is not loop:
+            cls.task = loop.create_task(cls._run())
+
+    @classmethod
+    def socket_closed(cls) -> None:
+        cls.sockets = max(0, cls.sockets - 1)
+        if cls.sockets == 0 and cls.task is not None:
+            cls.task.cancel()
+            cls.task = None
+
+    @classmethod
+    async def _run(cls) -> None:
+        while cls.sockets > 0:
+            await asyncio.sleep(ack_watch_seconds())
+            try:
+                await database_sync_to_async(raise_overdue_acknowledgements)()
+            except Exception:  # a database hiccup must not end the watch
+                logger.exception("overdue-acknowledgement check failed")
+
+
 class FeedConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.device = None
+        self.token_id: int | None = None
         self.sent: dict[str, int] = {}
         self.groups_joined: list[str] = []
+        self.heartbeat: asyncio.Task | None = None
+        self.last_heard = time.monotonic()
+        self.budget = FrameBudget(frames_per_second())
+        self.warned_at = 0.0
+        self.closing = False
         await self.accept()
+        AckWatch.socket_opened()
         self.hello_timer = asyncio.get_running_loop().call_later(
             HELLO_TIMEOUT_SECONDS, lambda: asyncio.ensure_future(self._hello_timeout())
         )
 
     async def _hello_timeout(self) -> None:
         if self.device is None:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self._close(CLOSE_UNAUTHENTICATED)
 
     async def disconnect(self, code: int) -> None:
         self.hello_timer.cancel()
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        AckWatch.socket_closed()
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = []
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
+        if self.closing:
+            return
+        self.last_heard = time.monotonic()
+        if not self.budget.take():
+            await self._over_budget()
+            return
         raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
         if len(raw.encode()) > MAX_FRAME_BYTES:
-            await self.close(code=CLOSE_MALFORMED)
+            await self._close(CLOSE_MALFORMED)
             return
         try:
             frame = json.loads(raw)
@@ -86,44 +200,64 @@ class FeedConsumer(AsyncWebsocketConsumer):
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self._error("malformed", "Frames are JSON objects with a 'type'.")
             if self.device is None:
-                await self.close(code=CLOSE_MALFORMED)
+                await self._close(CLOSE_MALFORMED)
             return
         if self.device is None:
             await self._hello(frame)
         elif frame["type"] == "ping":
             await self._send({"type": "pong", "server_time": timezone.now().isoformat()})
+        elif frame["type"] == "pong":
+            pass  # last_heard is already updated
         elif frame["type"] == "ack":
-            pass  # delivery receipts are recorded by the live-feed work
+            await self._ack(frame)
         else:
             await self._error("unknown_type", f"Unknown frame type '{frame['type']}'.")
 
+    async def _over_budget(self) -> None:
+        if self.budget.flooding:
+            await self._close(CLOSE_FLOODING)
+            return
+        now = time.monotonic()
+        if now - self.warned_at >= 1:  # one warning a second, not one per dropped frame
+            self.warned_at = now
+            await self._error(
+                "rate_limited",
+                f"Too many frames: at most {frames_per_second():g} a second; extra frames are "
+                "dropped, and a flood closes the socket (4429).",
+            )
+
     async def _hello(self, frame: dict) -> None:
         if frame["type"] != "hello" or not isinstance(frame.get("token"), str):
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self._close(CLOSE_UNAUTHENTICATED)
             return
         found = await _authenticate(frame["token"])
         if found == "revoked":
-            await self.close(code=CLOSE_REVOKED)
+            await self._close(CLOSE_REVOKED)
             return
         if found is None:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self._close(CLOSE_UNAUTHENTICATED)
             return
-        user, device, streams = found
+        user, device, token_id, streams = found
         cursors = frame.get("cursors") or {}
         if not isinstance(cursors, dict) or not all(
-            isinstance(v, int) and v >= 0 for v in cursors.values()
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in cursors.values()
         ):
-            await self.close(code=CLOSE_MALFORMED)
+            await self._close(CLOSE_MALFORMED)
             return
         refused = sorted(set(cursors) - set(streams))
         if refused:
             await self._error("forbidden_stream", f"You may not read {', '.join(refused)}.")
-        self.device = device
+        self.device, self.token_id = device, token_id
         self.hello_timer.cancel()
-        for stream in streams:
-            group = group_name(stream)
+        for group in [device_group(device.pk), *(group_name(s) for s in streams)]:
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
+        # A revocation that committed between the token check and joining the device's group
+        # sent its close to nobody: look once more now that we would hear it.
+        standing = await _token_standing(token_id)
+        if standing is not None:
+            await self._close(standing)
+            return
         await self._send(
             {
                 "type": "welcome",
@@ -131,11 +265,43 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 "user": user.pk,
                 "streams": streams,
                 "server_time": timezone.now().isoformat(),
+                "heartbeat_seconds": heartbeat_seconds(),
             }
         )
         for stream in streams:
             self.sent[stream] = int(cursors.get(stream, 0))
             await self._replay(stream)
+        self.heartbeat = asyncio.ensure_future(self._beat())
+
+    async def _beat(self) -> None:
+        """Ping every interval; a socket silent for two and a half intervals is dead and reaped.
+        Each beat also re-checks the token, in case a revocation's message was lost."""
+        interval = heartbeat_seconds()
+        while True:
+            await asyncio.sleep(interval)
+            if time.monotonic() - self.last_heard > interval * 2.5:
+                await self._close(CLOSE_SILENT)
+                return
+            standing = await _token_standing(self.token_id)
+            if standing is not None:
+                await self._close(standing)
+                return
+            await self._send({"type": "ping", "server_time": timezone.now().isoformat()})
+
+    async def _ack(self, frame: dict) -> None:
+        stream, seq = frame.get("stream"), frame.get("seq")
+        if stream not in self.sent:
+            await self._error("forbidden_stream", f"You don't read {stream!r}; nothing to ack.")
+            return
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= self.sent[stream]:
+            await self._error(
+                "bad_ack", f"Ack a seq you were sent on {stream}: 1 to {self.sent[stream]}."
+            )
+            return
+        try:
+            await database_sync_to_async(record_ack)(device=self.device, stream=stream, seq=seq)
+        except InvalidInput as exc:
+            await self._error("bad_ack", exc.detail)
 
     async def _replay(self, stream: str, upto: int | None = None) -> None:
         for event in await _events_after(stream, self.sent[stream], upto):
@@ -151,6 +317,16 @@ class FeedConsumer(AsyncWebsocketConsumer):
             await self._replay(stream, upto=seq - 1)
         await self._send({"type": "event", **event})
         self.sent[stream] = seq
+
+    async def device_closed(self, message: dict) -> None:
+        """The device was revoked or signed out (server.sync.services.close_device_sockets)."""
+        if message.get("token") in (None, self.token_id):
+            await self._close(message["code"])
+
+    async def _close(self, code: int) -> None:
+        if not self.closing:  # frames already in flight must not close it twice
+            self.closing = True
+            await self.close(code=code)
 
     async def _error(self, code: str, message: str) -> None:
         await self._send({"type": "error", "code": code, "message": message})

@@ -67,6 +67,26 @@ def _push(event: Event) -> None:
         logger.warning("live push failed for %s#%s", event.stream_id, event.seq, exc_info=True)
 
 
+def device_group(device_id) -> str:
+    """Every open socket of a device listens here, so revoking it can close them all."""
+    return f"device.{device_id}"
+
+
+def close_device_sockets(*, device_id, code: int, token_id: int | None = None) -> None:
+    """Ask every process to close this device's open sockets (only those signed in with
+    `token_id`, when given). Call it from `transaction.on_commit`: a socket must not close for a
+    revocation that rolled back."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            device_group(device_id), {"type": "device.closed", "code": code, "token": token_id}
+        )
+    except Exception:  # the token is dead in the database either way; sockets re-check it
+        logger.warning("could not close sockets of device %s", device_id, exc_info=True)
+
+
 def parse_cursors(raw: str) -> dict[str, int]:
     """`unit:7:41,dispatch:3` -> {"unit:7": 41, "dispatch": 3}."""
     cursors: dict[str, int] = {}

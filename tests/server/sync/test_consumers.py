@@ -1,0 +1,454 @@
+"""The live feed socket, through the real ASGI application (Origin guard, router, consumer, channel
+layer, database): hello and welcome, live pushes, acks, replay and gaps, heartbeats, revocation,
+and bad frames that must not hurt the process or anyone else's socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+
+from server.accounts.models import Device, DeviceToken
+from server.accounts.services import issue_device_token, revoke_device, sign_out
+from server.asgi import application
+from server.dispatch.models import Assignment
+from server.sync import consumers
+from server.sync.models import DeviceCursor, Event, Stream
+from server.sync.services import publish_event, unit_stream
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_layer(settings):
+    """The in-memory layer's queues belong to one event loop; each test runs its own loop."""
+    channel_layers.backends = {}
+    settings.CARE_FEED_HEARTBEAT_SECONDS = 60
+    settings.CARE_ACK_WATCH_SECONDS = 60
+    yield
+    channel_layers.backends = {}
+
+
+def run(scenario) -> None:
+    async_to_sync(scenario)()
+
+
+def token_for(username: str) -> str:
+    key, _ = issue_device_token(
+        username=username, password=PASSWORD, device_name=f"{username}-feed-test"
+    )
+    return key
+
+
+def hello(token: str, cursors: dict | None = None) -> dict:
+    return {
+        "type": "hello",
+        "token": token,
+        "cursors": cursors or {},
+        "client_time": "2026-11-18T14:00:00-08:00",
+    }
+
+
+async def socket(headers: list | None = None) -> WebsocketCommunicator:
+    ws = WebsocketCommunicator(application, "/ws/feed/", headers=headers or [])
+    connected, _ = await ws.connect()
+    assert connected
+    return ws
+
+
+async def signed_in(token: str, cursors: dict | None = None) -> tuple[WebsocketCommunicator, dict]:
+    ws = await socket()
+    await ws.send_json_to(hello(token, cursors))
+    welcome = await ws.receive_json_from()
+    assert welcome["type"] == "welcome", welcome
+    return ws, welcome
+
+
+async def frames(ws: WebsocketCommunicator, quiet: float = 0.3) -> list[dict]:
+    """Every frame until the socket has been quiet for `quiet` seconds."""
+    out = []
+    while not await ws.receive_nothing(quiet):
+        out.append(await ws.receive_json_from())
+    return out
+
+
+async def close_code(ws: WebsocketCommunicator, timeout: float = 3) -> tuple[int, list[dict]]:
+    """Read until the server closes; the close code and the frames before it."""
+    before = []
+    while True:
+        message = await ws.receive_output(timeout)
+        if message["type"] == "websocket.close":
+            return message.get("code"), before
+        before.append(json.loads(message["text"]))
+
+
+async def event_of_kind(ws: WebsocketCommunicator, kind: str, timeout: float = 3) -> dict:
+    while True:
+        frame = await ws.receive_json_from(timeout)
+        if frame["type"] == "event" and frame["kind"] == kind:
+            return frame
+
+
+# ---- hello ---------------------------------------------------------------------------------
+
+
+def test_a_device_is_welcomed_with_the_streams_its_role_may_read(people):
+    token = token_for("care1")
+
+    async def scenario():
+        ws, welcome = await signed_in(token)
+        assert set(welcome["streams"]) == {
+            f"user:{people['care1'].pk}",
+            unit_stream(people["care1"].unit_id),
+            "directory",
+        }
+        assert "dispatch" not in welcome["streams"]
+        await ws.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("first_frame", "code"),
+    [
+        ("not json at all", 4400),
+        (json.dumps({"type": "hello", "token": "not-a-token", "cursors": {}}), 4401),
+        (json.dumps({"type": "ping"}), 4401),
+        (json.dumps({"type": "hello", "token": "x", "cursors": {}}) + " " * 70_000, 4400),
+    ],
+    ids=["not-json", "bad-token", "no-hello", "oversized"],
+)
+def test_a_bad_first_frame_closes_the_socket_with_its_code(people, first_frame, code):
+    async def scenario():
+        ws = await socket()
+        await ws.send_to(text_data=first_frame)
+        assert (await close_code(ws))[0] == code
+
+    run(scenario)
+
+
+def test_a_socket_that_never_says_hello_is_closed_4401(people, monkeypatch):
+    monkeypatch.setattr(consumers, "HELLO_TIMEOUT_SECONDS", 0.2)
+
+    async def scenario():
+        ws = await socket()
+        assert (await close_code(ws))[0] == 4401
+
+    run(scenario)
+
+
+def test_cursors_for_streams_the_device_may_not_read_get_an_error_and_nothing_from_them(people):
+    token = token_for("officer1")
+
+    async def scenario():
+        publish_dispatch = database_sync_to_async(publish_event)
+        await publish_dispatch(stream="dispatch", kind="test.secret", data={"n": 1})
+        ws = await socket()
+        await ws.send_json_to(hello(token, {"dispatch": 0, f"user:{people['care1'].pk}": 0}))
+        got = await frames(ws)
+        assert got[0]["type"] == "error" and got[0]["code"] == "forbidden_stream"
+        assert got[1]["type"] == "welcome"
+        assert not [f for f in got if f["type"] == "event"]
+        await ws.disconnect()
+
+    run(scenario)
+
+
+# ---- origin --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "allowed"),
+    [
+        ([], True),
+        ([(b"origin", b"http://localhost:8000")], True),
+        ([(b"origin", b"https://evil.example")], False),
+    ],
+    ids=["native-tablet-no-origin", "our-own-page", "another-site"],
+)
+def test_browsers_must_come_from_an_allowed_host_and_tablets_send_no_origin(headers, allowed):
+    async def scenario():
+        ws = WebsocketCommunicator(application, "/ws/feed/", headers=headers)
+        connected, _ = await ws.connect()
+        assert connected is allowed
+        await ws.disconnect()
+
+    run(scenario)
+
+
+# ---- live events, acks, delivery -----------------------------------------------------------
+
+
+def test_a_dispatch_is_pushed_live_and_the_first_ack_marks_it_delivered_for_the_dispatcher(
+    people, dispatched
+):
+    care, dispatcher = token_for("care1"), token_for("dispatcher")
+
+    async def scenario():
+        tablet, _ = await signed_in(care)
+        board, _ = await signed_in(dispatcher)
+        call = await database_sync_to_async(dispatched)()
+        pushed = await event_of_kind(tablet, "assignment.dispatched")
+        assert pushed["stream"] == unit_stream(people["care1"].unit_id)
+        assert pushed["data"]["id"] == call["care"]
+        await frames(board)
+
+        await tablet.send_json_to({"type": "ack", "stream": pushed["stream"], "seq": pushed["seq"]})
+        delivered = await event_of_kind(board, "assignment.delivered")
+        assert delivered["data"]["id"] == call["care"]
+        assert delivered["data"]["delivered_at"] is not None
+
+        # Acking the same event again is harmless: no second delivered event.
+        await tablet.send_json_to({"type": "ack", "stream": pushed["stream"], "seq": pushed["seq"]})
+        later = await frames(board)
+        assert not [f for f in later if f.get("kind") == "assignment.delivered"]
+        await tablet.disconnect()
+        await board.disconnect()
+
+    run(scenario)
+    care_assignment = Assignment.objects.get(pk=dispatched_ids(people)["care"])
+    assert care_assignment.delivered_at is not None
+    spd_assignment = Assignment.objects.get(pk=dispatched_ids(people)["spd"])
+    assert spd_assignment.delivered_at is None  # the officer's tablet never acked
+    cursor = DeviceCursor.objects.get(stream_id=unit_stream(people["care1"].unit_id))
+    assert cursor.acked_seq == 1
+
+
+def dispatched_ids(people) -> dict[str, str]:
+    return {a.kind: str(a.pk) for a in Assignment.objects.all()}
+
+
+def test_an_ack_for_a_seq_never_sent_or_a_stream_not_read_gets_an_error(people):
+    token = token_for("care1")
+
+    async def scenario():
+        ws, _ = await signed_in(token)
+        mine = unit_stream(people["care1"].unit_id)
+        await ws.send_json_to({"type": "ack", "stream": mine, "seq": 5})
+        assert (await ws.receive_json_from())["code"] == "bad_ack"
+        await ws.send_json_to({"type": "ack", "stream": "dispatch", "seq": 1})
+        assert (await ws.receive_json_from())["code"] == "forbidden_stream"
+        await ws.send_json_to({"type": "ack", "stream": mine, "seq": "1"})
+        assert (await ws.receive_json_from())["code"] == "bad_ack"
+        await ws.disconnect()
+
+    run(scenario)
+    assert not DeviceCursor.objects.exists()
+
+
+# ---- replay and gaps -----------------------------------------------------------------------
+
+
+def test_a_device_reconnecting_with_its_cursors_gets_exactly_what_it_missed(people):
+    token = token_for("dispatcher")
+    publish = database_sync_to_async(publish_event)
+
+    async def scenario():
+        for n in range(1, 4):
+            await publish(stream="dispatch", kind="test.n", data={"n": n})
+        ws, _ = await signed_in(token, {"dispatch": 0})
+        first = [f["seq"] for f in await frames(ws) if f["type"] == "event"]
+        assert first == [1, 2, 3]
+        await ws.disconnect()
+        for n in range(4, 7):
+            await publish(stream="dispatch", kind="test.n", data={"n": n})
+        ws, _ = await signed_in(token, {"dispatch": 3})
+        await publish(stream="dispatch", kind="test.n", data={"n": 7})
+        again = [f["seq"] for f in await frames(ws) if f["type"] == "event"]
+        assert again == [4, 5, 6, 7]
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def _commit_without_push(stream: str) -> None:
+    """An event the channel layer never hears of: what a dropped group_send looks like."""
+    row, _ = Stream.objects.get_or_create(name=stream)
+    Stream.objects.filter(name=stream).update(last_seq=row.last_seq + 1)
+    Event.objects.create(stream_id=stream, seq=row.last_seq + 1, kind="test.lost", data={})
+
+
+def test_a_live_event_after_a_lost_one_makes_the_socket_replay_the_gap_first(people):
+    token = token_for("dispatcher")
+
+    async def scenario():
+        ws, _ = await signed_in(token, {"dispatch": 0})
+        await frames(ws)
+        await database_sync_to_async(publish_event)(stream="dispatch", kind="test.a", data={})
+        await database_sync_to_async(_commit_without_push)("dispatch")
+        await database_sync_to_async(publish_event)(stream="dispatch", kind="test.c", data={})
+        got = [(f["seq"], f["kind"]) for f in await frames(ws) if f["type"] == "event"]
+        assert got == [(1, "test.a"), (2, "test.lost"), (3, "test.c")]
+        await ws.disconnect()
+
+    run(scenario)
+
+
+# ---- revocation, sign-out, heartbeats ------------------------------------------------------
+
+
+def test_revoking_a_device_closes_its_socket_4403_and_leaves_others_open(people):
+    revoked_key, other_key = token_for("care1"), token_for("care3")
+    device = Device.objects.get(tokens__key_hash=DeviceToken.hash(revoked_key))
+
+    async def scenario():
+        doomed, _ = await signed_in(revoked_key)
+        bystander, _ = await signed_in(other_key)
+        await frames(doomed)
+        await frames(bystander)
+        await database_sync_to_async(revoke_device)(
+            actor=people["admin"], device=device, reason="tablet lost"
+        )
+        assert (await close_code(doomed))[0] == 4403
+        await bystander.send_json_to({"type": "ping"})
+        assert (await bystander.receive_json_from())["type"] == "pong"
+        await bystander.disconnect()
+        # And it can't come back.
+        ws = await socket()
+        await ws.send_json_to(hello(revoked_key))
+        assert (await close_code(ws))[0] == 4403
+
+    run(scenario)
+
+
+def test_signing_out_closes_the_sockets_of_that_token_4401(people):
+    key = token_for("officer1")
+    token = DeviceToken.objects.get(key_hash=DeviceToken.hash(key))
+
+    async def scenario():
+        ws, _ = await signed_in(key)
+        await frames(ws)
+        await database_sync_to_async(sign_out)(token=token)
+        assert (await close_code(ws))[0] == 4401
+
+    run(scenario)
+
+
+def test_the_server_pings_and_reaps_a_socket_that_stops_answering(people, settings):
+    settings.CARE_FEED_HEARTBEAT_SECONDS = 0.2
+    quiet_key, lively_key = token_for("care1"), token_for("care3")
+
+    async def scenario():
+        quiet, welcome = await signed_in(quiet_key)
+        lively, _ = await signed_in(lively_key)
+        assert welcome["heartbeat_seconds"] == 0.2
+        pings_answered = 0
+        code, before = None, []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3
+        while code is None and loop.time() < deadline:
+            if not await lively.receive_nothing(0.05):
+                frame = await lively.receive_json_from()
+                if frame["type"] == "ping":
+                    await lively.send_json_to({"type": "pong"})
+                    pings_answered += 1
+            if not await quiet.receive_nothing(0.05):
+                message = await quiet.receive_output()
+                if message["type"] == "websocket.close":
+                    code = message["code"]
+                else:
+                    before.append(json.loads(message["text"]))
+        assert code == 4408
+        assert any(f["type"] == "ping" for f in before)
+        assert pings_answered >= 2
+        await lively.send_json_to({"type": "ping"})
+        assert (await event_or_pong(lively))["type"] == "pong"
+        await lively.disconnect()
+
+    run(scenario)
+
+
+async def event_or_pong(ws: WebsocketCommunicator) -> dict:
+    while True:
+        frame = await ws.receive_json_from()
+        if frame["type"] != "ping":
+            return frame
+
+
+# ---- bad frames after hello ----------------------------------------------------------------
+
+
+def test_bad_frames_after_hello_get_error_frames_and_the_socket_carries_on(people):
+    token = token_for("care1")
+
+    async def scenario():
+        ws, _ = await signed_in(token)
+        await frames(ws)
+        await ws.send_to(text_data="{not json")
+        assert (await ws.receive_json_from())["code"] == "malformed"
+        await ws.send_json_to(["a", "list"])
+        assert (await ws.receive_json_from())["code"] == "malformed"
+        await ws.send_json_to({"type": "subscribe", "stream": "dispatch"})
+        assert (await ws.receive_json_from())["code"] == "unknown_type"
+        await ws.send_json_to({"type": "ping"})
+        assert (await ws.receive_json_from())["type"] == "pong"
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_a_frame_over_64_kib_closes_the_socket_4400(people):
+    token = token_for("care1")
+
+    async def scenario():
+        ws, _ = await signed_in(token)
+        await frames(ws)
+        await ws.send_json_to({"type": "ping", "padding": "x" * (64 * 1024)})
+        assert (await close_code(ws))[0] == 4400
+
+    run(scenario)
+
+
+def test_a_flood_of_a_thousand_frames_is_throttled_then_closed_4429_and_others_are_unhurt(
+    people,
+):
+    flood_key, calm_key = token_for("care1"), token_for("dispatcher")
+
+    async def scenario():
+        flooder, _ = await signed_in(flood_key)
+        calm, _ = await signed_in(calm_key)
+        await frames(flooder)
+        await frames(calm)
+        for _ in range(1000):
+            await flooder.send_json_to({"type": "ping"})
+        code, before = await close_code(flooder, timeout=5)
+        assert code == 4429
+        pongs = [f for f in before if f["type"] == "pong"]
+        assert 0 < len(pongs) < 1000
+        assert any(f.get("code") == "rate_limited" for f in before)
+        await calm.send_json_to({"type": "ping"})
+        assert (await calm.receive_json_from())["type"] == "pong"
+        await database_sync_to_async(publish_event)(stream="dispatch", kind="test.after", data={})
+        assert (await event_of_kind(calm, "test.after"))["seq"] == 1
+        await calm.disconnect()
+
+    run(scenario)
+
+
+# ---- acknowledgement deadline --------------------------------------------------------------
+
+
+def test_an_assignment_nobody_acknowledges_raises_one_alert_on_the_dispatch_stream(
+    people, dispatched, settings
+):
+    settings.CARE_ACK_TIMEOUT_SECONDS = 0
+    settings.CARE_ACK_WATCH_SECONDS = 0.1
+    token = token_for("dispatcher")
+
+    async def scenario():
+        board, _ = await signed_in(token)
+        call = await database_sync_to_async(dispatched)()
+        await asyncio.sleep(0.6)  # several watch rounds
+        alerts = [f for f in await frames(board) if f.get("kind") == "assignment.ack_overdue"]
+        assert sorted(a["data"]["id"] for a in alerts) == sorted([call["care"], call["spd"]])
+        assert all(a["data"]["delivered"] is False for a in alerts)
+        await board.disconnect()
+
+    run(scenario)
+    assert Event.objects.filter(kind="assignment.ack_overdue").count() == 2
