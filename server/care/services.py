@@ -560,6 +560,7 @@ def update_referral(
     note: str = "",
     follow_up_due: datetime.date | None = None,
     base_version: int | None = None,
+    mutation_id: uuid.UUID | None = None,
 ) -> Referral:
     """A coordinator's follow-up: move the status along, add a note, set the next due date."""
     with transaction.atomic():
@@ -613,7 +614,7 @@ def update_referral(
             before=before,
             after=_record_dict(referral) | {"note": note},
         )
-        _publish(referral.encounter, "referral.updated", referral_data(referral))
+        _publish(referral.encounter, "referral.updated", referral_data(referral), mutation_id)
         return referral
 
 

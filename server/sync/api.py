@@ -1,15 +1,20 @@
-"""Pull: the change feed over plain HTTP, for a device without a socket."""
+"""Sync over plain HTTP: pull the change feed, push a tablet's offline changes."""
 
 from __future__ import annotations
 
+import uuid
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from server.accounts.authentication import request_device
 from server.accounts.permissions import ALL_ROLES
 from server.errors import Forbidden
 from server.sync.access import readable_streams
+from server.sync.push import MAX_BATCH, PUSH_ROLES, push_batch
 from server.sync.services import events_after, parse_cursors
 
 
@@ -45,3 +50,42 @@ class PullView(APIView):
                 "has_more": has_more,
             }
         )
+
+
+class PushSerializer(serializers.Serializer):
+    device_time = serializers.DateTimeField()
+    mutations = serializers.ListField(
+        child=serializers.DictField(), allow_empty=True, max_length=MAX_BATCH
+    )
+
+    def validate_mutations(self, value: list[dict]) -> list[dict]:
+        # A mutation is answered by its id; one without a usable id can't be answered at all.
+        bad = {}
+        for i, mutation in enumerate(value):
+            try:
+                uuid.UUID(str(mutation.get("id")))
+            except ValueError:
+                bad[str(i)] = {"id": ["Every change needs its UUID id."]}
+        if bad:
+            raise serializers.ValidationError(bad)
+        return value
+
+
+class PushView(APIView):
+    """A tablet's queued changes, answered one by one (see server/sync/push.py).
+
+    Each result is `{id, status, reason?, code?, server?}`; a `duplicate` also says the first
+    answer's status in `original_status`; a result with `retryable: true` was a fault of the
+    server's, nothing was kept, and the same mutation should be sent again.
+    """
+
+    roles = {"POST": PUSH_ROLES}
+
+    @extend_schema(request=PushSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request):
+        device = request_device(request)
+        if device is None:
+            raise Forbidden("Offline changes are sent by a signed-in tablet, with its token.")
+        form = PushSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        return Response(push_batch(actor=request.user, device=device, **form.validated_data))

@@ -1,0 +1,498 @@
+"""Offline push: a tablet's queued changes, answered one by one.
+
+Each mutation runs in its own transaction (so one that fails, or one that waits on a lock, never
+holds or sinks the rest of the batch), and inside it:
+
+1. it claims its id by inserting its `AppliedMutation` row. The primary key is the arbiter: when
+   the same batch is retried on two connections at once, the second insert waits for the first
+   transaction and then fails, and that copy is answered from the stored row (`duplicate`);
+2. it calls the same service function the REST API calls (no second copy of any write), in a
+   savepoint, and maps the domain error, if any, to `conflict` or `rejected`;
+3. it stores the answer on the claimed row, so a retry gets the same answer again.
+
+Mutations are applied in the order sent, so changes to one entity apply in the order they were
+made. Device time is data, never the order.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import serializers
+
+from server.accounts.models import Device, Role, User
+from server.accounts.permissions import role_of
+from server.audit.services import record_audit
+from server.care import api as care_api
+from server.care import services as care
+from server.care.models import Encounter
+from server.dispatch import api as dispatch_api
+from server.dispatch import services as dispatch
+from server.dispatch.models import Assignment, AssignmentStatus
+from server.errors import (
+    CareFieldError,
+    Conflict,
+    IdReused,
+    TransitionNotAllowed,
+    VersionConflict,
+    _flatten,
+    summarize_fields,
+)
+from server.sync.models import AppliedMutation, MutationStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+# A device time this far past the device's own clock (as measured on this batch) is still
+# believed: the batch took a moment to build and send.
+CLOCK_SLACK = datetime.timedelta(seconds=5)
+
+CARE_WRITERS = (Role.CARE_RESPONDER, Role.ADMIN)
+FIELD_WRITERS = (Role.CARE_RESPONDER, Role.SPD_OFFICER, Role.ADMIN)
+PUSH_ROLES = FIELD_WRITERS
+
+
+@dataclass(frozen=True)
+class Mutation:
+    id: uuid.UUID
+    type: str
+    entity_id: uuid.UUID
+    base_version: int | None
+    occurred_at: datetime.datetime  # device time, clamped when it ran ahead of the device clock
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BatchClock:
+    """The server's time when the batch arrived, and the device's clock minus it."""
+
+    received_at: datetime.datetime
+    skew: datetime.timedelta
+
+    def latest_believable(self) -> datetime.datetime:
+        return self.received_at + self.skew + CLOCK_SLACK
+
+    def device_now(self) -> datetime.datetime:
+        return self.received_at + self.skew
+
+
+class _Unstored(Exception):
+    """An answer that must not be kept (the server failed, not the change): roll back the claim."""
+
+    def __init__(self, answer: dict):
+        super().__init__(answer.get("reason", ""))
+        self.answer = answer
+
+
+# ---- the batch -----------------------------------------------------------------------------
+
+
+def push_batch(
+    *,
+    actor: User,
+    device: Device,
+    device_time: datetime.datetime,
+    mutations: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Apply a tablet's batch in order; answer each mutation; measure the device's clock."""
+    now = timezone.now()
+    clock = BatchClock(received_at=now, skew=device_time - now)
+    record_clock_skew(actor=actor, device=device, skew_seconds=clock.skew.total_seconds())
+    results = [
+        apply_mutation(actor=actor, device=device, raw=raw, clock=clock) for raw in mutations
+    ]
+    return {
+        "results": results,
+        "server_time": timezone.now().isoformat(),
+        "clock_skew_seconds": round(clock.skew.total_seconds(), 3),
+    }
+
+
+def record_clock_skew(*, actor: User, device: Device, skew_seconds: float) -> Device:
+    """Keep the device's latest skew; flag it to admins past the limit (audited when it flips)."""
+    flagged = abs(skew_seconds) > settings.CARE_SKEW_FLAG_SECONDS
+    with transaction.atomic():
+        locked = Device.objects.select_for_update().get(pk=device.pk)
+        was_flagged, before = locked.clock_skew_flagged, locked.clock_skew_seconds
+        locked.clock_skew_seconds = round(skew_seconds, 3)
+        locked.clock_skew_flagged = flagged
+        locked.save(update_fields=["clock_skew_seconds", "clock_skew_flagged"])
+        if flagged != was_flagged:
+            record_audit(
+                actor=actor,
+                device=locked,
+                action="device.clock_skew_flagged" if flagged else "device.clock_skew_cleared",
+                obj=locked,
+                before={"clock_skew_seconds": before, "clock_skew_flagged": was_flagged},
+                after={
+                    "clock_skew_seconds": locked.clock_skew_seconds,
+                    "clock_skew_flagged": flagged,
+                },
+            )
+    device.clock_skew_seconds, device.clock_skew_flagged = locked.clock_skew_seconds, flagged
+    return locked
+
+
+def payload_hash(raw: dict[str, Any]) -> str:
+    """What makes a retry a retry: the same type, entity and data under the same id."""
+    body = {"type": raw.get("type"), "entity_id": raw.get("entity_id"), "data": raw.get("data")}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def apply_mutation(
+    *, actor: User, device: Device, raw: dict[str, Any], clock: BatchClock
+) -> dict[str, Any]:
+    """One mutation, answered once and the same way ever after."""
+    mutation_id = uuid.UUID(str(raw["id"]))
+    fingerprint = payload_hash(raw)
+    stored = AppliedMutation.objects.filter(pk=mutation_id).select_related("device").first()
+    if stored is not None:
+        return _replay(stored, fingerprint, actor)
+    try:
+        with transaction.atomic():
+            return _claim_and_apply(actor, device, raw, mutation_id, fingerprint, clock)
+    except IntegrityError:
+        # Only the claim's insert lets an IntegrityError out: a copy of this mutation on another
+        # connection committed first. Answer as that copy did.
+        stored = AppliedMutation.objects.filter(pk=mutation_id).select_related("device").first()
+        if stored is None:
+            logger.exception("push: integrity error without a stored mutation %s", mutation_id)
+            return _server_failed(mutation_id)
+        return _replay(stored, fingerprint, actor)
+    except _Unstored as unstored:
+        return unstored.answer
+
+
+def _claim_and_apply(actor, device, raw, mutation_id, fingerprint, clock) -> dict[str, Any]:
+    sent_at = _device_time(raw.get("occurred_at"))
+    clamped = sent_at is not None and sent_at > clock.latest_believable()
+    with transaction.atomic():
+        claim = AppliedMutation.objects.create(
+            id=mutation_id,
+            device=device,
+            type=str(raw.get("type", ""))[:40],
+            entity_id=_uuid_or_none(raw.get("entity_id")),
+            payload_hash=fingerprint,
+            status=MutationStatus.REJECTED,  # replaced below, in this same transaction
+            answer={},
+            occurred_at=sent_at,
+            clock_flagged=clamped,
+        )
+    occurred_at = clock.device_now() if clamped else sent_at
+    answer = _decide(actor, device, raw, mutation_id, occurred_at)
+    if clamped:
+        answer["clock_flagged"] = True
+        answer["occurred_at"] = occurred_at.isoformat()
+    claim.status = answer["status"]
+    claim.answer = answer
+    claim.save(update_fields=["status", "answer"])
+    return answer
+
+
+def _replay(stored: AppliedMutation, fingerprint: str, actor: User) -> dict[str, Any]:
+    mutation_id = str(stored.pk)
+    if stored.device.user_id != actor.pk:
+        # Don't tell one account what another's change was.
+        return _rejected(
+            mutation_id,
+            "This change's id was already used by another account; it was not applied. "
+            "Record it again.",
+            code="id_reused",
+        )
+    if stored.payload_hash != fingerprint:
+        return _rejected(
+            mutation_id,
+            "This change's id was already used for different data; it was not applied. "
+            "Record it again as a new change.",
+            code="id_reused",
+        )
+    return {**stored.answer, "status": "duplicate", "original_status": stored.status}
+
+
+# ---- one mutation: validate, call the service, map its answer -----------------------------
+
+
+def _decide(actor, device, raw, mutation_id, occurred_at) -> dict[str, Any]:
+    mid = str(mutation_id)
+    try:
+        mutation = _parse(raw, mutation_id, occurred_at)
+        handler, roles = HANDLERS[mutation.type]
+        if role_of(actor) not in roles:
+            return _rejected(mid, _role_refusal(actor, mutation.type), code="forbidden")
+        with transaction.atomic():
+            server = handler(actor, device, mutation)
+        return {"id": mid, "status": MutationStatus.APPLIED.value, "server": server}
+    except serializers.ValidationError as exc:
+        fields = _flatten(exc.detail)
+        return _rejected(mid, summarize_fields(fields), code="invalid", fields=fields)
+    except VersionConflict as exc:
+        return _conflict(mid, exc)
+    except TransitionNotAllowed as exc:
+        return _rejected(
+            mid, _transition_reason(raw, exc), code=exc.code, server=_assignment_copy(raw)
+        )
+    except IdReused as exc:
+        return _rejected(mid, exc.detail, code=exc.code)
+    except Conflict as exc:
+        if "server" in exc.extra:
+            return _conflict(mid, exc)
+        return _rejected(mid, exc.detail, code=exc.code, fields=exc.fields or None)
+    except CareFieldError as exc:
+        return _rejected(mid, exc.detail, code=exc.code, fields=exc.fields or None)
+    except Exception as exc:  # a fault of ours: say so, keep nothing, let the tablet retry
+        logger.exception("push: mutation %s failed", mid)
+        raise _Unstored(_server_failed(mutation_id)) from exc
+
+
+class MutationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.CharField(max_length=40)
+    entity_id = serializers.UUIDField()
+    base_version = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    occurred_at = serializers.DateTimeField()
+    data = serializers.DictField(required=False, default=dict)
+
+    def validate_type(self, value: str) -> str:
+        if value not in HANDLERS:
+            raise serializers.ValidationError(
+                f"'{value}' is not a kind of change this server takes "
+                f"(one of {', '.join(sorted(HANDLERS))})."
+            )
+        return value
+
+
+def _parse(raw, mutation_id, occurred_at) -> Mutation:
+    form = MutationSerializer(data=raw)
+    form.is_valid(raise_exception=True)
+    values = form.validated_data
+    return Mutation(
+        id=mutation_id,
+        type=values["type"],
+        entity_id=values["entity_id"],
+        base_version=values.get("base_version"),
+        occurred_at=occurred_at or values["occurred_at"],
+        data=dict(values["data"]),
+    )
+
+
+def _validated(serializer_class, data: dict) -> dict:
+    # The REST view's own serializer: a change pushed offline is checked exactly as one posted.
+    form = serializer_class(data=data)
+    form.is_valid(raise_exception=True)
+    return dict(form.validated_data)
+
+
+def _transition(actor, device, m: Mutation) -> dict:
+    data = _validated(dispatch_api.TransitionSerializer, {**m.data, "occurred_at": m.occurred_at})
+    assignment = dispatch.transition_assignment(
+        actor=actor,
+        device=device,
+        assignment_id=m.entity_id,
+        to=data["to"],
+        occurred_at=data["occurred_at"],
+        note=data.get("note", ""),
+        mutation_id=m.id,
+    )
+    return dispatch_api._present([assignment])[0]
+
+
+def _encounter(actor, device, m: Mutation) -> dict:
+    body = {**m.data, "started_at": m.data.get("started_at") or m.occurred_at}
+    if "assignment" not in body:
+        # An edit may leave out what it was opened on; the service still checks who may edit it.
+        opened_on = Encounter.objects.filter(pk=m.entity_id).values_list("assignment", flat=True)
+        body["assignment"] = opened_on.first()
+    if m.base_version is not None:
+        body["base_version"] = m.base_version
+    data = _validated(care_api.EncounterWriteSerializer, body)
+    encounter = care.upsert_encounter(
+        actor=actor,
+        device=device,
+        encounter_id=m.entity_id,
+        assignment_id=data.pop("assignment"),
+        started_at=data.pop("started_at", None),
+        base_version=data.pop("base_version", None),
+        changes=data,
+        mutation_id=m.id,
+    )
+    return care.encounter_data(encounter)
+
+
+def _service(actor, device, m: Mutation) -> dict:
+    body = {**m.data, "id": m.entity_id, "occurred_at": m.occurred_at}
+    data = _validated(care_api.ServiceGivenSerializer, body)
+    record = care.record_service_given(
+        actor=actor,
+        device=device,
+        service_id=data.pop("id"),
+        encounter_id=data.pop("encounter"),
+        mutation_id=m.id,
+        **data,
+    )
+    return care.service_data(record)
+
+
+def _naloxone(actor, device, m: Mutation) -> dict:
+    body = {**m.data, "id": m.entity_id, "administered_at": m.occurred_at}
+    data = _validated(care_api.NaloxoneSerializer, body)
+    record = care.record_naloxone(
+        actor=actor,
+        device=device,
+        administration_id=data.pop("id"),
+        encounter_id=data.pop("encounter"),
+        mutation_id=m.id,
+        **data,
+    )
+    return care.naloxone_data(record)
+
+
+def _naloxone_edit(actor, device, m: Mutation) -> dict:
+    changes = _validated(care_api.NaloxoneEditSerializer, m.data)
+    record = care.update_naloxone(
+        actor=actor,
+        device=device,
+        administration_id=m.entity_id,
+        changes=changes,
+        mutation_id=m.id,
+    )
+    return care.naloxone_data(record)
+
+
+def _referral(actor, device, m: Mutation) -> dict:
+    body = {**m.data, "id": m.entity_id, "made_at": m.occurred_at}
+    data = _validated(care_api.ReferralCreateSerializer, body)
+    record = care.create_referral(
+        actor=actor,
+        device=device,
+        referral_id=data.pop("id"),
+        encounter_id=data.pop("encounter"),
+        mutation_id=m.id,
+        **data,
+    )
+    return care.referral_data(record)
+
+
+def _referral_edit(actor, device, m: Mutation) -> dict:
+    body = dict(m.data)
+    if m.base_version is not None:
+        body["base_version"] = m.base_version
+    data = _validated(care_api.ReferralUpdateSerializer, body)
+    record = care.update_referral(
+        actor=actor, device=device, referral_id=m.entity_id, mutation_id=m.id, **data
+    )
+    return care.referral_data(record)
+
+
+def _survey(actor, device, m: Mutation) -> dict:
+    body = {**m.data, "id": m.entity_id, "answered_at": m.occurred_at}
+    data = _validated(care_api.SurveySerializer, body)
+    record = care.record_survey(
+        actor=actor,
+        device=device,
+        survey_id=data.pop("id"),
+        encounter_id=data.pop("encounter"),
+        mutation_id=m.id,
+        **data,
+    )
+    return {"id": str(record.id), "encounter": str(record.encounter_id)}
+
+
+Handler = Callable[[User, Device, Mutation], dict]
+HANDLERS: dict[str, tuple[Handler, tuple[str, ...]]] = {
+    "assignment.transition": (_transition, FIELD_WRITERS),
+    "encounter.upsert": (_encounter, CARE_WRITERS),
+    "service.create": (_service, CARE_WRITERS),
+    "naloxone.create": (_naloxone, CARE_WRITERS),
+    "naloxone.update": (_naloxone_edit, CARE_WRITERS),
+    "referral.create": (_referral, CARE_WRITERS),
+    "referral.update": (_referral_edit, CARE_WRITERS),
+    "survey.create": (_survey, CARE_WRITERS),
+}
+
+
+# ---- answers -------------------------------------------------------------------------------
+
+
+def _rejected(mutation_id: str, reason: str, **extra: Any) -> dict[str, Any]:
+    answer = {"id": mutation_id, "status": MutationStatus.REJECTED.value, "reason": reason}
+    answer.update({k: v for k, v in extra.items() if v is not None})
+    return answer
+
+
+def _conflict(mutation_id: str, exc: CareFieldError) -> dict[str, Any]:
+    return {
+        "id": mutation_id,
+        "status": MutationStatus.CONFLICT.value,
+        "reason": exc.detail,
+        "code": exc.code,
+        "server": exc.extra.get("server"),
+    }
+
+
+def _server_failed(mutation_id: uuid.UUID) -> dict[str, Any]:
+    # Not stored: the same id is tried afresh next time, so the tablet keeps it queued.
+    return _rejected(
+        str(mutation_id),
+        "The server could not apply this change because of a fault on its side; nothing was "
+        "saved. It will be sent again.",
+        code="server_error",
+        retryable=True,
+    )
+
+
+def _role_refusal(actor: User, mutation_type: str) -> str:
+    if role_of(actor) == Role.SPD_OFFICER:
+        return "SPD officers don't record CARE's care records; this change was not saved."
+    return f"Your role may not send '{mutation_type}' changes; this change was not saved."
+
+
+def _transition_reason(raw: dict, exc: TransitionNotAllowed) -> str:
+    current, requested = exc.extra.get("current"), exc.extra.get("requested")
+    if current == AssignmentStatus.CANCELLED:
+        assignment = _assignment_record(raw)
+        why = assignment.incident.cancel_reason if assignment else ""
+        return (
+            "The call was cancelled while you were offline"
+            + (f" ({why})" if why else "")
+            + f"; '{requested}' was not recorded."
+        )
+    if current == requested:
+        return f"This assignment is already {current}; nothing to change."
+    return exc.detail
+
+
+def _assignment_record(raw: dict) -> Assignment | None:
+    entity = _uuid_or_none(raw.get("entity_id"))
+    if entity is None:
+        return None
+    return Assignment.objects.select_related("incident", "unit").filter(pk=entity).first()
+
+
+def _assignment_copy(raw: dict) -> dict | None:
+    assignment = _assignment_record(raw)
+    return dispatch_api._present([assignment])[0] if assignment else None
+
+
+def _device_time(value: Any) -> datetime.datetime | None:
+    try:
+        return serializers.DateTimeField().to_internal_value(value) if value else None
+    except serializers.ValidationError:
+        return None
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None

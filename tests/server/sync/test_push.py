@@ -1,0 +1,467 @@
+"""Offline push as a tablet uses it: every kind of change, retries and reused ids, conflicts, a call
+cancelled while the tablet was offline, bad changes in a batch, clock skew, roles, bad bodies, and
+the same batch sent twice at once on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import threading
+import uuid
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from server.accounts.models import Device
+from server.audit.models import AuditEntry
+from server.care.models import (
+    Encounter,
+    NaloxoneAdministration,
+    Referral,
+    ServiceGiven,
+    SurveyResponse,
+)
+from server.dispatch.models import Assignment, AssignmentTransition
+from server.sync.models import AppliedMutation, Event
+from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data
+
+DESC_MOBILE_CRISIS = "0b7f0a52-5d2c-4c57-9b65-6f1d1a4e0001"
+PUSH = "/api/v1/sync/push"
+
+
+def change(kind: str, entity_id, data: dict | None = None, **extra) -> dict:
+    return {
+        "id": str(uuid.uuid4()),
+        "type": kind,
+        "entity_id": str(entity_id),
+        "occurred_at": (timezone.now() - datetime.timedelta(minutes=1)).isoformat(),
+        "data": data or {},
+        **extra,
+    }
+
+
+def push(client, *mutations, device_time: datetime.datetime | None = None):
+    return client.post(
+        PUSH,
+        {
+            "device_time": (device_time or timezone.now()).isoformat(),
+            "mutations": list(mutations),
+        },
+        format="json",
+    )
+
+
+def results(client, *mutations, **kwargs) -> list[dict]:
+    answer = push(client, *mutations, **kwargs)
+    assert answer.status_code == 200, answer.content
+    return answer.json()["results"]
+
+
+def statuses(found: list[dict]) -> list[str]:
+    return [r["status"] for r in found]
+
+
+@pytest.fixture
+def call(dispatched):
+    return dispatched()
+
+
+@pytest.fixture
+def care1(client_for):
+    return client_for("care1")
+
+
+@pytest.fixture
+def on_scene(call, care1) -> dict:
+    """CARE-1's assignment moved to on scene through push; returns the call."""
+    steps = [
+        change("assignment.transition", call["care"], {"to": to})
+        for to in ("acknowledged", "en_route", "on_scene")
+    ]
+    assert statuses(results(care1, *steps)) == ["applied"] * 3
+    return call
+
+
+@pytest.fixture
+def encounter(on_scene, care1) -> str:
+    encounter_id = uuid.uuid4()
+    opened = change(
+        "encounter.upsert",
+        encounter_id,
+        {"assignment": on_scene["care"], "people_contacted": 1, "notes": "Sitting, talking."},
+    )
+    assert statuses(results(care1, opened)) == ["applied"]
+    return str(encounter_id)
+
+
+def every_care_change(encounter: str) -> list[dict]:
+    service_id, naloxone_id, referral_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    return [
+        change("service.create", service_id, {"encounter": encounter, "service": "first-aid"}),
+        change("naloxone.create", naloxone_id, {"encounter": encounter, "dose_mg": "4"}),
+        change("naloxone.update", naloxone_id, {"response": "improved", "ems_called": True}),
+        change(
+            "referral.create",
+            referral_id,
+            {"encounter": encounter, "service": DESC_MOBILE_CRISIS, "consent": True},
+        ),
+        change("referral.update", referral_id, {"status": "contacted", "note": "Called."}),
+        change(
+            "survey.create",
+            uuid.uuid4(),
+            {"encounter": encounter, "consent": True, "answers": {"respected": 5}},
+        ),
+    ]
+
+
+# ---- applied -------------------------------------------------------------------------------
+
+
+def test_a_transition_pushed_offline_is_applied_with_device_and_server_time(call, care1):
+    moved = change("assignment.transition", call["care"], {"to": "acknowledged"})
+    [result] = results(care1, moved)
+    assert result["status"] == "applied"
+    assert result["server"]["status"] == "acknowledged"
+    row = AssignmentTransition.objects.get(mutation_id=moved["id"])
+    assert row.to_status == "acknowledged" and row.device is not None
+    assert row.occurred_at == datetime.datetime.fromisoformat(moved["occurred_at"])
+    assert row.recorded_at > row.occurred_at  # server time kept beside device time
+
+
+def test_the_tablet_hears_its_own_change_back_tagged_with_the_mutation_id(call, care1, units):
+    moved = change("assignment.transition", call["care"], {"to": "acknowledged"})
+    results(care1, moved)
+    echo = Event.objects.get(stream_id=f"unit:{units['CARE-1'].pk}", kind="assignment.updated")
+    assert str(echo.mutation_id) == moved["id"]
+
+
+def test_every_kind_of_care_record_is_applied_through_the_same_services(encounter, care1, units):
+    batch = every_care_change(encounter)
+    found = results(care1, *batch)
+    assert statuses(found) == ["applied"] * len(batch), found
+    assert ServiceGiven.objects.get(pk=batch[0]["entity_id"]).service.code == "first-aid"
+    naloxone = NaloxoneAdministration.objects.get(pk=batch[1]["entity_id"])
+    assert naloxone.response == "improved" and naloxone.ems_called and naloxone.version == 2
+    assert Referral.objects.get(pk=batch[3]["entity_id"]).status == "contacted"
+    assert SurveyResponse.objects.filter(pk=batch[5]["entity_id"]).exists()
+    echoes = set(
+        Event.objects.filter(stream_id=f"unit:{units['CARE-1'].pk}").values_list(
+            "mutation_id", flat=True
+        )
+    )
+    assert {uuid.UUID(m["id"]) for m in batch} <= echoes  # every change's echo is recognizable
+
+
+def test_changes_to_one_entity_apply_in_the_order_sent_not_by_device_time(call, care1):
+    early = timezone.now() - datetime.timedelta(minutes=30)
+    acknowledged = change(
+        "assignment.transition",
+        call["care"],
+        {"to": "acknowledged"},
+        occurred_at=(early + datetime.timedelta(minutes=5)).isoformat(),
+    )
+    en_route = change(
+        "assignment.transition",
+        call["care"],
+        {"to": "en_route"},
+        occurred_at=early.isoformat(),  # the tablet's clock stepped back between the two taps
+    )
+    assert statuses(results(care1, acknowledged, en_route)) == ["applied", "applied"]
+    assert Assignment.objects.get(pk=call["care"]).status == "en_route"
+
+
+def test_an_encounter_and_records_on_it_in_one_batch_apply_in_order(on_scene, care1):
+    encounter_id = str(uuid.uuid4())
+    opened = change("encounter.upsert", encounter_id, {"assignment": on_scene["care"]})
+    batch = [opened, *every_care_change(encounter_id)]
+    assert statuses(results(care1, *batch)) == ["applied"] * len(batch)
+    assert Encounter.objects.get(pk=encounter_id).mutation_id == uuid.UUID(opened["id"])
+
+
+# ---- duplicates and reused ids -------------------------------------------------------------
+
+
+def test_a_retried_batch_answers_duplicate_with_the_first_answer_and_applies_nothing_twice(
+    encounter, care1
+):
+    batch = every_care_change(encounter)
+    first = results(care1, *batch)
+    events = Event.objects.count()
+    again = results(care1, *batch)
+    assert statuses(again) == ["duplicate"] * len(batch)
+    for before, after in zip(first, again, strict=True):
+        assert after["original_status"] == before["status"] == "applied"
+        assert after["server"] == before["server"]
+    assert Event.objects.count() == events
+    assert NaloxoneAdministration.objects.get(pk=batch[1]["entity_id"]).version == 2
+
+
+def test_a_retried_rejection_is_answered_as_the_same_rejection(call, care1):
+    bad = change("assignment.transition", call["care"], {"to": "cleared"})
+    [first] = results(care1, bad)
+    [again] = results(care1, bad)
+    assert first["status"] == "rejected"
+    assert again["status"] == "duplicate" and again["original_status"] == "rejected"
+    assert again["reason"] == first["reason"]
+
+
+def test_a_mutation_id_reused_with_different_data_is_refused_and_never_applied(encounter, care1):
+    recorded = change("service.create", uuid.uuid4(), {"encounter": encounter, "service": "basic-needs"})
+    results(care1, recorded)
+    reused = {**recorded, "entity_id": str(uuid.uuid4())}
+    [answer] = results(care1, reused)
+    assert answer["status"] == "rejected" and answer["code"] == "id_reused"
+    assert "different data" in answer["reason"]
+    assert not ServiceGiven.objects.filter(pk=reused["entity_id"]).exists()
+    # The first answer is still the one kept.
+    assert AppliedMutation.objects.get(pk=recorded["id"]).status == "applied"
+
+
+def test_another_account_reusing_a_mutation_id_learns_nothing_of_the_first(call, client_for):
+    moved = change("assignment.transition", call["care"], {"to": "acknowledged"})
+    results(client_for("care1"), moved)
+    [answer] = results(client_for("care3"), moved)
+    assert answer["status"] == "rejected" and "server" not in answer
+    assert "another account" in answer["reason"]
+
+
+# ---- conflicts and rejections --------------------------------------------------------------
+
+
+def test_an_encounter_edit_on_a_stale_version_merges_other_fields_and_conflicts_on_the_same(
+    encounter, care1
+):
+    [edited] = results(care1, change("encounter.upsert", encounter, {"notes": "Eating now."}))
+    assert edited["status"] == "applied" and edited["server"]["version"] == 2
+    stale_same = change("encounter.upsert", encounter, {"notes": "Left."}, base_version=1)
+    stale_other = change("encounter.upsert", encounter, {"people_contacted": 3}, base_version=1)
+    clash, merged = results(care1, stale_same, stale_other)
+    assert clash["status"] == "conflict"
+    assert clash["server"]["notes"] == "Eating now." and "notes" in clash["reason"]
+    assert merged["status"] == "applied"
+    stored = Encounter.objects.get(pk=encounter)
+    assert (stored.notes, stored.people_contacted) == ("Eating now.", 3)
+
+
+def test_a_referral_update_on_an_old_version_is_a_conflict_with_the_servers_copy(encounter, care1):
+    referral_id = uuid.uuid4()
+    made = change(
+        "referral.create",
+        referral_id,
+        {"encounter": encounter, "service": DESC_MOBILE_CRISIS, "consent": True},
+    )
+    moved = change("referral.update", referral_id, {"status": "contacted"}, base_version=1)
+    stale = change("referral.update", referral_id, {"status": "declined"}, base_version=1)
+    found = results(care1, made, moved, stale)
+    assert statuses(found) == ["applied", "applied", "conflict"]
+    assert found[2]["server"]["status"] == "contacted"
+
+
+def test_a_transition_on_a_call_cancelled_while_offline_is_rejected_with_the_reason(
+    call, care1, client_for
+):
+    cancelled = client_for("dispatcher").post(
+        f"/api/v1/incidents/{call['incident']['id']}/cancel",
+        {"reason": "Caller says he walked away"},
+        format="json",
+    )
+    assert cancelled.status_code == 200
+    [answer] = results(care1, change("assignment.transition", call["care"], {"to": "acknowledged"}))
+    assert answer["status"] == "rejected"
+    assert "cancelled while you were offline" in answer["reason"]
+    assert "walked away" in answer["reason"]
+    assert answer["server"]["status"] == "cancelled"
+
+
+def test_a_bad_change_in_the_middle_of_a_batch_sinks_nothing_else(encounter, care1):
+    good = change("service.create", uuid.uuid4(), {"encounter": encounter, "service": "basic-needs"})
+    bad = change("service.create", uuid.uuid4(), {"encounter": encounter, "service": "juggling"})
+    nonsense = change("assignment.teleport", uuid.uuid4(), {})
+    also_good = change("service.create", uuid.uuid4(), {"encounter": encounter, "service": "transport"})
+    found = results(care1, good, bad, nonsense, also_good)
+    assert statuses(found) == ["applied", "rejected", "rejected", "applied"]
+    assert "juggling" in found[1]["reason"]
+    assert "not a kind of change" in found[2]["reason"]
+    assert not ServiceGiven.objects.filter(pk=bad["entity_id"]).exists()
+    assert (
+        ServiceGiven.objects.filter(pk__in=[good["entity_id"], also_good["entity_id"]]).count() == 2
+    )
+
+
+def test_a_record_on_an_encounter_the_server_never_got_is_rejected_readably(on_scene, care1):
+    orphan = change(
+        "service.create", uuid.uuid4(), {"encounter": str(uuid.uuid4()), "service": "basic-needs"}
+    )
+    [answer] = results(care1, orphan)
+    assert answer["status"] == "rejected" and "No such encounter" in answer["reason"]
+
+
+# ---- roles ---------------------------------------------------------------------------------
+
+
+def test_an_officer_may_push_transitions_but_never_care_records(encounter, call, client_for):
+    officer = client_for("officer1")
+    moved = change("assignment.transition", call["spd"], {"to": "acknowledged"})
+    care = every_care_change(encounter)
+    found = results(officer, moved, *care)
+    assert statuses(found) == ["applied"] + ["rejected"] * len(care)
+    assert all(r["code"] == "forbidden" and "SPD officers" in r["reason"] for r in found[1:])
+    assert not ServiceGiven.objects.filter(pk=care[0]["entity_id"]).exists()
+
+
+@pytest.mark.parametrize("username", ["dispatcher", "coordinator"])
+def test_roles_without_a_tablet_in_the_field_may_not_push(username, client_for, people):
+    answer = push(client_for(username))
+    assert answer.status_code == 403
+    assert answer.json()["code"]
+
+
+def test_a_push_without_a_device_token_is_refused(people, client_for):
+    from rest_framework.test import APIClient
+
+    browser = APIClient()
+    browser.force_authenticate(people["care1"])
+    answer = push(browser)
+    assert answer.status_code == 403 and "token" in answer.json()["detail"]
+
+
+# ---- malformed bodies ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{not json",
+        "[]",
+        '{"mutations": []}',
+        '{"device_time": "yesterday-ish", "mutations": []}',
+        '{"device_time": "2026-11-23T10:00:00Z", "mutations": {"a": 1}}',
+        '{"device_time": "2026-11-23T10:00:00Z", "mutations": [42]}',
+        '{"device_time": "2026-11-23T10:00:00Z", "mutations": [{"type": "service.create"}]}',
+        '{"device_time": "2026-11-23T10:00:00Z", "mutations": [{"id": "not-a-uuid"}]}',
+    ],
+)
+def test_a_malformed_body_answers_400_json_and_changes_nothing(body, care1):
+    answer = care1.post(PUSH, body, content_type="application/json")
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["code"] in ("invalid", "malformed") and answer.json()["detail"]
+    assert not AppliedMutation.objects.exists()
+
+
+def test_a_change_missing_its_fields_is_rejected_on_its_own(call, care1):
+    found = results(care1, {"id": str(uuid.uuid4()), "type": "service.create"})
+    assert found[0]["status"] == "rejected" and found[0]["code"] == "invalid"
+    assert "entity_id" in found[0]["fields"] and "occurred_at" in found[0]["fields"]
+
+
+# ---- clock skew ----------------------------------------------------------------------------
+
+
+def test_a_device_clock_off_by_more_than_two_minutes_is_flagged_and_audited(call, care1):
+    answer = push(care1, device_time=timezone.now() + datetime.timedelta(minutes=10))
+    assert 590 < answer.json()["clock_skew_seconds"] < 610
+    device = Device.objects.get(user__username="care1")
+    assert device.clock_skew_flagged and 590 < device.clock_skew_seconds < 610
+    assert AuditEntry.objects.filter(action="device.clock_skew_flagged").count() == 1
+    push(care1, device_time=timezone.now())
+    device.refresh_from_db()
+    assert not device.clock_skew_flagged and abs(device.clock_skew_seconds) < 5
+    assert AuditEntry.objects.filter(action="device.clock_skew_cleared").count() == 1
+
+
+def test_a_skew_under_two_minutes_is_kept_but_not_flagged(call, care1):
+    push(care1, device_time=timezone.now() - datetime.timedelta(seconds=90))
+    device = Device.objects.get(user__username="care1")
+    assert -95 < device.clock_skew_seconds < -85 and not device.clock_skew_flagged
+
+
+def test_a_device_time_in_the_future_beyond_the_measured_skew_is_clamped_and_flagged(call, care1):
+    sent = timezone.now() + datetime.timedelta(hours=1)
+    moved = change("assignment.transition", call["care"], {"to": "acknowledged"})
+    moved["occurred_at"] = sent.isoformat()
+    [answer] = results(care1, moved)
+    assert answer["status"] == "applied" and answer["clock_flagged"] is True
+    kept = AppliedMutation.objects.get(pk=moved["id"])
+    assert kept.clock_flagged and kept.occurred_at == sent  # what the device said, as data
+    row = AssignmentTransition.objects.get(mutation_id=moved["id"])
+    assert row.occurred_at <= timezone.now() + datetime.timedelta(seconds=5)
+
+
+def test_a_future_time_that_matches_a_fast_device_clock_is_believed(call, care1):
+    ahead = timezone.now() + datetime.timedelta(hours=1)
+    moved = change("assignment.transition", call["care"], {"to": "acknowledged"})
+    moved["occurred_at"] = (ahead - datetime.timedelta(minutes=1)).isoformat()
+    [answer] = results(care1, moved, device_time=ahead)
+    assert answer["status"] == "applied" and "clock_flagged" not in answer
+    assert not AppliedMutation.objects.get(pk=moved["id"]).clock_flagged
+
+
+# ---- the same batch twice at once, on PostgreSQL --------------------------------------------
+
+
+def race(*calls):
+    barrier = threading.Barrier(len(calls))
+    out: list = [None] * len(calls)
+
+    def run(i, call):
+        try:
+            barrier.wait(timeout=10)
+            out[i] = call()
+        except BaseException as exc:  # reported to the test, not lost in the thread
+            out[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a push never finished"
+    return out
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_batch_sent_twice_at_once_applies_every_change_exactly_once(on_scene, people, units):
+    from rest_framework.test import APIClient
+
+    from tests.conftest import PASSWORD
+
+    def tablet() -> APIClient:
+        client = APIClient()
+        token = client.post(
+            "/api/v1/auth/token",
+            {"username": "care1", "password": PASSWORD, "device_name": "care1-tablet"},
+            format="json",
+        ).json()["token"]
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client
+
+    first, second = tablet(), tablet()
+    for round_ in range(5):
+        encounter_id = str(uuid.uuid4())
+        opened = change(
+            "encounter.upsert", encounter_id, {"assignment": on_scene["care"], "notes": "Hi."}
+        )
+        if round_:
+            opened["data"] = {"assignment": on_scene["care"], "notes": f"Round {round_}."}
+            opened["entity_id"] = str(Encounter.objects.get().pk)
+            encounter_id = opened["entity_id"]
+        batch = [opened, *every_care_change(encounter_id)]
+        answers = race(
+            functools.partial(push, first, *batch), functools.partial(push, second, *batch)
+        )
+        for answer in answers:
+            assert not isinstance(answer, BaseException), answer
+            assert answer.status_code == 200, answer.content
+        pairs = zip(answers[0].json()["results"], answers[1].json()["results"], strict=True)
+        for a, b in pairs:
+            assert sorted([a["status"], b["status"]]) == ["applied", "duplicate"], (a, b)
+        for m in batch:
+            echoes = Event.objects.filter(mutation_id=m["id"]).count()
+            assert echoes == 1, (m["type"], echoes)
+        assert AppliedMutation.objects.filter(pk__in=[m["id"] for m in batch]).count() == len(batch)
+    assert Encounter.objects.count() == 1
+    assert ServiceGiven.objects.count() == 5 and SurveyResponse.objects.count() == 5
