@@ -1,0 +1,482 @@
+"""Who may do what: the role × endpoint matrix, generated from the URL conf and the stream list.
+
+Every `/api/v1/` route the URL conf serves, with every HTTP method its view answers, is asked by
+each role and by an anonymous caller, and the answer's class must match the table below. A route
+or method with no row fails `test_every_endpoint_has_a_row`, naming what to add; a row for a route
+that no longer exists fails too. The web pages (everything outside `/api/v1/` and `/admin/`) have
+their own, smaller table, asked through browser sessions.
+
+Then the promises the table can't show by itself: an SPD officer never receives CARE's clinical
+records (services, naloxone, referrals, notes, surveys) from any endpoint or stream they can read,
+and a field unit sees only its own unit's assignments.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from server.accounts.models import User
+from server.sync.access import readable_streams
+from server.sync.models import Event
+from tests.conftest import PASSWORD, local_time
+
+# ---- the expected table --------------------------------------------------------------------
+#
+#   ok    served: 2xx, or a 4xx about the request itself (400 invalid, 409 conflict). Write methods
+#         are sent an empty JSON body, so an allowed write answers 400 and changes nothing.
+#   401   sign in first
+#   no    refused (403) or hidden (404)
+#
+# Columns, in order: anonymous, dispatcher, care_responder, spd_officer, coordinator, admin.
+# Path parameters are filled with real records (see `sample_ids`): the caller's own unit's
+# assignment for a field role, so "ok" means the role reaches real data, not a 404.
+
+ROLES = ("anonymous", "dispatcher", "care_responder", "spd_officer", "coordinator", "admin")
+
+API = {
+    #                                                               anon  disp care spd  coord admin
+    "POST   auth/token":                                          " ok   ok   ok   ok   ok   ok",
+    "POST   auth/token/rotate":                                   "401   ok   ok   ok   ok   ok",
+    "POST   auth/logout":                                         "401   ok   ok   ok   ok   ok",
+    "GET    me":                                                  "401   ok   ok   ok   ok   ok",
+    "GET    protocol":                                            "401   ok   ok   ok   ok   ok",
+    "GET    units":                                               "401   ok   ok   ok   no   ok",
+    "GET    incidents":                                           "401   ok   no   no   no   ok",
+    "POST   incidents":                                           "401   ok   no   no   no   ok",
+    "GET    incidents/<uuid:incident_id>":                        "401   ok   no   no   no   ok",
+    "POST   incidents/<uuid:incident_id>/dispatch":               "401   ok   no   no   no   ok",
+    "POST   incidents/<uuid:incident_id>/cancel":                 "401   ok   no   no   no   ok",
+    "POST   incidents/<uuid:incident_id>/resolve-by-phone":       "401   ok   no   no   no   ok",
+    "POST   incidents/<uuid:incident_id>/refer-to-hotline":       "401   ok   no   no   no   ok",
+    "GET    assignments":                                         "401   ok   ok   ok   no   ok",
+    "GET    assignments/<uuid:assignment_id>":                    "401   ok   ok   ok   no   ok",
+    "POST   assignments/<uuid:assignment_id>/transitions":        "401   ok   ok   ok   no   ok",
+    "GET    directory/services":                                  "401   no   ok   no   ok   ok",
+    "GET    encounters/<uuid:encounter_id>":                      "401   no   ok   no   ok   ok",
+    "PUT    encounters/<uuid:encounter_id>":                      "401   no   ok   no   no   ok",
+    "POST   services-given":                                      "401   no   ok   no   no   ok",
+    "POST   naloxone-administrations":                            "401   no   ok   no   no   ok",
+    "PATCH  naloxone-administrations/<uuid:administration_id>":   "401   no   ok   no   no   ok",
+    "GET    referrals":                                           "401   no   ok   no   ok   ok",
+    "POST   referrals":                                           "401   no   ok   no   no   ok",
+    "GET    referrals/<uuid:referral_id>":                        "401   no   ok   no   ok   ok",
+    "PATCH  referrals/<uuid:referral_id>":                        "401   no   ok   no   ok   ok",
+    "POST   surveys":                                             "401   no   ok   no   no   ok",
+    "GET    sync/pull":                                           "401   ok   ok   ok   ok   ok",
+    "POST   sync/push":                                           "401   no   ok   ok   no   ok",
+    "GET    metrics":                                             " ok   ok   ok   ok   ok   ok",
+    "GET    schema/":                                             " ok   ok   ok   ok   ok   ok",
+    "GET    docs/":                                               " ok   ok   ok   ok   ok   ok",
+}  # fmt: skip
+
+# Pages, through a browser session. `login` = sent to the sign-in page.
+PAGES = {
+    #                                                               anon  disp care spd  coord admin
+    "GET    ":                                                    " ok   ok   ok   ok   ok   ok",
+    "GET    dashboard/":                                          " ok   ok   ok   ok   ok   ok",
+    "GET    dashboard.csv":                                       " ok   ok   ok   ok   ok   ok",
+    "GET    login/":                                              " ok   ok   ok   ok   ok   ok",
+    "POST   login/":                                              " ok   ok   ok   ok   ok   ok",
+    "PUT    login/":                                              " ok   ok   ok   ok   ok   ok",
+    "POST   logout/":                                             " ok   ok   ok   ok   ok   ok",
+}  # fmt: skip
+
+# The feed's streams each role may read (server/sync/access.py), by the stream's kind.
+STREAMS = {
+    "anonymous": set(),
+    "dispatcher": {"user", "dispatch"},
+    "care_responder": {"user", "unit", "directory"},
+    "spd_officer": {"user", "unit"},
+    "coordinator": {"user", "directory"},
+    "admin": {"user", "dispatch", "directory"},
+}
+
+# Who plays each role: the conftest's people. care1 rides CARE-1, officer1 rides 2M12.
+PLAYS = {
+    "dispatcher": "dispatcher",
+    "care_responder": "care1",
+    "spd_officer": "officer1",
+    "coordinator": "coordinator",
+    "admin": "admin",
+}
+
+SKIPPED_METHODS = {"OPTIONS", "HEAD", "TRACE"}  # answered by the framework for every route
+
+
+# ---- reading the URL conf ------------------------------------------------------------------
+
+
+def _walk(patterns, prefix: str = ""):
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, route)
+        elif isinstance(entry, URLPattern):
+            yield route, entry.callback
+
+
+def served_methods(callback) -> list[str]:
+    """The HTTP methods a view answers with its own code."""
+    view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if view is None:
+        return ["GET"]  # a function view: pages here are read with GET
+    return sorted(
+        m.upper()
+        for m in view.http_method_names
+        if hasattr(view, m) and m.upper() not in SKIPPED_METHODS
+    )
+
+
+def served() -> dict[str, dict[str, object]]:
+    """{"api" | "pages": {"METHOD route": view}} for every route the URL conf serves."""
+    found: dict[str, dict[str, object]] = {"api": {}, "pages": {}}
+    for route, callback in _walk(get_resolver().url_patterns):
+        route = route.lstrip("^").rstrip("$")
+        if route.startswith("admin/") or route.startswith("static/"):
+            continue  # Django admin: staff only, its own permission system
+        table, route = (
+            ("api", route[len("api/v1/") :])
+            if route.startswith("api/v1/")
+            else (
+                "pages",
+                route,
+            )
+        )
+        for method in served_methods(callback):
+            found[table][f"{method} {route}"] = callback
+    return found
+
+
+def _key(row: str) -> str:
+    method, _, route = row.partition(" ")
+    return f"{method} {route.strip()}"
+
+
+def expected(table: dict[str, str]) -> dict[str, dict[str, str]]:
+    out = {}
+    for row, cells in table.items():
+        answers = cells.split()
+        assert len(answers) == len(ROLES), f"row {row!r} needs one answer per role: {ROLES}"
+        out[_key(row)] = dict(zip(ROLES, answers, strict=True))
+    return out
+
+
+EXPECTED_API = expected(API)
+EXPECTED_PAGES = expected(PAGES)
+
+
+# ---- asking ----------------------------------------------------------------------------------
+
+
+def answer_class(status: int, location: str = "") -> str:
+    if status == 401:
+        return "401"
+    if status in (403, 404):
+        return "no"
+    if status in (301, 302, 303) and "next=" in location:
+        return "login"  # login_required sends the browser to sign in, then back
+    return "ok"
+
+
+def signed_in(username: str) -> APIClient:
+    """A fresh device for every request: a sign-out or rotation can't spoil the next ask."""
+    client = APIClient()
+    answer = client.post(
+        "/api/v1/auth/token",
+        {"username": username, "password": PASSWORD, "device_name": "matrix"},
+        format="json",
+    )
+    assert answer.status_code == 201, answer.content
+    client.credentials(HTTP_AUTHORIZATION=f"Token {answer.json()['token']}")
+    return client
+
+
+PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+def fill(route: str, ids: dict[str, str]) -> str:
+    def one(match: re.Match) -> str:
+        name = match.group(1)
+        assert name in ids, f"no sample value for <{name}> in {route!r}: add one to sample_ids"
+        return ids[name]
+
+    return "/" + PARAM.sub(one, route)
+
+
+def ask(client, method: str, path: str):
+    send = getattr(client, method.lower())
+    if method in ("GET", "DELETE"):
+        return send(path)
+    return send(path, {}, format="json") if isinstance(client, APIClient) else send(path, {})
+
+
+# ---- the records every ask is made against -------------------------------------------------
+
+SENTINELS = {
+    "notes": "SENTINEL-encounter-notes-4f1c",
+    "service": "SENTINEL-service-note-77a0",
+    "referral": "SENTINEL-referral-note-b3d2",
+    "survey": "SENTINEL-survey-comment-19e8",
+}
+DESC_MOBILE_CRISIS = "0b7f0a52-5d2c-4c57-9b65-6f1d1a4e0001"
+
+
+@pytest.fixture
+def care_records(dispatched, client_for) -> dict[str, str]:
+    """A CARE-1/2M12 call with every kind of clinical record on it, made through the API."""
+    call = dispatched()
+    care1 = client_for("care1")
+    at = local_time(14, 20).isoformat()
+    ids = {k: str(uuid.uuid4()) for k in ("encounter", "service", "naloxone", "referral", "survey")}
+    made = [
+        care1.put(
+            f"/api/v1/encounters/{ids['encounter']}",
+            {"assignment": call["care"], "people_contacted": 1, "notes": SENTINELS["notes"]},
+            format="json",
+        ),
+        care1.post(
+            "/api/v1/services-given",
+            {
+                "id": ids["service"],
+                "encounter": ids["encounter"],
+                "service": "de-escalation",
+                "occurred_at": at,
+                "note": SENTINELS["service"],
+            },
+            format="json",
+        ),
+        care1.post(
+            "/api/v1/naloxone-administrations",
+            {
+                "id": ids["naloxone"],
+                "encounter": ids["encounter"],
+                "administered_at": at,
+                "dose_mg": "4",
+                "doses": 1,
+                "route": "intranasal",
+                "response": "improved",
+                "ems_called": True,
+            },
+            format="json",
+        ),
+        care1.post(
+            "/api/v1/referrals",
+            {
+                "id": ids["referral"],
+                "encounter": ids["encounter"],
+                "service": DESC_MOBILE_CRISIS,
+                "consent": True,
+                "made_at": at,
+                "note": SENTINELS["referral"],
+            },
+            format="json",
+        ),
+        care1.post(
+            "/api/v1/surveys",
+            {
+                "id": ids["survey"],
+                "encounter": ids["encounter"],
+                "consent": True,
+                "answers": {"respected": 5},
+                "answered_at": at,
+                "comment": SENTINELS["survey"],
+            },
+            format="json",
+        ),
+    ]
+    for answer in made:
+        assert answer.status_code in (200, 201), answer.content
+    return {**ids, "incident": call["incident"]["id"], "care": call["care"], "spd": call["spd"]}
+
+
+def sample_ids(records: dict[str, str], role: str) -> dict[str, str]:
+    return {
+        "incident_id": records["incident"],
+        "assignment_id": records["spd"] if role == "spd_officer" else records["care"],
+        "encounter_id": records["encounter"],
+        "administration_id": records["naloxone"],
+        "referral_id": records["referral"],
+    }
+
+
+def clinical_marks(records: dict[str, str]) -> list[str]:
+    """Strings that can only appear in an answer that carries a clinical record."""
+    kinds = ("encounter", "service", "naloxone", "referral", "survey")
+    return [*SENTINELS.values(), *(records[k] for k in kinds)]
+
+
+# ---- the tests -----------------------------------------------------------------------------
+
+
+def test_every_endpoint_has_a_row():
+    found = served()
+    problems = []
+    for table, rows, name in (("api", EXPECTED_API, "API"), ("pages", EXPECTED_PAGES, "PAGES")):
+        for key in sorted(set(found[table]) - set(rows)):
+            problems.append(f"{key!r} is served but has no row in {name}: add its expected answers")
+        for key in sorted(set(rows) - set(found[table])):
+            problems.append(f"{key!r} has a row in {name} but is no longer served: remove it")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_the_expected_answer_from_every_api_endpoint(role, care_records):
+    ids = sample_ids(care_records, role)
+    wrong = []
+    for key in sorted(served()["api"]):
+        if key not in EXPECTED_API:
+            continue  # reported by test_every_endpoint_has_a_row
+        method, route = key.split(" ", 1)
+        client = APIClient() if role == "anonymous" else signed_in(PLAYS[role])
+        answer = ask(client, method, fill(f"api/v1/{route}", ids))
+        got = answer_class(answer.status_code)
+        want = EXPECTED_API[key][role]
+        if answer.status_code >= 500 or got != want:
+            wrong.append(
+                f"{key}: expected {want}, got {answer.status_code} {answer.content[:200]!r}"
+            )
+    assert not wrong, f"as {role}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_the_expected_answer_from_every_page(role, care_records, client):
+    if role != "anonymous":
+        client.force_login(User.objects.get(username=PLAYS[role]))
+    ids = sample_ids(care_records, role)
+    wrong = []
+    for key in sorted(served()["pages"]):
+        if key not in EXPECTED_PAGES:
+            continue
+        method, route = key.split(" ", 1)
+        answer = ask(client, method, fill(route, ids))
+        got = answer_class(answer.status_code, answer.get("Location", ""))
+        want = EXPECTED_PAGES[key][role]
+        if answer.status_code >= 500 or got != want:
+            wrong.append(f"{key}: expected {want}, got {answer.status_code}")
+        if method == "POST" and route == "logout/" and role != "anonymous":
+            client.force_login(User.objects.get(username=PLAYS[role]))
+    assert not wrong, f"as {role}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_reads_exactly_its_streams(role, people):
+    user = None if role == "anonymous" else people[PLAYS[role]]
+    streams = readable_streams(user) if user else []
+    assert {s.split(":")[0] for s in streams} == STREAMS[role]
+    if user is not None and user.unit_id:
+        assert f"unit:{user.unit_id}" in streams
+
+
+def test_an_officer_never_receives_clinical_records_from_any_endpoint(care_records):
+    marks = clinical_marks(care_records)
+    ids = sample_ids(care_records, "spd_officer")
+    leaks = []
+    for key in sorted(served()["api"]):
+        method, route = key.split(" ", 1)
+        if method != "GET" or EXPECTED_API.get(key, {}).get("spd_officer") != "ok":
+            continue
+        answer = signed_in("officer1").get(fill(f"api/v1/{route}", ids))
+        body = answer.content.decode()
+        leaks += [f"{key} carries {m}" for m in marks if m in body]
+    assert not leaks, "\n".join(leaks)
+    # The officer did read the call: the test saw real answers, not empty ones.
+    assignment = signed_in("officer1").get(f"/api/v1/assignments/{care_records['spd']}")
+    assert assignment.status_code == 200
+
+
+def test_an_officer_never_receives_clinical_records_from_any_stream(care_records, people):
+    officer = people["officer1"]
+    streams = readable_streams(officer)
+    events = list(Event.objects.filter(stream_id__in=streams))
+    assert events, "the officer's streams carry the call; there should be events to check"
+    marks = clinical_marks(care_records)
+    for event in events:
+        frame = json.dumps(event.as_frame(), default=str)
+        assert not [m for m in marks if m in frame], f"{event.stream_id} #{event.seq} {event.kind}"
+        assert event.kind.split(".")[0] not in {"encounter", "service", "naloxone", "referral"}
+    pulled = signed_in("officer1").get("/api/v1/sync/pull").content.decode()
+    assert not [m for m in marks if m in pulled]
+    # The clinical records were published somewhere: to CARE-1, whose stream the officer can't read.
+    care_stream = f"unit:{people['care1'].unit_id}"
+    assert any(
+        m in json.dumps(e.as_frame(), default=str)
+        for e in Event.objects.filter(stream_id=care_stream)
+        for m in marks
+    )
+    assert care_stream not in streams
+
+
+def test_an_officer_pushing_clinical_changes_gets_no_clinical_record_back(care_records):
+    entity = {
+        "encounter.upsert": "encounter",
+        "service.create": "service",
+        "naloxone.create": "naloxone",
+        "naloxone.update": "naloxone",
+        "referral.create": "referral",
+        "referral.update": "referral",
+        "survey.create": "survey",
+    }
+    mutations = [
+        {
+            "id": str(uuid.uuid4()),
+            "type": kind,
+            "entity_id": care_records[record],
+            "base_version": 1,
+            "occurred_at": local_time(14, 30).isoformat(),
+            "data": {"encounter": care_records["encounter"], "notes": "x"},
+        }
+        for kind, record in entity.items()
+    ]
+    answer = signed_in("officer1").post(
+        "/api/v1/sync/push",
+        {"device_time": local_time(14, 31).isoformat(), "mutations": mutations},
+        format="json",
+    )
+    assert answer.status_code == 200, answer.content
+    assert {r["status"] for r in answer.json()["results"]} == {"rejected"}
+    body = answer.content.decode()
+    assert not [m for m in clinical_marks(care_records) if m in body]
+
+
+def test_an_officer_asking_for_a_care_stream_is_refused(care_records, people):
+    care_stream = f"unit:{people['care1'].unit_id}"
+    answer = signed_in("officer1").get(f"/api/v1/sync/pull?cursors={care_stream}:0")
+    assert answer.status_code == 403
+
+
+@pytest.mark.parametrize("outsider", ["care3", "officer2"])
+def test_a_field_unit_sees_only_its_own_units_assignments(outsider, care_records, people):
+    client = signed_in(outsider)
+    listed = client.get("/api/v1/assignments").json()
+    assert listed == []
+    for assignment in (care_records["care"], care_records["spd"]):
+        assert client.get(f"/api/v1/assignments/{assignment}").status_code == 404
+        moved = client.post(
+            f"/api/v1/assignments/{assignment}/transitions", {"to": "acknowledged"}, format="json"
+        )
+        assert moved.status_code in (403, 404)
+    own_unit = people[outsider].unit_id
+    assert {s for s in readable_streams(people[outsider]) if s.startswith("unit:")} == {
+        f"unit:{own_unit}"
+    }
+
+
+def test_a_responder_sees_its_own_units_care_records_and_not_others(care_records):
+    own = signed_in("care1").get(f"/api/v1/encounters/{care_records['encounter']}")
+    assert own.status_code == 200 and SENTINELS["notes"] in own.content.decode()
+    outsider = signed_in("care3")
+    assert outsider.get(f"/api/v1/encounters/{care_records['encounter']}").status_code == 404
+    assert outsider.get(f"/api/v1/referrals/{care_records['referral']}").status_code == 404
+    assert outsider.get("/api/v1/referrals").json() == []
+
+
+def test_the_units_own_crews_see_their_assignment(care_records):
+    for username, kind in (("care1", "care"), ("officer1", "spd")):
+        listed = signed_in(username).get("/api/v1/assignments").json()
+        assert [a["id"] for a in listed] == [care_records[kind]]
