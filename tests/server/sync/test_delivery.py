@@ -1,0 +1,148 @@
+"""Delivery receipts: cursors that only move forward, the delivered time a dispatcher sees, and
+the overdue-acknowledgement alert raised once however many processes look."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from server.accounts.models import Device
+from server.accounts.services import issue_device_token
+from server.audit.models import AuditEntry
+from server.dispatch.models import Assignment
+from server.errors import InvalidInput
+from server.sync.delivery import raise_overdue_acknowledgements, record_ack
+from server.sync.models import DeviceCursor, Event
+from server.sync.services import publish_event, unit_stream
+from tests.conftest import PASSWORD
+
+
+def tablet(username: str) -> Device:
+    return issue_device_token(username=username, password=PASSWORD, device_name="t")[1]
+
+
+def unit_events(people, username: str, kind: str) -> list[Event]:
+    stream = unit_stream(people[username].unit_id)
+    return list(Event.objects.filter(stream_id=stream, kind=kind).order_by("seq"))
+
+
+@pytest.mark.django_db
+def test_a_cursor_moves_forward_only(people):
+    device = tablet("dispatcher")
+    for n in range(3):
+        publish_event(stream="dispatch", kind="k", data={"n": n})
+    assert record_ack(device=device, stream="dispatch", seq=2) == 2
+    assert record_ack(device=device, stream="dispatch", seq=1) == 2
+    assert record_ack(device=device, stream="dispatch", seq=3) == 3
+    assert DeviceCursor.objects.get(device=device, stream_id="dispatch").acked_seq == 3
+
+
+@pytest.mark.django_db
+def test_an_ack_past_the_end_of_a_stream_is_refused(people):
+    device = tablet("dispatcher")
+    publish_event(stream="dispatch", kind="k", data={})
+    for bad in (2, 0, -1):
+        with pytest.raises(InvalidInput):
+            record_ack(device=device, stream="dispatch", seq=bad)
+    assert not DeviceCursor.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_first_ack_of_a_dispatch_sets_delivered_once_audited_and_told_to_dispatch(
+    people, dispatched
+):
+    call = dispatched()
+    first, second = tablet("care1"), tablet("care1")
+    seq = unit_events(people, "care1", "assignment.dispatched")[0].seq
+    stream = unit_stream(people["care1"].unit_id)
+
+    record_ack(device=first, stream=stream, seq=seq)
+    delivered = Assignment.objects.get(pk=call["care"]).delivered_at
+    assert delivered is not None
+    record_ack(device=second, stream=stream, seq=seq)  # the unit's other tablet, later
+    assert Assignment.objects.get(pk=call["care"]).delivered_at == delivered
+
+    told = Event.objects.filter(stream_id="dispatch", kind="assignment.delivered")
+    assert [e.data["id"] for e in told] == [call["care"]]
+    audit = AuditEntry.objects.filter(action="assignment.delivered")
+    assert [(a.object_id, a.device_id) for a in audit] == [(call["care"], first.pk)]
+    assert Assignment.objects.get(pk=call["spd"]).delivered_at is None
+
+
+@pytest.mark.django_db
+def test_no_alert_before_the_deadline_and_one_alert_after_it(people, dispatched, settings):
+    settings.CARE_ACK_TIMEOUT_SECONDS = 30
+    call = dispatched()
+    assert raise_overdue_acknowledgements() == []
+    later = timezone.now() + datetime.timedelta(seconds=31)
+    raised = raise_overdue_acknowledgements(now=later)
+    assert sorted(str(a.pk) for a in raised) == sorted([call["care"], call["spd"]])
+    assert raise_overdue_acknowledgements(now=later + datetime.timedelta(minutes=5)) == []
+    alerts = Event.objects.filter(stream_id="dispatch", kind="assignment.ack_overdue")
+    assert alerts.count() == 2
+    assert all(a.data["seconds_waiting"] >= 31 for a in alerts)
+    assert AuditEntry.objects.filter(action="assignment.ack_overdue").count() == 2
+
+
+@pytest.mark.django_db
+def test_an_acknowledged_assignment_raises_no_alert_and_a_delivered_one_says_so(
+    people, dispatched, move
+):
+    call = dispatched()
+    assert move("officer1", call["spd"], "acknowledged").status_code == 200
+    seq = unit_events(people, "care1", "assignment.dispatched")[0].seq
+    record_ack(device=tablet("care1"), stream=unit_stream(people["care1"].unit_id), seq=seq)
+    raised = raise_overdue_acknowledgements(now=timezone.now() + datetime.timedelta(minutes=1))
+    assert [str(a.pk) for a in raised] == [call["care"]]
+    alert = Event.objects.get(kind="assignment.ack_overdue")
+    assert alert.data["delivered"] is True
+    assert "received call" in alert.data["message"]
+    assert "not acknowledged" in alert.data["message"]
+
+
+@pytest.mark.django_db
+def test_the_watch_command_raises_overdue_alerts_once(people, dispatched, settings):
+    settings.CARE_ACK_TIMEOUT_SECONDS = 0
+    dispatched()
+    out = io.StringIO()
+    call_command("watch_acknowledgements", "--once", stdout=out)
+    call_command("watch_acknowledgements", "--once", stdout=out)
+    assert out.getvalue().count("ack overdue") == 2
+    assert Event.objects.filter(kind="assignment.ack_overdue").count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_several_processes_checking_at_once_raise_each_alert_exactly_once(
+    people, dispatched, settings
+):
+    settings.CARE_ACK_TIMEOUT_SECONDS = 0
+    dispatched()
+    watchers = 6
+    start = threading.Barrier(watchers)
+    errors: list[BaseException] = []
+
+    def watch() -> None:
+        try:
+            start.wait()
+            raise_overdue_acknowledgements()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=watch) for _ in range(watchers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert Event.objects.filter(kind="assignment.ack_overdue").count() == 2
+    seqs = list(Event.objects.filter(stream_id="dispatch").values_list("seq", flat=True))
+    assert sorted(seqs) == list(range(1, len(seqs) + 1))
