@@ -4,9 +4,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from server.accounts import api as accounts_api
+from server.accounts import views as accounts_views
 from server.care import api as care_api
 from server.dispatch import api as dispatch_api
 from server.reports import api as reports_api
+from server.reports import views as reports_views
 from server.sync import api as sync_api
 from server.views import home
 
@@ -85,6 +87,10 @@ api_v1 = [
 
 urlpatterns = [
     path("", home, name="home"),
+    path("dashboard/", reports_views.dashboard, name="dashboard"),
+    path("dashboard.csv", reports_views.dashboard_csv, name="dashboard-csv"),
+    path("login/", accounts_views.SignInView.as_view(), name="login"),
+    path("logout/", accounts_views.SignOutPageView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     *[path(f"api/v1/{p.pattern}", p.callback, name=p.name) for p in api_v1],
 ]

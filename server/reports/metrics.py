@@ -1,61 +1,354 @@
-"""The program's public figures. Aggregates only; any count under 11 is suppressed."""
+"""The program's public figures. Aggregates only; any count under 11 is suppressed, and so is any
+figure derived from fewer than 11 calls or people (a median of three calls reveals those calls).
+
+Counts in a breakdown are suppressed in pairs: when exactly one cell is under 11, the next
+smallest cell is suppressed too, so the hidden cell can't be found by subtracting from the total.
+"""
 
 from __future__ import annotations
 
 import datetime
+import statistics
+from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.functions import ExtractHour
 
-from server.care.models import Encounter, NaloxoneAdministration, Referral, ServiceGiven
-from server.dispatch.models import Incident, IncidentStatus, ResponseSent
+from server.care.models import (
+    Encounter,
+    NaloxoneAdministration,
+    NaloxoneResponse,
+    Referral,
+    ReferralStatus,
+    ServiceGiven,
+    SurveyQuestion,
+    SurveyResponse,
+)
+from server.dispatch.models import Assignment, Incident, IncidentStatus, ResponseSent, UnitKind
 
 SMALL_CELL = 11
+SUPPRESSED = "<11"
+
+DEFINITIONS = {
+    "care_responded": "Calls received in the date range on which a CARE team arrived on scene.",
+    "dispatch_to_arrival": "Minutes from a CARE team being dispatched to it arriving on scene.",
+    "scene_safe_to_spd_clear": "Minutes from the SPD unit marking the scene safe to the SPD unit "
+    "clearing the call.",
+    "care_time_on_scene": "Minutes from a CARE team arriving on scene to it clearing the call.",
+    "police_time_freed": "For each dual-dispatched call whose SPD unit marked the scene safe: the "
+    "time from the SPD unit clearing to the CARE team clearing (zero when CARE cleared first). "
+    "It is the on-scene time the officers handed over to CARE after the scene was safe, which "
+    "they would otherwise have stayed for. Summed over calls, in hours.",
+    "referrals_connected": "Referrals made in the field that a coordinator has marked connected.",
+    "client_experience": "Answers (1 to 5) of people who consented to the survey; 'agree' is 4 or "
+    "5.",
+    "eligible_police_only": "Calls that passed screening for CARE but were sent police only, and "
+    "the reason the dispatcher gave.",
+    "suppression": "Any count from 1 to 10 is shown as <11. Medians, averages, shares and totals "
+    "computed from fewer than 11 calls or answers are shown as <11 too.",
+}
 
 
 def suppress(count: int) -> int | str:
-    return "<11" if 0 < count < SMALL_CELL else count
+    return SUPPRESSED if 0 < count < SMALL_CELL else count
+
+
+def _enough(n: int) -> bool:
+    return n >= SMALL_CELL
+
+
+def _breakdown(rows: list[tuple[str, int]], key: str) -> list[dict]:
+    """Suppressed counts for one breakdown, with a second cell hidden when only one is small."""
+    small = [i for i, (_, n) in enumerate(rows) if 0 < n < SMALL_CELL]
+    hidden = set(small)
+    if len(small) == 1:
+        shown = sorted((n, i) for i, (_, n) in enumerate(rows) if n >= SMALL_CELL)
+        if shown:
+            hidden.add(shown[0][1])
+    return [
+        {key: label, "count": SUPPRESSED if i in hidden else n} for i, (label, n) in enumerate(rows)
+    ]
+
+
+def _local_bounds(start: datetime.date, end: datetime.date) -> tuple:
+    """Local midnights, so the range is a plain indexed comparison on received_at."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    first = datetime.datetime.combine(start, datetime.time(), tzinfo=zone)
+    after = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time(), zone)
+    return first, after
 
 
 def program_metrics(*, start: datetime.date, end: datetime.date) -> dict:
-    incidents = Incident.objects.filter(received_at__date__gte=start, received_at__date__lte=end)
-    totals = incidents.aggregate(
+    first, after = _local_bounds(start, end)
+    incidents = Incident.objects.filter(received_at__gte=first, received_at__lt=after)
+    totals = _call_totals(incidents)
+    care = _care_records(first, after)
+    reasons = _police_only_reasons(incidents)
+    durations = _durations(first, after)
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        **{k: suppress(v) for k, v in totals.items()},
+        **{k: suppress(v) for k, v in care.items()},
+        "referrals_connected_share": _share(care["referrals_connected"], care["referrals_made"]),
+        "eligible_police_only_reasons": reasons,
+        "care_responded_by_call_type": _care_responded_by(first, after, "call_type"),
+        "care_responded_by_area": _care_responded_by(first, after, "area"),
+        "care_responded_by_hour": _care_responded_by(first, after, "hour"),
+        **durations,
+        "naloxone_by_response": _naloxone_by_response(first, after),
+        "client_experience": _client_experience(first, after),
+        "definitions": DEFINITIONS,
+    }
+
+
+def _share(part: int, whole: int) -> float | str:
+    if not whole:
+        return 0.0
+    if not _enough(whole) or (0 < part < SMALL_CELL) or (0 < whole - part < SMALL_CELL):
+        return SUPPRESSED
+    return round(100 * part / whole, 1)
+
+
+def _call_totals(incidents) -> dict[str, int]:
+    care_arrived = Assignment.objects.filter(
+        incident=OuterRef("pk"), kind=UnitKind.CARE, on_scene_at__isnull=False
+    )
+    return incidents.annotate(arrived=Exists(care_arrived)).aggregate(
         calls=Count("id"),
         eligible_calls=Count("id", filter=Q(eligible=True)),
-        care_responded=Count("id", filter=Q(response=ResponseSent.DUAL)),
+        care_responded=Count("id", filter=Q(arrived=True)),
+        dual_dispatched=Count("id", filter=Q(response=ResponseSent.DUAL)),
         eligible_police_only=Count(
             "id", filter=Q(eligible=True, response=ResponseSent.POLICE_ONLY)
         ),
         resolved_by_phone=Count("id", filter=Q(status=IncidentStatus.RESOLVED_BY_PHONE)),
         referred_to_hotline=Count("id", filter=Q(status=IncidentStatus.REFERRED_TO_HOTLINE)),
     )
-    in_range = Q(encounter__assignment__incident__in=incidents)
-    care = {
-        "encounters": Encounter.objects.filter(assignment__incident__in=incidents).count(),
-        "services_given": ServiceGiven.objects.filter(in_range).count(),
-        "naloxone_administrations": NaloxoneAdministration.objects.filter(in_range).count(),
-        "referrals_made": Referral.objects.filter(in_range).count(),
-        "referrals_connected": Referral.objects.filter(in_range, status="connected").count(),
-        "records_before_scene_safe": sum(
-            model.objects.filter(in_range, before_scene_safe=True).count()
-            for model in (ServiceGiven, NaloxoneAdministration, Referral)
-        )
-        + Encounter.objects.filter(
-            assignment__incident__in=incidents, before_scene_safe=True
-        ).count(),
+
+
+def _care_records(first, after) -> dict[str, int]:
+    in_range = Q(
+        encounter__assignment__incident__received_at__gte=first,
+        encounter__assignment__incident__received_at__lt=after,
+    )
+    encounter_range = Q(
+        assignment__incident__received_at__gte=first, assignment__incident__received_at__lt=after
+    )
+    encounters = Encounter.objects.filter(encounter_range).aggregate(
+        encounters=Count("id"), before=Count("id", filter=Q(before_scene_safe=True))
+    )
+    services = ServiceGiven.objects.filter(in_range).aggregate(
+        n=Count("id"), before=Count("id", filter=Q(before_scene_safe=True))
+    )
+    naloxone = NaloxoneAdministration.objects.filter(in_range).aggregate(
+        n=Count("id"),
+        before=Count("id", filter=Q(before_scene_safe=True)),
+        ems=Count("id", filter=Q(ems_called=True)),
+    )
+    referrals = Referral.objects.filter(in_range).aggregate(
+        n=Count("id"),
+        before=Count("id", filter=Q(before_scene_safe=True)),
+        connected=Count("id", filter=Q(status=ReferralStatus.CONNECTED)),
+    )
+    return {
+        "encounters": encounters["encounters"],
+        "services_given": services["n"],
+        "naloxone_administrations": naloxone["n"],
+        "naloxone_ems_called": naloxone["ems"],
+        "referrals_made": referrals["n"],
+        "referrals_connected": referrals["connected"],
+        "records_before_scene_safe": encounters["before"]
+        + services["before"]
+        + naloxone["before"]
+        + referrals["before"],
     }
-    police_only_reasons = list(
+
+
+def _police_only_reasons(incidents) -> list[dict]:
+    rows = (
         incidents.filter(eligible=True, response=ResponseSent.POLICE_ONLY)
         .values("police_only_reason")
         .annotate(n=Count("id"))
-        .order_by("-n")
+        .order_by("-n", "police_only_reason")
     )
+    return _breakdown([(r["police_only_reason"] or "(none given)", r["n"]) for r in rows], "reason")
+
+
+def _care_responded_by(first, after, by: str) -> list[dict]:
+    arrived = Assignment.objects.filter(
+        kind=UnitKind.CARE,
+        on_scene_at__isnull=False,
+        incident__received_at__gte=first,
+        incident__received_at__lt=after,
+    )
+    if by == "hour":
+        rows = dict(
+            arrived.annotate(hour=ExtractHour("incident__received_at"))
+            .values_list("hour")
+            .annotate(n=Count("incident", distinct=True))
+        )
+        return _breakdown([(h, rows.get(h, 0)) for h in range(24)], "hour")
+    field = {"call_type": "incident__call_type__code", "area": "incident__area"}[by]
+    rows = (
+        arrived.values_list(field)
+        .annotate(n=Count("incident", distinct=True))
+        .order_by("-n", field)
+    )
+    return _breakdown([(label or "(outside any area)", n) for label, n in rows], by)
+
+
+def _naloxone_by_response(first, after) -> list[dict]:
+    rows = dict(
+        NaloxoneAdministration.objects.filter(
+            encounter__assignment__incident__received_at__gte=first,
+            encounter__assignment__incident__received_at__lt=after,
+        )
+        .values_list("response")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return _breakdown(
+        [(label, rows.get(value, 0)) for value, label in NaloxoneResponse.choices], "response"
+    )
+
+
+def _client_experience(first, after) -> dict:
+    answers = SurveyResponse.objects.filter(
+        consent=True,
+        encounter__assignment__incident__received_at__gte=first,
+        encounter__assignment__incident__received_at__lt=after,
+    ).values_list("answers", flat=True)
+    scores: dict[str, list[int]] = {}
+    people = 0
+    for answer in answers:
+        people += 1
+        for key, value in (answer or {}).items():
+            if isinstance(value, int) and 1 <= value <= 5:
+                scores.setdefault(key, []).append(value)
+    questions = []
+    for question in SurveyQuestion.objects.filter(active=True).order_by("order", "key"):
+        given = scores.get(question.key, [])
+        agree = sum(1 for v in given if v >= 4)
+        questions.append(
+            {
+                "key": question.key,
+                "question": question.text,
+                "answers": suppress(len(given)),
+                "average": round(statistics.fmean(given), 2)
+                if _enough(len(given))
+                else (SUPPRESSED if given else None),
+                "agree_share": _share(agree, len(given)),
+            }
+        )
+    return {"responses": suppress(people), "questions": questions}
+
+
+# ---- times -------------------------------------------------------------------------------------
+
+
+def _durations(first, after) -> dict:
+    """The three median times and police time freed, computed in the database on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        raw = _durations_postgres(first, after)
+    else:
+        raw = _durations_python(first, after)
+    figures = {}
+    for name in ("dispatch_to_arrival", "scene_safe_to_spd_clear", "care_time_on_scene"):
+        median, n = raw[name]
+        figures[f"median_{name}_minutes"] = (
+            round(median / 60, 1) if _enough(n) else (SUPPRESSED if n else None)
+        )
+        figures[f"{name}_calls"] = suppress(n)
+    freed, n = raw["police_time_freed"]
+    figures["police_time_freed_hours"] = (
+        round(freed / 3600, 1) if _enough(n) else (SUPPRESSED if n else 0.0)
+    )
+    figures["police_time_freed_calls"] = suppress(n)
+    return figures
+
+
+_PG_SQL = """
+WITH calls AS (
+    SELECT id FROM {incident} WHERE received_at >= %(first)s AND received_at < %(after)s
+), care AS (
+    SELECT a.incident_id, a.dispatched_at, a.on_scene_at, a.cleared_at
+    FROM {assignment} a JOIN calls ON calls.id = a.incident_id WHERE a.kind = 'care'
+), spd AS (
+    SELECT a.incident_id, a.scene_safe_at, a.cleared_at
+    FROM {assignment} a JOIN calls ON calls.id = a.incident_id WHERE a.kind = 'spd'
+)
+SELECT
+  (SELECT percentile_cont(0.5) WITHIN GROUP (
+       ORDER BY extract(epoch FROM on_scene_at - dispatched_at))
+     FROM care WHERE on_scene_at IS NOT NULL),
+  (SELECT count(*) FROM care WHERE on_scene_at IS NOT NULL),
+  (SELECT percentile_cont(0.5) WITHIN GROUP (
+       ORDER BY extract(epoch FROM cleared_at - scene_safe_at))
+     FROM spd WHERE scene_safe_at IS NOT NULL AND cleared_at IS NOT NULL),
+  (SELECT count(*) FROM spd WHERE scene_safe_at IS NOT NULL AND cleared_at IS NOT NULL),
+  (SELECT percentile_cont(0.5) WITHIN GROUP (
+       ORDER BY extract(epoch FROM cleared_at - on_scene_at))
+     FROM care WHERE on_scene_at IS NOT NULL AND cleared_at IS NOT NULL),
+  (SELECT count(*) FROM care WHERE on_scene_at IS NOT NULL AND cleared_at IS NOT NULL),
+  (SELECT coalesce(sum(greatest(0, extract(epoch FROM
+       care.cleared_at - greatest(spd.cleared_at, care.on_scene_at)))), 0)
+     FROM spd JOIN care ON care.incident_id = spd.incident_id
+     WHERE spd.scene_safe_at IS NOT NULL AND spd.cleared_at IS NOT NULL
+       AND care.on_scene_at IS NOT NULL AND care.cleared_at IS NOT NULL),
+  (SELECT count(*)
+     FROM spd JOIN care ON care.incident_id = spd.incident_id
+     WHERE spd.scene_safe_at IS NOT NULL AND spd.cleared_at IS NOT NULL
+       AND care.on_scene_at IS NOT NULL AND care.cleared_at IS NOT NULL)
+"""
+
+
+def _durations_postgres(first, after) -> dict:
+    sql = _PG_SQL.format(incident=Incident._meta.db_table, assignment=Assignment._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"first": first, "after": after})
+        row = cursor.fetchone()
     return {
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        **{k: suppress(v) for k, v in totals.items()},
-        **{k: suppress(v) for k, v in care.items()},
-        "eligible_police_only_reasons": [
-            {"reason": r["police_only_reason"] or "(none given)", "count": suppress(r["n"])}
-            for r in police_only_reasons
-        ],
+        "dispatch_to_arrival": (row[0] or 0, row[1]),
+        "scene_safe_to_spd_clear": (row[2] or 0, row[3]),
+        "care_time_on_scene": (row[4] or 0, row[5]),
+        "police_time_freed": (float(row[6] or 0), row[7]),
+    }
+
+
+def _durations_python(first, after) -> dict:
+    """The same figures for SQLite (no percentile function): one query, summed here."""
+    rows = Assignment.objects.filter(
+        incident__received_at__gte=first, incident__received_at__lt=after
+    ).values_list(
+        "incident_id", "kind", "dispatched_at", "on_scene_at", "scene_safe_at", "cleared_at"
+    )
+    arrival, spd_clear, on_scene = [], [], []
+    care_by_call, spd_by_call = {}, {}
+    for incident_id, kind, dispatched, arrived, safe, cleared in rows:
+        if kind == UnitKind.CARE and arrived:
+            arrival.append((arrived - dispatched).total_seconds())
+            if cleared:
+                on_scene.append((cleared - arrived).total_seconds())
+                care_by_call[incident_id] = (arrived, cleared)
+        elif kind == UnitKind.SPD and safe and cleared:
+            spd_clear.append((cleared - safe).total_seconds())
+            spd_by_call[incident_id] = cleared
+    freed, calls = 0.0, 0
+    for incident_id, spd_cleared in spd_by_call.items():
+        if incident_id in care_by_call:
+            arrived, cleared = care_by_call[incident_id]
+            freed += max(0.0, (cleared - max(spd_cleared, arrived)).total_seconds())
+            calls += 1
+
+    def median(values: list[float]) -> tuple[float, int]:
+        return (statistics.median(values) if values else 0, len(values))
+
+    return {
+        "dispatch_to_arrival": median(arrival),
+        "scene_safe_to_spd_clear": median(spd_clear),
+        "care_time_on_scene": median(on_scene),
+        "police_time_freed": (freed, calls),
     }
