@@ -6,6 +6,7 @@ from rest_framework.permissions import AllowAny
 from server.accounts import api as accounts_api
 from server.accounts import views as accounts_views
 from server.care import api as care_api
+from server.care import views as care_views
 from server.dispatch import api as dispatch_api
 from server.reports import api as reports_api
 from server.reports import views as reports_views
@@ -91,6 +92,10 @@ urlpatterns = [
     path("dashboard.csv", reports_views.dashboard_csv, name="dashboard-csv"),
     path("login/", accounts_views.SignInView.as_view(), name="login"),
     path("logout/", accounts_views.SignOutPageView.as_view(), name="logout"),
+    path("coordinator/", care_views.referral_queue, name="coordinator"),
+    path(
+        "coordinator/referrals/<uuid:referral_id>/", care_views.referral_page, name="referral-page"
+    ),
     path("admin/", admin.site.urls),
     *[path(f"api/v1/{p.pattern}", p.callback, name=p.name) for p in api_v1],
 ]

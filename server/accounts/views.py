@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from server.accounts.models import Role
+from server.accounts.permissions import role_of
 
 
 class SignInView(auth_views.LoginView):
@@ -17,3 +26,23 @@ class SignInView(auth_views.LoginView):
 
 class SignOutPageView(auth_views.LogoutView):
     next_page = "/login/"
+
+
+def console_for(*roles: str) -> Callable:
+    """Let a page answer only the roles it names (administrators always); deny everyone else.
+
+    Not signed in: the sign-in page, then back. Signed in with another role: a 403 page.
+    """
+
+    def wrap(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path(), login_url="/login/")
+            if role_of(request.user) not in (*roles, Role.ADMIN):
+                return render(request, "accounts/forbidden.html", {"needed": roles}, status=403)
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    return wrap

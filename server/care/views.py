@@ -1,0 +1,166 @@
+"""The coordinator console: the referral queue and one referral's follow-up page (HTML, thin)."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from server.accounts.models import Role
+from server.accounts.views import console_for
+from server.audit.services import record_audit
+from server.care import services
+from server.care.models import DirectoryService, Referral, ReferralStatus
+from server.dispatch.models import Unit, UnitKind
+from server.errors import CareFieldError
+
+PAGE_SIZE = 25
+FINISHED = (ReferralStatus.CONNECTED, ReferralStatus.CLOSED)
+# Age filter: the referral was made within this many days, or longer ago for "older".
+AGES = {
+    "1": "Made in the last day",
+    "7": "In the last 7 days",
+    "30": "In the last 30 days",
+    "older": "More than 30 days ago",
+}
+
+
+def _filtered(request: HttpRequest):
+    referrals = Referral.objects.select_related("service", "encounter__assignment__unit")
+    chosen = {k: request.GET.get(k, "") for k in ("status", "service", "age", "unit", "overdue")}
+    if chosen["status"] in ReferralStatus.values:
+        referrals = referrals.filter(status=chosen["status"])
+    if chosen["service"]:
+        referrals = (
+            referrals.filter(service_id=chosen["service"])
+            if _is_uuid(chosen["service"])
+            else referrals.none()
+        )
+    if chosen["unit"].isdigit():
+        referrals = referrals.filter(encounter__assignment__unit_id=int(chosen["unit"]))
+    now = timezone.now()
+    if chosen["age"] in ("1", "7", "30"):
+        referrals = referrals.filter(made_at__gte=now - datetime.timedelta(days=int(chosen["age"])))
+    elif chosen["age"] == "older":
+        referrals = referrals.filter(made_at__lt=now - datetime.timedelta(days=30))
+    if chosen["overdue"] == "1":
+        referrals = referrals.filter(follow_up_due__lt=timezone.localdate()).exclude(
+            status__in=FINISHED
+        )
+    return referrals.order_by("follow_up_due", "-made_at"), chosen
+
+
+def _is_uuid(raw: str) -> bool:
+    try:
+        uuid.UUID(raw)
+    except ValueError:
+        return False
+    return True
+
+
+@console_for(Role.COORDINATOR)
+def referral_queue(request: HttpRequest) -> HttpResponse:
+    referrals, chosen = _filtered(request)
+    page = Paginator(referrals, PAGE_SIZE).get_page(request.GET.get("page"))
+    today = timezone.localdate()
+    rows = [
+        {
+            "referral": r,
+            "overdue": bool(
+                r.follow_up_due and r.follow_up_due < today and r.status not in FINISHED
+            ),
+        }
+        for r in page.object_list
+    ]
+    keep = request.GET.copy()
+    keep.pop("page", None)
+    return render(
+        request,
+        "care/referral_queue.html",
+        {
+            "rows": rows,
+            "page": page,
+            "chosen": chosen,
+            "keep": keep.urlencode(),
+            "statuses": ReferralStatus.choices,
+            "directory": DirectoryService.objects.order_by("name"),
+            "units": Unit.objects.filter(kind=UnitKind.CARE),
+            "ages": AGES,
+        },
+    )
+
+
+@console_for(Role.COORDINATOR)
+def referral_page(request: HttpRequest, referral_id) -> HttpResponse:
+    referral = (
+        Referral.objects.select_related(
+            "service", "encounter__assignment__unit", "encounter__disposition"
+        )
+        .filter(pk=referral_id)
+        .first()
+    )
+    if referral is None:
+        raise Http404("No such referral.")
+    problem = ""
+    if request.method == "POST":
+        problem = _follow_up(request, referral)
+        if not problem:
+            return redirect(f"/coordinator/referrals/{referral.pk}/?saved=1")
+        referral.refresh_from_db()
+    with transaction.atomic():
+        # Every look at a person's record leaves a trace.
+        record_audit(actor=request.user, action="referral.viewed", obj=referral)
+    encounter = referral.encounter
+    today = timezone.localdate()
+    return render(
+        request,
+        "care/referral_page.html",
+        {
+            "referral": referral,
+            "encounter": encounter,
+            "services_given": [
+                s.service.label for s in encounter.services.select_related("service")
+            ],
+            "naloxone_given": encounter.naloxone.exists(),
+            "updates": referral.updates.select_related("author"),
+            "next_statuses": [
+                (value, label)
+                for value, label in ReferralStatus.choices
+                if value in services.REFERRAL_FLOW.get(referral.status, [])
+            ],
+            "overdue": bool(
+                referral.follow_up_due
+                and referral.follow_up_due < today
+                and referral.status not in FINISHED
+            ),
+            "problem": problem,
+            "saved": request.GET.get("saved") == "1",
+        },
+    )
+
+
+def _follow_up(request: HttpRequest, referral: Referral) -> str:
+    """Apply the coordinator's form through the care service; the message to show if refused."""
+    raw_due = request.POST.get("follow_up_due", "").strip()
+    try:
+        due = datetime.date.fromisoformat(raw_due) if raw_due else None
+    except ValueError:
+        return "Write the follow-up date as YYYY-MM-DD."
+    version = request.POST.get("version", "")
+    try:
+        services.update_referral(
+            actor=request.user,
+            referral_id=referral.pk,
+            status=request.POST.get("status") or None,
+            note=request.POST.get("note", ""),
+            follow_up_due=due,
+            base_version=int(version) if version.isdigit() else None,
+        )
+    except CareFieldError as exc:
+        return exc.detail
+    return ""
