@@ -79,6 +79,14 @@ class ServedSystem:
                 time.sleep(0.2)
         raise RuntimeError("daphne did not start within 30 s")
 
+    def kill(self, url: str) -> None:
+        """Kill one Daphne process outright (SIGKILL: no goodbye to its sockets)."""
+        port = url.rsplit(":", 1)[1]
+        for proc in self.processes:
+            if proc.args[proc.args.index("-p") + 1] == port:
+                proc.kill()
+                proc.wait(timeout=10)
+
     def stop(self) -> None:
         for proc in self.processes:
             proc.terminate()
