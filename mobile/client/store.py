@@ -3,6 +3,11 @@
 Every change is one transaction (WAL journal, synchronous=FULL), so the app can be killed at any
 instant and reopen to a consistent store: a record and the outbox mutation that carries it to the
 server are written together or not at all.
+
+Each assignment and record keeps two copies: `data`, the tablet's view (what the screens show,
+including changes not yet on the server), and `server`, the newest copy the server has sent (by
+version). When no mutation on it is pending, the view is settled to the server's copy; so a
+server change that arrives while the tablet is ahead is never lost, only applied later.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from typing import Any
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS assignments (
-    id TEXT PRIMARY KEY, status TEXT NOT NULL, data TEXT NOT NULL, updated_at TEXT NOT NULL);
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, data TEXT NOT NULL, server TEXT,
+    updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, parent TEXT, data TEXT NOT NULL,
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, parent TEXT, data TEXT NOT NULL, server TEXT,
     synced_at TEXT, updated_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS records_parent ON records (parent);
 CREATE TABLE IF NOT EXISTS outbox (
@@ -79,6 +85,12 @@ class Mutation:
         if self.base_version is not None:
             body["base_version"] = self.base_version
         return body
+
+
+def _newer(held: str | None, incoming: dict[str, Any]) -> bool:
+    if held is None:
+        return True
+    return (incoming.get("version") or 0) >= (json.loads(held).get("version") or 0)
 
 
 def _mutation(row: sqlite3.Row) -> Mutation:
@@ -221,6 +233,61 @@ class Store:
     def encounter_for(self, assignment_id: str) -> dict[str, Any] | None:
         found = self.records("encounter", parent=str(assignment_id))
         return found[0] if found else None
+
+    # ---- the server's copies ----------------------------------------------------------------
+
+    def take_server_assignment(self, db: sqlite3.Connection, data: dict[str, Any]) -> None:
+        """The server's copy of an assignment; older versions than the one held are ignored."""
+        assignment_id = str(data["id"])
+        row = db.execute("SELECT server FROM assignments WHERE id = ?", (assignment_id,)).fetchone()
+        if row is None:
+            db.execute(
+                "INSERT INTO assignments (id, status, data, server, updated_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (assignment_id, data["status"], json.dumps(data), json.dumps(data), iso(now())),
+            )
+        elif _newer(row["server"], data):
+            db.execute(
+                "UPDATE assignments SET server = ? WHERE id = ?", (json.dumps(data), assignment_id)
+            )
+        self.settle(db, assignment_id)
+
+    def take_server_record(
+        self, db: sqlite3.Connection, kind: str, data: dict[str, Any], *, parent: str | None
+    ) -> None:
+        """The server's copy of a clinical record (merged: some events carry only a summary)."""
+        record_id = str(data["id"])
+        row = db.execute("SELECT server FROM records WHERE id = ?", (record_id,)).fetchone()
+        if row is None:
+            stamp = iso(now())
+            db.execute(
+                "INSERT INTO records (id, kind, parent, data, server, synced_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (record_id, kind, parent, json.dumps(data), json.dumps(data), stamp, stamp),
+            )
+        elif _newer(row["server"], data):
+            merged = {**json.loads(row["server"] or "{}"), **data}
+            db.execute(
+                "UPDATE records SET server = ?, parent = COALESCE(?, parent) WHERE id = ?",
+                (json.dumps(merged), parent, record_id),
+            )
+        self.settle(db, record_id)
+
+    def settle(self, db: sqlite3.Connection, entity_id: str) -> None:
+        """With nothing pending on it, the tablet shows exactly the server's copy."""
+        if self.has_pending_for([str(entity_id)]):
+            return
+        stamp = iso(now())
+        db.execute(
+            "UPDATE assignments SET data = server, status = json_extract(server, '$.status'), "
+            "updated_at = ? WHERE id = ? AND server IS NOT NULL",
+            (stamp, str(entity_id)),
+        )
+        db.execute(
+            "UPDATE records SET data = server, synced_at = ?, updated_at = ? "
+            "WHERE id = ? AND server IS NOT NULL",
+            (stamp, stamp, str(entity_id)),
+        )
 
     # ---- the outbox ---------------------------------------------------------------------------
 

@@ -1,0 +1,372 @@
+"""The sync engine: drains the outbox to the server and brings the server's changes home.
+
+It runs in a background thread. Screens record through the recorder and return at once; the
+engine pushes the outbox in the order it was written, in batches, backing off exponentially with
+jitter while the network is away. A batch that timed out is retried with the SAME mutation ids:
+the server answers `duplicate` for what it already applied, so nothing is applied twice.
+
+Pull pages are applied and their cursors stored in one store transaction, so a crash mid-page
+replays the page instead of skipping it. A cursor the server no longer serves (410) is recovered
+from a snapshot of what this device may see.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from mobile.client import api
+from mobile.client.store import CONFLICT, DONE, REJECTED, Mutation, Store, iso, now
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RETENTION = datetime.timedelta(hours=12)
+PUSH_SECONDS_PER_MUTATION = 0.1
+
+# Feed events that carry a clinical record, and the record kind the store keeps it as.
+RECORD_EVENTS = {
+    "encounter.updated": "encounter",
+    "service.recorded": "service",
+    "naloxone.recorded": "naloxone",
+    "referral.updated": "referral",
+    "survey.recorded": "survey",
+}
+ASSIGNMENT_EVENTS = ("assignment.dispatched", "assignment.updated")
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """What the status bar shows. A fresh copy on every change; listeners get the new one."""
+
+    online: bool = False
+    queued: int = 0
+    last_sync: str | None = None
+    last_error: str | None = None
+    rejected: tuple[Mutation, ...] = field(default_factory=tuple)
+    revoked: bool = False
+    signed_out: bool = False
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        store: Store,
+        client: api.ApiClient,
+        *,
+        batch_size: int = 100,
+        page_size: int = 500,
+        interval: float = 15.0,
+        base_delay: float = 0.5,
+        max_delay: float = 60.0,
+        retention: datetime.timedelta = DEFAULT_RETENTION,
+        rng: random.Random | None = None,
+    ):
+        self.store = store
+        self.client = client
+        self.batch_size = self.max_batch_size = batch_size
+        self.page_size = page_size
+        self.interval = interval
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.retention = retention
+        self.rng = rng or random.Random()
+        self.failures = 0
+        # Set by the live feed while its socket is up: then the feed brings events and the
+        # engine's own pull is only a safety net.
+        self.feed_live = False
+        # Asked after a 401: is this device revoked (wipe) or only signed out (keep the outbox)?
+        self.revocation_check: Callable[[], bool] | None = None
+        self._listeners: list[Callable[[SyncState], None]] = []
+        self._state = SyncState(queued=store.queued_count())
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._sync_lock = threading.Lock()
+
+    # ---- observable state ------------------------------------------------------------------
+
+    @property
+    def state(self) -> SyncState:
+        return self._state
+
+    def add_listener(self, listener: Callable[[SyncState], None]) -> None:
+        """Called from the sync thread; a UI marshals to its own thread (Kivy: Clock)."""
+        self._listeners.append(listener)
+
+    def _update(self, **changes: Any) -> None:
+        changes.setdefault("queued", self.store.queued_count())
+        changes.setdefault("rejected", tuple(self.store.mutations(REJECTED)))
+        self._state = replace(self._state, **changes)
+        for listener in list(self._listeners):
+            try:
+                listener(self._state)
+            except Exception:  # a broken screen must not stop the sync
+                logger.exception("sync listener failed")
+
+    # ---- the background thread ---------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="care-sync", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def nudge(self) -> None:
+        """Something was recorded: sync soon. Never blocks."""
+        self._update()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            ok = self.sync_once()
+            if self._state.revoked or self._state.signed_out:
+                return
+            self._wake.wait(self.interval if ok else self.backoff_delay())
+            self._wake.clear()
+
+    def backoff_delay(self) -> float:
+        """Exponential backoff with full jitter: spreads a fleet of tablets reconnecting at once."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** max(self.failures - 1, 0))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+    # ---- one round -------------------------------------------------------------------------
+
+    def sync_once(self, *, pull: bool = True) -> bool:
+        """Push everything queued, then pull. True when the server answered throughout."""
+        with self._sync_lock:
+            try:
+                self.push_pending()
+                if pull:
+                    self.pull()
+                self.store.purge_synced_clinical(self.retention)
+            except api.Revoked as exc:
+                self.store.wipe()
+                self._update(online=False, revoked=True, last_error=exc.detail, queued=0)
+                return False
+            except api.SignedOut as exc:
+                # HTTP says only "unknown, expired or revoked"; the feed can tell revoked apart.
+                if self.revocation_check is not None and self.revocation_check():
+                    self.store.wipe()
+                    self._update(online=False, revoked=True, last_error=exc.detail, queued=0)
+                else:
+                    self._update(online=False, signed_out=True, last_error=exc.detail)
+                return False
+            except (api.Offline, api.ServerTrouble) as exc:
+                self.failures += 1
+                self._update(online=False, last_error=exc.detail)
+                return False
+            except api.ApiError as exc:
+                self.failures += 1
+                self._update(online=True, last_error=exc.detail)
+                return False
+            self.failures = 0
+            self._update(online=True, last_sync=iso(now()), last_error=None)
+            return True
+
+    def refresh_reference(self) -> None:
+        """Protocol, directory and the unit's assignments, straight from the server."""
+        protocol = self.client.protocol()
+        directory = self.client.directory()
+        assignments = self.client.assignments()
+        self.store.set_settings(protocol=protocol, directory=directory)
+        with self.store.transaction() as db:
+            for assignment in assignments:
+                self.store.take_server_assignment(db, assignment)
+
+    # ---- push ------------------------------------------------------------------------------
+
+    def push_pending(self) -> None:
+        while True:
+            batch = self.store.pending(self.batch_size)
+            if not batch:
+                return
+            self.store.mark_sent([m.id for m in batch])
+            try:
+                answer = self.client.push(
+                    [m.as_push() for m in batch],
+                    iso(now()),
+                    # A big batch takes the server longer; don't give up on it too soon.
+                    timeout=self.client.timeout + PUSH_SECONDS_PER_MUTATION * len(batch),
+                )
+            except api.Offline:
+                # Next time send fewer (the same first ids): a slow link still makes progress.
+                self.batch_size = max(1, len(batch) // 2)
+                raise
+            self.batch_size = min(self.max_batch_size, self.batch_size * 2)
+            self.apply_results(batch, answer.get("results", []))
+            self._update(online=True)
+
+    def apply_results(self, batch: list[Mutation], results: list[dict[str, Any]]) -> None:
+        by_id = {m.id: m for m in batch}
+        refresh: list[str] = []
+        with self.store.transaction() as db:
+            for result in results:
+                mutation = by_id.get(str(result.get("id")))
+                if mutation is None:
+                    continue
+                status = result.get("status")
+                if status == "duplicate" and result.get("original_status"):
+                    # A retry of something answered before: the first answer is what counts.
+                    status = result["original_status"]
+                if status == "applied" or status == "duplicate":
+                    status = "applied"
+                server = result.get("server") if isinstance(result.get("server"), dict) else None
+                if status == "applied":
+                    self.store.finish(db, mutation.id, DONE, server=server)
+                    self._accept(db, mutation, server)
+                elif status == "conflict":
+                    self.store.finish(
+                        db, mutation.id, CONFLICT, reason=result.get("reason"), server=server
+                    )
+                    self._keep_server_copy(db, mutation, server, refresh)
+                elif status == "rejected" and result.get("retryable"):
+                    continue  # the server's own fault; nothing was kept: send it again later
+                elif status == "rejected":
+                    self.store.finish(
+                        db,
+                        mutation.id,
+                        REJECTED,
+                        reason=result.get("reason") or "Refused by the server.",
+                        server=server,
+                    )
+                    self._keep_server_copy(db, mutation, server, refresh)
+        # Outside the transaction: these ask the server.
+        for assignment_id in refresh:
+            self._refresh_assignment(assignment_id)
+
+    def _take_server_copy(self, db, mutation: Mutation, server: dict[str, Any] | None) -> bool:
+        """Keep the server's copy of the mutation's entity; False when the answer had none."""
+        if not server or str(server.get("id")) != mutation.entity_id:
+            return False
+        kind = mutation.type.split(".")[0]
+        if kind == "assignment":
+            self.store.take_server_assignment(db, server)
+        else:
+            parent = server.get("assignment") if kind == "encounter" else server.get("encounter")
+            self.store.take_server_record(db, kind, server, parent=parent)
+        return True
+
+    def _accept(self, db, mutation: Mutation, server: dict[str, Any] | None) -> None:
+        """The server has it: its copy becomes the view once nothing else is pending."""
+        if not self._take_server_copy(db, mutation, server):
+            self.store.settle(db, mutation.entity_id)
+
+    def _keep_server_copy(
+        self, db, mutation: Mutation, server: dict[str, Any] | None, refresh: list[str]
+    ) -> None:
+        """A conflict or refusal: the server's copy wins on the tablet; the UI shows why."""
+        if self._take_server_copy(db, mutation, server):
+            return
+        if mutation.type == "assignment.transition":
+            refresh.append(mutation.entity_id)
+            return
+        if self.store.has_pending_for([mutation.entity_id]):
+            return
+        held = db.execute(
+            "SELECT server FROM records WHERE id = ?", (mutation.entity_id,)
+        ).fetchone()
+        if held is not None and held["server"] is not None:
+            self.store.settle(db, mutation.entity_id)
+        else:
+            # A create the server refused: the record exists only here. The outbox row keeps
+            # what was written and why it was refused.
+            db.execute("DELETE FROM records WHERE id = ?", (mutation.entity_id,))
+
+    def _refresh_assignment(self, assignment_id: str) -> None:
+        try:
+            fresh = self.client.assignment(assignment_id)
+        except api.Refused:  # no longer visible to this unit
+            with self.store.transaction() as db:
+                db.execute("DELETE FROM assignments WHERE id = ?", (assignment_id,))
+            return
+        with self.store.transaction() as db:
+            self.store.take_server_assignment(db, fresh)
+
+    # ---- pull ------------------------------------------------------------------------------
+
+    def pull(self) -> int:
+        """Page through the feed from the stored cursors; returns the events applied."""
+        applied = 0
+        while True:
+            try:
+                page = self.client.pull(self.store.cursors(), limit=self.page_size)
+            except api.CursorExpired:
+                self.resync()
+                continue
+            self.apply_events(page.get("events", []), page.get("cursors", {}))
+            applied += len(page.get("events", []))
+            if not page.get("has_more"):
+                return applied
+
+    def apply_events(self, events: list[dict[str, Any]], cursors: dict[str, int]) -> None:
+        """Apply a page and move the cursors in the same transaction."""
+        with self.store.transaction() as db:
+            for event in events:
+                self.apply_event(db, event)
+                self.store.put_cursor(db, event["stream"], event["seq"])
+            for stream, seq in cursors.items():
+                self.store.put_cursor(db, stream, seq)
+
+    def apply_event(self, db, event: dict[str, Any]) -> None:
+        data, kind = event.get("data") or {}, event.get("kind")
+        mutation_id = event.get("mutation_id")
+        if mutation_id:
+            # Our own echo: the server applied it even if its push answer never reached us.
+            mine = self.store.mutation(mutation_id)
+            if mine is not None and mine.state in ("queued", "sent"):
+                self.store.finish(db, mutation_id, DONE)
+        if kind in ASSIGNMENT_EVENTS:
+            self.store.take_server_assignment(db, data)
+        elif kind == "assignment.partner_updated":
+            self._update_partner(db, data)
+        elif kind in RECORD_EVENTS:
+            record = RECORD_EVENTS[kind]
+            parent = data.get("assignment") if record == "encounter" else data.get("encounter")
+            self.store.take_server_record(db, record, data, parent=parent)
+
+    def _update_partner(self, db, partner: dict[str, Any]) -> None:
+        """The other unit on our call moved (e.g. SPD marked the scene safe): patch both copies."""
+        rows = db.execute("SELECT id, data, server FROM assignments").fetchall()
+        for row in rows:
+            copies = {}
+            for column in ("data", "server"):
+                if row[column] is None:
+                    continue
+                held = json.loads(row[column])
+                partners = held.get("partners", [])
+                if not any(p.get("assignment") == partner.get("id") for p in partners):
+                    break
+                moved = {"status": partner["status"], "scene_safe_at": partner.get("scene_safe_at")}
+                held["partners"] = [
+                    {**p, **moved} if p.get("assignment") == partner.get("id") else p
+                    for p in partners
+                ]
+                copies[column] = json.dumps(held)
+            for column, text in copies.items():
+                db.execute(f"UPDATE assignments SET {column} = ? WHERE id = ?", (text, row["id"]))
+
+    def resync(self) -> None:
+        """Register-then-events: take a snapshot, then read events after its cursors."""
+        snapshot = self.client.snapshot()
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM cursors")
+            for assignment in snapshot.get("assignments", []):
+                self.store.take_server_assignment(db, assignment)
+            for kind in ("encounter", "service", "naloxone", "referral", "survey"):
+                for record in snapshot.get(f"{kind}s", []):
+                    parent = record.get("assignment" if kind == "encounter" else "encounter")
+                    self.store.take_server_record(db, kind, record, parent=parent)
+            for stream, seq in snapshot.get("cursors", {}).items():
+                self.store.put_cursor(db, stream, int(seq))

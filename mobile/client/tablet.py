@@ -1,0 +1,66 @@
+"""One tablet: its store, API client, recorder, sync engine and live feed, wired together.
+
+The Kivy app makes one `Tablet` and binds its screens to `tablet.recorder` (to record) and
+`tablet.engine.state` / `add_listener` (to show sync status).
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import requests
+
+from mobile.client.api import ApiClient
+from mobile.client.live_feed import LiveFeed
+from mobile.client.recorder import Recorder
+from mobile.client.store import Store
+from mobile.client.sync_engine import DEFAULT_RETENTION, SyncEngine
+
+
+class Tablet:
+    def __init__(
+        self,
+        store_path: str | Path,
+        *,
+        server_url: str | None = None,
+        session: requests.Session | None = None,
+        timeout: float = 10.0,
+        retention: datetime.timedelta = DEFAULT_RETENTION,
+        **engine_options,
+    ):
+        self.store = Store(store_path)
+        url = server_url or self.store.server_url
+        if url is None:
+            raise ValueError("Which server? Pass server_url the first time.")
+        if server_url:
+            self.store.set_settings(server_url=server_url.rstrip("/"))
+        self.client = ApiClient(url, token=self.store.token, session=session, timeout=timeout)
+        self.engine = SyncEngine(self.store, self.client, retention=retention, **engine_options)
+        self.recorder = Recorder(self.store, on_change=self.engine.nudge)
+        self.feed = LiveFeed(self.engine)
+        self.engine.revocation_check = self.feed.is_revoked
+
+    def sign_in(self, username: str, password: str, device_name: str) -> dict:
+        """Bind this tablet to a person's token and load what the field work needs."""
+        answer = self.client.sign_in(username, password, device_name)
+        self.store.set_settings(
+            token=answer["token"], device_id=answer["device_id"], user=answer["user"]
+        )
+        self.engine.refresh_reference()
+        return answer
+
+    @property
+    def signed_in(self) -> bool:
+        return self.store.token is not None
+
+    def start(self, *, live: bool = True) -> None:
+        """Background sync (and the live socket); returns at once."""
+        self.engine.start()
+        if live:
+            self.feed.start()
+
+    def close(self) -> None:
+        self.feed.stop()
+        self.engine.stop()
+        self.store.close()
