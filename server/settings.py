@@ -179,6 +179,9 @@ CARE_LOCKOUT_FAILURES = env.int("CARE_LOCKOUT_FAILURES", default=5)
 CARE_LOCKOUT_MINUTES = env.int("CARE_LOCKOUT_MINUTES", default=10)
 CARE_SKEW_FLAG_SECONDS = env.int("CARE_SKEW_FLAG_SECONDS", default=120)
 CARE_ACK_TIMEOUT_SECONDS = env.int("CARE_ACK_TIMEOUT_SECONDS", default=30)
+# Feed events older than this are pruned (`manage.py prune_events`); a device offline longer
+# resyncs from a snapshot.
+CARE_EVENT_RETENTION_DAYS = env.int("CARE_EVENT_RETENTION_DAYS", default=14)
 # The live feed: server ping interval (a socket silent for 2.5 of them is reaped), frames a
 # socket may send per second, and how often each Daphne process looks for overdue acks.
 CARE_FEED_HEARTBEAT_SECONDS = env.float("CARE_FEED_HEARTBEAT_SECONDS", default=20)

@@ -77,6 +77,7 @@ api_v1 = [
     path("surveys", care_api.SurveyView.as_view(), name="surveys"),
     path("sync/pull", sync_api.PullView.as_view(), name="sync-pull"),
     path("sync/push", sync_api.PushView.as_view(), name="sync-push"),
+    path("sync/snapshot", sync_api.SnapshotView.as_view(), name="sync-snapshot"),
     path("metrics", reports_api.MetricsView.as_view(), name="metrics"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path(

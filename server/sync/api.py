@@ -16,9 +16,16 @@ from server.errors import Forbidden
 from server.sync.access import readable_streams
 from server.sync.push import MAX_BATCH, PUSH_ROLES, push_batch
 from server.sync.services import events_after, parse_cursors
+from server.sync.snapshot import refuse_expired, take_snapshot
 
 
 class PullView(APIView):
+    """Events after the caller's cursors, a page at a time (`has_more` says another page waits).
+
+    A device stores the answer's cursors only after it has applied the page. A cursor older than
+    the events the server keeps answers 410 `cursor_expired`: load the snapshot instead.
+    """
+
     roles = {"GET": ALL_ROLES}
 
     @extend_schema(
@@ -35,6 +42,7 @@ class PullView(APIView):
         refused = sorted(set(cursors) - set(allowed))
         if refused:
             raise Forbidden(f"You may not read {', '.join(refused)}.", streams=refused)
+        refuse_expired(cursors)
         try:
             limit = max(1, min(int(request.query_params.get("limit", 500)), 1000))
         except ValueError:
@@ -89,3 +97,13 @@ class PushView(APIView):
         form = PushSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         return Response(push_batch(actor=request.user, device=device, **form.validated_data))
+
+
+class SnapshotView(APIView):
+    """What the caller may see now, with the cursors to read events from afterwards."""
+
+    roles = {"GET": ALL_ROLES}
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response(take_snapshot(request))

@@ -1,0 +1,130 @@
+"""Resync: how long the feed keeps events, what a too-old cursor gets, and the snapshot that
+replaces it.
+
+The server keeps events for `CARE_EVENT_RETENTION_DAYS` (but always each stream's last one, so a
+stream's numbering is never lost). A device whose cursor points before what is kept can't be
+brought up to date by events: it is told so (410 `cursor_expired`), fetches a snapshot of what it
+may see now together with the cursors that snapshot is current to, and reads events from there.
+The cursors are read before the data, in one transaction (Zulip's register-then-events order): a
+change that commits while the snapshot is taken is in the snapshot, or after its cursors, or both
+(events carry whole records, so applying one twice is harmless) — never in neither.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Min
+from django.utils import timezone
+from rest_framework.request import Request
+
+from server.accounts.models import Role
+from server.accounts.permissions import role_of
+from server.audit.services import record_audit
+from server.care.api import DirectoryServiceSerializer
+from server.care.models import DirectoryService
+from server.dispatch import api as dispatch_api
+from server.errors import CareFieldError
+from server.sync.access import readable_streams
+from server.sync.models import Event, Stream
+
+DIRECTORY_READERS = (Role.CARE_RESPONDER, Role.COORDINATOR, Role.ADMIN)
+CLOSED = ("cleared", "cancelled")
+
+
+class CursorExpired(CareFieldError):
+    status = 410
+    code = "cursor_expired"
+
+
+# ---- retention -----------------------------------------------------------------------------
+
+
+def prune_events(*, older_than: datetime.timedelta | None = None) -> int:
+    """Delete events older than the retention period, never a stream's last; return how many."""
+    if older_than is None:
+        older_than = datetime.timedelta(days=settings.CARE_EVENT_RETENTION_DAYS)
+    cutoff = timezone.now() - older_than
+    with transaction.atomic():
+        old = Event.objects.filter(created_at__lt=cutoff).exclude(seq=F("stream__last_seq"))
+        deleted, _ = old.delete()
+        if deleted:
+            record_audit(
+                actor=None,
+                action="events.pruned",
+                object_type="sync.event",
+                after={"deleted": deleted, "created_before": cutoff.isoformat()},
+            )
+    return deleted
+
+
+def expired_streams(cursors: dict[str, int]) -> list[str]:
+    """Streams whose cursor can't be continued by events: the next one was pruned, or the cursor
+    is past anything this server ever numbered (its database was replaced)."""
+    if not cursors:
+        return []
+    last = dict(Stream.objects.filter(name__in=cursors).values_list("name", "last_seq"))
+    first_kept = dict(
+        Event.objects.filter(stream_id__in=cursors)
+        .values("stream_id")
+        .annotate(first=Min("seq"))
+        .values_list("stream_id", "first")
+    )
+    expired = []
+    for stream, seq in sorted(cursors.items()):
+        newest = last.get(stream, 0)
+        from_the_future = seq > newest
+        pruned_past = seq < newest and first_kept.get(stream, newest) > seq + 1
+        if from_the_future or pruned_past:
+            expired.append(stream)
+    return expired
+
+
+def refuse_expired(cursors: dict[str, int]) -> None:
+    expired = expired_streams(cursors)
+    if expired:
+        raise CursorExpired(
+            "This device's copy is older than the events the server keeps for "
+            f"{', '.join(expired)}; load a fresh snapshot (GET /api/v1/sync/snapshot) and "
+            "read events from its cursors.",
+            streams=expired,
+        )
+
+
+# ---- the snapshot --------------------------------------------------------------------------
+
+
+def take_snapshot(request: Request) -> dict[str, Any]:
+    """What the caller may see now, and the stream cursors it is current to."""
+    user = request.user
+    streams = readable_streams(user)
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            # One view of the database for every read below. (SQLite's transaction is one already.)
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        # Cursors first: anything committed after this read is in the events after them.
+        known = dict(Stream.objects.filter(name__in=streams).values_list("name", "last_seq"))
+        cursors = {stream: known.get(stream, 0) for stream in streams}
+        body: dict[str, Any] = {
+            "cursors": cursors,
+            "server_time": timezone.now().isoformat(),
+            "assignments": _open_assignments(user),
+            # The protocol exactly as GET /api/v1/protocol answers it.
+            "protocol": dispatch_api.ProtocolView().get(request).data,
+        }
+        if role_of(user) in DIRECTORY_READERS:
+            body["directory"] = DirectoryServiceSerializer(
+                DirectoryService.objects.filter(active=True), many=True
+            ).data
+    return body
+
+
+def _open_assignments(user) -> list[dict]:
+    # As GET /api/v1/assignments?open=1 shows them to this caller.
+    assignments = dispatch_api.visible_assignments(user).exclude(status__in=CLOSED)
+    return dispatch_api._present(list(assignments))
