@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -16,6 +17,7 @@ from channels.testing import WebsocketCommunicator
 from server.accounts.models import Device, DeviceToken
 from server.accounts.services import issue_device_token, revoke_device, sign_out
 from server.asgi import application
+from server.care.services import upsert_encounter
 from server.dispatch.models import Assignment
 from server.sync import consumers
 from server.sync.models import DeviceCursor, Event, Stream
@@ -452,3 +454,38 @@ def test_an_assignment_nobody_acknowledges_raises_one_alert_on_the_dispatch_stre
 
     run(scenario)
     assert Event.objects.filter(kind="assignment.ack_overdue").count() == 2
+
+
+# ---- audiences -----------------------------------------------------------------------------
+
+
+def test_the_officer_socket_never_carries_care_clinical_records(people, dispatched, move):
+    care_key, officer_key = token_for("care1"), token_for("officer1")
+    note = "Met at the bus stop; talked about housing and the detox waitlist."
+
+    def the_call_with_a_care_record() -> None:
+        call = dispatched()
+        for to in ("acknowledged", "en_route", "on_scene", "scene_safe"):
+            assert move("officer1", call["spd"], to).status_code == 200
+        upsert_encounter(
+            actor=people["care1"],
+            encounter_id=uuid.uuid4(),
+            assignment_id=call["care"],
+            changes={"people_contacted": 1, "disposition": "referred", "notes": note},
+        )
+
+    async def scenario():
+        care, _ = await signed_in(care_key)
+        officer, _ = await signed_in(officer_key)
+        await database_sync_to_async(the_call_with_a_care_record)()
+        to_care, to_officer = await frames(care), await frames(officer)
+        assert any(f.get("kind") == "encounter.updated" for f in to_care)
+        assert note in json.dumps(to_care)
+        assert any(f.get("kind") == "assignment.updated" for f in to_officer)
+        assert note not in json.dumps(to_officer)
+        clinical = ("encounter.", "service.", "naloxone.", "referral.")
+        assert not [f for f in to_officer if str(f.get("kind", "")).startswith(clinical)]
+        await care.disconnect()
+        await officer.disconnect()
+
+    run(scenario)
