@@ -99,6 +99,8 @@ if env.str("TEST_DATABASE_NAME", default=""):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# Django's password check behind the failed-login lockout (server/accounts/authentication.py).
+AUTHENTICATION_BACKENDS = ["server.accounts.authentication.LockoutBackend"]
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:

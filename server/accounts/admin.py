@@ -8,24 +8,16 @@ from server.accounts.models import Device, DeviceToken, User
 
 
 class LockoutAdminLoginForm(AdminAuthenticationForm):
-    """The admin login under the same lockout as the token endpoint, and audited the same way."""
+    """The admin login says so when the account is locked (the lock itself is LockoutBackend)."""
 
     def clean(self):
-        username = (self.cleaned_data.get("username") or "")[:150]
-        if not username or not self.cleaned_data.get("password"):
-            return super().clean()
         try:
-            services.refuse_if_locked(username=username, channel="admin")
-            try:
-                cleaned = super().clean()
-            except ValidationError:
-                services.record_login_failure(username=username, channel="admin")
-                services.refuse_if_locked(username=username, channel="admin")
-                raise
-        except services.LockedOut as locked:
-            raise ValidationError(locked.detail, code="locked_out") from locked
-        services.record_login(user=self.get_user(), channel="admin")
-        return cleaned
+            return super().clean()
+        except ValidationError:
+            locked = services.locked_out(username=(self.cleaned_data.get("username") or "")[:150])
+            if locked is not None:
+                raise ValidationError(locked.detail, code="locked_out") from None
+            raise
 
 
 admin.site.login_form = LockoutAdminLoginForm

@@ -7,4 +7,13 @@ class AccountsConfig(AppConfig):
     verbose_name = "People, devices and tokens"
 
     def ready(self) -> None:
-        from server.accounts import schema  # noqa: F401  (registers the OpenAPI extension)
+        from django.contrib.auth import signals
+
+        from server.accounts import (
+            schema,  # noqa: F401  (registers the OpenAPI extension)
+            services,
+        )
+
+        # Every login path is audited and counted toward the lockout, not only the token endpoint.
+        signals.user_login_failed.connect(services.on_login_failed, dispatch_uid="login-failed")
+        signals.user_logged_in.connect(services.on_logged_in, dispatch_uid="care-logged-in")

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from server.accounts.services import device_for_token
+from server.accounts.services import device_for_token, locked_until
+
+
+class LockoutBackend(ModelBackend):
+    """Django's password check, refused outright while the username is locked: on every login
+    path (token endpoint, admin, web consoles), so guessing on during a lockout learns nothing."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if username and locked_until(username=str(username)) is not None:
+            raise PermissionDenied("This account is locked after too many failed sign-ins.")
+        return super().authenticate(request, username=username, password=password, **kwargs)
 
 
 class DeviceTokenAuthentication(authentication.BaseAuthentication):

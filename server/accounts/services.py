@@ -83,20 +83,23 @@ def lockout_message(until: datetime.datetime) -> str:
     )
 
 
-def refuse_if_locked(*, username: str, channel: str) -> None:
-    """Raise LockedOut (and audit the refused attempt) while the username is locked."""
+def locked_out(*, username: str) -> LockedOut | None:
+    """The error to answer with while the username is locked, or None."""
     until = locked_until(username=username)
     if until is None:
-        return
+        return None
+    return LockedOut(lockout_message(until), locked_until=until.isoformat())
+
+
+def record_refused_attempt(*, username: str, channel: str) -> None:
     with transaction.atomic():
         record_audit(
             actor=None,
             action=LOCKED_OUT,
             object_type="accounts.user",
-            object_id=username[:64],
-            after={"channel": channel, "until": until.isoformat()},
+            object_id=(username or "")[:64],
+            after={"channel": channel},
         )
-    raise LockedOut(lockout_message(until), locked_until=until.isoformat())
 
 
 def record_login_failure(*, username: str, channel: str, **details: str) -> None:
@@ -146,18 +149,16 @@ def _new_token(device: Device) -> str:
 def issue_device_token(*, username: str, password: str, device_name: str) -> tuple[str, Device]:
     """Check the password, register the device, and return a new token bound to it.
 
-    A locked username is refused before the password is even checked, so guessing on stays useless.
+    `authenticate` runs the lockout first (LockoutBackend) and audits the failure or the refused
+    attempt (the login signals below), so this endpoint and the web logins share one count.
     """
     device_name = (device_name or "").strip()
     if not device_name:
         raise InvalidInput("Name this device.", fields={"device_name": ["This field is required."]})
-    refuse_if_locked(username=username, channel="token")
     user = authenticate(username=username, password=password)
     if user is None or not user.is_active:
-        record_login_failure(username=username, channel="token", device_name=device_name[:100])
-        # The failure that trips the lock answers as a lockout, so the person learns it now.
-        refuse_if_locked(username=username, channel="token")
-        raise BadCredentials("Wrong username or password.")
+        # The failure that trips the lock already answers as a lockout: the person learns it now.
+        raise locked_out(username=username) or BadCredentials("Wrong username or password.")
     with transaction.atomic():
         device = Device.objects.create(user=user, name=device_name[:100])
         key = _new_token(device)
@@ -170,6 +171,22 @@ def issue_device_token(*, username: str, password: str, device_name: str) -> tup
             after={"device_name": device.name},
         )
     return key, device
+
+
+def on_login_failed(sender, credentials: dict, request=None, **kwargs) -> None:
+    """Django's user_login_failed, from every login path (token endpoint, admin, web pages)."""
+    username = str(credentials.get("username") or "")
+    channel = request.path if request is not None else "token"
+    if locked_until(username=username) is not None:
+        record_refused_attempt(username=username, channel=channel)
+    else:
+        record_login_failure(username=username, channel=channel)
+
+
+def on_logged_in(sender, request, user: User, **kwargs) -> None:
+    """Django's user_logged_in: a browser session began (admin or web console)."""
+    with transaction.atomic():
+        record_login(user=user, channel=request.path if request is not None else "session")
 
 
 def rotate_token(*, token: DeviceToken) -> str:

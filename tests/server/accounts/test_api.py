@@ -138,3 +138,23 @@ def test_an_admin_can_unlock_a_locked_person(people, client):
         {"action": "unlock", "_selected_action": [people["care1"].pk]},
     )
     assert token_request(APIClient(), "care1", PASSWORD).status_code == 201
+
+
+def test_the_web_sign_in_page_shares_the_lockout(people, client):
+    for _ in range(5):
+        client.post("/login/", {"username": "coordinator", "password": "nope"})
+    signed_in = client.post("/login/", {"username": "coordinator", "password": PASSWORD})
+    assert signed_in.status_code == 200  # the form again: no session was started
+    assert "_auth_user_id" not in client.session
+    assert token_request(APIClient(), "coordinator", PASSWORD).status_code == 429
+    trail = AuditEntry.objects.filter(object_id="coordinator")
+    assert trail.filter(action="auth.login_failed", after__channel="/login/").count() == 5
+    assert trail.filter(action="auth.locked_out", after__channel="/login/").exists()
+
+
+def test_a_web_sign_in_is_audited(people, client):
+    answer = client.post("/login/", {"username": "coordinator", "password": PASSWORD})
+    assert answer.status_code == 302
+    assert AuditEntry.objects.filter(
+        action="auth.login", actor=people["coordinator"], after__channel="/login/"
+    ).exists()
