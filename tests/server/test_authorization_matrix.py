@@ -18,6 +18,7 @@ import re
 import uuid
 
 import pytest
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
@@ -70,21 +71,29 @@ API = {
     "POST   surveys":                                             "401   no   ok   no   no   ok",
     "GET    sync/pull":                                           "401   ok   ok   ok   ok   ok",
     "POST   sync/push":                                           "401   no   ok   ok   no   ok",
+    "GET    sync/snapshot":                                       "401   ok   ok   ok   ok   ok",
     "GET    metrics":                                             " ok   ok   ok   ok   ok   ok",
     "GET    schema/":                                             " ok   ok   ok   ok   ok   ok",
     "GET    docs/":                                               " ok   ok   ok   ok   ok   ok",
 }  # fmt: skip
 
-# Pages, through a browser session. `login` = sent to the sign-in page.
+# Pages, through a browser session. `login` = sent to the sign-in page, then back.
 PAGES = {
     #                                                               anon  disp care spd  coord admin
     "GET    ":                                                    " ok   ok   ok   ok   ok   ok",
+    "POST   ":                                                    " ok   ok   ok   ok   ok   ok",
     "GET    dashboard/":                                          " ok   ok   ok   ok   ok   ok",
+    "POST   dashboard/":                                          " ok   ok   ok   ok   ok   ok",
     "GET    dashboard.csv":                                       " ok   ok   ok   ok   ok   ok",
+    "POST   dashboard.csv":                                       " ok   ok   ok   ok   ok   ok",
     "GET    login/":                                              " ok   ok   ok   ok   ok   ok",
     "POST   login/":                                              " ok   ok   ok   ok   ok   ok",
     "PUT    login/":                                              " ok   ok   ok   ok   ok   ok",
     "POST   logout/":                                             " ok   ok   ok   ok   ok   ok",
+    "GET    coordinator/":                                        "login no   no   no   ok   ok",
+    "POST   coordinator/":                                        "login no   no   no   ok   ok",
+    "GET    coordinator/referrals/<uuid:referral_id>/":           "login no   no   no   ok   ok",
+    "POST   coordinator/referrals/<uuid:referral_id>/":           "login no   no   no   ok   ok",
 }  # fmt: skip
 
 # The feed's streams each role may read (server/sync/access.py), by the stream's kind.
@@ -125,7 +134,8 @@ def served_methods(callback) -> list[str]:
     """The HTTP methods a view answers with its own code."""
     view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
     if view is None:
-        return ["GET"]  # a function view: pages here are read with GET
+        # A function view declares no methods: pages are read with GET and submit with POST.
+        return ["GET", "POST"]
     return sorted(
         m.upper()
         for m in view.http_method_names
@@ -384,6 +394,15 @@ def test_an_officer_never_receives_clinical_records_from_any_endpoint(care_recor
         answer = signed_in("officer1").get(fill(f"api/v1/{route}", ids))
         body = answer.content.decode()
         leaks += [f"{key} carries {m}" for m in marks if m in body]
+    officer = User.objects.get(username="officer1")
+    for key in sorted(served()["pages"]):
+        method, route = key.split(" ", 1)
+        if method != "GET" or EXPECTED_PAGES.get(key, {}).get("spd_officer") != "ok":
+            continue
+        browser = Client()
+        browser.force_login(officer)
+        body = browser.get(fill(route, ids)).content.decode(errors="replace")
+        leaks += [f"page {key} carries {m}" for m in marks if m in body]
     assert not leaks, "\n".join(leaks)
     # The officer did read the call: the test saw real answers, not empty ones.
     assignment = signed_in("officer1").get(f"/api/v1/assignments/{care_records['spd']}")
