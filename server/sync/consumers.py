@@ -31,7 +31,7 @@ from server.accounts.models import DeviceToken
 from server.errors import InvalidInput
 from server.sync.access import readable_streams
 from server.sync.delivery import raise_overdue_acknowledgements, record_ack
-from server.sync.models import Event
+from server.sync.models import Event, Stream
 from server.sync.services import device_group, group_name
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,11 @@ def _token_standing(token_id: int) -> int | None:
     if token.revoked_at or token.expires_at <= timezone.now():
         return CLOSE_UNAUTHENTICATED
     return None
+
+
+@database_sync_to_async
+def _stream_ends(streams: list[str]) -> dict[str, int]:
+    return dict(Stream.objects.filter(name__in=streams).values_list("name", "last_seq"))
 
 
 @database_sync_to_async
@@ -268,10 +273,24 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 "heartbeat_seconds": heartbeat_seconds(),
             }
         )
+        ends = await _stream_ends(streams)
         for stream in streams:
-            self.sent[stream] = int(cursors.get(stream, 0))
+            self.sent[stream] = await self._starting_point(stream, cursors.get(stream, 0), ends)
             await self._replay(stream)
         self.heartbeat = asyncio.ensure_future(self._beat())
+
+    async def _starting_point(self, stream: str, cursor: int, ends: dict[str, int]) -> int:
+        """A cursor past the stream's end (a device that kept its cursors while the server's
+        database was restored) would make every new event look like a duplicate: start from the
+        end instead, and say so, so the tablet can pull the stream afresh."""
+        end = ends.get(stream, 0)
+        if cursor <= end:
+            return cursor
+        await self._error(
+            "cursor_ahead",
+            f"Your cursor {stream}:{cursor} is past the last event ({end}); resync that stream.",
+        )
+        return end
 
     async def _beat(self) -> None:
         """Ping every interval; a socket silent for two and a half intervals is dead and reaped.

@@ -489,3 +489,21 @@ def test_the_officer_socket_never_carries_care_clinical_records(people, dispatch
         await officer.disconnect()
 
     run(scenario)
+
+
+def test_a_cursor_past_the_end_of_a_stream_is_reported_and_new_events_still_arrive(people):
+    token = token_for("dispatcher")
+    publish = database_sync_to_async(publish_event)
+
+    async def scenario():
+        await publish(stream="dispatch", kind="test.n", data={})
+        ws = await socket()
+        await ws.send_json_to(hello(token, {"dispatch": 40}))
+        got = await frames(ws)
+        assert got[0]["type"] == "welcome"
+        assert got[1]["code"] == "cursor_ahead"
+        await publish(stream="dispatch", kind="test.n", data={})
+        assert (await event_of_kind(ws, "test.n"))["seq"] == 2
+        await ws.disconnect()
+
+    run(scenario)
