@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_SECONDS = 10
 MAX_FRAME_BYTES = 64 * 1024
+REPLAY_BATCH = 500  # events read from the database at a time while replaying
 CLOSE_MALFORMED, CLOSE_UNAUTHENTICATED, CLOSE_REVOKED = 4400, 4401, 4403
 CLOSE_SILENT, CLOSE_FLOODING = 4408, 4429
 
@@ -93,7 +94,7 @@ def _events_after(stream: str, seq: int, upto: int | None = None) -> list[dict]:
     events = Event.objects.filter(stream_id=stream, seq__gt=seq).order_by("seq")
     if upto is not None:
         events = events.filter(seq__lte=upto)
-    return [e.as_frame() for e in events[:5000]]
+    return [e.as_frame() for e in events[:REPLAY_BATCH]]
 
 
 class FrameBudget:
@@ -323,9 +324,14 @@ class FeedConsumer(AsyncWebsocketConsumer):
             await self._error("bad_ack", exc.detail)
 
     async def _replay(self, stream: str, upto: int | None = None) -> None:
-        for event in await _events_after(stream, self.sent[stream], upto):
-            await self._send({"type": "event", **event})
-            self.sent[stream] = event["seq"]
+        """Everything after what was sent (up to `upto`), a batch at a time, however far behind."""
+        while True:
+            batch = await _events_after(stream, self.sent[stream], upto)
+            for event in batch:
+                await self._send({"type": "event", **event})
+                self.sent[stream] = event["seq"]
+            if len(batch) < REPLAY_BATCH:
+                return
 
     async def feed_event(self, message: dict) -> None:
         event = message["event"]

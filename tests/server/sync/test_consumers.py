@@ -507,3 +507,19 @@ def test_a_cursor_past_the_end_of_a_stream_is_reported_and_new_events_still_arri
         await ws.disconnect()
 
     run(scenario)
+
+
+def test_a_device_far_behind_gets_every_event_replayed_batch_after_batch(people, monkeypatch):
+    monkeypatch.setattr(consumers, "REPLAY_BATCH", 4)
+    token = token_for("dispatcher")
+    publish = database_sync_to_async(publish_event)
+
+    async def scenario():
+        for n in range(10):
+            await publish(stream="dispatch", kind="test.n", data={"n": n})
+        ws, _ = await signed_in(token, {"dispatch": 1})
+        seqs = [f["seq"] for f in await frames(ws) if f["type"] == "event"]
+        assert seqs == list(range(2, 11))
+        await ws.disconnect()
+
+    run(scenario)
