@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.db.models.functions import ExtractHour
 
 from server.care.models import (
@@ -84,6 +84,8 @@ def program_metrics(*, start: datetime.date, end: datetime.date) -> dict:
     first, after = _local_bounds(start, end)
     incidents = Incident.objects.filter(received_at__gte=first, received_at__lt=after)
     totals = _call_totals(incidents)
+    responded = _care_responded(first, after)
+    totals["care_responded"] = responded.pop("total")
     care = _care_records(first, after)
     reasons = _police_only_reasons(incidents)
     durations = _durations(first, after)
@@ -94,9 +96,7 @@ def program_metrics(*, start: datetime.date, end: datetime.date) -> dict:
         **{k: suppress(v) for k, v in care.items()},
         "referrals_connected_share": _share(care["referrals_connected"], care["referrals_made"]),
         "eligible_police_only_reasons": reasons,
-        "care_responded_by_call_type": _care_responded_by(first, after, "call_type"),
-        "care_responded_by_area": _care_responded_by(first, after, "area"),
-        "care_responded_by_hour": _care_responded_by(first, after, "hour"),
+        **responded,
         **durations,
         "naloxone_by_response": _naloxone_by_response(first, after),
         "client_experience": _client_experience(first, after),
@@ -113,13 +113,9 @@ def _share(part: int, whole: int) -> float | str:
 
 
 def _call_totals(incidents) -> dict[str, int]:
-    care_arrived = Assignment.objects.filter(
-        incident=OuterRef("pk"), kind=UnitKind.CARE, on_scene_at__isnull=False
-    )
-    return incidents.annotate(arrived=Exists(care_arrived)).aggregate(
+    return incidents.aggregate(
         calls=Count("id"),
         eligible_calls=Count("id", filter=Q(eligible=True)),
-        care_responded=Count("id", filter=Q(arrived=True)),
         dual_dispatched=Count("id", filter=Q(response=ResponseSent.DUAL)),
         eligible_police_only=Count(
             "id", filter=Q(eligible=True, response=ResponseSent.POLICE_ONLY)
@@ -177,27 +173,38 @@ def _police_only_reasons(incidents) -> list[dict]:
     return _breakdown([(r["police_only_reason"] or "(none given)", r["n"]) for r in rows], "reason")
 
 
-def _care_responded_by(first, after, by: str) -> list[dict]:
-    arrived = Assignment.objects.filter(
-        kind=UnitKind.CARE,
-        on_scene_at__isnull=False,
-        incident__received_at__gte=first,
-        incident__received_at__lt=after,
-    )
-    if by == "hour":
-        rows = dict(
-            arrived.annotate(hour=ExtractHour("incident__received_at"))
-            .values_list("hour")
-            .annotate(n=Count("incident", distinct=True))
+def _care_responded(first, after) -> dict:
+    """Calls a CARE team reached, in one grouping by (call type, area, hour) summed three ways."""
+    groups = (
+        Assignment.objects.filter(
+            kind=UnitKind.CARE,
+            on_scene_at__isnull=False,
+            incident__received_at__gte=first,
+            incident__received_at__lt=after,
         )
-        return _breakdown([(h, rows.get(h, 0)) for h in range(24)], "hour")
-    field = {"call_type": "incident__call_type__code", "area": "incident__area"}[by]
-    rows = (
-        arrived.values_list(field)
+        .annotate(hour=ExtractHour("incident__received_at"))
+        .values_list("incident__call_type__code", "incident__area", "hour")
         .annotate(n=Count("incident", distinct=True))
-        .order_by("-n", field)
+        .order_by()
     )
-    return _breakdown([(label or "(outside any area)", n) for label, n in rows], by)
+    by_type: dict[str, int] = {}
+    by_area: dict[str, int] = {}
+    by_hour = dict.fromkeys(range(24), 0)
+    for call_type, area, hour, n in groups:
+        by_type[call_type] = by_type.get(call_type, 0) + n
+        area = area or "(outside any area)"
+        by_area[area] = by_area.get(area, 0) + n
+        by_hour[hour] += n
+
+    def ranked(counts: dict[str, int]) -> list[tuple[str, int]]:
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+    return {
+        "total": sum(by_hour.values()),
+        "care_responded_by_call_type": _breakdown(ranked(by_type), "call_type"),
+        "care_responded_by_area": _breakdown(ranked(by_area), "area"),
+        "care_responded_by_hour": _breakdown(list(by_hour.items()), "hour"),
+    }
 
 
 def _naloxone_by_response(first, after) -> list[dict]:
@@ -270,46 +277,44 @@ def _durations(first, after) -> dict:
     return figures
 
 
-_PG_SQL = """
-WITH calls AS (
-    SELECT id FROM {incident} WHERE received_at >= %(first)s AND received_at < %(after)s
-), care AS (
-    SELECT a.incident_id, a.dispatched_at, a.on_scene_at, a.cleared_at
-    FROM {assignment} a JOIN calls ON calls.id = a.incident_id WHERE a.kind = 'care'
-), spd AS (
-    SELECT a.incident_id, a.scene_safe_at, a.cleared_at
-    FROM {assignment} a JOIN calls ON calls.id = a.incident_id WHERE a.kind = 'spd'
-)
+_PG_MEDIANS = """
 SELECT
-  (SELECT percentile_cont(0.5) WITHIN GROUP (
-       ORDER BY extract(epoch FROM on_scene_at - dispatched_at))
-     FROM care WHERE on_scene_at IS NOT NULL),
-  (SELECT count(*) FROM care WHERE on_scene_at IS NOT NULL),
-  (SELECT percentile_cont(0.5) WITHIN GROUP (
-       ORDER BY extract(epoch FROM cleared_at - scene_safe_at))
-     FROM spd WHERE scene_safe_at IS NOT NULL AND cleared_at IS NOT NULL),
-  (SELECT count(*) FROM spd WHERE scene_safe_at IS NOT NULL AND cleared_at IS NOT NULL),
-  (SELECT percentile_cont(0.5) WITHIN GROUP (
-       ORDER BY extract(epoch FROM cleared_at - on_scene_at))
-     FROM care WHERE on_scene_at IS NOT NULL AND cleared_at IS NOT NULL),
-  (SELECT count(*) FROM care WHERE on_scene_at IS NOT NULL AND cleared_at IS NOT NULL),
-  (SELECT coalesce(sum(greatest(0, extract(epoch FROM
-       care.cleared_at - greatest(spd.cleared_at, care.on_scene_at)))), 0)
-     FROM spd JOIN care ON care.incident_id = spd.incident_id
-     WHERE spd.scene_safe_at IS NOT NULL AND spd.cleared_at IS NOT NULL
-       AND care.on_scene_at IS NOT NULL AND care.cleared_at IS NOT NULL),
-  (SELECT count(*)
-     FROM spd JOIN care ON care.incident_id = spd.incident_id
-     WHERE spd.scene_safe_at IS NOT NULL AND spd.cleared_at IS NOT NULL
-       AND care.on_scene_at IS NOT NULL AND care.cleared_at IS NOT NULL)
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.on_scene_at - a.dispatched_at))
+    FILTER (WHERE a.kind = 'care' AND a.on_scene_at IS NOT NULL),
+  count(*) FILTER (WHERE a.kind = 'care' AND a.on_scene_at IS NOT NULL),
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.cleared_at - a.scene_safe_at))
+    FILTER (WHERE a.kind = 'spd' AND a.scene_safe_at IS NOT NULL AND a.cleared_at IS NOT NULL),
+  count(*) FILTER (WHERE a.kind = 'spd' AND a.scene_safe_at IS NOT NULL
+                   AND a.cleared_at IS NOT NULL),
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.cleared_at - a.on_scene_at))
+    FILTER (WHERE a.kind = 'care' AND a.on_scene_at IS NOT NULL AND a.cleared_at IS NOT NULL),
+  count(*) FILTER (WHERE a.kind = 'care' AND a.on_scene_at IS NOT NULL
+                   AND a.cleared_at IS NOT NULL)
+FROM {assignment} a JOIN {incident} i ON i.id = a.incident_id
+WHERE i.received_at >= %(first)s AND i.received_at < %(after)s
+"""
+
+_PG_FREED = """
+SELECT coalesce(sum(greatest(0, extract(epoch FROM
+         care.cleared_at - greatest(spd.cleared_at, care.on_scene_at)))), 0),
+       count(*)
+FROM {incident} i
+JOIN {assignment} spd ON spd.incident_id = i.id AND spd.kind = 'spd'
+JOIN {assignment} care ON care.incident_id = i.id AND care.kind = 'care'
+WHERE i.received_at >= %(first)s AND i.received_at < %(after)s AND i.response = 'dual'
+  AND spd.scene_safe_at IS NOT NULL AND spd.cleared_at IS NOT NULL
+  AND care.on_scene_at IS NOT NULL AND care.cleared_at IS NOT NULL
 """
 
 
 def _durations_postgres(first, after) -> dict:
-    sql = _PG_SQL.format(incident=Incident._meta.db_table, assignment=Assignment._meta.db_table)
+    tables = {"incident": Incident._meta.db_table, "assignment": Assignment._meta.db_table}
+    bounds = {"first": first, "after": after}
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"first": first, "after": after})
+        cursor.execute(_PG_MEDIANS.format(**tables), bounds)
         row = cursor.fetchone()
+        cursor.execute(_PG_FREED.format(**tables), bounds)
+        row += cursor.fetchone()
     return {
         "dispatch_to_arrival": (row[0] or 0, row[1]),
         "scene_safe_to_spd_clear": (row[2] or 0, row[3]),
