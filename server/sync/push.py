@@ -108,8 +108,19 @@ def push_batch(
     now = timezone.now()
     clock = BatchClock(received_at=now, skew=device_time - now)
     record_clock_skew(actor=actor, device=device, skew_seconds=clock.skew.total_seconds())
+    # One query finds what a retried batch already sent; the rest are claimed one by one.
+    seen = AppliedMutation.objects.select_related("device").in_bulk(
+        [uuid.UUID(str(raw["id"])) for raw in mutations]
+    )
     results = [
-        apply_mutation(actor=actor, device=device, raw=raw, clock=clock) for raw in mutations
+        apply_mutation(
+            actor=actor,
+            device=device,
+            raw=raw,
+            clock=clock,
+            stored=seen.get(uuid.UUID(str(raw["id"]))),
+        )
+        for raw in mutations
     ]
     return {
         "results": results,
@@ -151,12 +162,17 @@ def payload_hash(raw: dict[str, Any]) -> str:
 
 
 def apply_mutation(
-    *, actor: User, device: Device, raw: dict[str, Any], clock: BatchClock
+    *,
+    actor: User,
+    device: Device,
+    raw: dict[str, Any],
+    clock: BatchClock,
+    stored: AppliedMutation | None = None,
 ) -> dict[str, Any]:
-    """One mutation, answered once and the same way ever after."""
+    """One mutation, answered once and the same way ever after. `stored` is its row when the
+    caller already looked; a miss is settled by the claim's insert either way."""
     mutation_id = uuid.UUID(str(raw["id"]))
     fingerprint = payload_hash(raw)
-    stored = AppliedMutation.objects.filter(pk=mutation_id).select_related("device").first()
     if stored is not None:
         return _replay(stored, fingerprint, actor)
     try:

@@ -5,6 +5,7 @@ The server keeps events for `CARE_EVENT_RETENTION_DAYS` (but always each stream'
 stream's numbering is never lost). A device whose cursor points before what is kept can't be
 brought up to date by events: it is told so (410 `cursor_expired`), fetches a snapshot of what it
 may see now together with the cursors that snapshot is current to, and reads events from there.
+For a CARE responder the snapshot also carries the records its team made on its open calls.
 The cursors are read before the data, in one transaction (Zulip's register-then-events order): a
 change that commits while the snapshot is taken is in the snapshot, or after its cursors, or both
 (events carry whole records, so applying one twice is harmless) — never in neither.
@@ -21,11 +22,13 @@ from django.db.models import F, Min
 from django.utils import timezone
 from rest_framework.request import Request
 
+from server.accounts.authentication import request_device
 from server.accounts.models import Role
 from server.accounts.permissions import role_of
 from server.audit.services import record_audit
+from server.care import services as care
 from server.care.api import DirectoryServiceSerializer
-from server.care.models import DirectoryService
+from server.care.models import DirectoryService, Encounter
 from server.dispatch import api as dispatch_api
 from server.errors import CareFieldError
 from server.sync.access import readable_streams
@@ -110,13 +113,16 @@ def take_snapshot(request: Request) -> dict[str, Any]:
         # Cursors first: anything committed after this read is in the events after them.
         known = dict(Stream.objects.filter(name__in=streams).values_list("name", "last_seq"))
         cursors = {stream: known.get(stream, 0) for stream in streams}
+        assignments = _open_assignments(user)
         body: dict[str, Any] = {
             "cursors": cursors,
             "server_time": timezone.now().isoformat(),
-            "assignments": _open_assignments(user),
+            "assignments": assignments,
             # The protocol exactly as GET /api/v1/protocol answers it.
             "protocol": dispatch_api.ProtocolView().get(request).data,
         }
+        if role_of(user) == Role.CARE_RESPONDER:
+            body.update(_care_records(request, assignments))
         if role_of(user) in DIRECTORY_READERS:
             body["directory"] = DirectoryServiceSerializer(
                 DirectoryService.objects.filter(active=True), many=True
@@ -128,3 +134,36 @@ def _open_assignments(user) -> list[dict]:
     # As GET /api/v1/assignments?open=1 shows them to this caller.
     assignments = dispatch_api.visible_assignments(user).exclude(status__in=CLOSED)
     return dispatch_api._present(list(assignments))
+
+
+def _care_records(request: Request, assignments: list[dict]) -> dict[str, list[dict]]:
+    """The records a responder's team has made on its open calls, in the shapes the feed uses.
+
+    Each encounter sent is a view of a person's record, audited like one read through the API.
+    """
+    care_ids = [a["id"] for a in assignments if a["kind"] == "care"]
+    encounters = list(
+        Encounter.objects.filter(assignment_id__in=care_ids)
+        .select_related("disposition")
+        .prefetch_related("services__service", "naloxone", "referrals", "surveys")
+    )
+    device = request_device(request)
+    for encounter in encounters:
+        record_audit(
+            actor=request.user,
+            device=device,
+            action="encounter.viewed",
+            obj=encounter,
+            after={"via": "sync.snapshot"},
+        )
+    return {
+        "encounters": [care.encounter_data(e) for e in encounters],
+        "services": [care.service_data(s) for e in encounters for s in e.services.all()],
+        "naloxones": [care.naloxone_data(n) for e in encounters for n in e.naloxone.all()],
+        "referrals": [care.referral_data(r) for e in encounters for r in e.referrals.all()],
+        "surveys": [
+            {"id": str(v.id), "encounter": str(v.encounter_id)}
+            for e in encounters
+            for v in e.surveys.all()
+        ],
+    }

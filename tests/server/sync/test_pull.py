@@ -7,6 +7,7 @@ import datetime
 import io
 import threading
 import time
+import uuid
 
 import pytest
 from django.core.management import call_command
@@ -171,6 +172,38 @@ def test_the_snapshot_holds_the_callers_open_assignments_protocol_directory_and_
     assert body["directory"] == care1.get("/api/v1/directory/services").json()
     last = Stream.objects.get(name=unit1).last_seq
     assert body["cursors"] == {f"user:{people['care1'].pk}": 0, unit1: last, "directory": 0}
+
+
+def test_a_responders_snapshot_carries_its_teams_records_on_open_calls_and_audits_the_read(
+    dispatched, care1, client_for
+):
+    call = dispatched()
+    encounter_id = str(uuid.uuid4())
+    opened = care1.put(
+        f"/api/v1/encounters/{encounter_id}",
+        {"assignment": call["care"], "people_contacted": 1, "notes": "Talking."},
+        format="json",
+    )
+    assert opened.status_code == 201, opened.content
+    given = care1.post(
+        "/api/v1/services-given",
+        {
+            "id": str(uuid.uuid4()),
+            "encounter": encounter_id,
+            "service": "first-aid",
+            "occurred_at": timezone.now().isoformat(),
+        },
+        format="json",
+    )
+    assert given.status_code == 201, given.content
+    body = care1.get(SNAPSHOT).json()
+    assert [e["id"] for e in body["encounters"]] == [encounter_id]
+    assert [s["id"] for s in body["services"]] == [given.json()["id"]]
+    assert body["naloxones"] == body["referrals"] == body["surveys"] == []
+    assert AuditEntry.objects.filter(action="encounter.viewed", object_id=encounter_id).exists()
+    other_team = client_for("care3").get(SNAPSHOT).json()
+    assert other_team["encounters"] == [] and other_team["assignments"] == []
+    assert "encounters" not in client_for("officer1").get(SNAPSHOT).json()
 
 
 def test_an_officer_snapshot_has_its_unit_but_no_directory(dispatched, client_for, units):

@@ -197,6 +197,16 @@ def test_a_retried_batch_answers_duplicate_with_the_first_answer_and_applies_not
     assert NaloxoneAdministration.objects.get(pk=batch[1]["entity_id"]).version == 2
 
 
+def test_the_same_change_twice_in_one_batch_is_applied_once(encounter, care1):
+    recorded = change(
+        "service.create", uuid.uuid4(), {"encounter": encounter, "service": "transport"}
+    )
+    found = results(care1, recorded, recorded)
+    assert statuses(found) == ["applied", "duplicate"]
+    assert ServiceGiven.objects.filter(pk=recorded["entity_id"]).count() == 1
+    assert Event.objects.filter(mutation_id=recorded["id"]).count() == 1
+
+
 def test_a_retried_rejection_is_answered_as_the_same_rejection(call, care1):
     bad = change("assignment.transition", call["care"], {"to": "cleared"})
     [first] = results(care1, bad)
@@ -207,7 +217,9 @@ def test_a_retried_rejection_is_answered_as_the_same_rejection(call, care1):
 
 
 def test_a_mutation_id_reused_with_different_data_is_refused_and_never_applied(encounter, care1):
-    recorded = change("service.create", uuid.uuid4(), {"encounter": encounter, "service": "basic-needs"})
+    recorded = change(
+        "service.create", uuid.uuid4(), {"encounter": encounter, "service": "basic-needs"}
+    )
     results(care1, recorded)
     reused = {**recorded, "entity_id": str(uuid.uuid4())}
     [answer] = results(care1, reused)
@@ -275,10 +287,14 @@ def test_a_transition_on_a_call_cancelled_while_offline_is_rejected_with_the_rea
 
 
 def test_a_bad_change_in_the_middle_of_a_batch_sinks_nothing_else(encounter, care1):
-    good = change("service.create", uuid.uuid4(), {"encounter": encounter, "service": "basic-needs"})
+    good = change(
+        "service.create", uuid.uuid4(), {"encounter": encounter, "service": "basic-needs"}
+    )
     bad = change("service.create", uuid.uuid4(), {"encounter": encounter, "service": "juggling"})
     nonsense = change("assignment.teleport", uuid.uuid4(), {})
-    also_good = change("service.create", uuid.uuid4(), {"encounter": encounter, "service": "transport"})
+    also_good = change(
+        "service.create", uuid.uuid4(), {"encounter": encounter, "service": "transport"}
+    )
     found = results(care1, good, bad, nonsense, also_good)
     assert statuses(found) == ["applied", "rejected", "rejected", "applied"]
     assert "juggling" in found[1]["reason"]
