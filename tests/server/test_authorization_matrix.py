@@ -18,11 +18,16 @@ import re
 import uuid
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from server.accounts.models import User
+from server.accounts.services import issue_device_token
+from server.asgi import application
 from server.sync.access import readable_streams
 from server.sync.models import Event
 from tests.conftest import PASSWORD, local_time
@@ -192,6 +197,11 @@ def answer_class(status: int, location: str = "") -> str:
     if status in (301, 302, 303) and "next=" in location:
         return "login"  # login_required sends the browser to sign in, then back
     return "ok"
+
+
+def signed_in_key(username: str) -> str:
+    key, _ = issue_device_token(username=username, password=PASSWORD, device_name="matrix")
+    return key
 
 
 def signed_in(username: str) -> APIClient:
@@ -381,6 +391,34 @@ def test_each_role_reads_exactly_its_streams(role, people):
     assert {s.split(":")[0] for s in streams} == STREAMS[role]
     if user is not None and user.unit_id:
         assert f"unit:{user.unit_id}" in streams
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", ROLES)
+def test_the_live_socket_welcomes_each_role_with_exactly_its_streams(role, people):
+    """The same table, asked of the real ASGI application's `/ws/feed/` (the other delivery)."""
+    channel_layers.backends = {}  # the in-memory layer belongs to one event loop
+    token = "not-a-token" if role == "anonymous" else signed_in_key(PLAYS[role])
+    hello = {"type": "hello", "token": token, "cursors": {}, "client_time": "2026-11-18T14:00Z"}
+
+    async def scenario() -> dict:
+        ws = WebsocketCommunicator(application, "/ws/feed/")
+        connected, _ = await ws.connect()
+        assert connected
+        await ws.send_json_to(hello)
+        first = await ws.receive_output(3)
+        await ws.disconnect()
+        return first
+
+    first = async_to_sync(scenario)()
+    channel_layers.backends = {}
+    if role == "anonymous":
+        assert first["type"] == "websocket.close" and first["code"] == 4401
+        return
+    welcome = json.loads(first["text"])
+    assert welcome["type"] == "welcome", welcome
+    assert {s.split(":")[0] for s in welcome["streams"]} == STREAMS[role]
+    assert set(welcome["streams"]) == set(readable_streams(people[PLAYS[role]]))
 
 
 def test_an_officer_never_receives_clinical_records_from_any_endpoint(care_records):

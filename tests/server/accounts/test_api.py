@@ -3,9 +3,12 @@ and password rules."""
 
 from __future__ import annotations
 
+import datetime
+
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from server.accounts.models import User
+from server.accounts.models import DeviceToken, User
 from server.audit.models import AuditEntry
 from tests.conftest import PASSWORD
 
@@ -158,3 +161,21 @@ def test_a_web_sign_in_is_audited(people, client):
     assert AuditEntry.objects.filter(
         action="auth.login", actor=people["coordinator"], after__channel="/login/"
     ).exists()
+
+
+def test_an_expired_token_answers_401_saying_to_sign_in_again(people):
+    client = APIClient()
+    token = token_request(client, "care1", PASSWORD).json()["token"]
+    DeviceToken.objects.update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    answer = client.get("/api/v1/me")
+    assert answer.status_code == 401
+    assert "sign in again" in answer.json()["detail"]
+    assert client.post("/api/v1/auth/token/rotate").status_code == 401
+
+
+def test_a_new_token_lives_as_long_as_the_setting_says(people, settings):
+    settings.CARE_TOKEN_TTL_HOURS = 12
+    token_request(APIClient(), "care1", PASSWORD)
+    lifetime = DeviceToken.objects.get().expires_at - timezone.now()
+    assert datetime.timedelta(hours=11, minutes=59) < lifetime <= datetime.timedelta(hours=12)
