@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from server.accounts import services
 from server.accounts.models import Device, DeviceToken, User
@@ -25,12 +26,25 @@ admin.site.login_form = LockoutAdminLoginForm
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ("username", "get_full_name", "role", "unit", "is_active", "last_login")
+    list_display = (
+        "username",
+        "get_full_name",
+        "role",
+        "unit",
+        "is_active",
+        "last_login",
+        "locked_until",
+    )
     list_filter = ("role", "unit", "is_active", "is_staff")
     search_fields = ("username", "first_name", "last_name", "email")
     fieldsets = (*DjangoUserAdmin.fieldsets, ("CARE Field", {"fields": ("role", "unit")}))
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("CARE Field", {"fields": ("role", "unit")}))
     actions = ["unlock"]
+
+    @admin.display(description="Locked until")
+    def locked_until(self, obj: User) -> str:
+        until = services.locked_until(username=obj.get_username())
+        return timezone.localtime(until).strftime("%H:%M:%S") if until else ""
 
     @admin.action(description="Unlock the selected people after failed sign-ins")
     def unlock(self, request, queryset):

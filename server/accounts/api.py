@@ -61,7 +61,15 @@ class TokenView(APIView):
     def post(self, request):
         form = TokenRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        key, device = services.issue_device_token(**form.validated_data)
+        try:
+            key, device = services.issue_device_token(**form.validated_data)
+        except services.LockedOut as locked:
+            # Retry-After lets a tablet wait out the lock instead of retrying into it.
+            return Response(
+                locked.as_dict(),
+                status=locked.status,
+                headers={"Retry-After": str(locked.retry_after_seconds())},
+            )
         return Response(
             {"token": key, "device_id": str(device.pk), "user": me_data(device.user)},
             status=status.HTTP_201_CREATED,

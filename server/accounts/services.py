@@ -28,6 +28,10 @@ class LockedOut(CareFieldError):
     status = 429
     code = "locked_out"
 
+    def retry_after_seconds(self) -> int:
+        until = datetime.datetime.fromisoformat(self.extra["locked_until"])
+        return max(1, int((until - timezone.now()).total_seconds()) + 1)
+
 
 # Failed sign-ins are counted from the audit trail itself: the trail already records each one, so
 # there is no second tally to drift from it, and the count survives restarts and spans processes.

@@ -37,6 +37,23 @@ def test_five_wrong_passwords_lock_the_token_endpoint_with_a_json_429(people):
     assert body["code"] == "locked_out"
     assert "locked" in body["detail"] and "Try again in 10 minutes" in body["detail"]
     assert body["locked_until"]
+    assert 590 <= int(answer["Retry-After"]) <= 601
+
+
+def test_the_people_list_in_admin_shows_who_is_locked(people, client):
+    for _ in range(5):
+        token_request(APIClient(), "care1", "nope")
+    people["admin"].is_staff = True
+    people["admin"].is_superuser = True
+    people["admin"].save()
+    client.force_login(people["admin"])
+    page = client.get("/admin/accounts/user/").content.decode()
+    assert "Locked until" in page
+    until = timezone.localtime(timezone.now() + datetime.timedelta(minutes=10))
+    assert (
+        until.strftime("%H:%M") in page
+        or (until - datetime.timedelta(minutes=1)).strftime("%H:%M") in page
+    )
 
 
 def test_rotation_answers_a_new_token_and_the_old_one_gets_401(people):
