@@ -127,6 +127,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The web consoles' stylesheet and scripts (plain files, nothing from a CDN).
+STATICFILES_DIRS = [BASE_DIR / "server" / "static"]
 # In development Whitenoise serves straight from the apps' static folders (Daphne serves none).
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -1,0 +1,23 @@
+import datetime
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from server.reports.sample_history import write_sample_history
+
+
+class Command(BaseCommand):
+    help = "Write made-up finished calls for the demo dashboard (DEBUG installs only)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--days", type=int, default=30)
+        parser.add_argument("--calls-per-day", type=int, default=40)
+        parser.add_argument("--seed", type=int, default=7)
+
+    def handle(self, *args, days: int, calls_per_day: int, seed: int, **options):
+        if not settings.DEBUG:
+            raise CommandError("Sample history is for DEBUG installs only.")
+        start = timezone.localdate() - datetime.timedelta(days=days)
+        made = write_sample_history(start=start, days=days, calls_per_day=calls_per_day, seed=seed)
+        self.stdout.write(f"Sample history: {made} calls from {start} for {days} days.")

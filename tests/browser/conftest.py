@@ -1,0 +1,76 @@
+"""Debian's Chromium driven by Playwright against a real Daphne process on a database of its own.
+
+Playwright's own browser download can't run here, so the tests launch /usr/bin/chromium; they
+skip with a reason when it is missing. The page code runs in the browser; these tests only speak
+HTTP, so they never touch the test database themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ROOT, served_system  # noqa: F401 - the fixture, reused
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def site(served_system):  # noqa: F811 - pytest fixture injection
+    """A Daphne process on the demo data plus a month of sample history; returns its URL."""
+    subprocess.run(
+        [sys.executable, "manage.py", "load_sample_history", "--days", "30"],
+        cwd=ROOT,
+        env=served_system.env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return served_system.start_daphne()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in(page, url: str, username: str) -> None:
+    page.goto(f"{url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("care-demo")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("CI") != "true":
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

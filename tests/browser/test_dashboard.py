@@ -1,0 +1,53 @@
+"""The public dashboard in a real browser: charts drawn, CSV equal to the API, nothing under 11."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import re
+
+from server.reports.views import csv_rows
+from tests.browser.conftest import screenshot
+
+
+def test_the_dashboard_draws_its_charts_and_its_csv_agrees_with_the_api(site, page):
+    today = datetime.date.today()
+    start = (today - datetime.timedelta(days=31)).isoformat()
+    query = f"from={start}&to={today.isoformat()}"
+
+    page.goto(f"{site}/dashboard/")
+    page.get_by_label("From").fill(start)
+    page.get_by_label("To").fill(today.isoformat())
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(re.compile(r".*from=.*"))
+
+    # The stylesheet came from our own static files (no CDN): the header has its colour.
+    header = page.evaluate(
+        "getComputedStyle(document.querySelector('header.site')).backgroundColor"
+    )
+    assert header == "rgb(18, 40, 76)"
+    charts = page.locator("figure.chart svg")
+    assert charts.count() == 4
+    assert charts.first.is_visible()
+    assert page.locator("figure.chart svg rect.rect").count() > 10  # bars were drawn
+    screenshot(page, "dashboard")
+
+    api = page.request.get(f"{site}/api/v1/metrics?{query}").json()
+    download = page.request.get(f"{site}/dashboard.csv?{query}")
+    rows = list(csv.reader(io.StringIO(download.text())))
+    assert rows[1:] == [[s, i, "" if v is None else str(v)] for s, i, v in csv_rows(api)]
+    assert int(page.locator('[data-figure="care_responded"]').inner_text()) == api["care_responded"]
+
+
+def test_no_count_under_11_shows_on_the_page_for_a_single_quiet_day(site, page):
+    day = (datetime.date.today() - datetime.timedelta(days=3)).isoformat()
+
+    page.goto(f"{site}/dashboard/?from={day}&to={day}")
+
+    shown = page.locator("[data-figure]").all_inner_texts()
+    cells = page.locator("td.num").all_inner_texts()
+    for text in shown + cells:
+        assert not re.fullmatch(r"[1-9]|10", text.strip()), text
+    assert "<11" in shown + cells
+    screenshot(page, "dashboard-one-day")
