@@ -193,18 +193,18 @@ def apply_mutation(
 def _claim_and_apply(actor, device, raw, mutation_id, fingerprint, clock) -> dict[str, Any]:
     sent_at = _device_time(raw.get("occurred_at"))
     clamped = sent_at is not None and sent_at > clock.latest_believable()
-    with transaction.atomic():
-        claim = AppliedMutation.objects.create(
-            id=mutation_id,
-            device=device,
-            type=str(raw.get("type", ""))[:40],
-            entity_id=_uuid_or_none(raw.get("entity_id")),
-            payload_hash=fingerprint,
-            status=MutationStatus.REJECTED,  # replaced below, in this same transaction
-            answer={},
-            occurred_at=sent_at,
-            clock_flagged=clamped,
-        )
+    # The first statement of this mutation's transaction: a losing copy stops (and waits) here.
+    claim = AppliedMutation.objects.create(
+        id=mutation_id,
+        device=device,
+        type=str(raw.get("type", ""))[:40],
+        entity_id=_uuid_or_none(raw.get("entity_id")),
+        payload_hash=fingerprint,
+        status=MutationStatus.REJECTED,  # replaced below, in this same transaction
+        answer={},
+        occurred_at=sent_at,
+        clock_flagged=clamped,
+    )
     occurred_at = clock.device_now() if clamped else sent_at
     answer = _decide(actor, device, raw, mutation_id, occurred_at)
     if clamped:
