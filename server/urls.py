@@ -8,6 +8,7 @@ from server.accounts import views as accounts_views
 from server.care import api as care_api
 from server.care import views as care_views
 from server.dispatch import api as dispatch_api
+from server.dispatch import views as dispatch_views
 from server.reports import api as reports_api
 from server.reports import views as reports_views
 from server.sync import api as sync_api
@@ -93,6 +94,11 @@ urlpatterns = [
     path("dashboard.csv", reports_views.dashboard_csv, name="dashboard-csv"),
     path("login/", accounts_views.SignInView.as_view(), name="login"),
     path("logout/", accounts_views.SignOutPageView.as_view(), name="logout"),
+    path("dispatch/", dispatch_views.board, name="dispatch-board"),
+    path("dispatch/board/", dispatch_views.board_fragment, name="dispatch-board-fragment"),
+    path("dispatch/console-token", dispatch_views.console_token, name="dispatch-console-token"),
+    path("dispatch/calls/new", dispatch_views.new_call, name="dispatch-new-call"),
+    path("dispatch/calls/<uuid:incident_id>/", dispatch_views.call_page, name="dispatch-call"),
     path("coordinator/", care_views.referral_queue, name="coordinator"),
     path(
         "coordinator/referrals/<uuid:referral_id>/", care_views.referral_page, name="referral-page"

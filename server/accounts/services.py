@@ -177,6 +177,27 @@ def issue_device_token(*, username: str, password: str, device_name: str) -> tup
     return key, device
 
 
+def issue_console_token(*, user: User) -> str:
+    """A device token for a web console whose person already signed in with a session.
+
+    The page sends it in the live feed's hello frame (never in a URL). One device per person
+    named "web console", so revoking it in admin closes every console socket they hold.
+    """
+    with transaction.atomic():
+        device = Device.objects.filter(user=user, name="web console", revoked_at=None).first()
+        if device is None:
+            device = Device.objects.create(user=user, name="web console")
+        key = _new_token(device)
+        record_audit(
+            actor=user,
+            device=device,
+            action="auth.token_issued",
+            obj=device,
+            after={"device_name": device.name, "channel": "session"},
+        )
+    return key
+
+
 def on_login_failed(sender, credentials: dict, request=None, **kwargs) -> None:
     """Django's user_login_failed, from every login path (token endpoint, admin, web pages)."""
     username = str(credentials.get("username") or "")
