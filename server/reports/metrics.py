@@ -30,6 +30,16 @@ from server.dispatch.models import Assignment, Incident, IncidentStatus, Respons
 
 SMALL_CELL = 11
 SUPPRESSED = "<11"
+# A count of 11 or more hidden only because showing it would reveal a small one by subtraction.
+WITHHELD = "withheld"
+# (whole, part) pairs of figures shown side by side: part is withheld when whole - part is small.
+NESTED = [
+    ("calls", "eligible_calls"),
+    ("eligible_calls", "eligible_police_only"),
+    ("dual_dispatched", "care_responded"),
+    ("naloxone_administrations", "naloxone_ems_called"),
+    ("referrals_made", "referrals_connected"),
+]
 
 DEFINITIONS = {
     "care_responded": "Calls received in the date range on which a CARE team arrived on scene.",
@@ -47,7 +57,8 @@ DEFINITIONS = {
     "eligible_police_only": "Calls that passed screening for CARE but were sent police only, and "
     "the reason the dispatcher gave.",
     "suppression": "Any count from 1 to 10 is shown as <11. Medians, averages, shares and totals "
-    "computed from fewer than 11 calls or answers are shown as <11 too.",
+    "computed from fewer than 11 calls or answers are shown as <11 too. A larger count is shown "
+    "as 'withheld' where it and a figure beside it would give a count under 11 by subtraction.",
 }
 
 
@@ -68,8 +79,22 @@ def _breakdown(rows: list[tuple[str, int]], key: str) -> list[dict]:
         if shown:
             hidden.add(shown[0][1])
     return [
-        {key: label, "count": SUPPRESSED if i in hidden else n} for i, (label, n) in enumerate(rows)
+        {key: label, "count": _hidden(n) if i in hidden else n} for i, (label, n) in enumerate(rows)
     ]
+
+
+def _hidden(count: int) -> str:
+    return SUPPRESSED if count < SMALL_CELL else WITHHELD
+
+
+def _guard_nested(raw: dict[str, int]) -> dict[str, int | str]:
+    """Suppressed counts, with a part withheld when its whole minus it would be small."""
+    shown: dict[str, int | str] = {k: suppress(v) for k, v in raw.items()}
+    for whole, part in NESTED:
+        gap = raw[whole] - raw[part]
+        if isinstance(shown[whole], int) and isinstance(shown[part], int) and 0 < gap < SMALL_CELL:
+            shown[part] = WITHHELD
+    return shown
 
 
 def _local_bounds(start: datetime.date, end: datetime.date) -> tuple:
@@ -92,8 +117,7 @@ def program_metrics(*, start: datetime.date, end: datetime.date) -> dict:
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
-        **{k: suppress(v) for k, v in totals.items()},
-        **{k: suppress(v) for k, v in care.items()},
+        **_guard_nested(totals | care),
         "referrals_connected_share": _share(care["referrals_connected"], care["referrals_made"]),
         "eligible_police_only_reasons": reasons,
         **responded,

@@ -25,7 +25,7 @@ from server.dispatch.models import (
     ResponseSent,
     UnitKind,
 )
-from server.reports.metrics import SUPPRESSED, program_metrics
+from server.reports.metrics import SUPPRESSED, WITHHELD, program_metrics
 from server.reports.views import csv_rows
 from tests.conftest import local_time
 
@@ -194,7 +194,7 @@ def test_a_lone_small_cell_takes_the_next_smallest_with_it_so_subtraction_reveal
 
     by_type = {r["call_type"]: r["count"] for r in figures()["care_responded_by_call_type"]}
 
-    assert by_type == {DOWN: 20, WELFARE: SUPPRESSED, "DISTURBANCE - OTHER": SUPPRESSED}
+    assert by_type == {DOWN: 20, WELFARE: WITHHELD, "DISTURBANCE - OTHER": SUPPRESSED}
 
 
 def test_eligible_police_only_calls_phone_resolutions_and_hotline_referrals_are_counted(history):
@@ -211,7 +211,7 @@ def test_eligible_police_only_calls_phone_resolutions_and_hotline_referrals_are_
 
     assert m["eligible_police_only"] == 13
     assert m["eligible_police_only_reasons"] == [
-        {"reason": "No CARE team available", "count": SUPPRESSED},
+        {"reason": "No CARE team available", "count": WITHHELD},
         {"reason": "Supervisor decision", "count": SUPPRESSED},
     ]
     assert m["resolved_by_phone"] == 11
@@ -261,10 +261,11 @@ def test_naloxone_referrals_and_client_experience_are_counted_with_their_outcome
     m = figures()
 
     assert m["naloxone_administrations"] == 12
-    assert m["naloxone_ems_called"] == 11
+    # 11 of 12 with EMS called would reveal the 1 without: the part is withheld.
+    assert m["naloxone_ems_called"] == WITHHELD
     assert {r["response"]: r["count"] for r in m["naloxone_by_response"]}["Improved"] == 12
     assert m["referrals_made"] == 12
-    assert m["referrals_connected"] == 11
+    assert m["referrals_connected"] == WITHHELD
     # 11 of 12 connected leaves 1 not connected: the share would reveal it.
     assert m["referrals_connected_share"] == SUPPRESSED
     respected = next(q for q in m["client_experience"]["questions"] if q["key"] == "respected")
@@ -272,6 +273,28 @@ def test_naloxone_referrals_and_client_experience_are_counted_with_their_outcome
     assert respected["average"] == 4.0
     assert respected["agree_share"] == SUPPRESSED  # 6 agree, 6 don't
     assert m["client_experience"]["responses"] == 12
+
+
+def test_a_part_is_shown_when_its_whole_minus_it_is_11_or_more(history):
+    for _ in range(11):
+        history(eligible=True)
+    for _ in range(11):
+        history(eligible=False, response=ResponseSent.POLICE_ONLY)
+
+    m = figures()
+
+    assert (m["calls"], m["eligible_calls"]) == (22, 11)
+
+
+def test_a_part_that_would_reveal_a_small_remainder_is_withheld(history):
+    for _ in range(12):
+        history(eligible=True)
+    history(eligible=False, response=ResponseSent.POLICE_ONLY)
+
+    m = figures()
+
+    assert (m["calls"], m["eligible_calls"]) == (13, WITHHELD)
+    assert small_counts_in(m) == []
 
 
 def test_the_date_range_is_local_days_inclusive(history):
