@@ -55,3 +55,26 @@ def test_the_board_changes_by_itself_when_the_care_tablet_acknowledges(served_sy
     page.wait_for_selector("#open-calls span.assignment[data-status='acknowledged']", timeout=15000)
     assert "CARE-1: Acknowledged" in page.locator("#open-calls").inner_text()
     screenshot(page, "dispatch-board")
+
+
+def test_the_board_alerts_the_dispatcher_when_a_unit_does_not_acknowledge(served_system, page):
+    served_system.env["CARE_ACK_TIMEOUT_SECONDS"] = "2"
+    site = served_system.start_daphne()
+    sign_in(page, site, "dispatcher")
+    page.wait_for_selector("body[data-live='yes']", timeout=15000)
+    page.get_by_label("CAD number").fill("BROWSER-2")
+    page.get_by_label("Address").fill("3rd Ave & Pine St")
+    page.get_by_label("Latitude").fill("47.6107")
+    page.get_by_label("Longitude").fill("-122.3396")
+    page.get_by_label("Time received (blank: now)").fill("2026-11-18T14:00")
+    page.get_by_role("button", name="Screen the call").click()
+    page.wait_for_url(re.compile(r".*/dispatch/calls/.*"))
+    page.get_by_role("button", name=re.compile(r"^Dual dispatch")).click()
+    page.wait_for_load_state()
+
+    page.get_by_role("link", name="Dispatch board").first.click()
+
+    alert = page.locator("#alerts .alert").first
+    alert.wait_for(timeout=30000)
+    assert "BROWSER-2" in alert.inner_text()
+    screenshot(page, "dispatch-ack-overdue")

@@ -26,12 +26,13 @@
   }
 
   function alertOverdue(data) {
-    var a = (data && data.assignment) || data || {};
+    data = data || {};
     var p = document.createElement("p");
     p.className = "alert";
     p.setAttribute("role", "alert");
-    p.textContent = "Not acknowledged in time: " + (a.call_sign || a.unit || "a unit") +
-      (data && data.incident ? " on " + data.incident.cad_number : "") + ". Call the unit.";
+    p.textContent = (data.message ||
+      ((data.call_sign || "A unit") + " has not acknowledged its call in time.")) +
+      " Call the unit.";
     alerts.appendChild(p);
   }
 

@@ -4,12 +4,14 @@ dispatch with the nearest units suggested, overrides, and the token the live boa
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from django.test import Client
 
-from server.dispatch.models import Assignment, Incident, Unit
-from tests.conftest import DOWNTOWN, PASSWORD
+from server.care.models import Disposition
+from server.dispatch.models import Assignment, DispatchModel, Incident, Protocol, Unit
+from tests.conftest import DOWNTOWN, PASSWORD, local_time
 
 
 def signed_in(username: str, **options) -> Client:
@@ -105,3 +107,38 @@ def test_the_console_token_needs_the_session_and_csrf_and_opens_the_api(people):
 
     me = Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Token {token}")
     assert me.status_code == 200 and me.json()["username"] == "dispatcher"
+
+
+def test_the_dispatcher_sees_how_the_calls_they_sent_to_care_ended(
+    dispatcher, dispatched, client_for
+):
+    call = dispatched(cad_number="OUT-1")
+    answer = client_for("care1").put(
+        f"/api/v1/encounters/{uuid.uuid4()}",
+        {
+            "assignment": call["care"],
+            "started_at": local_time(14, 20).isoformat(),
+            "people_contacted": 1,
+            "disposition": "referred",
+        },
+        format="json",
+    )
+    assert answer.status_code in (200, 201), answer.content
+
+    page = dispatcher.get("/dispatch/").content.decode()
+
+    outcomes = page.split('id="outcomes"')[1].split("</table>")[0]
+    assert "OUT-1" in outcomes
+    assert Disposition.objects.get(code="referred").label in outcomes
+
+
+def test_the_triage_queue_shows_under_the_embedded_professional_model(dispatcher, reference):
+    Protocol.objects.update(dispatch_model=DispatchModel.EMBEDDED_PROFESSIONAL)
+    call = dispatcher.post("/dispatch/calls/new", call_form(cad_number="TRI-1"))["Location"]
+
+    board = dispatcher.get("/dispatch/board/").content.decode()
+    assert 'id="triage-queue"' in board and "TRI-1" in board
+
+    dispatcher.post(call, {"action": "resolve_by_phone", "note": "Caller is fine now."})
+    assert Incident.objects.get(cad_number="TRI-1").status == "resolved_by_phone"
+    assert "TRI-1" not in dispatcher.get("/dispatch/board/").content.decode()
