@@ -1,0 +1,136 @@
+"""The device side of the feed benchmark: one asyncio process holding many `/ws/feed/` sockets.
+
+Each socket says hello with its token and cursors, waits for welcome, then heartbeats with `ping`
+frames at a random phase, acks events (like the tablet does) and writes down when each event frame
+arrived. It prints `ready <n>` once every socket has its welcome, and stops on `stop` from stdin or
+after --max-seconds, whichever comes first, then writes `socket stream seq kind unix_time` lines.
+
+    python bench/feed_client.py --urls ws://127.0.0.1:8000/ws/feed/ --devices devices.json \
+        --out received.txt
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+
+from websockets.asyncio.client import connect
+
+CONNECT_AT_ONCE = 25
+
+
+class Device:
+    def __init__(self, index: int, url: str, token: str, cursors: dict[str, int], args):
+        self.index, self.url, self.token, self.cursors = index, url, token, cursors
+        self.args = args
+        self.received: list[tuple[int, str, int, str, float]] = []
+        self.ws = None
+        self.failed = ""
+
+    async def open(self, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            try:
+                self.ws = await connect(
+                    self.url, max_queue=None, ping_interval=None, open_timeout=30
+                )
+                hello = {
+                    "type": "hello",
+                    "token": self.token,
+                    "cursors": self.cursors,
+                    "client_time": time.time(),
+                }
+                await self.ws.send(json.dumps(hello))
+                while True:
+                    frame = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
+                    if frame.get("type") == "welcome":
+                        return
+                    if frame.get("type") != "event":
+                        self.failed = f"before welcome: {frame}"
+                        return
+            except Exception as exc:  # counted and reported, not fatal
+                self.failed = f"{type(exc).__name__}: {exc}"
+
+    async def listen(self) -> None:
+        try:
+            async for raw in self.ws:
+                now = time.time()
+                frame = json.loads(raw)
+                kind = frame.get("type")
+                if kind == "event":
+                    stream, seq = frame["stream"], frame["seq"]
+                    self.received.append((self.index, stream, seq, frame.get("kind", ""), now))
+                    if self.args.ack:
+                        await self.ws.send(
+                            json.dumps({"type": "ack", "stream": stream, "seq": seq})
+                        )
+                elif kind == "ping":  # a server heartbeat, if the server sends one
+                    await self.ws.send(json.dumps({"type": "pong", "client_time": now}))
+        except Exception as exc:  # the socket died: say why
+            self.failed = self.failed or f"{type(exc).__name__}: {exc}"
+
+    async def heartbeat(self) -> None:
+        interval = self.args.ping_interval
+        await asyncio.sleep(random.uniform(0, interval))
+        while True:
+            try:
+                await self.ws.send(json.dumps({"type": "ping", "client_time": time.time()}))
+            except Exception:  # the listener records why the socket died
+                return
+            await asyncio.sleep(interval)
+
+
+async def _stop_signal(max_seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    reader = loop.run_in_executor(None, sys.stdin.readline)
+    try:
+        await asyncio.wait_for(reader, max_seconds)
+    except TimeoutError:
+        print("max-seconds reached", file=sys.stderr, flush=True)
+
+
+async def main(args) -> None:
+    with open(args.devices) as f:
+        specs = json.load(f)
+    urls = args.urls.split(",")
+    devices = [
+        Device(i, urls[i % len(urls)], spec["token"], spec["cursors"], args)
+        for i, spec in enumerate(specs)
+    ]
+    started = time.monotonic()
+    gate = asyncio.Semaphore(CONNECT_AT_ONCE)
+    await asyncio.gather(*(d.open(gate) for d in devices))
+    live = [d for d in devices if not d.failed]
+    print(f"ready {len(live)} {time.monotonic() - started:.1f}", flush=True)
+    tasks = [asyncio.create_task(d.listen()) for d in live]
+    if args.ping_interval > 0:
+        tasks += [asyncio.create_task(d.heartbeat()) for d in live]
+    await _stop_signal(args.max_seconds)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*(d.ws.close() for d in live), return_exceptions=True)
+    with open(args.out, "w") as out:
+        for d in devices:
+            for index, stream, seq, kind, at in d.received:
+                out.write(f"{index} {stream} {seq} {kind} {at:.6f}\n")
+    failures = [d.failed for d in devices if d.failed]
+    print(f"done {len(failures)} failed" + (f": {failures[0]}" if failures else ""), flush=True)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--urls", required=True, help="comma-separated; sockets spread round-robin")
+    p.add_argument("--devices", required=True, help="JSON list of {token, cursors}")
+    p.add_argument("--out", required=True)
+    p.add_argument("--ping-interval", type=float, default=10.0)
+    p.add_argument("--no-ack", dest="ack", action="store_false")
+    p.add_argument("--max-seconds", type=float, default=300.0)
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))
