@@ -95,6 +95,14 @@ PAGES = {
     "POST   login/":                                              " ok   ok   ok   ok   ok   ok",
     "PUT    login/":                                              " ok   ok   ok   ok   ok   ok",
     "POST   logout/":                                             " ok   ok   ok   ok   ok   ok",
+    "GET    dispatch/":                                           "login ok   no   no   no   ok",
+    "POST   dispatch/":                                           "login ok   no   no   no   ok",
+    "GET    dispatch/board/":                                     "login ok   no   no   no   ok",
+    "POST   dispatch/board/":                                     "login ok   no   no   no   ok",
+    "POST   dispatch/console-token":                              "login ok   no   no   no   ok",
+    "POST   dispatch/calls/new":                                  "login ok   no   no   no   ok",
+    "GET    dispatch/calls/<uuid:incident_id>/":                  "login ok   no   no   no   ok",
+    "POST   dispatch/calls/<uuid:incident_id>/":                  "login ok   no   no   no   ok",
     "GET    coordinator/":                                        "login no   no   no   ok   ok",
     "POST   coordinator/":                                        "login no   no   no   ok   ok",
     "GET    coordinator/referrals/<uuid:referral_id>/":           "login no   no   no   ok   ok",
@@ -139,13 +147,26 @@ def served_methods(callback) -> list[str]:
     """The HTTP methods a view answers with its own code."""
     view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
     if view is None:
-        # A function view declares no methods: pages are read with GET and submit with POST.
-        return ["GET", "POST"]
+        # A function view: the methods @require_http_methods allows (found in its closure),
+        # else pages are read with GET and submit with POST.
+        return declared_methods(callback) or ["GET", "POST"]
     return sorted(
         m.upper()
         for m in view.http_method_names
         if hasattr(view, m) and m.upper() not in SKIPPED_METHODS
     )
+
+
+def declared_methods(func) -> list[str] | None:
+    """The list Django's require_http_methods (require_POST, require_GET) closed over."""
+    while func is not None:
+        code, closure = getattr(func, "__code__", None), getattr(func, "__closure__", None)
+        if code is not None and closure:
+            cells = dict(zip(code.co_freevars, closure, strict=True))
+            if "request_method_list" in cells:
+                return sorted(cells["request_method_list"].cell_contents)
+        func = getattr(func, "__wrapped__", None)
+    return None
 
 
 def served() -> dict[str, dict[str, object]]:
@@ -190,6 +211,8 @@ EXPECTED_PAGES = expected(PAGES)
 
 
 def answer_class(status: int, location: str = "") -> str:
+    if status == 405:
+        return "405"  # never expected: only methods the view serves are asked
     if status == 401:
         return "401"
     if status in (403, 404):
