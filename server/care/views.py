@@ -7,6 +7,7 @@ import uuid
 
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -52,7 +53,8 @@ def _filtered(request: HttpRequest):
         referrals = referrals.filter(follow_up_due__lt=timezone.localdate()).exclude(
             status__in=FINISHED
         )
-    return referrals.order_by("follow_up_due", "-made_at"), chosen
+    # Soonest follow-up first (the overdue ones on top), those with no date after.
+    return referrals.order_by(F("follow_up_due").asc(nulls_last=True), "-made_at"), chosen
 
 
 def _is_uuid(raw: str) -> bool:

@@ -12,8 +12,6 @@ import pygal
 from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
 
-from server.reports.metrics import SUPPRESSED
-
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
 
 # Dark ink on white and a blue that keeps 4.5:1 contrast against white.
@@ -46,7 +44,8 @@ def bar_chart(title: str, rows: list[dict], key: str, *, horizontal: bool = Fals
         title=title,
     )
     chart.x_labels = [str(r[key]) for r in rows]
-    chart.add(title, [None if r["count"] == SUPPRESSED else r["count"] for r in rows])
+    # Only real counts are drawn: "<11" and "withheld" cells get no bar at all.
+    chart.add(title, [r["count"] if isinstance(r["count"], int) else None for r in rows])
     # Pygal writes its configuration into a <script> for its optional tooltip library, which we
     # don't load: drop it so the page carries no script from the chart at all.
     svg = _SCRIPT.sub("", chart.render(is_unicode=True))

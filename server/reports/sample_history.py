@@ -209,6 +209,9 @@ def _care_records(rng, batch, responder, services, questions) -> None:
                             ]
                         ),
                         made_at=assignment.on_scene_at,
+                        # Coordinators promise a first follow-up within a week.
+                        follow_up_due=assignment.on_scene_at.date()
+                        + datetime.timedelta(days=rng.randint(2, 7)),
                     )
                 )
             if questions and rng.random() < 0.3:

@@ -8,6 +8,9 @@ from tests.browser.conftest import screenshot, sign_in
 
 
 def test_a_coordinator_filters_the_queue_and_updates_a_referral(site, page):
+    page.goto(f"{site}/coordinator/")
+    assert "/login/" in page.url  # the console denies a stranger and asks them to sign in
+    screenshot(page, "login")
     sign_in(page, site, "coordinator")
     assert page.url.endswith("/coordinator/")
 

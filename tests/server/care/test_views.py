@@ -53,6 +53,7 @@ def test_the_queue_filters_by_status_and_pages_by_25(referrals):
 
 
 def test_an_overdue_follow_up_is_highlighted(referrals):
+    Referral.objects.update(follow_up_due=None)
     late = next(r for r in referrals if r.status == "made")
     Referral.objects.filter(pk=late.pk).update(
         follow_up_due=timezone.localdate() - datetime.timedelta(days=2)

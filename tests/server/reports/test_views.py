@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from server.reports.charts import bar_chart
 from server.reports.sample_history import write_sample_history
 
 
@@ -53,3 +54,16 @@ def test_the_csv_is_a_download_named_for_its_range(client, db):
 
     assert answer.status_code == 200
     assert "care-figures-2026-11-01-to-2026-11-30.csv" in answer["Content-Disposition"]
+
+
+def test_a_chart_with_a_withheld_cell_draws_no_bar_for_it():
+    rows = [
+        {"call_type": "A", "count": 40},
+        {"call_type": "B", "count": "withheld"},
+        {"call_type": "C", "count": "<11"},
+    ]
+
+    svg = bar_chart("By call type", rows, "call_type")
+
+    assert svg.count('class="rect') == 1
+    assert "withheld" not in svg and "&lt;11" not in svg
