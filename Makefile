@@ -48,5 +48,8 @@ format: install ## ruff format + import sort
 schema: install ## Write the OpenAPI schema to docs/openapi.yml
 	$(PY) manage.py spectacular --validate --file docs/openapi.yml
 
+bench-feed: install ## Live-feed latency benchmark (PostgreSQL + Redis on 127.0.0.1; minutes)
+	$(PY) bench/feed_latency.py $(BENCH_ARGS)
+
 clean: ## Remove the virtualenv and local databases
 	rm -rf $(VENV) var staticfiles .pytest_cache

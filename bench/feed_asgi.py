@@ -85,12 +85,14 @@ def _run_ticks(plan: dict) -> dict:
             connection.close()
 
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=plan["workers"]) as pool:
-        for i, args in enumerate(plan["ticks"]):
-            delay = started + i / plan["rate"] - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            pool.submit(tick, *args)
+    pool = ThreadPoolExecutor(max_workers=plan["workers"])
+    for i, args in enumerate(plan["ticks"]):
+        delay = started + i / plan["rate"] - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        pool.submit(tick, *args)
+    # Bounded: ticks the server could not start in their time are dropped, not run late.
+    pool.shutdown(wait=True, cancel_futures=True)
     connection.close()
     return {"dispatched": done, "seconds": time.monotonic() - started, "errors": errors}
 
