@@ -112,8 +112,8 @@ def _encounter_for(actor: User, encounter_id) -> Encounter:
 
 def scene_marked_safe(assignment: Assignment) -> bool:
     """Has an SPD unit on this call marked the scene safe (now or earlier)?"""
-    return assignment.incident.assignments.filter(
-        kind=UnitKind.SPD, scene_safe_at__isnull=False
+    return Assignment.objects.filter(
+        incident_id=assignment.incident_id, kind=UnitKind.SPD, scene_safe_at__isnull=False
     ).exists()
 
 
@@ -297,7 +297,11 @@ def _merge_encounter(actor, device, encounter, base_version, values, mutation_id
 
 def _full_clean(record: models.Model) -> None:
     try:
-        record.full_clean(validate_unique=False, validate_constraints=False)
+        # Related records this service already loaded need no existence query each.
+        loaded = [
+            f.name for f in record._meta.concrete_fields if f.is_relation and f.is_cached(record)
+        ]
+        record.full_clean(exclude=loaded, validate_unique=False, validate_constraints=False)
     except DjangoValidationError as exc:
         raise InvalidInput(summarize_fields(exc.message_dict), fields=exc.message_dict) from exc
 

@@ -14,8 +14,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 
 from server.errors import InvalidInput
 from server.sync.models import Event, Stream
@@ -43,16 +42,32 @@ def publish_event(
 ) -> Event:
     if not STREAM_NAME.match(stream):
         raise ValueError(f"not a stream name: {stream!r}")
-    Stream.objects.get_or_create(name=stream)
-    # UPDATE takes the row lock that orders writers to one stream; it is held until the caller's
-    # transaction ends, so a later seq can never commit before an earlier one.
-    Stream.objects.filter(name=stream).update(last_seq=F("last_seq") + 1)
-    seq = Stream.objects.values_list("last_seq", flat=True).get(name=stream)
+    seq = _next_seq(stream)
+    if seq is None:  # the stream's first event
+        Stream.objects.get_or_create(name=stream)
+        seq = _next_seq(stream)
     event = Event.objects.create(
         stream_id=stream, seq=seq, kind=kind, data=data, mutation_id=mutation_id
     )
     transaction.on_commit(lambda: _push(event))
     return event
+
+
+def _next_seq(stream: str) -> int | None:
+    """Take the stream's next number, or None when the stream has no row yet.
+
+    The UPDATE takes the row lock that orders writers to one stream; it is held until the
+    caller's transaction ends, so a later seq can never commit before an earlier one. RETURNING
+    (PostgreSQL, SQLite 3.35+) reads the number in the same statement: this runs for every event.
+    """
+    table = connection.ops.quote_name(Stream._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE name = %s RETURNING last_seq",
+            [stream],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _push(event: Event) -> None:
