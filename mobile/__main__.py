@@ -1,0 +1,44 @@
+"""`python -m mobile --server http://127.0.0.1:8000` opens the CARE Field tablet app."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+# Kivy reads sys.argv and logs to the console unless told otherwise; the app has its own options.
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m mobile", description=__doc__)
+    parser.add_argument("--server", help="The CARE Field server, e.g. http://127.0.0.1:8000")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=Path.home() / ".local/share/care-field/tablet.sqlite3",
+        help="This tablet's local store (remembers the device and queued changes)",
+    )
+    parser.add_argument("--size", default="1280x800", help="Window size, e.g. 800x1280 portrait")
+    parser.add_argument("--driver-port", type=int, help="Test hook: accept commands on this port")
+    args = parser.parse_args()
+
+    from kivy.config import Config
+
+    width, height = args.size.split("x")
+    Config.set("graphics", "width", width)
+    Config.set("graphics", "height", height)
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+
+    from mobile.ui.app import CareTabletApp
+
+    app = CareTabletApp(store_path=args.store, server_url=args.server)
+    if args.driver_port:
+        from mobile.ui.driver import Driver
+
+        Driver(app).serve(args.driver_port)
+    app.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The CARE Field tablet app: a status bar over a ScreenManager of the screens.
+
+Screens read the tablet's local store and record through its recorder; the network stays on the
+sync engine's thread. Store changes that arrive from the server (live feed or pull) are picked up
+by a refresh the app throttles with `Clock.create_trigger`, fired by the engine's listener and by
+a once-a-second tick (which also keeps "time since dispatch" current).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from mobile.client.sync_engine import SyncState
+from mobile.ui.assignment import AssignmentScreen
+from mobile.ui.encounter import EncounterScreen
+from mobile.ui.inbox import InboxScreen
+from mobile.ui.session import TabletSession
+from mobile.ui.signin import SignInScreen
+from mobile.ui.sync import StatusBar, SyncScreen
+from mobile.ui.widgets import PAPER, Text
+
+SIGNED_IN_SCREENS = ("inbox", "assignment", "encounter", "sync")
+
+
+class CareTabletApp(App):
+    title = "CARE Field"
+
+    def __init__(self, *, store_path: Path, server_url: str | None, **kwargs):
+        super().__init__(**kwargs)
+        self.session = TabletSession(store_path, server_url)
+        self.session.on_sync_change = self.sync_changed
+        self.sync_state: SyncState | None = None
+        self.new_assignments = 0
+
+    def build(self):
+        Window.clearcolor = PAPER
+        root = BoxLayout(orientation="vertical")
+        self.status_bar = StatusBar()
+        self.message = Text(text="", stable_id="app-message", color=(1, 0.85, 0.3, 1))
+        self.screens = ScreenManager(transition=NoTransition())
+        for screen in (
+            SignInScreen(),
+            InboxScreen(),
+            AssignmentScreen(),
+            EncounterScreen(),
+            SyncScreen(),
+        ):
+            self.screens.add_widget(screen)
+        root.add_widget(self.status_bar)
+        root.add_widget(self.message)
+        root.add_widget(self.screens)
+        self.refresh_soon = Clock.create_trigger(lambda dt: self.refresh(), 0.1)
+        Clock.schedule_interval(lambda dt: self.refresh_soon(), 1.0)
+        self.go("inbox" if self.session.signed_in else "signin")
+        return root
+
+    # ---- navigation --------------------------------------------------------------------------
+
+    def go(self, name: str) -> None:
+        if name in SIGNED_IN_SCREENS and not self.session.signed_in:
+            name = "signin"
+        self.tell("")
+        self.screens.current = name
+        self.refresh_soon()
+
+    def open_assignment(self, assignment_id: str) -> None:
+        self.screens.get_screen("assignment").assignment_id = assignment_id
+        self.go("assignment")
+
+    def open_encounter(self, assignment_id: str) -> None:
+        self.screens.get_screen("encounter").assignment_id = assignment_id
+        self.go("encounter")
+
+    def tell(self, message: str) -> None:
+        self.message.text = message
+
+    def announce_new_assignment(self) -> None:
+        """The hook a device build binds to a sound or vibration (plyer); here a banner."""
+        self.new_assignments += 1
+        self.tell("New assignment.")
+
+    # ---- keeping the screens current --------------------------------------------------------
+
+    def sync_changed(self, state: SyncState) -> None:
+        self.sync_state = state
+        if state.revoked:
+            self.session.sign_out()
+            self.go("signin")
+            self.tell("This tablet was revoked: its records were wiped. Sign in again.")
+        elif state.signed_out:
+            self.session.sign_out()
+            self.go("signin")
+            self.tell("Your sign-in expired. Sign in again; queued changes are kept.")
+        self.refresh_soon()
+
+    def refresh(self) -> None:
+        if not self.session.signed_in:
+            self.status_bar.show(None, 0)
+            return
+        tablet = self.session.tablet
+        self.status_bar.show(self.sync_state or tablet.engine.state, tablet.store.queued_count())
+        self.screens.current_screen.refresh()
+
+    def on_stop(self) -> None:
+        self.session.sign_out()

@@ -1,0 +1,84 @@
+"""Sync: the always-visible status bar, and a screen listing queued and refused changes."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from kivy.app import App
+from kivy.lang import Builder
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.screenmanager import Screen
+
+from mobile.client.store import PENDING, REJECTED, Mutation
+from mobile.client.sync_engine import SyncState
+from mobile.ui.widgets import AMBER, GREEN, GREY, RED, BigButton, Text
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
+
+WHAT = {
+    "assignment.transition": "Status change",
+    "encounter.upsert": "Encounter",
+    "service.create": "Service",
+    "naloxone.create": "Naloxone dose",
+    "referral.create": "Referral",
+    "survey.create": "Survey",
+}
+
+
+def clock_time(moment: str | None) -> str:
+    if not moment:
+        return "never"
+    return datetime.datetime.fromisoformat(moment).astimezone().strftime("%H:%M:%S")
+
+
+def describe(mutation: Mutation) -> str:
+    what = WHAT.get(mutation.type, mutation.type)
+    detail = mutation.data.get("to") or mutation.data.get("service") or ""
+    return f"{what} {detail} at {clock_time(mutation.occurred_at)}".replace("  ", " ")
+
+
+class StatusBar(BoxLayout):
+    def show(self, state: SyncState | None, queued: int) -> None:
+        if state is None:
+            self.ids.status.text, self.ids.status.tint = "Not signed in", GREY
+            return
+        if state.revoked:
+            words, tint = "This tablet was revoked", RED
+        elif state.signed_out:
+            words, tint = "Signed out — sign in again", RED
+        elif state.online:
+            words, tint = "Online", GREEN
+        else:
+            words, tint = "Offline — changes are kept on the tablet", AMBER
+        rejected = f" · {len(state.rejected)} refused" if state.rejected else ""
+        self.ids.status.text = (
+            f"{words} · {queued} queued{rejected} · last sync {clock_time(state.last_sync)}"
+        )
+        self.ids.status.tint = tint
+
+
+class SyncScreen(Screen):
+    def refresh(self) -> None:
+        store = App.get_running_app().session.tablet.store
+        queued = [m for m in store.mutations() if m.state in PENDING]
+        rejected = store.mutations(REJECTED)
+        box = self.ids.changes
+        box.clear_widgets()
+        box.add_widget(Text(text=f"Waiting to reach the server: {len(queued)}", bold=True))
+        for mutation in queued:
+            box.add_widget(Text(text=describe(mutation)))
+        box.add_widget(Text(text=f"Refused by the server: {len(rejected)}", bold=True))
+        for mutation in rejected:
+            box.add_widget(Text(text=f"{describe(mutation)} — {mutation.reason}", tint=RED))
+            dismiss = BigButton(text="I have read this", stable_id=f"dismiss-{mutation.id}")
+            dismiss.bind(on_release=lambda _b, mid=mutation.id: self.dismiss(mid))
+            box.add_widget(dismiss)
+
+    def sync_now(self) -> None:
+        """Wake the sync engine (it is otherwise backing off after failures); never waits."""
+        App.get_running_app().session.tablet.engine.nudge()
+
+    def dismiss(self, mutation_id: str) -> None:
+        App.get_running_app().session.tablet.store.dismiss_rejected(mutation_id)
+        self.refresh()

@@ -1,0 +1,280 @@
+"""The real tablet app under Xvfb against a real Daphne server, driven by stable widget ids.
+
+A CARE responder signs in, receives a dispatch live, acknowledges, goes en route and on scene;
+the officer on the call marks the scene safe and the app's banner turns green; with the network
+cut the responder logs naloxone, two services, a referral and a disposition; with it restored,
+the server holds each record exactly once. Every screen is saved to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.test_daphne_serves_the_demo import CALL, sign_in
+from tests.mobile.ui.network import Link
+
+ROOT = Path(__file__).resolve().parents[3]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+pytestmark = [
+    pytest.mark.kivy,
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        importlib.util.find_spec("kivy") is None,
+        reason="Kivy is not installed (pip install -e '.[tablet]')",
+    ),
+    pytest.mark.skipif(
+        not os.environ.get("DISPLAY") and shutil.which("xvfb-run") is None,
+        reason="No display: set DISPLAY or install xvfb (apt-get install xvfb)",
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TabletApp:
+    """`python -m mobile` in its own process, under Xvfb, answering its test hook."""
+
+    def __init__(self, server_url: str, tmp_path: Path):
+        self.port = _free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "mobile",
+            "--server",
+            server_url,
+            "--store",
+            str(tmp_path / "tablet.sqlite3"),
+            "--driver-port",
+            str(self.port),
+        ]
+        if not os.environ.get("DISPLAY"):
+            command = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", *command]
+        self.log = tmp_path / "tablet.log"
+        env = {**os.environ, "KIVY_HOME": str(tmp_path / "kivy"), "KIVY_NO_CONSOLELOG": "1"}
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.stream = self._connect()
+
+    def _connect(self):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the app exited:\n{self.log.read_text()}")
+            try:
+                return socket.create_connection(("127.0.0.1", self.port), timeout=30).makefile("rw")
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("the app's test hook did not open within 60 s")
+
+    def ask(self, **command) -> dict:
+        self.stream.write(json.dumps(command) + "\n")
+        self.stream.flush()
+        answer = json.loads(self.stream.readline())
+        assert "error" not in answer, answer["error"]
+        return answer
+
+    def press(self, stable_id: str) -> None:
+        self.ask(op="press", id=stable_id)
+
+    def type(self, stable_id: str, text: str) -> None:
+        self.ask(op="type", id=stable_id, text=text)
+
+    def read(self, stable_id: str) -> dict:
+        return self.ask(op="read", id=stable_id)
+
+    def wait_for(self, what: str, check, timeout: float = 30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = check()
+            if found:
+                return found
+            time.sleep(0.2)
+        raise AssertionError(
+            f"{what}: not within {timeout:.0f} s; on screen {self.ask(op='state')}"
+        )
+
+    def shows(self, stable_id: str) -> bool:
+        return stable_id in self.ask(op="state")["ids"]
+
+    def screenshot(self, name: str) -> None:
+        time.sleep(0.3)  # let the frame after the last change draw
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.ask(op="screenshot", path=str(SCREENSHOTS / f"tablet-{name}.png"))
+
+    def stop(self) -> None:
+        try:
+            self.ask(op="quit")
+            self.process.wait(timeout=15)
+        except Exception:
+            os.killpg(self.process.pid, 9)
+            self.process.wait(timeout=15)
+
+
+class Desk:
+    """The dispatcher and the officer on the call, through the HTTP API."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.headers = {
+            who: {"Authorization": f"Token {sign_in(url, who)['token']}"}
+            for who in ("dispatcher", "officer1", "care2")
+        }
+
+    def call(self, method: str, path: str, who: str, body: dict | None = None):
+        answer = requests.request(
+            method, self.url + path, json=body, headers=self.headers[who], timeout=10
+        )
+        assert answer.status_code < 300, answer.text
+        return answer.json()
+
+    def dispatch(self) -> tuple[str, str]:
+        units = {u["call_sign"]: u["id"] for u in self.call("GET", "/api/v1/units", "dispatcher")}
+        incident = self.call("POST", "/api/v1/incidents", "dispatcher", CALL)
+        made = self.call(
+            "POST",
+            f"/api/v1/incidents/{incident['id']}/dispatch",
+            "dispatcher",
+            {"care_unit": units["CARE-1"], "spd_unit": units["2M12"]},
+        )
+        by_unit = {a["unit"]: a["id"] for a in made["assignments"]}
+        return by_unit[units["CARE-1"]], by_unit[units["2M12"]]
+
+    def officer_marks_scene_safe(self, assignment: str) -> None:
+        for to in ("acknowledged", "en_route", "on_scene", "scene_safe"):
+            self.call(
+                "POST", f"/api/v1/assignments/{assignment}/transitions", "officer1", {"to": to}
+            )
+
+
+@pytest.fixture
+def system(served_system, tmp_path):
+    url = served_system.start_daphne()
+    link = Link(int(url.rsplit(":", 1)[1]))
+    app = TabletApp(link.url, tmp_path)
+    yield app, link, Desk(url)
+    app.stop()
+    link.close()
+
+
+def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(system):
+    app, link, desk = system
+
+    # Sign in as care1 (the server URL is filled in from --server).
+    app.wait_for("the sign-in screen", lambda: app.shows("sign_in"))
+    app.type("username", "care1")
+    app.type("password", "care-demo")
+    app.type("device_name", "care1-tablet-under-test")
+    app.screenshot("signin")
+    app.press("sign_in")
+    app.wait_for("the inbox", lambda: app.ask(op="state")["screen"] == "inbox")
+    app.wait_for("online", lambda: "Online" in app.read("sync-status")["text"])
+
+    # A dispatch made through the API arrives live, with the officer's unit and its state.
+    care, spd = desk.dispatch()
+    app.wait_for("the new assignment", lambda: app.shows(f"ack-{care}"))
+    app.screenshot("inbox")
+    app.press(f"ack-{care}")
+    assert app.ask(op="state")["screen"] == "assignment"
+    # Only the moves the server's protocol allows a CARE responder: no cancel, no scene safe.
+    app.wait_for("en route offered", lambda: app.shows("to-en_route"))
+    state = app.ask(op="state")
+    assert not {"to-cancelled", "to-scene_safe", "to-acknowledged"} & set(state["ids"])
+    app.press("to-en_route")
+    app.wait_for("on scene offered", lambda: app.shows("to-on_scene"))
+    app.press("to-on_scene")
+    app.wait_for("clear offered", lambda: app.shows("to-cleared"))
+    assert "WAIT FOR SCENE SAFE" in app.read("scene-banner")["text"]
+    assert app.read("open-encounter")["disabled"]
+    app.screenshot("assignment-wait")
+
+    # The officer marks the scene safe; the banner turns green live.
+    desk.officer_marks_scene_safe(spd)
+    app.wait_for(
+        "the green banner",
+        lambda: (
+            "SCENE SAFE" in app.read("scene-banner")["text"]
+            and "WAIT" not in app.read("scene-banner")["text"]
+        ),
+    )
+    assert not app.read("open-encounter")["disabled"]
+    app.screenshot("assignment-safe")
+    app.wait_for(
+        "every status change on the server",
+        lambda: app.read("sync-status")["text"].startswith("Online · 0 queued"),
+    )
+
+    protocol = desk.call("GET", "/api/v1/protocol", "care2")
+    first, second = (s["code"] for s in protocol["services"][:2])
+    disposition = protocol["dispositions"][0]["code"]
+    entry = desk.call("GET", "/api/v1/directory/services", "care2")[0]
+
+    # The scripted encounter, with the network cut. Taps are counted by the app's test hook.
+    link.cut()
+    taps_before = app.ask(op="taps")["taps"]
+    app.press("open-encounter")
+    app.wait_for("the encounter", lambda: app.shows("naloxone"))
+    app.press("naloxone")
+    app.press(f"service-{first}")
+    app.press(f"service-{second}")
+    app.type("referral-search", entry["name"][:6])
+    app.wait_for("the directory match", lambda: app.shows(f"referral-{entry['id']}"))
+    app.press(f"referral-{entry['id']}")
+    app.press("referral-consent")
+    app.press("refer")
+    app.press(f"disposition-{disposition}")
+    taps = app.ask(op="taps")["taps"] - taps_before
+    assert "1 naloxone dose" in app.read("naloxone-log")["text"]
+    assert entry["name"] in app.read("referral-log")["text"]
+    app.screenshot("encounter")
+    app.wait_for("offline shown", lambda: "Offline" in app.read("sync-status")["text"])
+    app.press("open-sync")
+    app.wait_for("the sync screen", lambda: app.shows("sync-now"))
+    app.screenshot("sync-offline")
+    print(f"\nscripted encounter: {taps} taps (plus typing a search word)")
+    assert taps <= 12
+
+    # Network back: everything reaches the server, each record exactly once.
+    link.restore()
+    app.press("sync-now")
+    app.wait_for(
+        "the queue drained",
+        lambda: app.read("sync-status")["text"].startswith("Online · 0 queued"),
+        timeout=60,
+    )
+    app.screenshot("sync")
+    snapshot = desk.call("GET", "/api/v1/sync/snapshot", "care2")
+    encounters = [e for e in snapshot["encounters"] if e["assignment"] == care]
+    assert len(encounters) == 1
+    encounter = encounters[0]
+    assert encounter["disposition"] == disposition
+
+    def mine(kind: str) -> list[dict]:
+        return [r for r in snapshot[kind] if str(r["encounter"]) == str(encounter["id"])]
+
+    assert len(mine("naloxones")) == 1
+    assert sorted(s["service"] for s in mine("services")) == sorted([first, second])
+    referrals = mine("referrals")
+    assert len(referrals) == 1
+    assert str(referrals[0]["service"]) == str(entry["id"]) and referrals[0]["consent"] is True
