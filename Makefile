@@ -51,5 +51,9 @@ schema: install ## Write the OpenAPI schema to docs/openapi.yml
 bench-feed: install ## Live-feed latency benchmark (PostgreSQL + Redis on 127.0.0.1; minutes)
 	$(PY) bench/feed_latency.py $(BENCH_ARGS)
 
+.PHONY: tablet
+tablet: install ## Open the Kivy tablet app against the server (make run first; SERVER=... to change)
+	$(PY) -m mobile --server $(or $(SERVER),http://$(HOST):$(PORT))
+
 clean: ## Remove the virtualenv and local databases
 	rm -rf $(VENV) var staticfiles .pytest_cache
