@@ -360,6 +360,9 @@ class SyncEngine:
     def resync(self) -> None:
         """Register-then-events: take a snapshot, then read events after its cursors."""
         snapshot = self.client.snapshot()
+        reference = {k: snapshot[k] for k in ("protocol", "directory") if k in snapshot}
+        if reference:
+            self.store.set_settings(**reference)
         with self.store.transaction() as db:
             db.execute("DELETE FROM cursors")
             for assignment in snapshot.get("assignments", []):

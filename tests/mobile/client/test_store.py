@@ -24,7 +24,10 @@ def _queue(store: Store, n: int = 1, entity: str = "e1") -> list[str]:
         with store.transaction() as db:
             ids.append(
                 store.enqueue(
-                    db, type="service.create", entity_id=f"{entity}-{i}", data={"i": i},
+                    db,
+                    type="service.create",
+                    entity_id=f"{entity}-{i}",
+                    data={"i": i},
                     occurred_at=now(),
                 ).id
             )

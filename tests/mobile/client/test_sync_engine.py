@@ -1,0 +1,201 @@
+"""The sync engine against the real server: drains the outbox in order, retries the same ids after
+a lost answer, keeps the server's copy on conflict, shows refusals, pages the feed, and survives a
+12-hour shift offline."""
+
+from __future__ import annotations
+
+import datetime
+import random
+
+import pytest
+
+from mobile.client.api import Offline
+from mobile.client.store import CONFLICT, DONE, REJECTED
+from mobile.client.sync_engine import SyncEngine
+from server.care.models import Encounter, NaloxoneAdministration, ServiceGiven
+from server.dispatch.models import Assignment
+from server.sync.models import AppliedMutation
+from tests.mobile.client.faults import faulty_session
+
+
+@pytest.fixture
+def crew(field_server, tablet_for):
+    """A CARE responder's tablet (on a faulty network) with a call dispatched to its unit."""
+    username, care, spd = field_server.new_crew()
+    call = field_server.dispatch(care, spd)
+    session, network = faulty_session()
+    tablet = tablet_for(username, session=session, timeout=5)
+    return tablet, network, call
+
+
+def _on_scene(tablet, call) -> str:
+    for to in ("acknowledged", "en_route", "on_scene"):
+        tablet.recorder.transition(call["care"], to)
+    return tablet.recorder.open_encounter(call["care"], people_contacted=1)
+
+
+def test_queued_changes_are_applied_on_the_server_in_the_order_they_were_made(crew):
+    tablet, _, call = crew
+    encounter = _on_scene(tablet, call)
+    service = tablet.recorder.log_service(encounter, "basic-needs")
+    assert tablet.engine.sync_once()
+    assert tablet.store.queued_count() == 0
+    assert Assignment.objects.get(pk=call["care"]).status == "on_scene"
+    assert ServiceGiven.objects.filter(pk=service).count() == 1
+    assert tablet.store.assignment(call["care"])["status"] == "on_scene"
+    assert tablet.store.record(encounter)["version"] == 1
+
+
+def test_a_lost_answer_is_retried_with_the_same_ids_and_applied_once(crew):
+    tablet, network, call = crew
+    encounter = _on_scene(tablet, call)
+    dose = tablet.recorder.log_naloxone(encounter)
+    ids = [m.id for m in tablet.store.pending()]
+    network.arm("drop_after")
+    assert not tablet.engine.sync_once()
+    assert tablet.engine.state.online is False
+    assert [m.id for m in tablet.store.pending()] == ids  # same ids, still pending
+    assert tablet.engine.sync_once()
+    assert AppliedMutation.objects.filter(pk__in=ids).count() == len(ids)
+    assert NaloxoneAdministration.objects.filter(pk=dose).count() == 1
+    assert Assignment.objects.get(pk=call["care"]).transitions.count() == 3
+    assert {m.state for m in tablet.store.mutations()} == {DONE}
+
+
+def test_a_transition_for_a_call_cancelled_while_offline_is_rejected_and_shown(crew, field_server):
+    tablet, network, call = crew
+    network.offline()
+    tablet.recorder.transition(call["care"], "acknowledged")
+    assert not tablet.engine.sync_once()
+    field_server.cancel(call["incident"])
+    network.online()
+    assert tablet.engine.sync_once()
+    (refused,) = tablet.engine.state.rejected
+    assert refused.state == REJECTED and "cancelled while you were offline" in refused.reason
+    assert tablet.store.assignment(call["care"])["status"] == "cancelled"
+
+
+def test_an_edit_that_clashes_with_a_newer_server_edit_keeps_the_servers_copy(crew, people):
+    tablet, _, call = crew
+    encounter = _on_scene(tablet, call)
+    tablet.engine.sync_once()
+    # Someone else (an admin correcting the record) changes the notes on the server.
+    from server.care.services import upsert_encounter
+
+    upsert_encounter(
+        actor=people["admin"],
+        encounter_id=encounter,
+        assignment_id=call["care"],
+        base_version=1,
+        changes={"notes": "Corrected by the supervisor."},
+    )
+    tablet.recorder.edit_encounter(encounter, notes="Offered water, declined shelter.")
+    assert tablet.engine.sync_once()
+    (mutation,) = tablet.store.mutations(CONFLICT)
+    assert mutation.entity_id == encounter
+    assert tablet.store.record(encounter)["notes"] == "Corrected by the supervisor."
+    assert Encounter.objects.get(pk=encounter).notes == "Corrected by the supervisor."
+
+
+def test_pull_pages_through_the_feed_and_stores_cursors_after_each_page(crew):
+    tablet, _, call = crew
+    encounter = _on_scene(tablet, call)
+    for _ in range(5):
+        tablet.recorder.log_service(encounter, "basic-needs")
+    tablet.engine.page_size = 2
+    tablet.engine.sync_once()
+    streams = tablet.store.cursors()
+    unit_stream = next(s for s in streams if s.startswith("unit:"))
+    assert streams[unit_stream] >= 9  # dispatch, 3 transitions, encounter, 5 services
+    assert len(tablet.store.records("service", parent=encounter)) == 5
+
+
+def test_the_sync_state_tells_listeners_about_queued_changes_and_the_network(crew):
+    tablet, network, call = crew
+    seen = []
+    tablet.engine.add_listener(seen.append)
+    network.offline()
+    tablet.recorder.transition(call["care"], "acknowledged")
+    tablet.engine.sync_once()
+    assert seen[-1].online is False and seen[-1].queued == 1 and seen[-1].last_error
+    network.online()
+    tablet.engine.sync_once()
+    assert seen[-1].online is True and seen[-1].queued == 0 and seen[-1].last_sync
+
+
+def test_recording_never_waits_for_the_network(crew):
+    tablet, network, call = crew
+    network.offline()
+    tablet.start(live=False)
+    tablet.recorder.transition(call["care"], "acknowledged")
+    assert tablet.store.assignment(call["care"])["status"] == "acknowledged"
+    tablet.engine.stop()
+
+
+def test_the_background_thread_drains_the_outbox_once_the_network_is_back(crew):
+    tablet, network, call = crew
+    tablet.engine.base_delay = tablet.engine.max_delay = 0.05
+    network.offline()
+    tablet.start(live=False)
+    tablet.recorder.transition(call["care"], "acknowledged")
+    network.online()
+    deadline = datetime.datetime.now() + datetime.timedelta(seconds=20)
+    while tablet.store.queued_count() and datetime.datetime.now() < deadline:
+        tablet.engine.nudge()
+        tablet.engine._stop.wait(0.05)
+    tablet.engine.stop()
+    assert Assignment.objects.get(pk=call["care"]).status == "acknowledged"
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_ceiling(tmp_path):
+    from mobile.client.api import ApiClient
+    from mobile.client.store import Store
+
+    engine = SyncEngine(
+        Store(tmp_path / "t.sqlite3"),
+        ApiClient("http://127.0.0.1:9"),
+        base_delay=1,
+        max_delay=30,
+        rng=random.Random(4),
+    )
+    delays = []
+    for failures in (1, 2, 3, 4, 10):
+        engine.failures = failures
+        delays.append(engine.backoff_delay())
+    assert 0.5 <= delays[0] <= 1 and 1 <= delays[1] <= 2 and 2 <= delays[2] <= 4
+    assert 15 <= delays[4] <= 30
+
+
+def test_an_unreachable_server_is_offline_not_an_error_for_the_user(tmp_path):
+    from mobile.client.api import ApiClient
+
+    with pytest.raises(Offline, match="No answer"):
+        ApiClient("http://127.0.0.1:9", timeout=1).protocol()
+
+
+def test_synced_clinical_details_are_purged_after_the_retention_time(crew):
+    tablet, _, call = crew
+    encounter = _on_scene(tablet, call)
+    tablet.engine.sync_once()
+    assert tablet.store.record(encounter) is not None
+    tablet.engine.retention = datetime.timedelta(0)
+    tablet.engine.sync_once()
+    assert tablet.store.record(encounter) is None
+    assert Encounter.objects.filter(pk=encounter).exists()  # only the tablet forgets
+
+
+def test_a_tablet_offline_for_a_twelve_hour_shift_syncs_a_thousand_records(crew):
+    tablet, network, call = crew
+    network.offline()
+    encounter = _on_scene(tablet, call)
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=12)
+    for i in range(996):
+        tablet.recorder.log_service(
+            encounter, "basic-needs", at=start + datetime.timedelta(seconds=43 * i)
+        )
+    assert tablet.store.queued_count() == 1000
+    network.online()
+    assert tablet.engine.sync_once(), tablet.engine.state.last_error
+    assert tablet.store.queued_count() == 0
+    assert ServiceGiven.objects.filter(encounter_id=encounter).count() == 996
+    assert len(tablet.store.records("service", parent=encounter)) == 996
