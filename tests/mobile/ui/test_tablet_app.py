@@ -50,7 +50,8 @@ def _free_port() -> int:
 class TabletApp:
     """`python -m mobile` in its own process, under Xvfb, answering its test hook."""
 
-    def __init__(self, server_url: str, tmp_path: Path):
+    def __init__(self, server_url: str, home: Path):
+        home.mkdir(parents=True, exist_ok=True)
         self.port = _free_port()
         command = [
             sys.executable,
@@ -59,14 +60,14 @@ class TabletApp:
             "--server",
             server_url,
             "--store",
-            str(tmp_path / "tablet.sqlite3"),
+            str(home / "tablet.sqlite3"),
             "--driver-port",
             str(self.port),
         ]
         if not os.environ.get("DISPLAY"):
             command = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", *command]
-        self.log = tmp_path / "tablet.log"
-        env = {**os.environ, "KIVY_HOME": str(tmp_path / "kivy"), "KIVY_NO_CONSOLELOG": "1"}
+        self.log = home / "tablet.log"
+        env = {**os.environ, "KIVY_HOME": str(home / "kivy"), "KIVY_NO_CONSOLELOG": "1"}
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -111,12 +112,25 @@ class TabletApp:
             if found:
                 return found
             time.sleep(0.2)
+        on_screen = self.ask(op="state")
+        said = {
+            i: self.read(i)["text"]
+            for i in ("app-message", "signin-message", "sync-status")
+            if i in on_screen["ids"]
+        }
         raise AssertionError(
-            f"{what}: not within {timeout:.0f} s; on screen {self.ask(op='state')}"
+            f"{what}: not within {timeout:.0f} s; the app shows {on_screen}, {said}"
         )
 
     def shows(self, stable_id: str) -> bool:
         return stable_id in self.ask(op="state")["ids"]
+
+    def sign_in(self, username: str) -> None:
+        """The server URL is filled in from --server; the password is the demo's."""
+        self.wait_for("the sign-in screen", lambda: self.shows("sign_in"))
+        self.type("username", username)
+        self.type("password", "care-demo")
+        self.type("device_name", f"{username}-tablet-under-test")
 
     def screenshot(self, name: str) -> None:
         time.sleep(0.3)  # let the frame after the last change draw
@@ -139,7 +153,7 @@ class Desk:
         self.url = url
         self.headers = {
             who: {"Authorization": f"Token {sign_in(url, who)['token']}"}
-            for who in ("dispatcher", "officer1", "care2")
+            for who in ("dispatcher", "care2")
         }
 
     def call(self, method: str, path: str, who: str, body: dict | None = None):
@@ -161,35 +175,30 @@ class Desk:
         by_unit = {a["unit"]: a["id"] for a in made["assignments"]}
         return by_unit[units["CARE-1"]], by_unit[units["2M12"]]
 
-    def officer_marks_scene_safe(self, assignment: str) -> None:
-        for to in ("acknowledged", "en_route", "on_scene", "scene_safe"):
-            self.call(
-                "POST", f"/api/v1/assignments/{assignment}/transitions", "officer1", {"to": to}
-            )
-
 
 @pytest.fixture
 def system(served_system, tmp_path):
     url = served_system.start_daphne()
+    # The CARE tablet reaches the server through a link the test can cut; the officer's directly.
     link = Link(int(url.rsplit(":", 1)[1]))
-    app = TabletApp(link.url, tmp_path)
-    yield app, link, Desk(url)
-    app.stop()
+    care, officer = TabletApp(link.url, tmp_path / "care"), TabletApp(url, tmp_path / "officer")
+    yield care, officer, link, Desk(url)
+    for app in (care, officer):
+        app.stop()
     link.close()
 
 
 def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(system):
-    app, link, desk = system
+    app, officer, link, desk = system
 
-    # Sign in as care1 (the server URL is filled in from --server).
-    app.wait_for("the sign-in screen", lambda: app.shows("sign_in"))
-    app.type("username", "care1")
-    app.type("password", "care-demo")
-    app.type("device_name", "care1-tablet-under-test")
+    app.sign_in("care1")
     app.screenshot("signin")
     app.press("sign_in")
-    app.wait_for("the inbox", lambda: app.ask(op="state")["screen"] == "inbox")
-    app.wait_for("online", lambda: "Online" in app.read("sync-status")["text"])
+    officer.sign_in("officer1")
+    officer.press("sign_in")
+    for tablet in (app, officer):
+        tablet.wait_for("the inbox", lambda t=tablet: t.ask(op="state")["screen"] == "inbox")
+        tablet.wait_for("online", lambda t=tablet: "Online" in t.read("sync-status")["text"])
 
     # A dispatch made through the API arrives live, with the officer's unit and its state.
     care, spd = desk.dispatch()
@@ -209,8 +218,18 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     assert app.read("open-encounter")["disabled"]
     app.screenshot("assignment-wait")
 
-    # The officer marks the scene safe; the banner turns green live.
-    desk.officer_marks_scene_safe(spd)
+    # On the officer's tablet: the officer's moves, then scene safe; the CARE banner turns green.
+    officer.wait_for("the officer's assignment", lambda: officer.shows(f"ack-{spd}"))
+    officer.press(f"ack-{spd}")
+    for to in ("en_route", "on_scene"):
+        officer.wait_for(f"{to} offered", lambda to=to: officer.shows(f"to-{to}"))
+        officer.press(f"to-{to}")
+    officer.wait_for("scene safe offered", lambda: officer.shows("to-scene_safe"))
+    moves = {i for i in officer.ask(op="state")["ids"] if i.startswith("to-")}
+    assert moves == {"to-scene_safe", "to-scene_unsafe", "to-cleared"}
+    assert officer.read("open-encounter")["disabled"]  # no encounter for an officer
+    officer.screenshot("officer-assignment")
+    officer.press("to-scene_safe")
     app.wait_for(
         "the green banner",
         lambda: (
