@@ -8,6 +8,7 @@ a once-a-second tick (which also keeps "time since dispatch" current).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from kivy.app import App
@@ -37,6 +38,8 @@ class CareTabletApp(App):
         self.session.on_sync_change = self.sync_changed
         self.sync_state: SyncState | None = None
         self.new_assignments = 0
+        # When the inbox was first shown with the tablet's assignments (cold-start figure).
+        self.inbox_shown_at: float | None = None
 
     def build(self):
         Window.clearcolor = PAPER
@@ -106,6 +109,8 @@ class CareTabletApp(App):
         tablet = self.session.tablet
         self.status_bar.show(self.sync_state or tablet.engine.state, tablet.store.queued_count())
         self.screens.current_screen.refresh()
+        if self.inbox_shown_at is None and self.screens.current == "inbox":
+            self.inbox_shown_at = time.time()
 
     def on_stop(self) -> None:
         self.session.sign_out()

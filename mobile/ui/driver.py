@@ -2,7 +2,7 @@
 
 Started only when `python -m mobile --driver-port N` asks for it. It listens on 127.0.0.1 for
 one JSON command per line and answers one JSON line; each command runs on the UI thread, exactly
-as a tap would. Commands: press, type, read, state, screenshot, taps, quit.
+as a tap would. Commands: press, type, read, state, screenshot, taps, startup, quit.
 """
 
 from __future__ import annotations
@@ -11,12 +11,31 @@ import json
 import os
 import socketserver
 import threading
+from pathlib import Path
 from typing import Any
 
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.uix.widget import Widget
+
+
+def process_started() -> float:
+    """When this process started (epoch seconds), from /proc: includes interpreter start-up."""
+    ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+    boot = next(
+        int(line.split()[1])
+        for line in Path("/proc/stat").read_text().splitlines()
+        if line.startswith("btime")
+    )
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def resident_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def visible_widgets(widget: Widget):
@@ -42,6 +61,10 @@ class Driver:
         if op == "state":
             ids = [w.stable_id for w in visible_widgets(Window) if getattr(w, "stable_id", "")]
             return {"screen": self.app.screens.current, "ids": ids}
+        if op == "startup":
+            shown = self.app.inbox_shown_at
+            seconds = None if shown is None else shown - process_started()
+            return {"inbox_seconds": seconds, "resident_mb": resident_mb()}
         if op == "taps":
             return {"taps": self.taps}
         if op == "screenshot":
