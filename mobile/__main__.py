@@ -20,9 +20,14 @@ def main() -> None:
         help="This tablet's local store (remembers the device and queued changes)",
     )
     parser.add_argument("--size", default="1280x800", help="Window size, e.g. 800x1280 portrait")
+    parser.add_argument(
+        "--font-scale", type=float, default=1.0, help="Larger text, e.g. 1.3 (touch targets grow)"
+    )
     parser.add_argument("--driver-port", type=int, help="Test hook: accept commands on this port")
     args = parser.parse_args()
 
+    # Read by kivy.metrics at import: every font size in the kv files is in sp, so it scales.
+    os.environ["KIVY_METRICS_FONTSCALE"] = str(args.font_scale)
     from kivy.config import Config
 
     width, height = args.size.split("x")

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -323,3 +324,37 @@ def test_a_signed_in_tablet_reopens_to_its_inbox_quickly_and_small(served_system
     # are loose so a busy CI machine can't make the test flaky, yet they catch a real regression.
     assert figures["inbox_seconds"] <= 10.0
     assert figures["resident_mb"] <= 300
+
+
+REVOKE = """
+from server.accounts.models import Device
+from server.accounts.services import revoke_device
+device = Device.objects.get(name="care1-tablet-under-test", revoked_at__isnull=True)
+revoke_device(actor=device.user, device=device, reason="Tablet reported lost.")
+"""
+
+
+def test_a_revoked_tablet_says_so_wipes_itself_and_returns_to_sign_in(served_system, tmp_path):
+    url = served_system.start_daphne()
+    app = TabletApp(url, tmp_path / "care")
+    try:
+        app.sign_in("care1")
+        app.press("sign_in")
+        app.wait_for("online", lambda: "Online" in app.read("sync-status")["text"])
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", REVOKE],
+            cwd=ROOT,
+            env=served_system.env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        # The socket closes with 4403 at once over Redis; on the in-memory layer the next sync's
+        # 401 (within the engine's 15 s interval) asks the feed, which hears 4403.
+        app.wait_for("the sign-in screen", lambda: app.shows("sign_in"), timeout=45)
+        assert "revoked" in app.read("app-message")["text"]
+    finally:
+        app.stop()
+    with sqlite3.connect(tmp_path / "care" / "tablet.sqlite3") as db:
+        for table in ("settings", "assignments", "records", "outbox", "cursors"):
+            assert db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
