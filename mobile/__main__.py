@@ -23,6 +23,11 @@ def main() -> None:
     parser.add_argument(
         "--font-scale", type=float, default=1.0, help="Larger text, e.g. 1.3 (touch targets grow)"
     )
+    parser.add_argument(
+        "--lock-minutes",
+        type=float,
+        help="Lock after this many idle minutes (default 10, never over 30)",
+    )
     parser.add_argument("--driver-port", type=int, help="Test hook: accept commands on this port")
     args = parser.parse_args()
 
@@ -37,7 +42,9 @@ def main() -> None:
 
     from mobile.ui.app import CareTabletApp
 
-    app = CareTabletApp(store_path=args.store, server_url=args.server)
+    app = CareTabletApp(
+        store_path=args.store, server_url=args.server, lock_after_minutes=args.lock_minutes
+    )
     if args.driver_port:
         from mobile.ui.driver import Driver
 

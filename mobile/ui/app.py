@@ -21,6 +21,7 @@ from mobile.client.sync_engine import SyncState
 from mobile.ui.assignment import AssignmentScreen
 from mobile.ui.encounter import EncounterScreen
 from mobile.ui.inbox import InboxScreen
+from mobile.ui.lock import LockScreen, lock_minutes
 from mobile.ui.session import TabletSession
 from mobile.ui.signin import SignInScreen
 from mobile.ui.sync import StatusBar, SyncScreen
@@ -32,13 +33,26 @@ SIGNED_IN_SCREENS = ("inbox", "assignment", "encounter", "sync")
 class CareTabletApp(App):
     title = "CARE Field"
 
-    def __init__(self, *, store_path: Path, server_url: str | None, **kwargs):
+    def __init__(
+        self,
+        *,
+        store_path: Path,
+        server_url: str | None,
+        lock_after_minutes: float | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        self.lock_seconds = lock_minutes(lock_after_minutes) * 60
+        # A remembered tablet opens locked: the PIN first, then the inbox.
+        self.locked = True
+        self.resume_to = "inbox"
+        self.last_touch = time.monotonic()
         self.session = TabletSession(store_path, server_url)
         self.session.on_sync_change = self.sync_changed
         self.sync_state: SyncState | None = None
         self.new_assignments = 0
-        # When the inbox was first shown with the tablet's assignments (cold-start figure).
+        # Cold-start figures: the first screen ready for input, and the inbox first shown.
+        self.ready_at: float | None = None
         self.inbox_shown_at: float | None = None
 
     def build(self):
@@ -53,13 +67,15 @@ class CareTabletApp(App):
             AssignmentScreen(),
             EncounterScreen(),
             SyncScreen(),
+            LockScreen(),
         ):
             self.screens.add_widget(screen)
         root.add_widget(self.status_bar)
         root.add_widget(self.message)
         root.add_widget(self.screens)
         self.refresh_soon = Clock.create_trigger(lambda dt: self.refresh(), 0.1)
-        Clock.schedule_interval(lambda dt: self.refresh_soon(), 1.0)
+        Clock.schedule_interval(lambda dt: self.tick(), 1.0)
+        Window.bind(on_touch_down=self.touched, on_key_down=self.touched)
         self.go("inbox" if self.session.signed_in else "signin")
         return root
 
@@ -68,6 +84,10 @@ class CareTabletApp(App):
     def go(self, name: str) -> None:
         if name in SIGNED_IN_SCREENS and not self.session.signed_in:
             name = "signin"
+        elif name in SIGNED_IN_SCREENS and self.needs_pin():
+            if self.screens.current != "lock":  # unlocking returns where the responder was
+                self.resume_to = name
+            name = "lock"
         self.tell("")
         self.screens.current = name
         self.refresh_soon()
@@ -79,6 +99,27 @@ class CareTabletApp(App):
     def open_encounter(self, assignment_id: str) -> None:
         self.screens.get_screen("encounter").assignment_id = assignment_id
         self.go("encounter")
+
+    # ---- the lock ------------------------------------------------------------------------------
+
+    def needs_pin(self) -> bool:
+        """Locked, or no PIN chosen yet (first sign-in on this tablet)."""
+        return self.locked or self.session.tablet.store.get_setting("pin") is None
+
+    def touched(self, *args) -> None:
+        self.last_touch = time.monotonic()
+
+    def unlocked(self) -> None:
+        self.locked = False
+        self.touched()
+        self.go(self.resume_to)
+
+    def tick(self) -> None:
+        idle = time.monotonic() - self.last_touch
+        if self.session.signed_in and not self.locked and idle > self.lock_seconds:
+            self.locked = True
+            self.go(self.screens.current)
+        self.refresh_soon()
 
     def tell(self, message: str) -> None:
         self.message.text = message
@@ -109,6 +150,8 @@ class CareTabletApp(App):
         tablet = self.session.tablet
         self.status_bar.show(self.sync_state or tablet.engine.state, tablet.store.queued_count())
         self.screens.current_screen.refresh()
+        if self.ready_at is None:
+            self.ready_at = time.time()
         if self.inbox_shown_at is None and self.screens.current == "inbox":
             self.inbox_shown_at = time.time()
 

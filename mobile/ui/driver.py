@@ -63,8 +63,12 @@ class Driver:
             return {"screen": self.app.screens.current, "ids": ids}
         if op == "startup":
             shown = self.app.inbox_shown_at
-            seconds = None if shown is None else shown - process_started()
-            return {"inbox_seconds": seconds, "resident_mb": resident_mb()}
+            started, ready = process_started(), self.app.ready_at
+            return {
+                "ready_seconds": None if ready is None else ready - started,
+                "inbox_seconds": None if shown is None else shown - started,
+                "resident_mb": resident_mb(),
+            }
         if op == "taps":
             return {"taps": self.taps}
         if op == "screenshot":
@@ -84,6 +88,7 @@ class Driver:
                 "state": getattr(widget, "state", None),
                 "tint": list(getattr(widget, "tint", [])),
             }
+        self.app.touched()  # a command is the person at the tablet: not idle
         if op == "type":
             widget.text = command["text"]
             return {}

@@ -45,7 +45,10 @@ class SignInScreen(Screen):
         self.ids.password.text = ""
         self.ids.sign_in.disabled = False
         self.show("")
-        App.get_running_app().go("inbox")
+        app = App.get_running_app()
+        # A password sign-in is its own proof; the lock asks for a PIN only if none is set.
+        app.locked = False
+        app.go("inbox")
 
     def refused(self, reason: str) -> None:
         self.ids.sign_in.disabled = False

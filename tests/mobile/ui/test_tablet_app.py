@@ -42,6 +42,9 @@ pytestmark = [
 ]
 
 
+PIN = "482913"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -51,7 +54,7 @@ def _free_port() -> int:
 class TabletApp:
     """`python -m mobile` in its own process, under Xvfb, answering its test hook."""
 
-    def __init__(self, server_url: str, home: Path):
+    def __init__(self, server_url: str, home: Path, *options: str):
         home.mkdir(parents=True, exist_ok=True)
         self.port = _free_port()
         command = [
@@ -64,6 +67,7 @@ class TabletApp:
             str(home / "tablet.sqlite3"),
             "--driver-port",
             str(self.port),
+            *options,
         ]
         if not os.environ.get("DISPLAY"):
             command = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", *command]
@@ -133,6 +137,14 @@ class TabletApp:
         self.type("password", "care-demo")
         self.type("device_name", f"{username}-tablet-under-test")
 
+    def set_pin(self, pin: str = PIN) -> None:
+        """First sign-in on this tablet: choose the PIN, then the inbox opens."""
+        self.wait_for("the PIN screen", lambda: self.shows("pin-again"))
+        self.type("pin", pin)
+        self.type("pin-again", pin)
+        self.press("pin-submit")
+        self.wait_for("the inbox", lambda: self.ask(op="state")["screen"] == "inbox")
+
     def screenshot(self, name: str) -> None:
         time.sleep(0.3)  # let the frame after the last change draw
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -198,7 +210,7 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     officer.sign_in("officer1")
     officer.press("sign_in")
     for tablet in (app, officer):
-        tablet.wait_for("the inbox", lambda t=tablet: t.ask(op="state")["screen"] == "inbox")
+        tablet.set_pin()
         tablet.wait_for("online", lambda t=tablet: "Online" in t.read("sync-status")["text"])
 
     # A dispatch made through the API arrives live, with the officer's unit and its state.
@@ -300,29 +312,34 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     assert str(referrals[0]["service"]) == str(entry["id"]) and referrals[0]["consent"] is True
 
 
-def test_a_signed_in_tablet_reopens_to_its_inbox_quickly_and_small(served_system, tmp_path):
-    """Cold start of a remembered device to a usable inbox, and resident memory, under Xvfb."""
+def test_a_signed_in_tablet_reopens_to_its_pin_quickly_and_small(served_system, tmp_path):
+    """Cold start of a remembered device until it takes input, and resident memory, under Xvfb."""
     url = served_system.start_daphne()
     first = TabletApp(url, tmp_path / "care")
     first.sign_in("care1")
     first.press("sign_in")
-    first.wait_for("the inbox", lambda: first.ask(op="state")["screen"] == "inbox")
+    first.set_pin()
     first.stop()
 
     again = TabletApp(url, tmp_path / "care")
     try:
-        again.wait_for("the inbox", lambda: again.ask(op="startup")["inbox_seconds"] is not None)
-        assert again.ask(op="state")["screen"] == "inbox"  # no sign-in: the device is remembered
+        # No password: the device is remembered; its PIN opens the inbox.
+        again.wait_for("the PIN prompt", lambda: again.ask(op="startup")["ready_seconds"])
+        assert again.ask(op="state")["screen"] == "lock"
         figures = again.ask(op="startup")
+        again.type("pin", PIN)
+        again.press("pin-submit")
+        again.wait_for("the inbox", lambda: again.ask(op="state")["screen"] == "inbox")
+        figures["resident_mb"] = again.ask(op="startup")["resident_mb"]
     finally:
         again.stop()
     print(
-        f"\ncold start to inbox {figures['inbox_seconds']:.2f} s, "
-        f"resident {figures['resident_mb']:.0f} MB"
+        f"\ncold start to the PIN prompt {figures['ready_seconds']:.2f} s, "
+        f"resident {figures['resident_mb']:.0f} MB with the inbox open"
     )
     # The goals are 3 s and 200 MB (docs/benchmarks.md has the measured figures); the bounds here
     # are loose so a busy CI machine can't make the test flaky, yet they catch a real regression.
-    assert figures["inbox_seconds"] <= 10.0
+    assert figures["ready_seconds"] <= 10.0
     assert figures["resident_mb"] <= 300
 
 
@@ -340,6 +357,7 @@ def test_a_revoked_tablet_says_so_wipes_itself_and_returns_to_sign_in(served_sys
     try:
         app.sign_in("care1")
         app.press("sign_in")
+        app.set_pin()
         app.wait_for("online", lambda: "Online" in app.read("sync-status")["text"])
         subprocess.run(
             [sys.executable, "manage.py", "shell", "-c", REVOKE],
@@ -358,3 +376,32 @@ def test_a_revoked_tablet_says_so_wipes_itself_and_returns_to_sign_in(served_sys
     with sqlite3.connect(tmp_path / "care" / "tablet.sqlite3") as db:
         for table in ("settings", "assignments", "records", "outbox", "cursors"):
             assert db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
+
+
+def test_the_tablet_locks_when_idle_and_only_its_pin_opens_it(served_system, tmp_path):
+    url = served_system.start_daphne()
+    app = TabletApp(url, tmp_path / "care", "--lock-minutes", "0.05")  # 3 s idle, for the test
+    try:
+        app.sign_in("care1")
+        app.press("sign_in")
+        app.wait_for("the PIN screen", lambda: app.shows("pin-again"))
+        app.type("pin", "1234")
+        app.type("pin-again", "1234")
+        app.press("pin-submit")
+        assert "at least 6 digits" in app.read("pin-message")["text"]
+        app.set_pin()
+        app.press("open-sync")
+
+        app.wait_for("the lock", lambda: app.ask(op="state")["screen"] == "lock", timeout=15)
+        assert app.read("pin-again")["disabled"]  # unlocking, not choosing a PIN
+        app.press("open-inbox")  # the bar can't get past the lock
+        assert app.ask(op="state")["screen"] == "lock"
+        app.screenshot("lock")
+        app.type("pin", "000000")
+        app.press("pin-submit")
+        assert app.read("pin-message")["text"] == "That PIN is not right."
+        app.type("pin", PIN)
+        app.press("pin-submit")
+        assert app.ask(op="state")["screen"] == "sync"  # back where the responder was
+    finally:
+        app.stop()
