@@ -16,8 +16,8 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
-from mobile.client.recorder import NotAllowed
-from mobile.client.store import Store
+from mobile.client.recorder import NotAllowed, Recorder
+from mobile.client.store import Store, now
 from mobile.ui.sync import clock_time
 from mobile.ui.widgets import GREEN, BigButton, BigToggle, Text
 
@@ -35,6 +35,24 @@ def matching(directory: list[dict[str, Any]], words: str) -> list[dict[str, Any]
         if all(w in text.lower() for w in wanted):
             found.append(entry)
     return found[:SHOWN_MATCHES]
+
+
+def correct_naloxone(recorder: Recorder, record_id: str, **changes: Any) -> None:
+    """Correct a logged dose (route, response...): the server takes `naloxone.update`, which the
+    recorder has no call for yet. Saved like every recorder call: the tablet's copy and the
+    outbox mutation in one transaction, then the sync engine is nudged."""
+    store = recorder.store
+    record = store.record(record_id)
+    if record is None:
+        raise NotAllowed("This dose is not on this tablet.")
+    with store.transaction() as db:
+        store.enqueue(
+            db, type="naloxone.update", entity_id=record_id, occurred_at=now(), data=changes
+        )
+        store.put_record(
+            db, "naloxone", {**record, **changes}, parent=record["encounter"], synced=False
+        )
+    recorder.on_change()
 
 
 class EncounterScreen(Screen):
@@ -104,6 +122,29 @@ class EncounterScreen(Screen):
         self.ids.naloxone_log.text = (
             f"{len(doses)} naloxone dose(s) logged at {times}" if doses else "No naloxone given."
         )
+        grid = self.ids.naloxone_edit
+        grid.clear_widgets()
+        if not doses:
+            return
+        # The latest dose's details, one tap each to correct.
+        latest = max(doses, key=lambda d: d.get("occurred_at") or d.get("administered_at") or "")
+        naloxone = self.store.protocol().get("naloxone", {})
+        for field, choices in (
+            ("route", naloxone.get("routes", [])),
+            ("response", naloxone.get("responses", [])),
+        ):
+            for choice in choices:
+                toggle = BigToggle(
+                    text=f"{field.capitalize()}: {choice}",
+                    stable_id=f"{field}-{choice}",
+                    group=f"naloxone-{field}",
+                    allow_no_selection=False,
+                    state="down" if latest.get(field) == choice else "normal",
+                )
+                toggle.bind(
+                    on_release=lambda _b, f=field, c=choice, r=latest["id"]: self.correct(r, f, c)
+                )
+                grid.add_widget(toggle)
 
     def show_referrals(self, referrals: list[dict]) -> None:
         names = {str(e["id"]): e["name"] for e in self.store.directory()}
@@ -136,6 +177,10 @@ class EncounterScreen(Screen):
 
     def log_naloxone(self) -> None:
         self.recorder.log_naloxone(self.encounter_id)
+        self.refresh()
+
+    def correct(self, record_id: str, field: str, value: str) -> None:
+        correct_naloxone(self.recorder, record_id, **{field: value})
         self.refresh()
 
     def dispose(self, code: str) -> None:
