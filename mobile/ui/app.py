@@ -24,10 +24,11 @@ from mobile.ui.inbox import InboxScreen
 from mobile.ui.lock import LockScreen, lock_minutes
 from mobile.ui.session import TabletSession
 from mobile.ui.signin import SignInScreen
+from mobile.ui.survey import SurveyScreen
 from mobile.ui.sync import StatusBar, SyncScreen
 from mobile.ui.widgets import PAPER, Text
 
-SIGNED_IN_SCREENS = ("inbox", "assignment", "encounter", "sync")
+SIGNED_IN_SCREENS = ("inbox", "assignment", "encounter", "survey", "sync")
 
 
 class CareTabletApp(App):
@@ -67,6 +68,7 @@ class CareTabletApp(App):
             AssignmentScreen(),
             EncounterScreen(),
             SyncScreen(),
+            SurveyScreen(),
             LockScreen(),
         ):
             self.screens.add_widget(screen)
@@ -120,6 +122,10 @@ class CareTabletApp(App):
             self.locked = True
             self.go(self.screens.current)
         self.refresh_soon()
+
+    def open_survey(self, encounter_id: str) -> None:
+        self.screens.get_screen("survey").encounter_id = encounter_id
+        self.go("survey")
 
     def tell(self, message: str) -> None:
         self.message.text = message

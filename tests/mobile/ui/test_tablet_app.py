@@ -279,6 +279,15 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     taps = app.ask(op="taps")["taps"] - taps_before
     assert "1 naloxone dose" in app.read("naloxone-log")["text"]
     app.press("response-improved")  # a correction after the fact, not part of the scripted taps
+    # The person takes the survey on the tablet (their taps, not the responder's).
+    app.press("open-survey")
+    app.wait_for("the survey", lambda: app.shows("survey-consent"))
+    for n, question in enumerate(protocol["survey_questions"]):
+        app.press(f"survey-{question['key']}-{5 - n % 2}")
+    app.screenshot("survey")
+    app.press("survey-consent")
+    app.press("survey-submit")
+    assert app.ask(op="state")["screen"] == "encounter"
     assert entry["name"] in app.read("referral-log")["text"]
     app.screenshot("encounter")
     app.wait_for("offline shown", lambda: "Offline" in app.read("sync-status")["text"])
@@ -309,6 +318,7 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     (dose,) = mine("naloxones")
     assert (dose["response"], dose["route"]) == ("improved", "intranasal")
     assert sorted(s["service"] for s in mine("services")) == sorted([first, second])
+    assert len(mine("surveys")) == 1
     referrals = mine("referrals")
     assert len(referrals) == 1
     assert str(referrals[0]["service"]) == str(entry["id"]) and referrals[0]["consent"] is True
