@@ -328,10 +328,12 @@ def test_a_signed_in_tablet_reopens_to_its_pin_quickly_and_small(served_system, 
     """Cold start of a remembered device until it takes input, and resident memory, under Xvfb."""
     url = served_system.start_daphne()
     first = TabletApp(url, tmp_path / "care")
-    first.sign_in("care1")
-    first.press("sign_in")
-    first.set_pin()
-    first.stop()
+    try:
+        first.sign_in("care1")
+        first.press("sign_in")
+        first.set_pin()
+    finally:
+        first.stop()
 
     again = TabletApp(url, tmp_path / "care")
     try:
