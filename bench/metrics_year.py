@@ -6,9 +6,11 @@ naloxone, referrals, surveys), written with COPY. Then times `program_metrics` f
 and for one month, several runs each, and prints the median and the worst.
 
     python bench/metrics_year.py [INCIDENTS] [--rebuild]
+    python bench/metrics_year.py --reuse      # only the timing, against the database as it is
 
 The database is `care_bench_metrics` on DATABASE_URL's server (default 127.0.0.1:5432, postgres).
-A second run reuses it unless --rebuild is given.
+A second run reuses it unless --rebuild is given. --reuse skips loading the demo data and topping
+up the incidents (it still applies new migrations, so new indexes are timed).
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ def main() -> None:
     from server.dispatch.models import Incident
 
     call_command("migrate", verbosity=0)
+    if "--reuse" in sys.argv:
+        print(f"incidents in the database: {Incident.objects.count():,}")
+        time_metrics()
+        return
     call_command("load_demo", verbosity=0)
     have = Incident.objects.count()
     if have < target:
