@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from server.accounts.services import device_for_token, locked_until
+from server.accounts.services import device_for_token, locked_until, token_device_revoked
 
 
 class LockoutBackend(ModelBackend):
@@ -39,6 +39,11 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
             ) from exc
         token = device_for_token(key)
         if token is None:
+            if token_device_revoked(key):
+                raise exceptions.AuthenticationFailed(
+                    "This device was revoked by a supervisor; it can't be used to sign in.",
+                    code="revoked",
+                )
             raise exceptions.AuthenticationFailed(
                 "This token is unknown, expired or revoked; sign in again."
             )

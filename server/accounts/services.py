@@ -246,6 +246,14 @@ def device_for_token(key: str) -> DeviceToken | None:
     return token
 
 
+def token_device_revoked(key: str) -> bool:
+    """Was this token's device revoked? The tablet wipes itself on that answer, and only on it:
+    an expired or signed-out token keeps the changes still queued on the tablet."""
+    return DeviceToken.objects.filter(
+        key_hash=DeviceToken.hash(key), device__revoked_at__isnull=False
+    ).exists()
+
+
 def revoke_device(*, actor: User, device: Device, reason: str = "") -> Device:
     with transaction.atomic():
         if device.revoked_at:

@@ -196,3 +196,24 @@ def test_a_new_token_lives_as_long_as_the_setting_says(people, settings):
     token_request(APIClient(), "care1", PASSWORD)
     lifetime = DeviceToken.objects.get().expires_at - timezone.now()
     assert datetime.timedelta(hours=11, minutes=59) < lifetime <= datetime.timedelta(hours=12)
+
+
+def test_a_revoked_device_answers_401_with_code_revoked_and_a_signed_out_one_does_not(people):
+    from server.accounts.models import Device
+    from server.accounts.services import revoke_device, sign_out
+
+    revoked, signed_out = APIClient(), APIClient()
+    keys = [token_request(APIClient(), "care1", PASSWORD).json()["token"] for _ in range(2)]
+    revoked.credentials(HTTP_AUTHORIZATION=f"Token {keys[0]}")
+    signed_out.credentials(HTTP_AUTHORIZATION=f"Token {keys[1]}")
+    device = Device.objects.get(tokens__key_hash=DeviceToken.hash(keys[0]))
+    revoke_device(actor=people["admin"], device=device, reason="Tablet lost")
+    sign_out(token=DeviceToken.objects.get(key_hash=DeviceToken.hash(keys[1])))
+
+    gone = revoked.get("/api/v1/me")
+    assert gone.status_code == 401
+    assert gone.json()["code"] == "revoked"
+    assert "revoked" in gone.json()["detail"]
+    expired = signed_out.get("/api/v1/me")
+    assert expired.status_code == 401
+    assert expired.json()["code"] != "revoked"
