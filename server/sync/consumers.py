@@ -55,6 +55,11 @@ def ack_watch_seconds() -> float:
     return float(getattr(settings, "CARE_ACK_WATCH_SECONDS", 5))
 
 
+# Ack writes go to the executor's pool, not the one thread Channels keeps for database work:
+# every socket of the process shares that thread, and receipts must not hold up deliveries.
+_record_ack = database_sync_to_async(record_ack, thread_sensitive=False)
+
+
 @database_sync_to_async
 def _authenticate(key: str):
     """(user, device, token id, streams) for a live token; 'revoked' for a revoked device."""
@@ -169,6 +174,8 @@ class FeedConsumer(AsyncWebsocketConsumer):
         self.budget = FrameBudget(frames_per_second())
         self.warned_at = 0.0
         self.closing = False
+        self.pending_acks: dict[str, int] = {}
+        self.ack_writers: dict[str, asyncio.Future] = {}
         await self.accept()
         AckWatch.socket_opened()
         self.hello_timer = asyncio.get_running_loop().call_later(
@@ -318,10 +325,23 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 "bad_ack", f"Ack a seq you were sent on {stream}: 1 to {self.sent[stream]}."
             )
             return
+        # Acks are cumulative: while one is being written, later ones on the stream fold into
+        # the next write. The write runs beside delivery, never in front of it, so a socket's
+        # events don't queue behind its own receipts.
+        self.pending_acks[stream] = max(seq, self.pending_acks.get(stream, 0))
+        if stream not in self.ack_writers:
+            self.ack_writers[stream] = asyncio.ensure_future(self._write_acks(stream))
+
+    async def _write_acks(self, stream: str) -> None:
         try:
-            await database_sync_to_async(record_ack)(device=self.device, stream=stream, seq=seq)
-        except InvalidInput as exc:
-            await self._error("bad_ack", exc.detail)
+            while stream in self.pending_acks:
+                seq = self.pending_acks.pop(stream)
+                try:
+                    await _record_ack(device=self.device, stream=stream, seq=seq)
+                except InvalidInput as exc:
+                    await self._error("bad_ack", exc.detail)
+        finally:
+            self.ack_writers.pop(stream, None)
 
     async def _replay(self, stream: str, upto: int | None = None) -> None:
         """Everything after what was sent (up to `upto`), a batch at a time, however far behind."""
