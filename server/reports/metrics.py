@@ -8,6 +8,7 @@ smallest cell is suppressed too, so the hidden cell can't be found by subtractin
 from __future__ import annotations
 
 import datetime
+import json
 import statistics
 from zoneinfo import ZoneInfo
 
@@ -112,9 +113,10 @@ def program_metrics(*, start: datetime.date, end: datetime.date) -> dict:
     responded = _care_responded(first, after)
     totals["care_responded"] = responded.pop("total")
     if connection.vendor == "postgresql":
-        care, naloxone_rows = _care_records_postgres(first, after)
+        care, naloxone_rows, answers = _care_records_postgres(first, after)
     else:
         care, naloxone_rows = _care_records(first, after), _naloxone_rows(first, after)
+        answers = _survey_answers(first, after)
     reasons = _police_only_reasons(incidents)
     durations = _durations(first, after)
     return {
@@ -126,7 +128,7 @@ def program_metrics(*, start: datetime.date, end: datetime.date) -> dict:
         **responded,
         **durations,
         "naloxone_by_response": _naloxone_by_response(naloxone_rows),
-        "client_experience": _client_experience(first, after),
+        "client_experience": _client_experience(answers),
         "definitions": DEFINITIONS,
     }
 
@@ -212,11 +214,14 @@ UNION ALL
 SELECT 'referral', '', count(*), count(*) FILTER (WHERE r.before_scene_safe),
        count(*) FILTER (WHERE r.status = %(connected)s)
 FROM {referral} r JOIN enc ON enc.id = r.encounter_id
+UNION ALL
+SELECT 'survey', s.answers::text, 1, 0, 0
+FROM {survey} s JOIN enc ON enc.id = s.encounter_id WHERE s.consent
 """
 
 
-def _care_records_postgres(first, after) -> tuple[dict[str, int], dict[str, int]]:
-    """The same counts as _care_records and _naloxone_rows, in one statement."""
+def _care_records_postgres(first, after) -> tuple[dict[str, int], dict[str, int], list]:
+    """The same figures as _care_records, _naloxone_rows and _survey_answers, in one statement."""
     tables = {
         "encounter": Encounter._meta.db_table,
         "assignment": Assignment._meta.db_table,
@@ -224,6 +229,7 @@ def _care_records_postgres(first, after) -> tuple[dict[str, int], dict[str, int]
         "service": ServiceGiven._meta.db_table,
         "naloxone": NaloxoneAdministration._meta.db_table,
         "referral": Referral._meta.db_table,
+        "survey": SurveyResponse._meta.db_table,
     }
     bounds = {"first": first, "after": after, "connected": ReferralStatus.CONNECTED.value}
     with connection.cursor() as cursor:
@@ -233,6 +239,8 @@ def _care_records_postgres(first, after) -> tuple[dict[str, int], dict[str, int]
         k: [0, 0, 0] for k in ("encounter", "service", "naloxone", "referral")
     }
     naloxone_rows: dict[str, int] = {}
+    answers = [json.loads(key) for kind, key, *_ in rows if kind == "survey"]
+    rows = [row for row in rows if row[0] != "survey"]
     for kind, key, n, before, extra in rows:
         sums[kind] = [sums[kind][0] + n, sums[kind][1] + before, sums[kind][2] + extra]
         if kind == "naloxone":
@@ -246,7 +254,7 @@ def _care_records_postgres(first, after) -> tuple[dict[str, int], dict[str, int]
         "referrals_connected": sums["referral"][2],
         "records_before_scene_safe": sum(v[1] for v in sums.values()),
     }
-    return care, naloxone_rows
+    return care, naloxone_rows, answers
 
 
 def _police_only_reasons(incidents) -> list[dict]:
@@ -311,12 +319,17 @@ def _naloxone_by_response(rows: dict[str, int]) -> list[dict]:
     )
 
 
-def _client_experience(first, after) -> dict:
-    answers = SurveyResponse.objects.filter(
-        consent=True,
-        encounter__assignment__incident__received_at__gte=first,
-        encounter__assignment__incident__received_at__lt=after,
-    ).values_list("answers", flat=True)
+def _survey_answers(first, after) -> list:
+    return list(
+        SurveyResponse.objects.filter(
+            consent=True,
+            encounter__assignment__incident__received_at__gte=first,
+            encounter__assignment__incident__received_at__lt=after,
+        ).values_list("answers", flat=True)
+    )
+
+
+def _client_experience(answers: list) -> dict:
     scores: dict[str, list[int]] = {}
     people = 0
     for answer in answers:
