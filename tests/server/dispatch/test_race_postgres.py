@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import datetime
 import functools
-import threading
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from server.accounts.models import Role, User
@@ -17,35 +16,12 @@ from server.dispatch import services
 from server.dispatch.models import Assignment, Incident
 from server.errors import UnitUnavailable
 from tests.conftest import PASSWORD, call_body
+from tests.racing import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 ROUNDS = 10
 CLOSED = ["cleared", "cancelled"]
-
-
-def race(*calls):
-    """Run the calls at the same moment, each on its own thread and database connection; return
-    what each returned (or raised), in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = call()
-        except BaseException as exc:  # reported to the test, not lost in the thread
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a racer never finished"
-    return results
 
 
 @pytest.fixture

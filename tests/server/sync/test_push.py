@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import datetime
 import functools
-import threading
 import uuid
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from server.accounts.models import Device
@@ -24,6 +22,7 @@ from server.care.models import (
 )
 from server.dispatch.models import Assignment, AssignmentTransition
 from server.sync.models import AppliedMutation, Event
+from tests.racing import race
 from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data
 
 DESC_MOBILE_CRISIS = "0b7f0a52-5d2c-4c57-9b65-6f1d1a4e0001"
@@ -414,28 +413,6 @@ def test_a_future_time_that_matches_a_fast_device_clock_is_believed(call, care1)
 
 
 # ---- the same batch twice at once, on PostgreSQL --------------------------------------------
-
-
-def race(*calls):
-    barrier = threading.Barrier(len(calls))
-    out: list = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait(timeout=10)
-            out[i] = call()
-        except BaseException as exc:  # reported to the test, not lost in the thread
-            out[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a push never finished"
-    return out
 
 
 @pytest.mark.postgres
