@@ -178,7 +178,9 @@ class SyncEngine:
     def refresh_reference(self) -> None:
         """Protocol, directory and the unit's assignments, straight from the server."""
         protocol = self.client.protocol()
-        directory = self.client.directory()
+        role = (self.store.get_setting("user") or {}).get("role")
+        # Only CARE reads the referral directory; the server refuses it to an officer.
+        directory = self.client.directory() if role != "spd_officer" else []
         assignments = self.client.assignments()
         self.store.set_settings(protocol=protocol, directory=directory)
         with self.store.transaction() as db:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kivy.clock import mainthread
 
-from mobile.client.api import ApiError, Forbidden
+from mobile.client.api import ApiError
 from mobile.client.store import Store
 from mobile.client.sync_engine import SyncEngine, SyncState
 from mobile.client.tablet import Tablet
@@ -53,24 +53,6 @@ def take_partners(db: sqlite3.Connection, assignment_id: str, partners: list[dic
                 f"UPDATE assignments SET {column} = ? WHERE id = ?",
                 (json.dumps(held), assignment_id),
             )
-
-
-def sign_in_anyone(tablet: Tablet, username: str, password: str, device_name: str) -> None:
-    """Sign in a CARE responder or an SPD officer.
-
-    `Tablet.sign_in` also loads the CARE service directory, which the server (rightly) refuses
-    an officer; then the officer's tablet loads the rest without it.
-    """
-    try:
-        tablet.sign_in(username, password, device_name)
-    except Forbidden:
-        if not tablet.signed_in:
-            raise
-        protocol, assignments = tablet.client.protocol(), tablet.client.assignments()
-        tablet.store.set_settings(protocol=protocol, directory=[])
-        with tablet.store.transaction() as db:
-            for assignment in assignments:
-                tablet.store.take_server_assignment(db, assignment)
 
 
 class TabletSession:
@@ -121,7 +103,7 @@ class TabletSession:
             tablet = None
             try:
                 tablet = Tablet(self.store_path, server_url=server_url)
-                sign_in_anyone(tablet, username, password, device_name)
+                tablet.sign_in(username, password, device_name)
             except ApiError as exc:
                 if tablet is not None:
                     tablet.close()

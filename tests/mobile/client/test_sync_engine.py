@@ -199,3 +199,14 @@ def test_a_tablet_offline_for_a_twelve_hour_shift_syncs_a_thousand_records(crew)
     assert tablet.store.queued_count() == 0
     assert ServiceGiven.objects.filter(encounter_id=encounter).count() == 996
     assert len(tablet.store.records("service", parent=encounter)) == 996
+
+
+def test_an_officer_signs_in_with_the_protocol_and_its_call_but_no_care_directory(
+    field_server, tablet_for, units
+):
+    call = field_server.dispatch(units["CARE-1"], units["2M12"])
+    tablet = tablet_for("officer1")
+    assert tablet.store.get_setting("protocol")["transitions"]["spd"]
+    assert tablet.store.get_setting("directory") == []
+    assert tablet.store.assignment(call["spd"])["status"] == "dispatched"
+    assert tablet.recorder.allowed_next(call["spd"]) == ["acknowledged"]
