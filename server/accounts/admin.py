@@ -1,27 +1,12 @@
 from django.contrib import admin, messages
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from server.accounts import services
+from server.accounts.forms import AdminSignInForm
 from server.accounts.models import Device, DeviceToken, User
 
-
-class LockoutAdminLoginForm(AdminAuthenticationForm):
-    """The admin login says so when the account is locked (the lock itself is LockoutBackend)."""
-
-    def clean(self):
-        try:
-            return super().clean()
-        except ValidationError:
-            locked = services.locked_out(username=(self.cleaned_data.get("username") or "")[:150])
-            if locked is not None:
-                raise ValidationError(locked.detail, code="locked_out") from None
-            raise
-
-
-admin.site.login_form = LockoutAdminLoginForm
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(User)

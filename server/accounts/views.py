@@ -10,12 +10,14 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from server.accounts.forms import ConsoleSignInForm
 from server.accounts.models import Role
 from server.accounts.permissions import role_of
 
 
 class SignInView(auth_views.LoginView):
     template_name = "accounts/login.html"
+    authentication_form = ConsoleSignInForm
     redirect_authenticated_user = True
 
     def get_default_redirect_url(self) -> str:

@@ -165,6 +165,7 @@ def test_the_web_sign_in_page_shares_the_lockout(people, client):
         client.post("/login/", {"username": "coordinator", "password": "nope"})
     signed_in = client.post("/login/", {"username": "coordinator", "password": PASSWORD})
     assert signed_in.status_code == 200  # the form again: no session was started
+    assert "locked" in signed_in.content.decode()  # and it says why
     assert "_auth_user_id" not in client.session
     assert token_request(APIClient(), "coordinator", PASSWORD).status_code == 429
     trail = AuditEntry.objects.filter(object_id="coordinator")
