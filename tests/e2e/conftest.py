@@ -120,3 +120,23 @@ def served_system(tmp_path):
     yield system
     system.stop()
     drop()
+
+
+def welfare_check(cad_number: str) -> dict:
+    """A CARE-eligible call in Pioneer Square, as a CAD feed would send it."""
+    return {
+        "cad_number": cad_number,
+        "call_type": "SERVICE - WELFARE CHECK",
+        "priority": 3,
+        "address": "2nd Ave & Yesler Way",
+        "latitude": 47.6017,
+        "longitude": -122.3331,
+        "narrative": "Caller worried about a woman sitting in the rain for hours.",
+        "received_at": "2026-11-18T15:30:00-08:00",
+        "screening": {
+            "weapons": False,
+            "violence": False,
+            "medical_emergency": False,
+            "imminent_danger": False,
+        },
+    }

@@ -6,24 +6,11 @@ import pytest
 import requests
 import websocket
 
+from tests.e2e.conftest import welfare_check
+
 pytestmark = pytest.mark.e2e
 
-CALL = {
-    "cad_number": "2026-E2E-0001",
-    "call_type": "SERVICE - WELFARE CHECK",
-    "priority": 3,
-    "address": "2nd Ave & Yesler Way",
-    "latitude": 47.6017,
-    "longitude": -122.3331,
-    "narrative": "Caller worried about a woman sitting in the rain for hours.",
-    "received_at": "2026-11-18T15:30:00-08:00",
-    "screening": {
-        "weapons": False,
-        "violence": False,
-        "medical_emergency": False,
-        "imminent_danger": False,
-    },
-}
+CALL = welfare_check("2026-E2E-0001")
 
 
 def sign_in(url: str, username: str) -> dict:

@@ -13,28 +13,13 @@ import requests
 
 from mobile.client.tablet import Tablet
 from tests.e2e import conftest as e2e
-from tests.e2e.conftest import ROOT
+from tests.e2e.conftest import ROOT, welfare_check
 
 served_system = e2e.served_system  # Daphne processes on their own database
 
 pytestmark = pytest.mark.e2e
 
-CALL = {
-    "cad_number": "2026-LIVE-0001",
-    "call_type": "SERVICE - WELFARE CHECK",
-    "priority": 3,
-    "address": "2nd Ave & Yesler Way",
-    "latitude": 47.6017,
-    "longitude": -122.3331,
-    "narrative": "Caller worried about a woman sitting in the rain for hours.",
-    "received_at": "2026-11-18T15:30:00-08:00",
-    "screening": {
-        "weapons": False,
-        "violence": False,
-        "medical_emergency": False,
-        "imminent_danger": False,
-    },
-}
+CALL = welfare_check("2026-LIVE-0001")
 
 
 def _dispatch(url: str) -> str:
