@@ -42,10 +42,36 @@ def record_audit(
     before: dict | None = None,
     after: dict | None = None,
 ) -> AuditEntry:
+    entry = audit_entry(
+        actor=actor,
+        device=device,
+        action=action,
+        obj=obj,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_entry(
+    *,
+    actor: Any,
+    device: Any = None,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditEntry:
+    """The entry `record_audit` writes, unsaved: for callers that write many rows at once."""
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
-    return AuditEntry.objects.create(
+    return AuditEntry(
         actor=actor if getattr(actor, "pk", None) else None,
         device=device,
         action=action,

@@ -7,7 +7,7 @@ import datetime
 import uuid
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from server.accounts.models import Device, Role, User
@@ -41,7 +41,7 @@ from server.errors import (
     UnitUnavailable,
     WrongDispatchModel,
 )
-from server.sync.services import publish_event, unit_stream
+from server.sync.services import change_transaction, publish_event, unit_stream
 
 DISPATCHABLE = (IncidentStatus.RECEIVED, IncidentStatus.SCREENED, IncidentStatus.TRIAGE)
 INCIDENT_AUDIT_FIELDS = [
@@ -104,7 +104,7 @@ def create_incident(
     model = protocol.dispatch_model
     triage = result.eligible and model == DispatchModel.EMBEDDED_PROFESSIONAL
     try:
-        with transaction.atomic():
+        with change_transaction():
             incident = Incident.objects.create(
                 cad_number=cad_number,
                 call_type=call,
@@ -218,7 +218,7 @@ def dispatch_incident(
             fields={"spd_unit": ["This field is required."]},
         )
     try:
-        with transaction.atomic():
+        with change_transaction():
             return _dispatch_locked(actor, device, incident_id, care, spd, override_reason)
     except IntegrityError as exc:
         # The partial unique index caught a race the row locks did not (SQLite has none).
@@ -301,7 +301,7 @@ def resolve_by_phone(
     """Embedded professional: the call is settled on the phone and no unit goes."""
     if not (note or "").strip():
         raise InvalidInput("Say how the call was resolved.", fields={"note": ["Required."]})
-    with transaction.atomic():
+    with change_transaction():
         incident = _locked_incident(incident_id)
         _require_model(incident, DispatchModel.EMBEDDED_PROFESSIONAL, "resolved by phone")
         return _finish(
@@ -323,7 +323,7 @@ def refer_to_hotline(
     note: str = "",
 ) -> Incident:
     """External hotline model: the call is forwarded and no unit of ours goes."""
-    with transaction.atomic():
+    with change_transaction():
         incident = _locked_incident(incident_id)
         _require_model(incident, DispatchModel.EXTERNAL_HOTLINE, "referred to a hotline")
         name = (hotline_name or "").strip() or current_protocol().hotline_name
@@ -364,7 +364,7 @@ def cancel_incident(
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Say why the call is cancelled.", fields={"reason": ["Required."]})
-    with transaction.atomic():
+    with change_transaction():
         incident = _locked_incident(incident_id)
         if incident.status not in (
             *DISPATCHABLE,
@@ -412,7 +412,7 @@ def transition_assignment(
     mutation_id: uuid.UUID | None = None,
 ) -> Assignment:
     """Move one assignment to its next state, as the lifecycle table allows."""
-    with transaction.atomic():
+    with change_transaction():
         # Lock the call first, as dispatch and cancel do: its two units' changes then take
         # turns (no deadlock), and each reads the incident as the other left it (no lost update).
         try:

@@ -12,7 +12,6 @@ import datetime
 import logging
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from server.accounts.models import Device
@@ -21,7 +20,7 @@ from server.dispatch.feed import assignment_data
 from server.dispatch.models import Assignment, AssignmentStatus
 from server.errors import InvalidInput
 from server.sync.models import DeviceCursor, Event, Stream
-from server.sync.services import publish_event
+from server.sync.services import change_transaction, publish_event
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ def record_ack(*, device: Device, stream: str, seq: int) -> int:
     """
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise InvalidInput("An ack names a stream and a seq of 1 or more.")
-    with transaction.atomic():
+    with change_transaction():
         last_seq = Stream.objects.filter(name=stream).values_list("last_seq", flat=True).first()
         if last_seq is None or seq > last_seq:
             raise InvalidInput(f"{stream} has no event {seq} yet.")
@@ -63,7 +62,7 @@ def mark_delivered(*, device: Device, assignment_id: str) -> bool:
 
     Returns whether this call set it. Runs inside the ack's transaction.
     """
-    with transaction.atomic():
+    with change_transaction():
         now = timezone.now()
         # Conditional update: of two tablets of one unit acking at once, exactly one wins.
         won = Assignment.objects.filter(
@@ -109,7 +108,7 @@ def raise_overdue_acknowledgements(*, now: datetime.datetime | None = None) -> l
 
 
 def _raise_alert(pk, now: datetime.datetime) -> Assignment | None:
-    with transaction.atomic():
+    with change_transaction():
         claimed = Assignment.objects.filter(
             pk=pk, status=AssignmentStatus.DISPATCHED, ack_alerted_at__isnull=True
         ).update(ack_alerted_at=now)

@@ -3,13 +3,24 @@
 `publish_event` runs inside the caller's transaction: the event row commits with the change it
 describes, or not at all. The channel layer hears of it only after commit; it is the fast path,
 the database is the truth.
+
+Numbering an event locks its stream's row until commit (that is what makes commit order equal
+seq order). Every service therefore runs its change in `change_transaction`, which holds the
+events back and numbers them as the transaction's last statements, streams in name order: a
+transaction holding a stream lock then never waits for a record lock, nor for streams out of
+order, so stream locks can't close a deadlock cycle, and they are held for the commit only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import re
 import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -37,11 +48,62 @@ def group_name(stream: str) -> str:
     return "feed." + stream.replace(":", ".")
 
 
+@dataclass(frozen=True)
+class EventDraft:
+    """An event not yet numbered: `publish_events` numbers and writes many at once."""
+
+    stream: str
+    kind: str
+    data: dict[str, Any]
+    mutation_id: uuid.UUID | None = None
+
+
+_held_back: contextvars.ContextVar[list[EventDraft] | None] = contextvars.ContextVar(
+    "care_events_held_back", default=None
+)
+
+
+@contextlib.contextmanager
+def change_transaction() -> Iterator[None]:
+    """`transaction.atomic()` for a service's change, with its events written last (see above).
+
+    Nested, it is a savepoint whose events join the outer change's, or are dropped with it when
+    the savepoint rolls back."""
+    held = _held_back.get()
+    if held is not None:
+        mark = len(held)
+        try:
+            with transaction.atomic():
+                yield
+        except BaseException:
+            del held[mark:]
+            raise
+        return
+    held = []
+    token = _held_back.set(held)
+    try:
+        with transaction.atomic():
+            yield
+            _held_back.reset(token)
+            token = None
+            if held:
+                publish_events(held)
+    finally:
+        if token is not None:
+            _held_back.reset(token)
+
+
 def publish_event(
     *, stream: str, kind: str, data: dict[str, Any], mutation_id: uuid.UUID | None = None
-) -> Event:
+) -> Event | None:
+    """Write one event to a stream. Inside `change_transaction` it is held back and written at
+    the end (returns None); elsewhere it is numbered and written now."""
     if not STREAM_NAME.match(stream):
         raise ValueError(f"not a stream name: {stream!r}")
+    held = _held_back.get()
+    if held is not None:
+        held.append(EventDraft(stream, kind, data, mutation_id))
+        return None
     seq = _next_seq(stream)
     if seq is None:  # the stream's first event
         Stream.objects.get_or_create(name=stream)
@@ -53,8 +115,37 @@ def publish_event(
     return event
 
 
-def _next_seq(stream: str) -> int | None:
-    """Take the stream's next number, or None when the stream has no row yet.
+def publish_events(drafts: list[EventDraft]) -> list[Event]:
+    """`publish_event` for many events: one update per stream takes their numbers (in the order
+    given) and one insert writes them all. As there: the caller's transaction, pushed on commit."""
+    by_stream: dict[str, list[EventDraft]] = defaultdict(list)
+    for draft in drafts:
+        if not STREAM_NAME.match(draft.stream):
+            raise ValueError(f"not a stream name: {draft.stream!r}")
+        by_stream[draft.stream].append(draft)
+    events: list[Event] = []
+    for stream in sorted(by_stream):  # one lock order for every writer: no deadlock between them
+        wanted = by_stream[stream]
+        last = _next_seq(stream, count=len(wanted))
+        if last is None:
+            Stream.objects.get_or_create(name=stream)
+            last = _next_seq(stream, count=len(wanted))
+        first = last - len(wanted) + 1
+        events.extend(
+            Event(
+                stream_id=stream, seq=first + i, kind=d.kind, data=d.data, mutation_id=d.mutation_id
+            )
+            for i, d in enumerate(wanted)
+        )
+    Event.objects.bulk_create(events)
+    events.sort(key=lambda e: (e.stream_id, e.seq))
+    transaction.on_commit(lambda: _push_all(events))
+    return events
+
+
+def _next_seq(stream: str, *, count: int = 1) -> int | None:
+    """Take the stream's next `count` numbers (returns the last), or None when the stream has no
+    row yet.
 
     The UPDATE takes the row lock that orders writers to one stream; it is held until the
     caller's transaction ends, so a later seq can never commit before an earlier one. RETURNING
@@ -63,8 +154,8 @@ def _next_seq(stream: str) -> int | None:
     table = connection.ops.quote_name(Stream._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE name = %s RETURNING last_seq",
-            [stream],
+            f"UPDATE {table} SET last_seq = last_seq + %s WHERE name = %s RETURNING last_seq",
+            [count, stream],
         )
         row = cursor.fetchone()
     return row[0] if row else None
@@ -80,6 +171,26 @@ def _push(event: Event) -> None:
         )
     except Exception:  # the database has it; a device will replay it
         logger.warning("live push failed for %s#%s", event.stream_id, event.seq, exc_info=True)
+
+
+def _push_all(events: list[Event]) -> None:
+    """`_push` for many: one hop to the event loop for all of them, not one each."""
+    layer = get_channel_layer()
+    if layer is None or not events:
+        return
+
+    async def send_all() -> None:
+        for event in events:
+            try:
+                await layer.group_send(
+                    group_name(event.stream_id), {"type": "feed.event", "event": event.as_frame()}
+                )
+            except Exception:  # the database has it; a device will replay it
+                logger.warning(
+                    "live push failed for %s#%s", event.stream_id, event.seq, exc_info=True
+                )
+
+    async_to_sync(send_all)()
 
 
 def device_group(device_id) -> str:

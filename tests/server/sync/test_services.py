@@ -2,13 +2,16 @@
 stream have no gaps or repeats even with many writers at once."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection, transaction
 
+from server.dispatch.models import Assignment
 from server.errors import InvalidInput
 from server.sync.models import Event
-from server.sync.services import events_after, parse_cursors, publish_event
+from server.sync.services import change_transaction, events_after, parse_cursors, publish_event
+from tests.racing import race
 
 
 @pytest.mark.django_db
@@ -84,3 +87,67 @@ def test_eight_writers_at_once_leave_a_stream_numbered_one_to_n_in_commit_order(
     )
     # Commit order (id order, since each event is its own transaction) equals seq order.
     assert rows == list(range(1, writers * per_writer + 1))
+
+
+# ---- change_transaction: events written last ------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_changes_events_are_written_when_it_ends_in_the_order_published():
+    with change_transaction():
+        publish_event(stream="unit:7", kind="first", data={})
+        publish_event(stream="dispatch", kind="second", data={})
+        publish_event(stream="unit:7", kind="third", data={})
+        assert not Event.objects.exists()  # held back: no stream is locked yet
+    unit = list(Event.objects.filter(stream_id="unit:7").values_list("seq", "kind"))
+    assert unit == [(1, "first"), (2, "third")]
+    assert Event.objects.get(stream_id="dispatch").kind == "second"
+
+
+@pytest.mark.django_db
+def test_a_failed_change_writes_none_of_its_events():
+    with pytest.raises(RuntimeError), change_transaction():
+        publish_event(stream="dispatch", kind="k", data={})
+        raise RuntimeError("the change fails")
+    assert not Event.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_nested_change_that_rolls_back_drops_its_own_events_and_keeps_the_outer_ones():
+    with change_transaction():
+        publish_event(stream="dispatch", kind="kept", data={})
+        with pytest.raises(RuntimeError), change_transaction():
+            publish_event(stream="dispatch", kind="dropped", data={})
+            raise RuntimeError("the inner part fails; the outer change goes on")
+        publish_event(stream="dispatch", kind="also kept", data={})
+    kinds = list(Event.objects.filter(stream_id="dispatch").order_by("seq").values_list("kind"))
+    assert kinds == [("kept",), ("also kept",)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_change_holding_a_record_lock_and_one_that_published_first_do_not_deadlock(dispatched):
+    """The cycle seen under load (an ack marking several dispatches delivered against a cancel):
+    one change publishes to `dispatch` and then needs an assignment another change has locked,
+    which then publishes to `dispatch` too. Held-back events take the stream lock only at the end,
+    after every record lock, so the second finishes and the first goes on."""
+    assignment_id = dispatched()["care"]
+    both_in = threading.Barrier(2)
+
+    def published_first() -> None:
+        with change_transaction():
+            publish_event(stream="dispatch", kind="delivered", data={})
+            both_in.wait(timeout=10)
+            Assignment.objects.filter(pk=assignment_id).update(safety_note="delivered")
+
+    def locked_first() -> None:
+        with change_transaction():
+            Assignment.objects.select_for_update().get(pk=assignment_id)
+            both_in.wait(timeout=10)
+            time.sleep(0.3)  # let the other change reach the row lock and wait there
+            publish_event(stream="dispatch", kind="cancelled", data={})
+
+    outcomes = race(published_first, locked_first)
+    assert outcomes == [None, None], outcomes
+    kinds = set(Event.objects.filter(stream_id="dispatch").values_list("kind", flat=True))
+    assert {"delivered", "cancelled"} <= kinds
