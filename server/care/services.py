@@ -6,18 +6,19 @@ scene safe is kept and flagged (`before_scene_safe`), and the flag is counted.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, models
 from django.utils import timezone
 
 from server.accounts.models import Device, Role, User
 from server.accounts.permissions import role_of
-from server.audit.services import record_audit, snapshot
+from server.audit.services import audit_entry, record_audit, snapshot
 from server.care.models import (
     DirectoryService,
     Disposition,
@@ -43,7 +44,8 @@ from server.errors import (
     VersionConflict,
     summarize_fields,
 )
-from server.sync.services import publish_event, unit_stream
+from server.sync.services import EventDraft, change_transaction, publish_event, unit_stream
+from server.sync.write_batch import open_write_batch
 
 MAX_NALOXONE_MG = decimal.Decimal("16")
 ENCOUNTER_FIELDS = (
@@ -101,7 +103,19 @@ def _check_unit_member(actor: User, assignment: Assignment) -> None:
         raise NotFound("No such assignment.")  # not theirs: don't confirm it exists
 
 
+def _once(key: Any, load):
+    """Read once per offline write batch (see server/sync/write_batch.py), else every time."""
+    batch = open_write_batch()
+    return batch.lookup(key, load) if batch is not None else load()
+
+
 def _encounter_for(actor: User, encounter_id) -> Encounter:
+    return _once(
+        ("encounter", actor.pk, str(encounter_id)), lambda: _load_encounter(actor, encounter_id)
+    )
+
+
+def _load_encounter(actor: User, encounter_id) -> Encounter:
     try:
         encounter = Encounter.objects.select_related("assignment__unit").get(pk=encounter_id)
     except (Encounter.DoesNotExist, ValueError, DjangoValidationError) as exc:
@@ -112,14 +126,23 @@ def _encounter_for(actor: User, encounter_id) -> Encounter:
 
 def scene_marked_safe(assignment: Assignment) -> bool:
     """Has an SPD unit on this call marked the scene safe (now or earlier)?"""
-    return Assignment.objects.filter(
-        incident_id=assignment.incident_id, kind=UnitKind.SPD, scene_safe_at__isnull=False
-    ).exists()
+    return _once(
+        ("scene safe", assignment.incident_id),
+        lambda: Assignment.objects.filter(
+            incident_id=assignment.incident_id, kind=UnitKind.SPD, scene_safe_at__isnull=False
+        ).exists(),
+    )
 
 
 def _existing(model: type[models.Model], record_id, data: dict[str, Any]):
     """The record already stored under this client-made id: same data → replay, else refuse."""
-    found = model.objects.filter(pk=record_id).first()
+    batch = open_write_batch()
+    if batch is not None:
+        # Only this run's own rows are looked at: one already stored under the id fails the
+        # run's insert, and the run is then applied one record at a time, through here.
+        found = batch.pending(model, record_id)
+    else:
+        found = model.objects.filter(pk=record_id).first()
     if found is None:
         return None
     stored = {k: getattr(found, k) for k in data}
@@ -183,12 +206,12 @@ def upsert_encounter(
             fields={k: ["Not an encounter field."] for k in sorted(unknown)},
         )
     values = _clean_encounter_fields(changes)
-    with transaction.atomic():
+    with change_transaction():
         assignment = _care_assignment(actor, assignment_id)
         encounter = Encounter.objects.select_for_update().filter(pk=encounter_id).first()
         if encounter is None:
             try:
-                with transaction.atomic():
+                with change_transaction():
                     return _create_encounter(
                         actor, device, encounter_id, assignment, started_at, values, mutation_id
                     )
@@ -324,6 +347,14 @@ def encounter_data(encounter: Encounter) -> dict:
 # ---- accumulating records: services, naloxone, referrals, surveys --------------------------
 
 
+def _record_transaction():
+    """A transaction for one record; none inside an open write batch, whose run is one
+    transaction already and whose services only read until it writes them all."""
+    if open_write_batch() is not None:
+        return contextlib.nullcontext()
+    return change_transaction()
+
+
 def _create_field_record(
     model, *, actor, device, record_id, encounter, mutation_id, data, action, kind, to_data
 ) -> models.Model:
@@ -340,8 +371,16 @@ def _create_field_record(
         **data,
     )
     _full_clean(record)
+    batch = open_write_batch()
+    if batch is not None:  # written with the rest of the run, by `WriteBatch.flush`
+        audit = audit_entry(
+            actor=actor, device=device, action=action, obj=record, after=_record_dict(record)
+        )
+        stream = unit_stream(encounter.assignment.unit_id)
+        batch.add(record, audit=audit, event=EventDraft(stream, kind, to_data(record), mutation_id))
+        return record
     try:
-        with transaction.atomic():
+        with change_transaction():
             record.save(force_insert=True)
     except IntegrityError:
         # A copy of this request (a retry after a timeout) committed it meanwhile: answer as a
@@ -366,13 +405,16 @@ def record_service_given(
     note: str = "",
     mutation_id: uuid.UUID | None = None,
 ) -> ServiceGiven:
-    kind = ServiceType.objects.filter(code=service, active=True).first()
+    kind = _once(
+        ("service type", service),
+        lambda: ServiceType.objects.filter(code=service, active=True).first(),
+    )
     if kind is None:
         raise InvalidInput(
             f"'{service}' is not a service in the catalog.",
             fields={"service": [f"Unknown service '{service}'."]},
         )
-    with transaction.atomic():
+    with _record_transaction():
         encounter = _encounter_for(actor, encounter_id)
         return _create_field_record(
             ServiceGiven,
@@ -428,7 +470,7 @@ def record_naloxone(
     mutation_id: uuid.UUID | None = None,
 ) -> NaloxoneAdministration:
     _check_naloxone(dose_mg, doses, route, response)
-    with transaction.atomic():
+    with _record_transaction():
         encounter = _encounter_for(actor, encounter_id)
         return _create_field_record(
             NaloxoneAdministration,
@@ -470,7 +512,7 @@ def update_naloxone(
     _check_naloxone(
         changes.get("dose_mg"), changes.get("doses"), changes.get("route"), changes.get("response")
     )
-    with transaction.atomic():
+    with change_transaction():
         try:
             record = NaloxoneAdministration.objects.select_for_update().get(pk=administration_id)
         except (NaloxoneAdministration.DoesNotExist, ValueError, DjangoValidationError) as exc:
@@ -522,7 +564,10 @@ def create_referral(
 ) -> Referral:
     destination = None
     try:
-        destination = DirectoryService.objects.filter(pk=service, active=True).first()
+        destination = _once(
+            ("directory service", str(service)),
+            lambda: DirectoryService.objects.filter(pk=service, active=True).first(),
+        )
     except (ValueError, DjangoValidationError):
         destination = None
     if destination is None:
@@ -534,7 +579,7 @@ def create_referral(
         raise InvalidInput(
             "Record whether the person consented.", fields={"consent": ["Yes or no."]}
         )
-    with transaction.atomic():
+    with _record_transaction():
         encounter = _encounter_for(actor, encounter_id)
         return _create_field_record(
             Referral,
@@ -567,7 +612,7 @@ def update_referral(
     mutation_id: uuid.UUID | None = None,
 ) -> Referral:
     """A coordinator's follow-up: move the status along, add a note, set the next due date."""
-    with transaction.atomic():
+    with change_transaction():
         try:
             referral = (
                 Referral.objects.select_for_update(of=("self",))
@@ -650,7 +695,10 @@ def record_survey(
     mutation_id: uuid.UUID | None = None,
 ) -> SurveyResponse:
     """Client-experience answers, kept only with the person's consent."""
-    keys = set(SurveyQuestion.objects.filter(active=True).values_list("key", flat=True))
+    keys = _once(
+        "survey questions",
+        lambda: set(SurveyQuestion.objects.filter(active=True).values_list("key", flat=True)),
+    )
     fields: dict[str, list[str]] = {}
     if consent is not True:
         fields["consent"] = ["Answers are kept only when the person consents."]
@@ -663,7 +711,7 @@ def record_survey(
         fields["answers"] = ["Answer at least one question."]
     if fields:
         raise InvalidInput("The survey answers are not valid.", fields=fields)
-    with transaction.atomic():
+    with _record_transaction():
         encounter = _encounter_for(actor, encounter_id)
         return _create_field_record(
             SurveyResponse,

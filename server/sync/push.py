@@ -12,11 +12,19 @@ holds or sinks the rest of the batch), and inside it:
 
 Mutations are applied in the order sent, so changes to one entity apply in the order they were
 made. Device time is data, never the order.
+
+A run of new records that only accumulate (services, naloxone, referrals, surveys: the bulk of
+a long offline shift) is checked mutation by mutation exactly as above, but written in one
+transaction with one insert per table (`server/sync/write_batch.py`). If any of it can't be
+written that way (a copy of the run committed first on another connection, a fault on our side),
+the run is rolled back whole and applied one mutation at a time instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import functools
 import hashlib
 import json
 import logging
@@ -26,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -49,6 +57,7 @@ from server.errors import (
     summarize_fields,
 )
 from server.sync.models import AppliedMutation, MutationStatus
+from server.sync.write_batch import open_write_batch, write_batch
 
 logger = logging.getLogger(__name__)
 
@@ -112,21 +121,61 @@ def push_batch(
     seen = AppliedMutation.objects.select_related("device").in_bulk(
         [uuid.UUID(str(raw["id"])) for raw in mutations]
     )
-    results = [
-        apply_mutation(
-            actor=actor,
-            device=device,
-            raw=raw,
-            clock=clock,
-            stored=seen.get(uuid.UUID(str(raw["id"]))),
+    results: list[dict[str, Any]] = []
+    for run in _runs(mutations, seen):
+        if len(run) > 1:
+            results.extend(_apply_run(actor=actor, device=device, raws=run, clock=clock))
+            continue
+        [raw] = run
+        stored = seen.get(uuid.UUID(str(raw["id"])))
+        results.append(
+            apply_mutation(actor=actor, device=device, raw=raw, clock=clock, stored=stored)
         )
-        for raw in mutations
-    ]
     return {
         "results": results,
         "server_time": timezone.now().isoformat(),
         "clock_skew_seconds": round(clock.skew.total_seconds(), 3),
     }
+
+
+# Records that are only ever created, each under its own new id: nothing in a run of them reads
+# what another wrote, so they can be checked one by one and written together.
+ACCUMULATING = frozenset({"service.create", "naloxone.create", "referral.create", "survey.create"})
+
+
+def _runs(mutations: list[dict[str, Any]], seen: dict) -> list[list[dict[str, Any]]]:
+    """The batch cut into runs of new accumulating records; every other mutation alone."""
+    runs: list[list[dict[str, Any]]] = []
+    joinable = False
+    for raw in mutations:
+        fits = raw.get("type") in ACCUMULATING and uuid.UUID(str(raw["id"])) not in seen
+        if fits and joinable:
+            runs[-1].append(raw)
+        else:
+            runs.append([raw])
+        joinable = fits
+    return runs
+
+
+def _apply_run(
+    *, actor: User, device: Device, raws: list[dict[str, Any]], clock: BatchClock
+) -> list[dict[str, Any]]:
+    """Check each as `apply_mutation` would; write them all in one transaction."""
+    try:
+        with transaction.atomic(), write_batch() as batch:
+            answers = []
+            for raw in raws:
+                mutation_id = uuid.UUID(str(raw["id"]))
+                claim, occurred_at = _claim(device, raw, mutation_id, payload_hash(raw), clock)
+                answer = _decide(actor, device, raw, mutation_id, occurred_at)
+                _settle(claim, answer, occurred_at)
+                batch.claims.append(claim)
+                answers.append(answer)
+            batch.flush()
+        return answers
+    except (DatabaseError, _Unstored):
+        # Nothing of the run was kept: take its mutations one at a time, as every other.
+        return [apply_mutation(actor=actor, device=device, raw=raw, clock=clock) for raw in raws]
 
 
 def record_clock_skew(*, actor: User, device: Device, skew_seconds: float) -> Device:
@@ -191,29 +240,40 @@ def apply_mutation(
 
 
 def _claim_and_apply(actor, device, raw, mutation_id, fingerprint, clock) -> dict[str, Any]:
+    claim, occurred_at = _claim(device, raw, mutation_id, fingerprint, clock)
+    # The first statement of this mutation's transaction: a losing copy stops (and waits) here.
+    claim.save(force_insert=True)
+    answer = _decide(actor, device, raw, mutation_id, occurred_at)
+    _settle(claim, answer, occurred_at)
+    claim.save(update_fields=["status", "answer"])
+    return answer
+
+
+def _claim(device, raw, mutation_id, fingerprint, clock) -> tuple[AppliedMutation, Any]:
+    """The mutation's row, unsaved, and the time it is recorded at (device time, clamped)."""
     sent_at = _device_time(raw.get("occurred_at"))
     clamped = sent_at is not None and sent_at > clock.latest_believable()
-    # The first statement of this mutation's transaction: a losing copy stops (and waits) here.
-    claim = AppliedMutation.objects.create(
+    claim = AppliedMutation(
         id=mutation_id,
         device=device,
         type=str(raw.get("type", ""))[:40],
         entity_id=_uuid_or_none(raw.get("entity_id")),
         payload_hash=fingerprint,
-        status=MutationStatus.REJECTED,  # replaced below, in this same transaction
+        status=MutationStatus.REJECTED,  # replaced by `_settle`, in this same transaction
         answer={},
         occurred_at=sent_at,
         clock_flagged=clamped,
     )
-    occurred_at = clock.device_now() if clamped else sent_at
-    answer = _decide(actor, device, raw, mutation_id, occurred_at)
-    if clamped:
+    return claim, clock.device_now() if clamped else sent_at
+
+
+def _settle(claim: AppliedMutation, answer: dict[str, Any], occurred_at) -> None:
+    """Keep the answer on the claim, so a retry gets it again."""
+    if claim.clock_flagged:
         answer["clock_flagged"] = True
         answer["occurred_at"] = occurred_at.isoformat()
     claim.status = answer["status"]
     claim.answer = answer
-    claim.save(update_fields=["status", "answer"])
-    return answer
 
 
 def _replay(stored: AppliedMutation, fingerprint: str, actor: User) -> dict[str, Any]:
@@ -246,7 +306,7 @@ def _decide(actor, device, raw, mutation_id, occurred_at) -> dict[str, Any]:
         handler, roles = HANDLERS[mutation.type]
         if role_of(actor) not in roles:
             return _rejected(mid, _role_refusal(actor, mutation.type), code="forbidden")
-        with transaction.atomic():
+        with transaction.atomic() if open_write_batch() is None else contextlib.nullcontext():
             server = handler(actor, device, mutation)
         return {"id": mid, "status": MutationStatus.APPLIED.value, "server": server}
     except serializers.ValidationError as exc:
@@ -289,9 +349,7 @@ class MutationSerializer(serializers.Serializer):
 
 
 def _parse(raw, mutation_id, occurred_at) -> Mutation:
-    form = MutationSerializer(data=raw)
-    form.is_valid(raise_exception=True)
-    values = form.validated_data
+    values = _validated(MutationSerializer, raw)
     return Mutation(
         id=mutation_id,
         type=values["type"],
@@ -304,9 +362,15 @@ def _parse(raw, mutation_id, occurred_at) -> Mutation:
 
 def _validated(serializer_class, data: dict) -> dict:
     # The REST view's own serializer: a change pushed offline is checked exactly as one posted.
-    form = serializer_class(data=data)
-    form.is_valid(raise_exception=True)
-    return dict(form.validated_data)
+    return dict(_checker(serializer_class).run_validation(data))
+
+
+@functools.cache
+def _checker(serializer_class) -> serializers.Serializer:
+    """One serializer per class, reused: building one copies every field (a large share of a
+    mutation's cost), while validating with it keeps no state, as DRF's own list serializer
+    reuses its child for every item."""
+    return serializer_class()
 
 
 def _transition(actor, device, m: Mutation) -> dict:
