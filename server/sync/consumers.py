@@ -47,6 +47,12 @@ def heartbeat_seconds() -> float:
     return float(getattr(settings, "CARE_FEED_HEARTBEAT_SECONDS", 20))
 
 
+def group_refresh_seconds() -> float:
+    """How often a socket joins its groups again. channels-redis forgets a membership after its
+    `group_expiry` (a day by default): a dispatch board left open longer would go deaf."""
+    return float(getattr(settings, "CARE_FEED_GROUP_REFRESH_SECONDS", 3600))
+
+
 def frames_per_second() -> float:
     return float(getattr(settings, "CARE_FEED_FRAMES_PER_SECOND", 50))
 
@@ -208,7 +214,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
             return
         try:
             frame = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             frame = None
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self._error("malformed", "Frames are JSON objects with a 'type'.")
@@ -240,10 +246,12 @@ class FeedConsumer(AsyncWebsocketConsumer):
             )
 
     async def _hello(self, frame: dict) -> None:
-        if frame["type"] != "hello" or not isinstance(frame.get("token"), str):
+        token = frame.get("token")
+        # Tokens are ASCII; anything else (a lone surrogate can't even be hashed) is no token.
+        if frame["type"] != "hello" or not isinstance(token, str) or not token.isascii():
             await self._close(CLOSE_UNAUTHENTICATED)
             return
-        found = await _authenticate(frame["token"])
+        found = await _authenticate(token)
         if found == "revoked":
             await self._close(CLOSE_REVOKED)
             return
@@ -304,8 +312,12 @@ class FeedConsumer(AsyncWebsocketConsumer):
         """Ping every interval; a socket silent for two and a half intervals is dead and reaped.
         Each beat also re-checks the token, in case a revocation's message was lost."""
         interval = heartbeat_seconds()
+        joined_at = time.monotonic()
         while True:
             await asyncio.sleep(interval)
+            if time.monotonic() - joined_at > group_refresh_seconds():
+                await self._rejoin()
+                joined_at = time.monotonic()
             if time.monotonic() - self.last_heard > interval * 2.5:
                 await self._close(CLOSE_SILENT)
                 return
@@ -315,9 +327,17 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 return
             await self._send({"type": "ping", "server_time": timezone.now().isoformat()})
 
+    async def _rejoin(self) -> None:
+        """Join every group again (resetting the layer's expiry), then send whatever a lapsed
+        membership may have missed meanwhile."""
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        for stream in list(self.sent):
+            await self._replay(stream)
+
     async def _ack(self, frame: dict) -> None:
         stream, seq = frame.get("stream"), frame.get("seq")
-        if stream not in self.sent:
+        if not isinstance(stream, str) or stream not in self.sent:
             await self._error("forbidden_stream", f"You don't read {stream!r}; nothing to ack.")
             return
         if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= self.sent[stream]:
@@ -377,4 +397,12 @@ class FeedConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "error", "code": code, "message": message})
 
     async def _send(self, frame: dict) -> None:
-        await self.send(text_data=json.dumps(frame, default=str))
+        text = json.dumps(frame, default=str)
+        try:
+            await self.send(text_data=text)
+        except Exception:
+            # The device hung up while this frame was on its way (Daphne: autobahn's
+            # Disconnected). Its disconnect message is queued behind this one and cleans up
+            # (groups, heartbeat); crashing here would skip that and leave the groups behind.
+            logger.debug("send to a socket that has gone", exc_info=True)
+            self.closing = True

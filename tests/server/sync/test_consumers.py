@@ -523,3 +523,49 @@ def test_a_device_far_behind_gets_every_event_replayed_batch_after_batch(people,
         await ws.disconnect()
 
     run(scenario)
+
+
+async def forget_group(layer, group: str) -> None:
+    """Drop a group's members the way the layer's own expiry would, on either layer."""
+    if hasattr(layer, "groups"):  # in-memory
+        layer.groups.pop(group, None)
+        return
+    await layer.connection(layer.consistent_hash(group)).delete(layer._group_key(group))
+
+
+async def group_size(layer, group: str) -> int:
+    if hasattr(layer, "groups"):
+        return len(layer.groups.get(group, {}))
+    return await layer.connection(layer.consistent_hash(group)).zcard(layer._group_key(group))
+
+
+def test_a_socket_whose_group_membership_lapsed_joins_again_and_gets_what_it_missed(
+    people, settings
+):
+    """channels-redis forgets a group membership after a day; a board left open must not go
+    deaf. The lapse is made here by leaving the group behind the socket's back."""
+    settings.CARE_FEED_HEARTBEAT_SECONDS = 0.2
+    settings.CARE_FEED_GROUP_REFRESH_SECONDS = 0.5
+    token = token_for("dispatcher")
+
+    async def scenario():
+        ws, _ = await signed_in(token, {"dispatch": 0})
+        await frames(ws, quiet=0.1)
+        layer = channel_layers["default"]
+        await forget_group(layer, "feed.dispatch")
+        await database_sync_to_async(publish_event)(stream="dispatch", kind="test.missed", data={})
+        got = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3
+        while not got and loop.time() < deadline:
+            if not await ws.receive_nothing(0.05):
+                frame = await ws.receive_json_from()
+                if frame["type"] == "ping":
+                    await ws.send_json_to({"type": "pong"})
+                elif frame["type"] == "event":
+                    got.append(frame["kind"])
+        assert got == ["test.missed"]
+        assert await group_size(layer, "feed.dispatch") == 1  # a member again
+        await ws.disconnect()
+
+    run(scenario)
