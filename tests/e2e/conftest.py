@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,13 +25,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _database_url(tmp_path: Path) -> tuple[str, callable]:
+def _database_url(tmp_path: Path, prefix: str = "care_e2e") -> tuple[str, callable]:
     """A database of its own for the server processes: a SQLite file, or a fresh PostgreSQL
-    database when the suite runs against PostgreSQL."""
+    database (named `prefix` and a random suffix) when the suite runs against PostgreSQL."""
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith("postgres"):
         return f"sqlite:///{tmp_path / 'e2e.sqlite3'}", lambda: None
-    name = f"care_e2e_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin_url = base.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -47,9 +49,10 @@ class ServedSystem:
         self.tmp_path = tmp_path
         self.processes: list[subprocess.Popen] = []
 
-    def start_daphne(self) -> str:
-        port = _free_port()
-        log = (self.tmp_path / f"daphne-{port}.log").open("w")
+    def start_daphne(self, port: int | None = None) -> str:
+        """Start a Daphne process (on `port`, to restart one that died) and wait until it serves."""
+        port = port or _free_port()
+        log = (self.tmp_path / f"daphne-{port}.log").open("a")
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -75,7 +78,7 @@ class ServedSystem:
             try:
                 requests.get(f"{url}/api/v1/metrics", timeout=1)
                 return url
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or busy
                 time.sleep(0.2)
         raise RuntimeError("daphne did not start within 30 s")
 
@@ -87,6 +90,19 @@ class ServedSystem:
                 proc.kill()
                 proc.wait(timeout=10)
 
+    def restart(self, url: str) -> str:
+        """Start a process again on the port of one that was killed."""
+        return self.start_daphne(int(url.rsplit(":", 1)[1]))
+
+    def pid(self, url: str) -> int:
+        """The live process serving `url`."""
+        port = url.rsplit(":", 1)[1]
+        return next(
+            p.pid
+            for p in self.processes
+            if p.poll() is None and p.args[p.args.index("-p") + 1] == port
+        )
+
     def stop(self) -> None:
         for proc in self.processes:
             proc.terminate()
@@ -97,15 +113,16 @@ class ServedSystem:
                 proc.kill()
 
 
-@pytest.fixture
-def served_system(tmp_path):
-    """Migrated, demo-loaded database and a way to start Daphne processes on it."""
-    url, drop = _database_url(tmp_path)
+def serve(tmp_path: Path, *, prefix: str = "care_e2e", **settings: str):
+    """Migrated, demo-loaded database and a way to start Daphne processes on it; `settings`
+    are environment variables for the processes (REDIS_URL, CARE_FEED_HEARTBEAT_SECONDS...)."""
+    url, drop = _database_url(tmp_path, prefix)
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "DEBUG": "true",
         "DJANGO_SETTINGS_MODULE": "server.settings",
+        **settings,
     }
     for command in (["migrate", "--no-input", "-v0"], ["load_demo"]):
         subprocess.run(
@@ -117,9 +134,82 @@ def served_system(tmp_path):
             timeout=300,
         )
     system = ServedSystem(env, tmp_path)
-    yield system
-    system.stop()
-    drop()
+    try:
+        yield system
+    finally:
+        system.stop()
+        drop()
+
+
+@pytest.fixture
+def served_system(tmp_path):
+    """Migrated, demo-loaded database and a way to start Daphne processes on it."""
+    yield from serve(tmp_path)
+
+
+def own_database_prefix(purpose: str) -> str:
+    """Databases a test makes are named after the run's test database, so runs sharing one
+    PostgreSQL server never touch each other's (and can be told apart by `datname`)."""
+    return f"{os.environ.get('TEST_DATABASE_NAME') or 'care'}_{purpose}"
+
+
+class RedisServer:
+    """A redis-server of the test's own, so the test may kill and restart it. It keeps nothing
+    on disk: a restart loses every group and queued message, as a crash of a cache would."""
+
+    def __init__(self, tmp_path: Path, port: int):
+        self.tmp_path = tmp_path
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp_path),
+            ],
+            stdout=(self.tmp_path / f"redis-{self.port}.log").open("a"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture(scope="module")
+def own_redis(tmp_path_factory):
+    """A Redis to restart: on CARE_E2E_REDIS_PORT when set (machines that reserve ports),
+    else on any free port."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    port = int(os.environ.get("CARE_E2E_REDIS_PORT") or _free_port())
+    server = RedisServer(tmp_path_factory.mktemp("redis"), port)
+    server.start()
+    yield server
+    server.kill()
 
 
 def welfare_check(cad_number: str) -> dict:
@@ -140,3 +230,71 @@ def welfare_check(cad_number: str) -> dict:
             "imminent_danger": False,
         },
     }
+
+
+class Desk:
+    """A dispatcher's console on one process: a call dispatched to CARE-1 and 2M12, then
+    cancelled, over and over. Like a person at a console it tries again after an error: a call
+    whose answer was lost is cancelled on a later round, so the units are free again."""
+
+    def __init__(self, url: str, cad_prefix: str):
+        self.url = url
+        self.cad_prefix = cad_prefix
+        self.session = requests.Session()
+        answer = self.session.post(
+            f"{url}/api/v1/auth/token",
+            json={"username": "dispatcher", "password": "care-demo", "device_name": "console"},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        self.session.headers["Authorization"] = f"Token {answer.json()['token']}"
+        units = self.session.get(f"{url}/api/v1/units", timeout=10).json()
+        self.units = {u["call_sign"]: u["id"] for u in units}
+        self.numbers = itertools.count(1)
+        self.open_incidents: list[str] = []
+        self.errors = 0
+
+    def _post(self, path: str, body: dict) -> dict | None:
+        """The answer, or None when the server failed or could not be reached."""
+        try:
+            answer = self.session.post(f"{self.url}/api/v1/{path}", json=body, timeout=10)
+        except requests.RequestException:
+            self.errors += 1
+            return None
+        if answer.status_code >= 400:
+            self.errors += 1
+            return None
+        return answer.json()
+
+    def dispatch(self) -> str | None:
+        """A new call sent to CARE-1; the CARE assignment's id when the answer came back."""
+        self.cancel_open()
+        incident = self._post(
+            "incidents", welfare_check(f"{self.cad_prefix}{next(self.numbers):04d}")
+        )
+        if incident is None:
+            return None
+        self.open_incidents.append(incident["id"])
+        made = self._post(
+            f"incidents/{incident['id']}/dispatch",
+            {"care_unit": self.units["CARE-1"], "spd_unit": self.units["2M12"]},
+        )
+        if made is None:
+            return None
+        return next(a["id"] for a in made["assignments"] if a["unit"] == self.units["CARE-1"])
+
+    def cancel_open(self) -> None:
+        for incident in list(self.open_incidents):
+            try:
+                answer = self.session.post(
+                    f"{self.url}/api/v1/incidents/{incident}/cancel",
+                    json={"reason": "caller gone"},
+                    timeout=10,
+                )
+            except requests.RequestException:
+                self.errors += 1
+                continue
+            if answer.status_code < 500:  # cancelled now, or already (a lost answer)
+                self.open_incidents.remove(incident)
+            else:
+                self.errors += 1
