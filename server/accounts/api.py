@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,6 +11,7 @@ from server.accounts import services
 from server.accounts.models import DeviceToken
 from server.accounts.permissions import ALL_ROLES, ANYONE, role_of
 from server.errors import InvalidInput
+from server.openapi import ErrorSerializer
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -55,7 +56,13 @@ class TokenView(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={201: TokenSerializer},
+        responses={
+            201: TokenSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="Wrong username or password."),
+            429: OpenApiResponse(
+                ErrorSerializer, description="Locked out after failed sign-ins, `locked_until`."
+            ),
+        },
         summary="Sign in a device: a token bound to it",
     )
     def post(self, request):

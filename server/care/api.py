@@ -251,7 +251,7 @@ class ReferralListView(APIView):
     roles = {"GET": CARE_READERS, "POST": CARE_WRITERS}
 
     @extend_schema(
-        responses=OpenApiTypes.OBJECT,
+        responses=list[dict],
         operation_id="referrals_list",
         parameters=[OpenApiParameter("status", str), OpenApiParameter("overdue", bool)],
     )

@@ -411,7 +411,7 @@ class AssignmentListView(APIView):
     roles = {"GET": (*DISPATCH_ROLES, *FIELD_ROLES)}
 
     @extend_schema(
-        responses=OpenApiTypes.OBJECT,
+        responses=list[dict],
         operation_id="assignments_list",
         parameters=[OpenApiParameter("open", bool)],
     )
