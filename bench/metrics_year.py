@@ -2,11 +2,14 @@
 
 Builds (once) a PostgreSQL database of its own holding about N incidents (default 1,000,000) with
 their SPD and CARE assignments, every assignment's transitions, and the CARE records (encounters,
-naloxone, referrals, surveys), written with COPY. Then times `program_metrics` for the whole year
-and for one month, several runs each, and prints the median and the worst.
+naloxone, referrals, surveys), written with COPY. Then rolls the year up day by day (timed; COPY
+marks no day changed, so the roll-up is what the dashboard reads), times `program_metrics` for the
+whole year and for one month, several runs each, and prints the median and the worst; checks the
+answers against `live_metrics` (the same figures computed from the calls alone, also timed) and
+times one day computed from the calls, which is what today's share of any range costs.
 
     python bench/metrics_year.py [INCIDENTS] [--rebuild]
-    python bench/metrics_year.py --reuse      # only the timing, against the database as it is
+    python bench/metrics_year.py --reuse      # roll-up and timing, against the database as it is
 
 The database is `care_bench_metrics` on DATABASE_URL's server (default 127.0.0.1:5432, postgres).
 A second run reuses it unless --rebuild is given. --reuse skips loading the demo data and topping
@@ -62,6 +65,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     if "--reuse" in sys.argv:
         print(f"incidents in the database: {Incident.objects.count():,}")
+        time_roll_up()
         time_metrics()
         return
     call_command("load_demo", verbosity=0)
@@ -74,13 +78,33 @@ def main() -> None:
         took = time.perf_counter() - started
         print(f"generated in {took:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     print(f"incidents in the database: {Incident.objects.count():,}")
+    time_roll_up()
     time_metrics()
+
+
+def time_roll_up() -> None:
+    from django.db import connection
+
+    from server.reports.daily import roll_up
+    from server.reports.models import DailyDuration, DailyFigure
+
+    days = [YEAR_START + datetime.timedelta(days=n) for n in range(365)]
+    began = time.perf_counter()
+    roll_up(days)
+    took = time.perf_counter() - began
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE reports_dailyfigure, reports_dailyduration")
+    print(
+        f"rolled up {len(days)} days in {took:.1f} s: {DailyFigure.objects.count():,} figure "
+        f"rows, {DailyDuration.objects.count():,} duration rows"
+    )
 
 
 def time_metrics() -> None:
     from django.db import connection, reset_queries
 
-    from server.reports.metrics import program_metrics
+    from server.reports.daily import Parts, spans_parts
+    from server.reports.metrics import figures_from_parts, live_metrics, program_metrics
 
     ranges = {
         "year": (YEAR_START, YEAR_START + datetime.timedelta(days=364)),
@@ -94,11 +118,30 @@ def time_metrics() -> None:
             figures = program_metrics(start=start, end=end)
             runs.append((time.perf_counter() - began) * 1000)
         print(
-            f"{name} ({start} to {end}): median {statistics.median(runs):.0f} ms, "
-            f"worst {max(runs):.0f} ms over {len(runs)} runs; care_responded "
+            f"{name} ({start} to {end}), from the roll-up: median {statistics.median(runs):.0f} "
+            f"ms, worst {max(runs):.0f} ms over {len(runs)} runs; care_responded "
             f"{figures['care_responded']}, queries per run "
             f"{len(connection.queries) if connection.queries_logged else 'n/a'}"
         )
+        began = time.perf_counter()
+        live = live_metrics(start=start, end=end)
+        took = (time.perf_counter() - began) * 1000
+        same = "the same figures" if live == figures else "DIFFERENT FIGURES"
+        print(f"{name} from the calls alone: {took:.0f} ms, {same}")
+    day = datetime.date(2025, 6, 15)
+    runs = []
+    for _ in range(5):
+        began = time.perf_counter()
+        parts = Parts()
+        for part in spans_parts([(day, day)]).values():
+            parts.add(part)
+        one_day = figures_from_parts(day, day, parts)
+        runs.append((time.perf_counter() - began) * 1000)
+    same = "the same figures" if one_day == live_metrics(start=day, end=day) else "DIFFERENT"
+    print(
+        f"one day ({day}) from the calls, as today is: median {statistics.median(runs):.0f} ms, "
+        f"worst {max(runs):.0f} ms; {same} as live_metrics"
+    )
 
 
 def template(model, **fixed) -> dict:
@@ -160,6 +203,7 @@ def generate(count: int, offset: int) -> dict[str, int]:
                 row[key] = now
     counts = dict.fromkeys(tables, 0)
     rows: dict[str, list] = {name: [] for name in tables}
+    # Times to the second, as a CAD system keeps them, so durations take many distinct values.
     span = 365 * 24 * 3600
     for n in range(count):
         received = datetime.datetime(2025, 1, 1, 8, tzinfo=datetime.UTC) + datetime.timedelta(
@@ -202,8 +246,8 @@ def generate(count: int, offset: int) -> dict[str, int]:
         )
         if not response:
             continue
-        spd_safe = dispatched + datetime.timedelta(minutes=rng.randint(6, 25))
-        spd_clear = spd_safe + datetime.timedelta(minutes=rng.randint(1, 15))
+        spd_safe = dispatched + datetime.timedelta(seconds=rng.randint(360, 1500))
+        spd_clear = spd_safe + datetime.timedelta(seconds=rng.randint(60, 900))
         spd = _assignment(
             rows,
             incident_id,
@@ -216,8 +260,8 @@ def generate(count: int, offset: int) -> dict[str, int]:
         )
         _transitions(rows, spd, officer.pk)
         if response == "dual":
-            arrive = dispatched + datetime.timedelta(minutes=rng.randint(5, 30))
-            clear = max(arrive, spd_clear) + datetime.timedelta(minutes=rng.randint(5, 90))
+            arrive = dispatched + datetime.timedelta(seconds=rng.randint(300, 1800))
+            clear = max(arrive, spd_clear) + datetime.timedelta(seconds=rng.randint(300, 5400))
             care = _assignment(
                 rows, incident_id, rng.choice(care_units), "care", dispatched, arrive, None, clear
             )

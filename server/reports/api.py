@@ -14,6 +14,10 @@ from server.accounts.permissions import ANYONE
 from server.errors import InvalidInput
 from server.reports.metrics import program_metrics
 
+# The figures are worked out per day: an open endpoint must not take a range that keeps a worker
+# busy for minutes (0001-01-01 to 9999-12-31). Five years covers any report the program files.
+LONGEST_RANGE_DAYS = 5 * 366
+
 
 def _date(raw: str | None, default: datetime.date, name: str) -> datetime.date:
     if not raw:
@@ -44,4 +48,9 @@ class MetricsView(APIView):
         start = _date(request.query_params.get("from"), end - datetime.timedelta(days=364), "from")
         if start > end:
             raise InvalidInput("'from' is after 'to'.", fields={"from": ["After 'to'."]})
+        if (end - start).days >= LONGEST_RANGE_DAYS:
+            raise InvalidInput(
+                f"Ask for at most {LONGEST_RANGE_DAYS} days at a time.",
+                fields={"from": [f"At most {LONGEST_RANGE_DAYS} days before 'to'."]},
+            )
         return Response(program_metrics(start=start, end=end))

@@ -5,3 +5,8 @@ class ReportsConfig(AppConfig):
     name = "server.reports"
     label = "reports"
     verbose_name = "Program reports"
+
+    def ready(self) -> None:
+        from server.reports.changes import watch_counted_records
+
+        watch_counted_records()

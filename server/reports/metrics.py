@@ -3,6 +3,11 @@ figure derived from fewer than 11 calls or people (a median of three calls revea
 
 Counts in a breakdown are suppressed in pairs: when exactly one cell is under 11, the next
 smallest cell is suppressed too, so the hidden cell can't be found by subtracting from the total.
+
+`program_metrics` sums the range's days from the daily roll-up (daily.py) and computes the days
+that are not rolled up (today, days changed since) from the calls; `live_metrics` computes the
+whole range from the calls and is the reference the roll-up is checked against. Both count every
+time to the nearest second, so their medians agree exactly.
 """
 
 from __future__ import annotations
@@ -28,6 +33,14 @@ from server.care.models import (
     SurveyResponse,
 )
 from server.dispatch.models import Assignment, Incident, IncidentStatus, ResponseSent, UnitKind
+from server.reports.daily import (
+    CALL_TOTALS,
+    MEASURES,
+    Parts,
+    range_parts,
+    survey_tallies,
+    whole_seconds,
+)
 
 SMALL_CELL = 11
 SUPPRESSED = "<11"
@@ -107,6 +120,89 @@ def _local_bounds(start: datetime.date, end: datetime.date) -> tuple:
 
 
 def program_metrics(*, start: datetime.date, end: datetime.date) -> dict:
+    """The figures for local days start to end inclusive, from the roll-up where it is current."""
+    return figures_from_parts(start, end, range_parts(start, end))
+
+
+def figures_from_parts(start: datetime.date, end: datetime.date, parts: Parts) -> dict:
+    """The suppressed figures from the range's summed parts; the same answer as live_metrics."""
+    figures = parts.figures
+    totals = {name: figures[(name, "")] for name in CALL_TOTALS + CARE_TOTALS}
+    reasons = sorted(
+        ((item, n) for (figure, item), n in figures.items() if figure == "police_only_reason"),
+        key=lambda row: (-row[1], row[0]),
+    )
+    responded = _responded_from(
+        [
+            (item, n)
+            for (figure, item), n in figures.items()
+            if figure == "care_responded_call_type"
+        ],
+        [(item, n) for (figure, item), n in figures.items() if figure == "care_responded_area"],
+        [
+            (int(item), n)
+            for (figure, item), n in figures.items()
+            if figure == "care_responded_hour"
+        ],
+    )
+    totals["care_responded"] = responded.pop("total")
+    raw = {name: _median_of(parts.durations, name) for name in MEASURES}
+    raw["police_time_freed"] = (
+        figures[("police_time_freed_us", "")] / 1_000_000,
+        figures[("police_time_freed_calls", "")],
+    )
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        **_guard_nested(totals),
+        "referrals_connected_share": _share(
+            totals["referrals_connected"], totals["referrals_made"]
+        ),
+        "eligible_police_only_reasons": _breakdown(
+            [(reason or "(none given)", n) for reason, n in reasons], "reason"
+        ),
+        **responded,
+        **_durations_from(raw),
+        "naloxone_by_response": _naloxone_by_response(
+            {item: n for (figure, item), n in figures.items() if figure == "naloxone_response"}
+        ),
+        "client_experience": _experience_from(figures[("survey_responses", "")], figures),
+        "definitions": DEFINITIONS,
+    }
+
+
+CARE_TOTALS = (
+    "encounters",
+    "services_given",
+    "naloxone_administrations",
+    "naloxone_ems_called",
+    "referrals_made",
+    "referrals_connected",
+    "records_before_scene_safe",
+)
+
+
+def _median_of(durations: dict, measure: str) -> tuple[float, int]:
+    """The median (percentile_cont 0.5) of whole-second times kept as counts per second."""
+    counts = sorted((s, n) for (m, s), n in durations.items() if m == measure and n)
+    total = sum(n for _, n in counts)
+    if not total:
+        return 0, 0
+    low_rank, high_rank = (total - 1) // 2, total // 2
+    low = high = None
+    seen = 0
+    for seconds, n in counts:
+        seen += n
+        if low is None and seen > low_rank:
+            low = seconds
+        if seen > high_rank:
+            high = seconds
+            break
+    return (low + high) / 2, total
+
+
+def live_metrics(*, start: datetime.date, end: datetime.date) -> dict:
+    """The same figures computed from the calls alone, whatever the roll-up holds."""
     first, after = _local_bounds(start, end)
     incidents = Incident.objects.filter(received_at__gte=first, received_at__lt=after)
     totals = _call_totals(incidents)
@@ -281,13 +377,25 @@ def _care_responded(first, after) -> dict:
         .annotate(n=Count("incident", distinct=True))
         .order_by()
     )
+    groups = list(groups)
+    return _responded_from(
+        [(call_type, n) for call_type, _, _, n in groups],
+        [(area, n) for _, area, _, n in groups],
+        [(hour, n) for _, _, hour, n in groups],
+    )
+
+
+def _responded_from(types: list, areas: list, hours: list) -> dict:
+    """The three breakdowns of calls CARE responded to, from (label, count) pairs to sum."""
     by_type: dict[str, int] = {}
     by_area: dict[str, int] = {}
     by_hour = dict.fromkeys(range(24), 0)
-    for call_type, area, hour, n in groups:
+    for call_type, n in types:
         by_type[call_type] = by_type.get(call_type, 0) + n
+    for area, n in areas:
         area = area or "(outside any area)"
         by_area[area] = by_area.get(area, 0) + n
+    for hour, n in hours:
         by_hour[hour] += n
 
     def ranked(counts: dict[str, int]) -> list[tuple[str, int]]:
@@ -330,26 +438,26 @@ def _survey_answers(first, after) -> list:
 
 
 def _client_experience(answers: list) -> dict:
-    scores: dict[str, list[int]] = {}
-    people = 0
-    for answer in answers:
-        people += 1
-        for key, value in (answer or {}).items():
-            if isinstance(value, int) and 1 <= value <= 5:
-                scores.setdefault(key, []).append(value)
+    return _experience_from(len(answers), survey_tallies(answers))
+
+
+def _experience_from(people: int, tallies: dict) -> dict:
+    """The active questions' figures from per-question answer counts, sums and agreements."""
     questions = []
     for question in SurveyQuestion.objects.filter(active=True).order_by("order", "key"):
-        given = scores.get(question.key, [])
-        agree = sum(1 for v in given if v >= 4)
+        given = tallies.get(("survey_answers", question.key), 0)
+        total = tallies.get(("survey_total", question.key), 0)
+        agree = tallies.get(("survey_agree", question.key), 0)
         questions.append(
             {
                 "key": question.key,
                 "question": question.text,
-                "answers": suppress(len(given)),
-                "average": round(statistics.fmean(given), 2)
-                if _enough(len(given))
+                "answers": suppress(given),
+                # Sum over count is the mean of whole answers, rounded once, as fmean does.
+                "average": round(total / given, 2)
+                if _enough(given)
                 else (SUPPRESSED if given else None),
-                "agree_share": _share(agree, len(given)),
+                "agree_share": _share(agree, given),
             }
         )
     return {"responses": suppress(people), "questions": questions}
@@ -361,9 +469,12 @@ def _client_experience(answers: list) -> dict:
 def _durations(first, after) -> dict:
     """The three median times and police time freed, computed in the database on PostgreSQL."""
     if connection.vendor == "postgresql":
-        raw = _durations_postgres(first, after)
-    else:
-        raw = _durations_python(first, after)
+        return _durations_from(_durations_postgres(first, after))
+    return _durations_from(_durations_python(first, after))
+
+
+def _durations_from(raw: dict) -> dict:
+    """The shown times from (median seconds, calls) and (seconds freed, calls)."""
     figures = {}
     for name in ("dispatch_to_arrival", "scene_safe_to_spd_clear", "care_time_on_scene"):
         median, n = raw[name]
@@ -381,14 +492,17 @@ def _durations(first, after) -> dict:
 
 _PG_MEDIANS = """
 SELECT
-  percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.on_scene_at - a.dispatched_at))
+  percentile_cont(0.5) WITHIN GROUP (
+    ORDER BY floor(extract(epoch FROM a.on_scene_at - a.dispatched_at) + 0.5))
     FILTER (WHERE a.kind = 'care' AND a.on_scene_at IS NOT NULL),
   count(*) FILTER (WHERE a.kind = 'care' AND a.on_scene_at IS NOT NULL),
-  percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.cleared_at - a.scene_safe_at))
+  percentile_cont(0.5) WITHIN GROUP (
+    ORDER BY floor(extract(epoch FROM a.cleared_at - a.scene_safe_at) + 0.5))
     FILTER (WHERE a.kind = 'spd' AND a.scene_safe_at IS NOT NULL AND a.cleared_at IS NOT NULL),
   count(*) FILTER (WHERE a.kind = 'spd' AND a.scene_safe_at IS NOT NULL
                    AND a.cleared_at IS NOT NULL),
-  percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.cleared_at - a.on_scene_at))
+  percentile_cont(0.5) WITHIN GROUP (
+    ORDER BY floor(extract(epoch FROM a.cleared_at - a.on_scene_at) + 0.5))
     FILTER (WHERE a.kind = 'care' AND a.on_scene_at IS NOT NULL AND a.cleared_at IS NOT NULL),
   count(*) FILTER (WHERE a.kind = 'care' AND a.on_scene_at IS NOT NULL
                    AND a.cleared_at IS NOT NULL)
@@ -436,12 +550,12 @@ def _durations_python(first, after) -> dict:
     care_by_call, spd_by_call = {}, {}
     for incident_id, kind, dispatched, arrived, safe, cleared in rows:
         if kind == UnitKind.CARE and arrived:
-            arrival.append((arrived - dispatched).total_seconds())
+            arrival.append(whole_seconds(arrived - dispatched))
             if cleared:
-                on_scene.append((cleared - arrived).total_seconds())
+                on_scene.append(whole_seconds(cleared - arrived))
                 care_by_call[incident_id] = (arrived, cleared)
         elif kind == UnitKind.SPD and safe and cleared:
-            spd_clear.append((cleared - safe).total_seconds())
+            spd_clear.append(whole_seconds(cleared - safe))
             spd_by_call[incident_id] = cleared
     freed, calls = 0.0, 0
     for incident_id, spd_cleared in spd_by_call.items():

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from server.reports.daily import roll_up
 from server.reports.sample_history import write_sample_history
 
 
@@ -20,4 +21,8 @@ class Command(BaseCommand):
             raise CommandError("Sample history is for DEBUG installs only.")
         start = timezone.localdate() - datetime.timedelta(days=days)
         made = write_sample_history(start=start, days=days, calls_per_day=calls_per_day, seed=seed)
-        self.stdout.write(f"Sample history: {made} calls from {start} for {days} days.")
+        # Written in bulk, so no day was marked changed: roll the closed days up (again) here.
+        rolled = roll_up(start + datetime.timedelta(days=n) for n in range(days))
+        self.stdout.write(
+            f"Sample history: {made} calls from {start} for {days} days ({len(rolled)} rolled up)."
+        )
