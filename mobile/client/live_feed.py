@@ -88,8 +88,13 @@ class LiveFeed:
             # While the socket won't stay up, the engine's pull carries the feed.
             self.engine.nudge()
             self.failures += 1
-            ceiling = min(self.max_delay, self.base_delay * 2 ** (self.failures - 1))
-            self._stop.wait(self.rng.uniform(ceiling / 2, ceiling))
+            self._stop.wait(self.reconnect_delay())
+
+    def reconnect_delay(self) -> float:
+        """Doubling from `base_delay` per failure up to `max_delay`, with jitter (half to all
+        of it) so a fleet of tablets that lost the same server doesn't return in step."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** max(self.failures - 1, 0))
+        return self.rng.uniform(ceiling / 2, ceiling)
 
     # ---- one connection ----------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ the server's protocol (cached in the store); the tablet keeps no table of its ow
 from __future__ import annotations
 
 import datetime
+import decimal
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,12 @@ from mobile.client.store import Store, iso, now
 
 class NotAllowed(Exception):
     """The protocol does not allow this from here; the message says why, for the responder."""
+
+
+# What a dose correction may change; the server's `naloxone.update` takes exactly these.
+NALOXONE_EDITABLE = ("dose_mg", "doses", "route", "response", "ems_called")
+MAX_DOSES = 10
+DEFAULT_MAX_DOSE_MG = 16
 
 
 class Recorder:
@@ -220,3 +227,113 @@ class Recorder:
             at,
             {"consent": consent, "answers": answers, "comment": comment},
         )
+
+    # ---- corrections -------------------------------------------------------------------------
+
+    def correct_naloxone(
+        self, record_id: str, *, at: datetime.datetime | None = None, **changes: Any
+    ) -> str:
+        """Correct a logged dose (dose in mg, doses, route, response, EMS called); checked
+        against the protocol's catalog the way the server checks it."""
+        record = self.store.record(str(record_id))
+        if record is None:
+            raise NotAllowed("This dose is not on this tablet.")
+        changes = self._naloxone_changes(changes)
+        with self.store.transaction() as db:
+            mutation = self.store.enqueue(
+                db,
+                type="naloxone.update",
+                entity_id=str(record_id),
+                occurred_at=at or now(),
+                data=changes,
+            )
+            self.store.put_record(
+                db, "naloxone", {**record, **changes}, parent=record["encounter"], synced=False
+            )
+        self.on_change()
+        return mutation.id
+
+    def _naloxone_changes(self, changes: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(changes) - set(NALOXONE_EDITABLE))
+        if unknown or not changes:
+            raise NotAllowed(
+                f"A dose correction changes {', '.join(NALOXONE_EDITABLE)}"
+                + (f", not {', '.join(unknown)}." if unknown else ".")
+            )
+        catalog = self.store.protocol().get("naloxone", {})
+        checked = dict(changes)
+        if "dose_mg" in checked:
+            checked["dose_mg"] = self._dose_mg(checked["dose_mg"], catalog)
+        if "doses" in checked and not (
+            isinstance(checked["doses"], int) and 1 <= checked["doses"] <= MAX_DOSES
+        ):
+            raise NotAllowed(f"Between 1 and {MAX_DOSES} doses.")
+        for field, kinds in (("route", "routes"), ("response", "responses")):
+            choices = catalog.get(kinds)
+            if field in checked and choices and checked[field] not in choices:
+                raise NotAllowed(f"The {field} is one of {', '.join(choices)}.")
+        if "ems_called" in checked:
+            checked["ems_called"] = bool(checked["ems_called"])
+        return checked
+
+    @staticmethod
+    def _dose_mg(value: Any, catalog: dict[str, Any]) -> str:
+        """The dose as the server's decimal takes it (two places), within the catalog's range."""
+        ceiling = decimal.Decimal(str(catalog.get("max_dose_mg", DEFAULT_MAX_DOSE_MG)))
+        try:
+            dose = decimal.Decimal(str(value).strip().replace(",", "."))
+        except decimal.InvalidOperation:
+            raise NotAllowed("The dose is a number of mg, e.g. 4 or 2.5.") from None
+        if not dose.is_finite() or not (0 < dose <= ceiling):
+            raise NotAllowed(f"A dose is more than 0 and at most {ceiling} mg.")
+        rounded = dose.quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_HALF_UP)
+        if rounded != dose:
+            raise NotAllowed("A dose is given to at most two decimal places of a mg.")
+        return f"{rounded:f}".rstrip("0").rstrip(".")
+
+    def update_referral(
+        self,
+        referral_id: str,
+        *,
+        status: str | None = None,
+        note: str = "",
+        follow_up_due: datetime.date | None = None,
+        at: datetime.datetime | None = None,
+    ) -> str:
+        """Move a referral along (contacted, declined...), add a note or a follow-up date; the
+        next statuses are the protocol's, and the edit carries the version it saw."""
+        referral = self.store.record(str(referral_id))
+        if referral is None:
+            raise NotAllowed("This referral is not on this tablet.")
+        current = referral.get("status") or "made"
+        if status is not None and status != current:
+            flow = self.store.protocol().get("referral_statuses", {})
+            allowed = flow.get(current, [])
+            if status not in allowed:
+                raise NotAllowed(
+                    f"A referral that is {current} can't become {status}"
+                    + (f"; it can become {', '.join(allowed)}." if allowed else "; it is closed.")
+                )
+        data: dict[str, Any] = {}
+        if status is not None and status != current:
+            data["status"] = status
+        if note.strip():
+            data["note"] = note.strip()
+        if follow_up_due is not None:
+            data["follow_up_due"] = follow_up_due.isoformat()
+        if not data:
+            raise NotAllowed("Change the status, add a note, or set a follow-up date.")
+        # The note goes into the referral's history on the server, not onto the referral.
+        view = {**referral, **{k: v for k, v in data.items() if k != "note"}}
+        with self.store.transaction() as db:
+            mutation = self.store.enqueue(
+                db,
+                type="referral.update",
+                entity_id=str(referral_id),
+                base_version=referral.get("version"),
+                occurred_at=at or now(),
+                data=data,
+            )
+            self.store.put_record(db, "referral", view, parent=referral["encounter"], synced=False)
+        self.on_change()
+        return mutation.id

@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     state TEXT NOT NULL DEFAULT 'queued', reason TEXT, server TEXT, attempts INTEGER NOT NULL
     DEFAULT 0, created_at TEXT NOT NULL, finished_at TEXT);
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, seq);
+-- "anything still pending on this record?" is asked once per answer while a long queue drains.
+CREATE INDEX IF NOT EXISTS outbox_entity ON outbox (entity_id, state);
 CREATE TABLE IF NOT EXISTS cursors (stream TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 """
 

@@ -51,6 +51,9 @@ class SyncState:
     rejected: tuple[Mutation, ...] = field(default_factory=tuple)
     revoked: bool = False
     signed_out: bool = False
+    # How often the store has taken the server's changes (feed events, pull pages, a snapshot):
+    # a new number tells the screens to show them.
+    server_changes: int = 0
 
 
 class SyncEngine:
@@ -84,6 +87,8 @@ class SyncEngine:
         self.revocation_check: Callable[[], bool] | None = None
         self._listeners: list[Callable[[SyncState], None]] = []
         self._state = SyncState(queued=store.queued_count())
+        # The sync thread, the feed's thread and the UI (recording) all report changes.
+        self._state_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -99,13 +104,16 @@ class SyncEngine:
         """Called from the sync thread; a UI marshals to its own thread (Kivy: Clock)."""
         self._listeners.append(listener)
 
-    def _update(self, **changes: Any) -> None:
+    def _update(self, *, taken: int = 0, **changes: Any) -> None:
         changes.setdefault("queued", self.store.queued_count())
         changes.setdefault("rejected", tuple(self.store.mutations(REJECTED)))
-        self._state = replace(self._state, **changes)
+        with self._state_lock:
+            seen = self._state.server_changes + taken
+            self._state = replace(self._state, server_changes=seen, **changes)
+            state = self._state
         for listener in list(self._listeners):
             try:
-                listener(self._state)
+                listener(state)
             except Exception:  # a broken screen must not stop the sync
                 logger.exception("sync listener failed")
 
@@ -313,13 +321,16 @@ class SyncEngine:
                 return applied
 
     def apply_events(self, events: list[dict[str, Any]], cursors: dict[str, int]) -> None:
-        """Apply a page and move the cursors in the same transaction."""
+        """Apply a page and move the cursors in the same transaction, then tell the listeners
+        (a live feed frame or a pull page alike: the screens show it without polling)."""
         with self.store.transaction() as db:
             for event in events:
                 self.apply_event(db, event)
                 self.store.put_cursor(db, event["stream"], event["seq"])
             for stream, seq in cursors.items():
                 self.store.put_cursor(db, stream, seq)
+        if events:
+            self._update(taken=len(events))
 
     def apply_event(self, db, event: dict[str, Any]) -> None:
         data, kind = event.get("data") or {}, event.get("kind")
@@ -338,26 +349,27 @@ class SyncEngine:
             parent = data.get("assignment") if record == "encounter" else data.get("encounter")
             self.store.take_server_record(db, record, data, parent=parent)
 
-    def _update_partner(self, db, partner: dict[str, Any]) -> None:
-        """The other unit on our call moved (e.g. SPD marked the scene safe): patch both copies."""
-        rows = db.execute("SELECT id, data, server FROM assignments").fetchall()
-        for row in rows:
-            copies = {}
-            for column in ("data", "server"):
-                if row[column] is None:
-                    continue
-                held = json.loads(row[column])
-                partners = held.get("partners", [])
-                if not any(p.get("assignment") == partner.get("id") for p in partners):
-                    break
-                moved = {"status": partner["status"], "scene_safe_at": partner.get("scene_safe_at")}
-                held["partners"] = [
-                    {**p, **moved} if p.get("assignment") == partner.get("id") else p
-                    for p in partners
-                ]
-                copies[column] = json.dumps(held)
-            for column, text in copies.items():
-                db.execute(f"UPDATE assignments SET {column} = ? WHERE id = ?", (text, row["id"]))
+    def _update_partner(self, db, view: dict[str, Any]) -> None:
+        """The other unit on our call moved (e.g. SPD marked the scene safe).
+
+        The server sends each unit ITS OWN assignment's view, `partners` holding the other
+        unit's new state; only the partners change, so both copies take them (a pending move of
+        ours keeps the tablet's own status) and an assignment not on this tablet is left alone.
+        """
+        if "partners" not in view:
+            return
+        row = db.execute(
+            "SELECT data, server FROM assignments WHERE id = ?", (str(view.get("id")),)
+        ).fetchone()
+        if row is None:
+            return
+        for column in ("data", "server"):
+            if row[column] is not None:
+                held = {**json.loads(row[column]), "partners": view["partners"]}
+                db.execute(
+                    f"UPDATE assignments SET {column} = ? WHERE id = ?",
+                    (json.dumps(held), str(view["id"])),
+                )
 
     def resync(self) -> None:
         """Register-then-events: take a snapshot, then read events after its cursors."""
@@ -365,13 +377,28 @@ class SyncEngine:
         reference = {k: snapshot[k] for k in ("protocol", "directory") if k in snapshot}
         if reference:
             self.store.set_settings(**reference)
+        kinds = ("encounter", "service", "naloxone", "referral", "survey")
         with self.store.transaction() as db:
             db.execute("DELETE FROM cursors")
             for assignment in snapshot.get("assignments", []):
                 self.store.take_server_assignment(db, assignment)
-            for kind in ("encounter", "service", "naloxone", "referral", "survey"):
+            for kind in kinds:
                 for record in snapshot.get(f"{kind}s", []):
                     parent = record.get("assignment" if kind == "encounter" else "encounter")
                     self.store.take_server_record(db, kind, record, parent=parent)
+            # The snapshot is everything this device may see now: what it no longer holds
+            # (a call closed or cancelled while the events about it were pruned) leaves the
+            # tablet, unless a change of ours on it is still on its way.
+            seen = {str(a["id"]) for a in snapshot.get("assignments", [])}
+            seen |= {str(r["id"]) for kind in kinds for r in snapshot.get(f"{kind}s", [])}
+            self._forget_unless_pending(db, "assignments", "1 = 1", seen)
+            self._forget_unless_pending(db, "records", "server IS NOT NULL", seen)
             for stream, seq in snapshot.get("cursors", {}).items():
                 self.store.put_cursor(db, stream, int(seq))
+        self._update(taken=1)
+
+    def _forget_unless_pending(self, db, table: str, which: str, seen: set[str]) -> None:
+        held = [row["id"] for row in db.execute(f"SELECT id FROM {table} WHERE {which}")]
+        for entity_id in held:
+            if entity_id not in seen and not self.store.has_pending_for([entity_id]):
+                db.execute(f"DELETE FROM {table} WHERE id = ?", (entity_id,))

@@ -57,6 +57,8 @@ def assignment_data(assignment: Assignment, *, partners: list[Assignment] | None
                 "kind": p.kind,
                 "status": p.status,
                 "scene_safe_at": _iso(p.scene_safe_at),
+                # Why the officer called the scene unsafe: CARE decides how to stay back on it.
+                "safety_note": p.safety_note,
             }
             for p in partners
         ],

@@ -3,9 +3,12 @@ allowed transitions come from the server's protocol."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from mobile.client.recorder import NotAllowed
+from server.care.models import NaloxoneAdministration, Referral
 
 
 @pytest.fixture
@@ -66,3 +69,70 @@ def test_opening_the_encounter_twice_returns_the_same_one(crew):
     tablet, call = crew
     first = tablet.recorder.open_encounter(call["care"])
     assert tablet.recorder.open_encounter(call["care"]) == first
+
+
+def _synced_on_scene(tablet, call) -> str:
+    for to in ("acknowledged", "en_route", "on_scene"):
+        tablet.recorder.transition(call["care"], to)
+    return tablet.recorder.open_encounter(call["care"], people_contacted=1)
+
+
+def test_a_dose_corrected_offline_reaches_the_server_as_one_naloxone_update(crew):
+    tablet, call = crew
+    encounter = _synced_on_scene(tablet, call)
+    dose = tablet.recorder.log_naloxone(encounter)
+    tablet.recorder.correct_naloxone(dose, dose_mg="2,5", route="intramuscular")
+    assert tablet.store.record(dose)["dose_mg"] == "2.5"
+    assert tablet.store.pending()[-1].type == "naloxone.update"
+    assert tablet.engine.sync_once() and tablet.store.queued_count() == 0
+    stored = NaloxoneAdministration.objects.get(pk=dose)
+    assert (stored.dose_mg, stored.route, stored.version) == (Decimal("2.5"), "intramuscular", 2)
+    assert tablet.store.record(dose)["version"] == 2  # the server's copy, settled
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({"dose_mg": "17"}, "at most 16 mg"),
+        ({"dose_mg": "0"}, "more than 0"),
+        ({"dose_mg": "four"}, "a number of mg"),
+        ({"dose_mg": "2.125"}, "two decimal places"),
+        ({"route": "oral"}, "intranasal, intramuscular"),
+        ({"doses": 11}, "Between 1 and 10"),
+        ({"administered_at": "2026-11-18T23:00:00+00:00"}, "not administered_at"),
+    ],
+)
+def test_a_dose_correction_the_server_would_refuse_is_refused_on_the_tablet(crew, changes, why):
+    tablet, call = crew
+    encounter = _synced_on_scene(tablet, call)
+    dose = tablet.recorder.log_naloxone(encounter)
+    queued = tablet.store.queued_count()
+    with pytest.raises(NotAllowed, match=why):
+        tablet.recorder.correct_naloxone(dose, **changes)
+    assert tablet.store.queued_count() == queued
+    assert tablet.store.record(dose)["dose_mg"] == "4"
+
+
+def test_a_referral_moved_along_offline_reaches_the_server_with_its_note(crew):
+    tablet, call = crew
+    encounter = _synced_on_scene(tablet, call)
+    referral = tablet.recorder.refer(encounter, tablet.store.directory()[0]["id"], consent=True)
+    assert tablet.engine.sync_once()
+    tablet.recorder.update_referral(referral, status="contacted", note="Intake called back.")
+    (update,) = tablet.store.pending()
+    assert update.type == "referral.update" and update.base_version == 1
+    assert tablet.store.record(referral)["status"] == "contacted"
+    assert tablet.engine.sync_once() and tablet.store.queued_count() == 0
+    stored = Referral.objects.get(pk=referral)
+    assert (stored.status, stored.version) == ("contacted", 2)
+    assert stored.updates.get(to_status="contacted").note == "Intake called back."
+
+
+def test_a_referral_status_the_protocol_does_not_allow_next_is_refused(crew):
+    tablet, call = crew
+    encounter = _synced_on_scene(tablet, call)
+    referral = tablet.recorder.refer(encounter, tablet.store.directory()[0]["id"], consent=True)
+    with pytest.raises(NotAllowed, match="made can't become connected"):
+        tablet.recorder.update_referral(referral, status="connected")
+    with pytest.raises(NotAllowed, match="Change the status"):
+        tablet.recorder.update_referral(referral, note="  ")

@@ -5,16 +5,20 @@ a lost answer, keeps the server's copy on conflict, shows refusals, pages the fe
 from __future__ import annotations
 
 import datetime
+import io
 import random
 
 import pytest
+from django.core.management import call_command
+from django.utils import timezone
 
 from mobile.client.api import Offline
 from mobile.client.store import CONFLICT, DONE, REJECTED
 from mobile.client.sync_engine import SyncEngine
+from server.accounts.models import User
 from server.care.models import Encounter, NaloxoneAdministration, ServiceGiven
 from server.dispatch.models import Assignment
-from server.sync.models import AppliedMutation
+from server.sync.models import AppliedMutation, Event, Stream
 from tests.mobile.client.faults import faulty_session
 
 
@@ -72,7 +76,9 @@ def test_a_transition_for_a_call_cancelled_while_offline_is_rejected_and_shown(c
     assert tablet.engine.sync_once()
     (refused,) = tablet.engine.state.rejected
     assert refused.state == REJECTED and "cancelled while you were offline" in refused.reason
-    assert tablet.store.assignment(call["care"])["status"] == "cancelled"
+    # The server's copy wins: the call is cancelled on the tablet too (or gone from it).
+    held = tablet.store.assignment(call["care"])
+    assert held is None or held["status"] == "cancelled"
 
 
 def test_an_edit_that_clashes_with_a_newer_server_edit_keeps_the_servers_copy(crew, people):
@@ -210,3 +216,37 @@ def test_an_officer_signs_in_with_the_protocol_and_its_call_but_no_care_director
     assert tablet.store.get_setting("directory") == []
     assert tablet.store.assignment(call["spd"])["status"] == "dispatched"
     assert tablet.recorder.allowed_next(call["spd"]) == ["acknowledged"]
+
+
+def test_a_cursor_the_server_no_longer_serves_resyncs_from_a_snapshot_then_its_cursors(
+    crew, field_server
+):
+    """410 `cursor_expired`: the snapshot first (a call cancelled meanwhile leaves the tablet:
+    the snapshot holds open calls only), then events from the snapshot's cursors, which keep the
+    tablet current afterwards."""
+    tablet, network, call = crew
+    tablet.engine.pull()
+    unit = next(s for s in tablet.store.cursors() if s.startswith("unit:"))
+    # While the tablet was away: the call was cancelled and the server pruned those events.
+    field_server.cancel(call["incident"])
+    Event.objects.filter(stream_id=unit).update(
+        created_at=timezone.now() - datetime.timedelta(days=60)
+    )
+    call_command("prune_events", stdout=io.StringIO())
+    heard = []
+    tablet.engine.add_listener(heard.append)
+    network.seen.clear()
+    assert tablet.engine.sync_once()
+    asked = [path.rsplit("/", 1)[-1] for _, path in network.seen]
+    assert asked == ["pull", "snapshot", "pull"]
+    assert tablet.store.assignment(call["care"]) is None
+    snapshot_cursor = tablet.store.cursors()[unit]
+    assert snapshot_cursor == Stream.objects.get(name=unit).last_seq
+    assert heard and heard[-1].server_changes >= 1
+
+    # A new call after the resync reaches the tablet from the snapshot's cursor on.
+    care = User.objects.get(username=tablet.store.get_setting("user")["username"]).unit
+    fresh = field_server.dispatch(care, field_server.new_crew()[2])
+    assert tablet.engine.sync_once()
+    assert tablet.store.assignment(fresh["care"])["status"] == "dispatched"
+    assert tablet.store.cursors()[unit] > snapshot_cursor

@@ -96,3 +96,14 @@ def test_a_field_unit_cannot_move_another_units_assignment(dispatched, move):
     assert move("care3", call["care"], "acknowledged").status_code == 404
     assert move("officer2", call["spd"], "acknowledged").status_code == 404
     assert Assignment.objects.get(pk=call["care"]).status == "dispatched"
+
+
+def test_care_reads_why_the_officer_called_the_scene_unsafe(dispatched, move, client_for):
+    call = dispatched()
+    for to in ("acknowledged", "en_route", "on_scene"):
+        assert move("officer1", call["spd"], to).status_code == 200
+    note = "Man waving a bottle at passers-by; stay at the corner."
+    assert move("officer1", call["spd"], "scene_unsafe", note=note).status_code == 200
+    [officer] = client_for("care1").get(f"/api/v1/assignments/{call['care']}").json()["partners"]
+    assert officer["status"] == "scene_unsafe"
+    assert officer["safety_note"] == note

@@ -1,0 +1,125 @@
+"""The live feed client on its own: applied frames tell the sync engine's listeners (so screens
+redraw without polling), replays don't, and while the socket won't stay up it reconnects with a
+doubling, jittered, capped delay and hands the feed to the engine's pull in between."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+import time
+
+import pytest
+
+from mobile.client.api import ApiClient
+from mobile.client.live_feed import LiveFeed
+from mobile.client.store import Store
+from mobile.client.sync_engine import SyncEngine, SyncState
+
+DISPATCHED = {
+    "id": "care-1",
+    "kind": "care",
+    "status": "dispatched",
+    "version": 1,
+    "partners": [],
+    "incident": {"call_type": "welfare-check", "address": "3rd Ave & Pike St"},
+}
+
+
+class Socket:
+    """Where the feed sends its acks."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    def send(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+
+
+@pytest.fixture
+def engine(tmp_path):
+    store = Store(tmp_path / "tablet.sqlite3")
+    engine = SyncEngine(store, ApiClient("http://127.0.0.1:9", timeout=0.5))
+    yield engine
+    store.close()
+
+
+def frame(seq: int, status: str = "dispatched") -> dict:
+    kind = "assignment.dispatched" if seq == 1 else "assignment.updated"
+    data = {**DISPATCHED, "status": status, "version": seq}
+    return {"type": "event", "stream": "unit:7", "seq": seq, "kind": kind, "data": data}
+
+
+def test_a_frame_applied_from_the_socket_tells_the_engines_listeners(engine):
+    heard: list[SyncState] = []
+    engine.add_listener(heard.append)
+    feed, sock = LiveFeed(engine), Socket()
+    feed.handle(sock, frame(1))
+    assert engine.store.assignment("care-1")["status"] == "dispatched"
+    assert [s.server_changes for s in heard] == [1]
+    feed.handle(sock, frame(2, "cancelled"))
+    assert [s.server_changes for s in heard] == [1, 2]
+    assert sock.sent[-1] == {"type": "ack", "stream": "unit:7", "seq": 2}
+
+
+def test_a_replayed_frame_is_acked_but_tells_nobody(engine):
+    feed, sock = LiveFeed(engine), Socket()
+    feed.handle(sock, frame(1))
+    heard: list[SyncState] = []
+    engine.add_listener(heard.append)
+    feed.handle(sock, frame(1))
+    assert heard == []
+    assert sock.sent[-1] == {"type": "ack", "stream": "unit:7", "seq": 1}
+
+
+def test_reconnect_delays_double_from_the_base_with_jitter_up_to_the_ceiling(engine):
+    feed = LiveFeed(engine, base_delay=0.5, max_delay=30.0, rng=random.Random(4))
+    for failures, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (6, 16.0), (7, 30.0), (40, 30.0)]:
+        feed.failures = failures
+        delays = [feed.reconnect_delay() for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), failures
+        assert len(set(delays)) == 50  # jittered, not in step
+    feed.handle(Socket(), {"type": "welcome"})
+    assert feed.failures == 0 and engine.feed_live
+
+
+class Refuser:
+    """A port that takes connections and closes them at once: a server that won't stay up."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.arrivals: list[float] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.arrivals.append(time.monotonic())
+            conn.close()
+
+
+def test_while_the_socket_wont_stay_up_the_feed_backs_off_and_the_engine_pulls(engine):
+    refuser = Refuser()
+    engine.store.set_settings(token="t0k3n", server_url=f"http://127.0.0.1:{refuser.port}")
+    nudged: list[SyncState] = []
+    engine.add_listener(nudged.append)  # each failed connection nudges the engine to pull
+    feed = LiveFeed(engine, base_delay=0.04, max_delay=0.32, rng=random.Random(1))
+    feed.start()
+    deadline = time.monotonic() + 10
+    while len(refuser.arrivals) < 7 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    feed.stop()
+    refuser.listener.close()
+    gaps = [b - a for a, b in zip(refuser.arrivals, refuser.arrivals[1:], strict=False)][:6]
+    assert len(gaps) == 6
+    # The n-th wait is between half and all of min(0.32, 0.04 * 2**(n-1)); allow for scheduling.
+    for n, gap in enumerate(gaps, start=1):
+        ceiling = min(0.32, 0.04 * 2 ** (n - 1))
+        assert ceiling / 2 - 0.005 <= gap <= ceiling + 0.25, (n, gaps)
+    assert gaps[-1] > gaps[0] * 2
+    assert len(nudged) >= 6 and not engine.feed_live
