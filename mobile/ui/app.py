@@ -1,9 +1,10 @@
 """The CARE Field tablet app: a status bar over a ScreenManager of the screens.
 
 Screens read the tablet's local store and record through its recorder; the network stays on the
-sync engine's thread. Store changes that arrive from the server (live feed or pull) are picked up
-by a refresh the app throttles with `Clock.create_trigger`, fired by the engine's listener and by
-a once-a-second tick (which also keeps "time since dispatch" current).
+sync engine's thread. Store changes that arrive from the server (live feed or pull) reach the
+screens through the sync engine's listener, which fires a refresh throttled with
+`Clock.create_trigger`; a once-a-second tick only moves the clock ("time since dispatch") and the
+idle lock.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from mobile.client.sync_engine import SyncState
+from mobile.ui.alert import NewAssignmentAlert, to_announce
 from mobile.ui.assignment import AssignmentScreen
 from mobile.ui.encounter import EncounterScreen
 from mobile.ui.inbox import InboxScreen
@@ -26,7 +28,7 @@ from mobile.ui.session import TabletSession
 from mobile.ui.signin import SignInScreen
 from mobile.ui.survey import SurveyScreen
 from mobile.ui.sync import StatusBar, SyncScreen
-from mobile.ui.widgets import PAPER, Text
+from mobile.ui.widgets import MESSAGE, PAPER, Text
 
 SIGNED_IN_SCREENS = ("inbox", "assignment", "encounter", "survey", "sync")
 
@@ -51,7 +53,7 @@ class CareTabletApp(App):
         self.session = TabletSession(store_path, server_url)
         self.session.on_sync_change = self.sync_changed
         self.sync_state: SyncState | None = None
-        self.new_assignments = 0
+        self.alert = NewAssignmentAlert()
         # Cold-start figures: the first screen ready for input, and the inbox first shown.
         self.ready_at: float | None = None
         self.inbox_shown_at: float | None = None
@@ -60,7 +62,7 @@ class CareTabletApp(App):
         Window.clearcolor = PAPER
         root = BoxLayout(orientation="vertical")
         self.status_bar = StatusBar()
-        self.message = Text(text="", stable_id="app-message", color=(1, 0.85, 0.3, 1))
+        self.message = Text(text="", stable_id="app-message", color=MESSAGE)
         self.screens = ScreenManager(transition=NoTransition())
         for screen in (
             SignInScreen(),
@@ -117,11 +119,15 @@ class CareTabletApp(App):
         self.go(self.resume_to)
 
     def tick(self) -> None:
+        """Once a second: the idle lock, and the clock on screen ("dispatched 3 min ago").
+        Store changes don't wait for it: the sync engine's listener redraws at once."""
         idle = time.monotonic() - self.last_touch
         if self.session.signed_in and not self.locked and idle > self.lock_seconds:
             self.locked = True
             self.go(self.screens.current)
-        self.refresh_soon()
+        screen = self.screens.current_screen
+        if self.session.signed_in and hasattr(screen, "tick"):
+            screen.tick()
 
     def open_survey(self, encounter_id: str) -> None:
         self.screens.get_screen("survey").encounter_id = encounter_id
@@ -130,10 +136,17 @@ class CareTabletApp(App):
     def tell(self, message: str) -> None:
         self.message.text = message
 
-    def announce_new_assignment(self) -> None:
-        """The hook a device build binds to a sound or vibration (plyer); here a banner."""
-        self.new_assignments += 1
-        self.tell("New assignment.")
+    def announce_new_assignments(self) -> None:
+        """A call dispatched to this unit and never announced on this tablet: banner, sound and
+        vibration, once per assignment (whatever screen is open)."""
+        store = self.session.tablet.store
+        for assignment_id in to_announce(store):
+            call = (store.assignment(assignment_id) or {}).get("incident") or {}
+            self.alert(assignment_id)
+            if self.needs_pin():  # a locked tablet rings but shows nothing of the call
+                self.tell("New assignment: unlock to see it.")
+            else:
+                self.tell(f"New assignment: {call.get('call_type')}, {call.get('address', '')}")
 
     # ---- keeping the screens current --------------------------------------------------------
 
@@ -155,6 +168,7 @@ class CareTabletApp(App):
             return
         tablet = self.session.tablet
         self.status_bar.show(self.sync_state or tablet.engine.state, tablet.store.queued_count())
+        self.announce_new_assignments()
         self.screens.current_screen.refresh()
         if self.ready_at is None:
             self.ready_at = time.time()

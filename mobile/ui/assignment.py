@@ -39,7 +39,7 @@ class AssignmentScreen(Screen):
         if assignment is None:
             return
         call = assignment.get("incident") or {}
-        self.ids.since.text = "Dispatched " + since(assignment.get("dispatched_at"))
+        self.tick()
         allowed = app.session.tablet.recorder.allowed_next(self.assignment_id)
         signature = json.dumps([assignment, allowed], sort_keys=True)
         if signature == self.shown:
@@ -53,6 +53,11 @@ class AssignmentScreen(Screen):
         self.show_banner(assignment, safe)
         self.show_moves(assignment, allowed)
 
+    def tick(self) -> None:
+        assignment = App.get_running_app().session.tablet.store.assignment(self.assignment_id)
+        if assignment is not None:
+            self.ids.since.text = "Dispatched " + since(assignment.get("dispatched_at"))
+
     def show_banner(self, assignment: dict, safe: bool) -> None:
         banner = self.ids.banner
         officers = [p for p in assignment.get("partners", []) if p.get("kind") == "spd"]
@@ -60,8 +65,13 @@ class AssignmentScreen(Screen):
             banner.text, banner.tint, banner.opacity = "", (0, 0, 0, 0), 0
             return
         banner.opacity = 1
+        unsafe = any(p.get("status") == "scene_unsafe" for p in officers)
         if safe:
             banner.text, banner.tint = "SCENE SAFE — the officer has cleared you to engage.", GREEN
+        elif unsafe:
+            why = next((p.get("safety_note") for p in officers if p.get("safety_note")), "")
+            text = "SCENE UNSAFE — stay back; wait for the officer."
+            banner.text, banner.tint = text + (f"\nOfficer: {why}" if why else ""), RED
         else:
             banner.text, banner.tint = "WAIT FOR SCENE SAFE — the officer has not marked it.", AMBER
 

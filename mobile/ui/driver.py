@@ -2,7 +2,8 @@
 
 Started only when `python -m mobile --driver-port N` asks for it. It listens on 127.0.0.1 for
 one JSON command per line and answers one JSON line; each command runs on the UI thread, exactly
-as a tap would. Commands: press, type, read, state, screenshot, taps, startup, quit.
+as a tap would. Commands: press, type, read, state, screenshot, taps, startup, layout (touch
+targets, bounds and cut text on screen now), texts, alerts (new-assignment alerts rung), quit.
 """
 
 from __future__ import annotations
@@ -16,8 +17,16 @@ from typing import Any
 
 from kivy.app import App
 from kivy.clock import Clock
+from kivy.core.text import Label as CoreLabel
 from kivy.core.window import Window
+from kivy.metrics import Metrics, dp
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.label import Label
+from kivy.uix.scrollview import ScrollView
+from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
+
+MIN_TARGET_DP = 48
 
 
 def process_started() -> float:
@@ -42,6 +51,81 @@ def visible_widgets(widget: Widget):
     yield widget
     for child in widget.children:
         yield from visible_widgets(child)
+
+
+def shown() -> list[tuple[Widget, bool]]:
+    """Every widget drawn (no transparent ancestor), with whether it sits in a ScrollView."""
+    found: list[tuple[Widget, bool]] = []
+
+    def walk(w: Widget, scrolled: bool) -> None:
+        if w.opacity <= 0:
+            return
+        found.append((w, scrolled))
+        for child in w.children:
+            walk(child, scrolled or isinstance(w, ScrollView))
+
+    for child in Window.children:
+        walk(child, False)
+    return found
+
+
+def name_of(widget: Widget) -> str:
+    label = getattr(widget, "stable_id", "") or getattr(widget, "text", "")[:40]
+    return f"{widget.__class__.__name__}({label!r})"
+
+
+def needed_text_size(label: Label) -> tuple[float, float]:
+    """The size the label's whole text needs: with a fixed text box, Kivy drops what doesn't fit
+    from the texture, so measure it again with the height left free."""
+    width, height = label.text_size
+    if width is None or height is None:
+        return tuple(label.texture_size)
+    options = {**label._label.options, "text_size": (width, None)}
+    core = CoreLabel(**options)
+    core.refresh()
+    return tuple(core.texture.size)
+
+
+def layout_problems() -> list[str]:
+    """Touch targets under 48 dp, outside the window or over one another, and text that doesn't
+    fit its widget, on what is on screen now (the status bar, the message line, the screen)."""
+    problems = []
+    smallest = dp(MIN_TARGET_DP) - 0.5
+    targets: list[tuple[Widget, tuple[float, float, float, float]]] = []
+    for widget, scrolled in shown():
+        x, y = widget.to_window(*widget.pos)
+        right, top = x + widget.width, y + widget.height
+        target = isinstance(widget, ButtonBehavior | TextInput)
+        if target:
+            # A target drawn over another takes its taps (and hides its text).
+            for other, (ox, oy, oright, otop) in targets:
+                if min(right, oright) - max(x, ox) > 1 and min(top, otop) - max(y, oy) > 1:
+                    problems.append(f"{name_of(widget)} overlaps {name_of(other)}")
+            targets.append((widget, (x, y, right, top)))
+        if target and min(widget.width, widget.height) < smallest:
+            problems.append(f"{name_of(widget)} is {widget.width:.0f}×{widget.height:.0f} px")
+        # Inside a ScrollView a target may be scrolled out of view vertically, never sideways.
+        if target and (x < -1 or right > Window.width + 1):
+            problems.append(f"{name_of(widget)} runs off the window sideways ({x:.0f}–{right:.0f})")
+        if target and not scrolled and (y < -1 or top > Window.height + 1):
+            problems.append(f"{name_of(widget)} runs off the window ({y:.0f}–{top:.0f})")
+        if isinstance(widget, Label) and widget.text:
+            need_w, need_h = needed_text_size(widget)
+            if need_w > widget.width + 1 or need_h > widget.height + 1:
+                problems.append(
+                    f"{name_of(widget)} cuts its text: needs {need_w:.0f}×{need_h:.0f}, "
+                    f"has {widget.width:.0f}×{widget.height:.0f}"
+                )
+        if isinstance(widget, TextInput) and not widget.multiline:
+            need = widget.line_height + widget.padding[1] + widget.padding[3]
+            if need > widget.height + 1:
+                problems.append(f"{name_of(widget)} cuts its text: needs {need:.0f} px high")
+    return problems
+
+
+def texts() -> list[str]:
+    """Every text drawn now: labels, buttons and fields."""
+    return [w.text for w, _ in shown() if isinstance(w, Label | TextInput) and w.text]
 
 
 def find(stable_id: str) -> Widget | None:
@@ -71,6 +155,16 @@ class Driver:
             }
         if op == "taps":
             return {"taps": self.taps}
+        if op == "layout":
+            return {
+                "window": list(Window.size),
+                "fontscale": Metrics.fontscale,
+                "problems": layout_problems(),
+            }
+        if op == "texts":
+            return {"texts": texts()}
+        if op == "alerts":
+            return {"rung": list(self.app.alert.rung), "last": self.app.alert.last}
         if op == "screenshot":
             made = Window.screenshot(name=command["path"])
             os.replace(made, command["path"])

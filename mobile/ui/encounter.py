@@ -16,10 +16,10 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
-from mobile.client.recorder import NotAllowed, Recorder
-from mobile.client.store import Store, now
+from mobile.client.recorder import NotAllowed
+from mobile.client.store import Store
 from mobile.ui.sync import clock_time
-from mobile.ui.widgets import GREEN, BigButton, BigToggle, Text
+from mobile.ui.widgets import GREEN, GREY, BigButton, BigToggle, Text
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
@@ -37,28 +37,11 @@ def matching(directory: list[dict[str, Any]], words: str) -> list[dict[str, Any]
     return found[:SHOWN_MATCHES]
 
 
-def correct_naloxone(recorder: Recorder, record_id: str, **changes: Any) -> None:
-    """Correct a logged dose (route, response...): the server takes `naloxone.update`, which the
-    recorder has no call for yet. Saved like every recorder call: the tablet's copy and the
-    outbox mutation in one transaction, then the sync engine is nudged."""
-    store = recorder.store
-    record = store.record(record_id)
-    if record is None:
-        raise NotAllowed("This dose is not on this tablet.")
-    with store.transaction() as db:
-        store.enqueue(
-            db, type="naloxone.update", entity_id=record_id, occurred_at=now(), data=changes
-        )
-        store.put_record(
-            db, "naloxone", {**record, **changes}, parent=record["encounter"], synced=False
-        )
-    recorder.on_change()
-
-
 class EncounterScreen(Screen):
     assignment_id = StringProperty("")
     encounter_id = StringProperty("")
     chosen_service = StringProperty("")
+    latest_dose = StringProperty("")
     shown: str = ""
 
     @property
@@ -111,7 +94,7 @@ class EncounterScreen(Screen):
             button = BigButton(
                 text=service["label"] + (" — logged" if done else ""),
                 stable_id=f"service-{service['code']}",
-                tint=GREEN if done else (0.3, 0.32, 0.36, 1),
+                tint=GREEN if done else GREY,
                 disabled=done,
             )
             button.bind(on_release=lambda _b, code=service["code"]: self.log_service(code))
@@ -124,10 +107,16 @@ class EncounterScreen(Screen):
         )
         grid = self.ids.naloxone_edit
         grid.clear_widgets()
+        dose_row = self.ids.dose_row
+        dose_row.opacity, dose_row.disabled = (1, False) if doses else (0, True)
         if not doses:
+            self.latest_dose = ""
             return
-        # The latest dose's details, one tap each to correct.
+        # The latest dose's details, one tap each to correct; its dose in mg typed and saved.
         latest = max(doses, key=lambda d: d.get("occurred_at") or d.get("administered_at") or "")
+        if latest["id"] != self.latest_dose or not self.ids.dose_mg.focus:
+            self.ids.dose_mg.text = str(latest.get("dose_mg", ""))
+        self.latest_dose = latest["id"]
         naloxone = self.store.protocol().get("naloxone", {})
         for field, choices in (
             ("route", naloxone.get("routes", [])),
@@ -150,10 +139,27 @@ class EncounterScreen(Screen):
         names = {str(e["id"]): e["name"] for e in self.store.directory()}
         lines = [
             f"{names.get(str(r['service']), r['service'])}"
-            f" ({'consent given' if r.get('consent') else 'no consent'})"
+            f" ({'consent given' if r.get('consent') else 'no consent'}"
+            f", {(r.get('status') or 'made').replace('_', ' ')})"
             for r in referrals
         ]
         self.ids.referral_log.text = "Referred: " + "; ".join(lines) if lines else "No referral."
+        # Each referral's next statuses (the protocol's flow), e.g. the person declined on scene.
+        flow = self.store.protocol().get("referral_statuses", {})
+        grid = self.ids.referral_moves
+        grid.clear_widgets()
+        for referral in referrals:
+            name = names.get(str(referral["service"]), "Referral")
+            for status in flow.get(referral.get("status") or "made", []):
+                button = BigButton(
+                    text=f"{name}: {status.replace('_', ' ')}",
+                    stable_id=f"referral-{status}-{referral['id']}",
+                    tint=GREY,
+                )
+                button.bind(
+                    on_release=lambda _b, r=referral["id"], s=status: self.move_referral(r, s)
+                )
+                grid.add_widget(button)
 
     def show_dispositions(self, protocol: dict, current: str | None) -> None:
         grid = self.ids.dispositions
@@ -180,7 +186,34 @@ class EncounterScreen(Screen):
         self.refresh()
 
     def correct(self, record_id: str, field: str, value: str) -> None:
-        correct_naloxone(self.recorder, record_id, **{field: value})
+        try:
+            self.recorder.correct_naloxone(record_id, **{field: value})
+        except NotAllowed as exc:
+            App.get_running_app().tell(str(exc))
+            return
+        self.refresh()
+
+    def save_dose(self) -> None:
+        if not self.latest_dose:
+            return
+        dose = self.ids.dose_mg.text.strip()
+        held = (self.store.record(self.latest_dose) or {}).get("dose_mg")
+        if dose == held:
+            return
+        try:
+            self.recorder.correct_naloxone(self.latest_dose, dose_mg=dose)
+        except NotAllowed as exc:
+            App.get_running_app().tell(str(exc))
+            return
+        App.get_running_app().tell(f"Dose corrected to {dose} mg.")
+        self.refresh()
+
+    def move_referral(self, referral_id: str, status: str) -> None:
+        try:
+            self.recorder.update_referral(referral_id, status=status)
+        except NotAllowed as exc:
+            App.get_running_app().tell(str(exc))
+            return
         self.refresh()
 
     def dispose(self, code: str) -> None:

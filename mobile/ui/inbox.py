@@ -108,17 +108,15 @@ class InboxScreen(Screen):
         signature = json.dumps(assignments, sort_keys=True)
         cards = self.ids.cards
         if signature != self.shown:
-            new = {a["id"] for a in assignments} - {
-                c.assignment["id"] for c in cards.children if isinstance(c, AssignmentCard)
-            }
             self.shown = signature
             cards.clear_widgets()
             for assignment in assignments:
                 cards.add_widget(AssignmentCard(assignment))
             if not assignments:
                 cards.add_widget(Text(text="No open assignments. New ones appear here."))
-            if new and self.manager is not None:
-                App.get_running_app().announce_new_assignment()
-        for card in cards.children:
+        self.tick()
+
+    def tick(self) -> None:
+        for card in self.ids.cards.children:
             if isinstance(card, AssignmentCard):
                 card.tick()

@@ -7,8 +7,6 @@ through the recorder (local SQLite, no network) and the sync engine's own thread
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -17,42 +15,8 @@ from kivy.clock import mainthread
 
 from mobile.client.api import ApiError
 from mobile.client.store import Store
-from mobile.client.sync_engine import SyncEngine, SyncState
+from mobile.client.sync_engine import SyncState
 from mobile.client.tablet import Tablet
-
-
-def follow_partners(engine: SyncEngine) -> None:
-    """Keep the other unit's state on our assignment current from `assignment.partner_updated`.
-
-    The server sends that event to a unit with ITS OWN assignment's view (its id, and `partners`
-    holding the other unit's new state: the officer's scene safe). The client core looks the
-    event's id up among the partners, which never matches; so the CARE banner would wait for a
-    full refresh. Take the partners from the view as well (harmless once the core does too).
-    """
-    apply_event = engine.apply_event
-
-    def apply_and_follow(db: sqlite3.Connection, event: dict) -> None:
-        apply_event(db, event)
-        view = event.get("data") or {}
-        if event.get("kind") == "assignment.partner_updated" and "partners" in view:
-            take_partners(db, str(view.get("id")), view["partners"])
-
-    engine.apply_event = apply_and_follow
-
-
-def take_partners(db: sqlite3.Connection, assignment_id: str, partners: list[dict]) -> None:
-    row = db.execute(
-        "SELECT data, server FROM assignments WHERE id = ?", (assignment_id,)
-    ).fetchone()
-    if row is None:
-        return
-    for column in ("data", "server"):
-        if row[column] is not None:
-            held = {**json.loads(row[column]), "partners": partners}
-            db.execute(
-                f"UPDATE assignments SET {column} = ? WHERE id = ?",
-                (json.dumps(held), assignment_id),
-            )
 
 
 class TabletSession:
@@ -119,7 +83,6 @@ class TabletSession:
         threading.Thread(target=work, name="care-sign-in", daemon=True).start()
 
     def _watch(self) -> None:
-        follow_partners(self.tablet.engine)
         self.tablet.engine.add_listener(self._state_changed)
         self.tablet.start()
 

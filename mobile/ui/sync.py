@@ -21,7 +21,9 @@ WHAT = {
     "encounter.upsert": "Encounter",
     "service.create": "Service",
     "naloxone.create": "Naloxone dose",
+    "naloxone.update": "Naloxone correction",
     "referral.create": "Referral",
+    "referral.update": "Referral follow-up",
     "survey.create": "Survey",
 }
 
@@ -32,10 +34,22 @@ def clock_time(moment: str | None) -> str:
     return datetime.datetime.fromisoformat(moment).astimezone().strftime("%H:%M:%S")
 
 
-def describe(mutation: Mutation) -> str:
+def describe(mutation: Mutation, names: dict[str, str] | None = None) -> str:
+    """'Referral to Crisis Line at 14:02:11': `names` turns service codes and directory ids
+    into the words the responder saw."""
     what = WHAT.get(mutation.type, mutation.type)
-    detail = mutation.data.get("to") or mutation.data.get("service") or ""
+    detail = str(mutation.data.get("to") or mutation.data.get("service") or "")
+    detail = (names or {}).get(detail, detail.replace("_", " "))
+    if mutation.type == "referral.create":
+        detail = f"to {detail}"
     return f"{what} {detail} at {clock_time(mutation.occurred_at)}".replace("  ", " ")
+
+
+def readable_names(store) -> dict[str, str]:
+    """Service codes and directory ids to their labels, from the cached reference data."""
+    names = {s["code"]: s["label"] for s in store.protocol().get("services", [])}
+    names.update({str(e["id"]): e["name"] for e in store.directory()})
+    return names
 
 
 class StatusBar(BoxLayout):
@@ -65,12 +79,13 @@ class SyncScreen(Screen):
         rejected = store.mutations(REJECTED)
         box = self.ids.changes
         box.clear_widgets()
+        names = readable_names(store)
         box.add_widget(Text(text=f"Waiting to reach the server: {len(queued)}", bold=True))
         for mutation in queued:
-            box.add_widget(Text(text=describe(mutation)))
+            box.add_widget(Text(text=describe(mutation, names)))
         box.add_widget(Text(text=f"Refused by the server: {len(rejected)}", bold=True))
         for mutation in rejected:
-            box.add_widget(Text(text=f"{describe(mutation)} — {mutation.reason}", tint=RED))
+            box.add_widget(Text(text=f"{describe(mutation, names)} — {mutation.reason}", tint=RED))
             dismiss = BigButton(text="I have read this", stable_id=f"dismiss-{mutation.id}")
             dismiss.bind(on_release=lambda _b, mid=mutation.id: self.dismiss(mid))
             box.add_widget(dismiss)

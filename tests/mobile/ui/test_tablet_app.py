@@ -54,7 +54,7 @@ def _free_port() -> int:
 class TabletApp:
     """`python -m mobile` in its own process, under Xvfb, answering its test hook."""
 
-    def __init__(self, server_url: str, home: Path, *options: str):
+    def __init__(self, server_url: str, home: Path, *options: str, env: dict | None = None):
         home.mkdir(parents=True, exist_ok=True)
         self.port = _free_port()
         command = [
@@ -70,9 +70,15 @@ class TabletApp:
             *options,
         ]
         if not os.environ.get("DISPLAY"):
-            command = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", *command]
+            # Square, so one screen holds a landscape (1280×800) or a portrait (800×1280) tablet.
+            command = ["xvfb-run", "-a", "-s", "-screen 0 1280x1280x24", *command]
         self.log = home / "tablet.log"
-        env = {**os.environ, "KIVY_HOME": str(home / "kivy"), "KIVY_NO_CONSOLELOG": "1"}
+        env = {
+            **os.environ,
+            "KIVY_HOME": str(home / "kivy"),
+            "KIVY_NO_CONSOLELOG": "1",
+            **(env or {}),
+        }
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -127,6 +133,21 @@ class TabletApp:
             f"{what}: not within {timeout:.0f} s; the app shows {on_screen}, {said}"
         )
 
+    def assert_fits(self, where: str) -> None:
+        """Touch targets ≥ 48 dp, inside the window and apart, no text cut, on the screen shown
+        now. A screen redrawn by a change that just arrived is laid out on the next frames, so a
+        problem counts only if it is still there after 2 s."""
+        deadline = time.monotonic() + 2
+        while True:
+            time.sleep(0.2)
+            problems = self.ask(op="layout")["problems"]
+            if not problems or time.monotonic() > deadline:
+                break
+        assert not problems, f"{where}: {problems}"
+
+    def texts(self) -> str:
+        return "\n".join(self.ask(op="texts")["texts"])
+
     def shows(self, stable_id: str) -> bool:
         return stable_id in self.ask(op="state")["ids"]
 
@@ -137,9 +158,11 @@ class TabletApp:
         self.type("password", "care-demo")
         self.type("device_name", f"{username}-tablet-under-test")
 
-    def set_pin(self, pin: str = PIN) -> None:
+    def set_pin(self, pin: str = PIN, *, check_layout: bool = False) -> None:
         """First sign-in on this tablet: choose the PIN, then the inbox opens."""
         self.wait_for("the PIN screen", lambda: self.shows("pin-again"))
+        if check_layout:
+            self.assert_fits("the PIN screen")
         self.type("pin", pin)
         self.type("pin-again", pin)
         self.press("pin-submit")
@@ -189,33 +212,72 @@ class Desk:
         return by_unit[units["CARE-1"]], by_unit[units["2M12"]]
 
 
+PORTRAIT, FONT_SCALE = "800x1280", "1.3"
+
+
 @pytest.fixture
 def system(served_system, tmp_path):
     url = served_system.start_daphne()
     # The CARE tablet reaches the server through a link the test can cut; the officer's directly.
+    # The CARE tablet stands in portrait with larger text; the officer's is landscape.
     link = Link(int(url.rsplit(":", 1)[1]))
-    care, officer = TabletApp(link.url, tmp_path / "care"), TabletApp(url, tmp_path / "officer")
-    yield care, officer, link, Desk(url)
+    # Its speaker is a file (SDL's disk audio driver), so the test hears the new-call sound.
+    speaker = {"SDL_AUDIODRIVER": "disk", "SDL_DISKAUDIOFILE": str(tmp_path / "speaker.raw")}
+    care = TabletApp(
+        link.url, tmp_path / "care", "--size", PORTRAIT, "--font-scale", FONT_SCALE, env=speaker
+    )
+    officer = TabletApp(url, tmp_path / "officer")
+    yield care, officer, link, Desk(url), tmp_path
     for app in (care, officer):
         app.stop()
     link.close()
 
 
+def heard(speaker: Path) -> bool:
+    """Anything but silence written to the disk audio driver's file."""
+    return speaker.exists() and speaker.read_bytes().strip(b"\x00") != b""
+
+
+def officer_store(home: Path) -> tuple[int, list[str], list[str]]:
+    """What the officer's tablet keeps: record rows, its assignments' copies, outbox types."""
+    uri = f"file:{home / 'officer' / 'tablet.sqlite3'}?mode=ro"
+    with sqlite3.connect(uri, uri=True) as db:
+        records = db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        copies = [
+            text
+            for row in db.execute("SELECT data, server FROM assignments")
+            for text in row
+            if text
+        ]
+        types = [row[0] for row in db.execute("SELECT type FROM outbox")]
+    return records, copies, types
+
+
 def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(system):
-    app, officer, link, desk = system
+    app, officer, link, desk, home = system
+    layout = app.ask(op="layout")
+    assert (layout["window"], layout["fontscale"]) == ([800, 1280], float(FONT_SCALE))
 
     app.sign_in("care1")
+    app.assert_fits("sign-in, portrait")
     app.screenshot("signin")
     app.press("sign_in")
     officer.sign_in("officer1")
+    officer.assert_fits("sign-in, landscape")
     officer.press("sign_in")
     for tablet in (app, officer):
-        tablet.set_pin()
+        tablet.set_pin(check_layout=True)
         tablet.wait_for("online", lambda t=tablet: "Online" in t.read("sync-status")["text"])
 
-    # A dispatch made through the API arrives live, with the officer's unit and its state.
+    # A dispatch made through the API arrives live, with the officer's unit and its state;
+    # it rings (sound and vibration hook) once.
+    assert not heard(home / "speaker.raw")
     care, spd = desk.dispatch()
     app.wait_for("the new assignment", lambda: app.shows(f"ack-{care}"))
+    alerts = app.ask(op="alerts")
+    assert alerts["rung"] == [care] and alerts["last"]["sound"] == "played"
+    app.wait_for("the sound on the speaker", lambda: heard(home / "speaker.raw"), timeout=5)
+    app.assert_fits("the inbox")
     app.screenshot("inbox")
     app.press(f"ack-{care}")
     assert app.ask(op="state")["screen"] == "assignment"
@@ -229,10 +291,15 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     app.wait_for("clear offered", lambda: app.shows("to-cleared"))
     assert "WAIT FOR SCENE SAFE" in app.read("scene-banner")["text"]
     assert app.read("open-encounter")["disabled"]
+    app.assert_fits("the assignment")
     app.screenshot("assignment-wait")
 
-    # On the officer's tablet: the officer's moves, then scene safe; the CARE banner turns green.
+    # On the officer's tablet: the officer's moves; first the scene is unsafe, with a note.
     officer.wait_for("the officer's assignment", lambda: officer.shows(f"ack-{spd}"))
+    alerts = officer.ask(op="alerts")
+    # No audio device on the officer's (a test machine has none): the alert says so, carries on.
+    assert alerts["rung"] == [spd] and alerts["last"]["sound"] in ("played", "no audio")
+    officer.assert_fits("the officer's inbox")
     officer.press(f"ack-{spd}")
     for to in ("en_route", "on_scene"):
         officer.wait_for(f"{to} offered", lambda to=to: officer.shows(f"to-{to}"))
@@ -241,7 +308,25 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     moves = {i for i in officer.ask(op="state")["ids"] if i.startswith("to-")}
     assert moves == {"to-scene_safe", "to-scene_unsafe", "to-cleared"}
     assert officer.read("open-encounter")["disabled"]  # no encounter for an officer
+    officer.assert_fits("the officer's assignment")
     officer.screenshot("officer-assignment")
+    officer.press("to-scene_unsafe")  # no note: refused on the tablet, nothing recorded
+    assert "note" in officer.read("app-message")["text"]
+    unsafe_note = "Man with a knife in the doorway; stay back until backup arrives."
+    officer.type("transition-note", unsafe_note)
+    officer.press("to-scene_unsafe")
+    app.wait_for("the red banner", lambda: "SCENE UNSAFE" in app.read("scene-banner")["text"])
+    assert unsafe_note in app.read("scene-banner")["text"]  # CARE reads the officer's why
+    assert "scene UNSAFE" in app.read("partner")["text"]
+    assert app.read("open-encounter")["disabled"]
+    app.screenshot("assignment-unsafe")
+    history = desk.call("GET", f"/api/v1/assignments/{spd}", "dispatcher")["transitions"]
+    assert [(t["to"], t["note"]) for t in history if t["to"] == "scene_unsafe"] == [
+        ("scene_unsafe", unsafe_note)
+    ]
+
+    # Then safe: the CARE banner turns green.
+    officer.wait_for("scene safe offered again", lambda: officer.shows("to-scene_safe"))
     officer.press("to-scene_safe")
     app.wait_for(
         "the green banner",
@@ -258,8 +343,10 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     )
 
     protocol = desk.call("GET", "/api/v1/protocol", "care2")
-    first, second = (s["code"] for s in protocol["services"][:2])
-    disposition = protocol["dispositions"][0]["code"]
+    (first, first_label), (second, second_label) = (
+        (s["code"], s["label"]) for s in protocol["services"][:2]
+    )
+    disposition = protocol["dispositions"][0]
     entry = desk.call("GET", "/api/v1/directory/services", "care2")[0]
 
     # The scripted encounter, with the network cut. Taps are counted by the app's test hook.
@@ -275,24 +362,41 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     app.press(f"referral-{entry['id']}")
     app.press("referral-consent")
     app.press("refer")
-    app.press(f"disposition-{disposition}")
+    app.press(f"disposition-{disposition['code']}")
     taps = app.ask(op="taps")["taps"] - taps_before
     assert "1 naloxone dose" in app.read("naloxone-log")["text"]
-    app.press("response-improved")  # a correction after the fact, not part of the scripted taps
+    # Corrections after the fact, not part of the scripted taps: the response, the dose in mg
+    # (a dose over the protocol's maximum is refused on the tablet), the referral's next step.
+    app.press("response-improved")
+    app.type("dose-mg", "20")
+    app.press("save-dose")
+    assert "at most 16 mg" in app.read("app-message")["text"]
+    app.type("dose-mg", "2")
+    app.press("save-dose")
+    app.wait_for("the corrected dose", lambda: app.read("dose-mg")["text"] == "2")
+    contacted = next(i for i in app.ask(op="state")["ids"] if i.startswith("referral-contacted-"))
+    app.press(contacted)
+    app.wait_for("the referral contacted", lambda: "contacted" in app.read("referral-log")["text"])
+    notes = "Talked through shelter options; she wants a call back tomorrow."
+    app.type("notes", notes)
+    app.press("save-notes")
     # The person takes the survey on the tablet (their taps, not the responder's).
     app.press("open-survey")
     app.wait_for("the survey", lambda: app.shows("survey-consent"))
     for n, question in enumerate(protocol["survey_questions"]):
         app.press(f"survey-{question['key']}-{5 - n % 2}")
+    app.assert_fits("the survey")
     app.screenshot("survey")
     app.press("survey-consent")
     app.press("survey-submit")
     assert app.ask(op="state")["screen"] == "encounter"
     assert entry["name"] in app.read("referral-log")["text"]
+    app.assert_fits("the encounter")
     app.screenshot("encounter")
     app.wait_for("offline shown", lambda: "Offline" in app.read("sync-status")["text"])
     app.press("open-sync")
     app.wait_for("the sync screen", lambda: app.shows("sync-now"))
+    app.assert_fits("the sync screen, offline")
     app.screenshot("sync-offline")
     print(f"\nscripted encounter: {taps} taps (plus typing a search word)")
     assert taps <= 12
@@ -310,18 +414,55 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     encounters = [e for e in snapshot["encounters"] if e["assignment"] == care]
     assert len(encounters) == 1
     encounter = encounters[0]
-    assert encounter["disposition"] == disposition
+    assert (encounter["disposition"], encounter["notes"]) == (disposition["code"], notes)
 
     def mine(kind: str) -> list[dict]:
         return [r for r in snapshot[kind] if str(r["encounter"]) == str(encounter["id"])]
 
     (dose,) = mine("naloxones")
-    assert (dose["response"], dose["route"]) == ("improved", "intranasal")
+    assert (dose["response"], dose["route"], dose["dose_mg"]) == ("improved", "intranasal", "2.00")
     assert sorted(s["service"] for s in mine("services")) == sorted([first, second])
     assert len(mine("surveys")) == 1
     referrals = mine("referrals")
     assert len(referrals) == 1
     assert str(referrals[0]["service"]) == str(entry["id"]) and referrals[0]["consent"] is True
+    assert referrals[0]["status"] == "contacted"
+    # The feed came back after the cut and replayed what the tablet missed: no second ring.
+    assert app.ask(op="alerts")["rung"] == [care]
+
+    # The officer on the same call sees none of it: not on any screen, not in the tablet's store.
+    clinical = [
+        notes,
+        entry["name"],
+        first_label,
+        second_label,
+        disposition["label"],
+        "naloxone",
+        "referr",
+        "dose",
+    ]
+    officer.press("open-sync")
+    officer.press("sync-now")
+    officer.wait_for(
+        "the officer's tablet synced",
+        lambda: officer.read("sync-status")["text"].startswith("Online · 0 queued"),
+    )
+    officer.assert_fits("the officer's sync screen")
+    seen = officer.texts()
+    officer.press("open-inbox")
+    seen += officer.texts()
+    officer.press(f"open-{spd}")
+    officer.wait_for("the officer's assignment", lambda: officer.shows("to-cleared"))
+    seen += officer.texts()
+    assert "CARE-1" in seen  # the partner unit and its state are shown...
+    for word in clinical:  # ...and nothing of the encounter
+        assert word.lower() not in seen.lower(), word
+    records, copies, outbox = officer_store(home)
+    assert records == 0
+    assert all(t == "assignment.transition" for t in outbox)
+    kept = json.dumps([json.loads(c) for c in copies]).lower()
+    for word in [*clinical, "encounter", "disposition", "services", "consent"]:
+        assert word.lower() not in kept, word
 
 
 def test_a_signed_in_tablet_reopens_to_its_pin_quickly_and_small(served_system, tmp_path):
@@ -385,6 +526,7 @@ def test_a_revoked_tablet_says_so_wipes_itself_and_returns_to_sign_in(served_sys
         # 401 (within the engine's 15 s interval) asks the feed, which hears 4403.
         app.wait_for("the sign-in screen", lambda: app.shows("sign_in"), timeout=45)
         assert "revoked" in app.read("app-message")["text"]
+        app.assert_fits("sign-in after a wipe, landscape")
     finally:
         app.stop()
     with sqlite3.connect(tmp_path / "care" / "tablet.sqlite3") as db:
@@ -410,6 +552,7 @@ def test_the_tablet_locks_when_idle_and_only_its_pin_opens_it(served_system, tmp
         assert app.read("pin-again")["disabled"]  # unlocking, not choosing a PIN
         app.press("open-inbox")  # the bar can't get past the lock
         assert app.ask(op="state")["screen"] == "lock"
+        app.assert_fits("the lock, landscape")
         app.screenshot("lock")
         app.type("pin", "000000")
         app.press("pin-submit")
