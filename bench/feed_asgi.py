@@ -39,8 +39,20 @@ def _push_noting_commit(event) -> None:
     _push_to_layer(event)
 
 
-# `publish_event` looks `_push` up at commit time, so replacing the module attribute is enough.
+_push_all_to_layer = feed._push_all
+
+
+def _push_all_noting_commit(events) -> None:
+    now = time.time()
+    for event in events:
+        _commit_log.write(f"{event.stream_id} {event.seq} {now:.6f}\n")
+    _push_all_to_layer(events)
+
+
+# The publishers look `_push` / `_push_all` up at commit time: replacing the module attributes
+# is enough.
 feed._push = _push_noting_commit
+feed._push_all = _push_all_noting_commit
 
 
 @sync_to_async

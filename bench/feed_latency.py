@@ -397,6 +397,9 @@ class ChannelsLoad:
         self.local = threading.local()
         self.errors: list[str] = []
         self.reuse = min(n, 25)  # cancel the call dispatched this many ticks ago
+        # A unit is on one call at a time: with fewer unit pairs than dispatcher threads, ticks on
+        # one pair would overtake each other (a call cancelled before it was dispatched).
+        self.workers = min(args.workers, n)
 
     def _session(self) -> requests.Session:
         if not hasattr(self.local, "session"):
@@ -424,11 +427,11 @@ class ChannelsLoad:
 
     def targeted(self, count: int) -> tuple[int, float]:
         if self.args.via == "http":
-            return run_ticks(self.args.rate, count, self.tick, self.args.workers)
+            return run_ticks(self.args.rate, count, self.tick, self.workers)
         # Dispatcher threads inside the first process; the second (if any) only serves sockets.
         plan = {
             "rate": self.args.rate,
-            "workers": self.args.workers,
+            "workers": self.workers,
             "dispatcher": self.pop["dispatcher"],
             "ticks": [
                 [
