@@ -34,6 +34,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL"))
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Drop the demo database the served-system tests copy from (tests/e2e/conftest.py)."""
+    from tests.e2e.conftest import demo_template
+
+    demo_template.drop()
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

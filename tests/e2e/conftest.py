@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -25,22 +26,89 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _database_url(tmp_path: Path, prefix: str = "care_e2e") -> tuple[str, callable]:
-    """A database of its own for the server processes: a SQLite file, or a fresh PostgreSQL
-    database (named `prefix` and a random suffix) when the suite runs against PostgreSQL."""
-    base = os.environ.get("DATABASE_URL", "")
-    if not base.startswith("postgres"):
-        return f"sqlite:///{tmp_path / 'e2e.sqlite3'}", lambda: None
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin_url = base.rsplit("/", 1)[0] + "/postgres"
+def _admin_url(base: str) -> str:
+    return base.rsplit("/", 1)[0] + "/postgres"
+
+
+def _create_database(base: str, name: str, template: str | None = None) -> tuple[str, callable]:
+    admin_url = _admin_url(base)
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
 
     def drop() -> None:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return base.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def _database_url(tmp_path: Path, prefix: str = "care_e2e") -> tuple[str, callable]:
+    """A database of its own for the server processes: a SQLite file, or a fresh PostgreSQL
+    database (named `prefix` and a random suffix) when the suite runs against PostgreSQL."""
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith("postgres"):
+        return f"sqlite:///{tmp_path / 'e2e.sqlite3'}", lambda: None
+    return _create_database(base, f"{prefix}_{uuid.uuid4().hex[:8]}")
+
+
+def _prepare(env: dict[str, str]) -> None:
+    for command in (["migrate", "--no-input", "-v0"], ["load_demo"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+
+
+class DemoTemplate:
+    """One migrated, demo-loaded database per test run, copied for each served system: a copy
+    takes a fraction of a second, migrating and loading the demo several seconds."""
+
+    def __init__(self) -> None:
+        self.url: str | None = None
+        self._drop: callable = lambda: None
+
+    def copy_to(self, tmp_path: Path, prefix: str) -> tuple[str, callable]:
+        if self.url is None:
+            self._build()
+        base = os.environ.get("DATABASE_URL", "")
+        if not base.startswith("postgres"):
+            target = tmp_path / "e2e.sqlite3"
+            shutil.copyfile(self.url.removeprefix("sqlite:///"), target)
+            return f"sqlite:///{target}", lambda: None
+        template = self.url.rsplit("/", 1)[1]
+        return _create_database(base, f"{prefix}_{uuid.uuid4().hex[:8]}", template)
+
+    def _build(self) -> None:
+        base = os.environ.get("DATABASE_URL", "")
+        if base.startswith("postgres"):
+            url, self._drop = _create_database(
+                base, f"{own_database_prefix('e2e_template')}_{uuid.uuid4().hex[:8]}"
+            )
+        else:
+            folder = Path(tempfile.mkdtemp(prefix="care-e2e-template-"))
+            url = f"sqlite:///{folder / 'demo.sqlite3'}"
+            self._drop = lambda: shutil.rmtree(folder, ignore_errors=True)
+        _prepare(
+            {
+                **os.environ,
+                "DATABASE_URL": url,
+                "DEBUG": "true",
+                "DJANGO_SETTINGS_MODULE": "server.settings",
+            }
+        )
+        self.url = url
+
+    def drop(self) -> None:
+        self._drop()
+        self.url = None
+
+
+demo_template = DemoTemplate()
 
 
 class ServedSystem:
@@ -104,19 +172,26 @@ class ServedSystem:
         )
 
     def stop(self) -> None:
+        # Teardown only: nothing is checked after it, so Daphne's graceful shutdown (up to 10 s
+        # while a socket is open) is not waited out.
         for proc in self.processes:
             proc.terminate()
         for proc in self.processes:
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 proc.kill()
 
 
 def serve(tmp_path: Path, *, prefix: str = "care_e2e", **settings: str):
     """Migrated, demo-loaded database and a way to start Daphne processes on it; `settings`
-    are environment variables for the processes (REDIS_URL, CARE_FEED_HEARTBEAT_SECONDS...)."""
-    url, drop = _database_url(tmp_path, prefix)
+    are environment variables for the processes (REDIS_URL, CARE_FEED_HEARTBEAT_SECONDS...).
+    Without settings the database is a copy of the run's demo template; with them it is
+    prepared under them, in case one changes what is loaded."""
+    if settings:
+        url, drop = _database_url(tmp_path, prefix)
+    else:
+        url, drop = demo_template.copy_to(tmp_path, prefix)
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -124,15 +199,8 @@ def serve(tmp_path: Path, *, prefix: str = "care_e2e", **settings: str):
         "DJANGO_SETTINGS_MODULE": "server.settings",
         **settings,
     }
-    for command in (["migrate", "--no-input", "-v0"], ["load_demo"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    if settings:
+        _prepare(env)
     system = ServedSystem(env, tmp_path)
     try:
         yield system
