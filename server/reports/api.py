@@ -12,11 +12,7 @@ from rest_framework.views import APIView
 
 from server.accounts.permissions import ANYONE
 from server.errors import InvalidInput
-from server.reports.metrics import program_metrics
-
-# The figures are worked out per day: an open endpoint must not take a range that keeps a worker
-# busy for minutes (0001-01-01 to 9999-12-31). Five years covers any report the program files.
-LONGEST_RANGE_DAYS = 5 * 366
+from server.reports.metrics import LONGEST_RANGE_DAYS, program_metrics
 
 
 def _date(raw: str | None, default: datetime.date, name: str) -> datetime.date:

@@ -55,12 +55,17 @@ NESTED = [
     ("referrals_made", "referrals_connected"),
 ]
 
+# The figures are worked out per day: an open page must not take a range that keeps a worker busy
+# for minutes (0001-01-01 to 9999-12-31). Five years covers any report the program files.
+LONGEST_RANGE_DAYS = 5 * 366
+
 DEFINITIONS = {
     "care_responded": "Calls received in the date range on which a CARE team arrived on scene.",
     "dispatch_to_arrival": "Minutes from a CARE team being dispatched to it arriving on scene.",
     "scene_safe_to_spd_clear": "Minutes from the SPD unit marking the scene safe to the SPD unit "
     "clearing the call.",
     "care_time_on_scene": "Minutes from a CARE team arriving on scene to it clearing the call.",
+    "medians": "Each median is taken over the calls' times counted to the nearest second.",
     "police_time_freed": "For each dual-dispatched call whose SPD unit marked the scene safe: the "
     "time from the SPD unit clearing to the CARE team clearing (zero when CARE cleared first). "
     "It is the on-scene time the officers handed over to CARE after the scene was safe, which "

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from server.reports.charts import bar_chart
-from server.reports.metrics import program_metrics
+from server.reports.metrics import LONGEST_RANGE_DAYS, program_metrics
 
 
 def _range(request: HttpRequest) -> tuple[datetime.date, datetime.date, list[str]]:
@@ -32,6 +32,12 @@ def _range(request: HttpRequest) -> tuple[datetime.date, datetime.date, list[str
     if start > end:
         problems.append("The start date is after the end date; showing the last 365 days.")
         end, start = today, today - datetime.timedelta(days=364)
+    if (end - start).days >= LONGEST_RANGE_DAYS:
+        start = end - datetime.timedelta(days=LONGEST_RANGE_DAYS - 1)
+        problems.append(
+            f"The page shows at most {LONGEST_RANGE_DAYS} days; showing the {LONGEST_RANGE_DAYS} "
+            f"days to {end.isoformat()}."
+        )
     return start, end, problems
 
 

@@ -49,6 +49,18 @@ def test_a_date_that_is_not_a_date_shows_a_message_and_the_default_range(client,
     assert "Write dates as YYYY-MM-DD" in answer.content.decode()
 
 
+def test_a_range_of_centuries_is_cut_to_five_years_ending_on_its_last_day(
+    client, db, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(20):
+        answer = client.get("/dashboard.csv?from=0001-01-01&to=2026-11-30")
+
+    assert answer.status_code == 200
+    assert "care-figures-2021-11-27-to-2026-11-30.csv" in answer["Content-Disposition"]
+    page = client.get("/dashboard/?from=0001-01-01&to=2026-11-30").content.decode()
+    assert "The page shows at most 1830 days" in page
+
+
 def test_the_csv_is_a_download_named_for_its_range(client, db):
     answer = client.get("/dashboard.csv?from=2026-11-01&to=2026-11-30")
 
