@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,20 @@ def api_exception_handler(exc: Exception, context: dict):
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()
 
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database went away under the request (restarted, connection terminated, pool
+        # exhausted). Not a bug to report but a moment to wait; a commit cut off midway may or
+        # may not have landed, so don't promise that nothing was saved.
+        logger.warning("database unavailable during an API request", exc_info=exc)
+        return Response(
+            {
+                "code": "database_unavailable",
+                "detail": "The server lost its database for a moment; the change may not have "
+                "been saved. Try again in a few seconds.",
+            },
+            status=503,
+            headers={"Retry-After": "2"},
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled error in API view", exc_info=exc)

@@ -56,4 +56,8 @@ class CareFieldSchema(AutoSchema):
             found["404"] = "No such record, or you may not see it."
         if writes and not public:
             found["409"] = "Refused by the record's current state (conflict, version, transition)."
+        found["503"] = (
+            "The database was out of reach for a moment (`database_unavailable`, with "
+            "Retry-After): try again."
+        )
         return found

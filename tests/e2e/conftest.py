@@ -321,6 +321,15 @@ class Desk:
         self.numbers = itertools.count(1)
         self.open_incidents: list[str] = []
         self.errors = 0
+        self.server_errors: list[tuple[int, str]] = []  # (status, error code) of each 5xx
+
+    def _note(self, answer: requests.Response) -> None:
+        if answer.status_code >= 500:
+            try:
+                code = answer.json().get("code", "")
+            except ValueError:
+                code = "(not JSON)"
+            self.server_errors.append((answer.status_code, code))
 
     def _post(self, path: str, body: dict) -> dict | None:
         """The answer, or None when the server failed or could not be reached."""
@@ -330,6 +339,7 @@ class Desk:
             self.errors += 1
             return None
         if answer.status_code >= 400:
+            self._note(answer)
             self.errors += 1
             return None
         return answer.json()
@@ -365,4 +375,5 @@ class Desk:
             if answer.status_code < 500:  # cancelled now, or already (a lost answer)
                 self.open_incidents.remove(incident)
             else:
+                self._note(answer)
                 self.errors += 1

@@ -267,7 +267,13 @@ def test_postgres_connections_terminated_mid_traffic_lose_nothing(field):
                 terminated.append(len(rows))
                 time.sleep(0.2)
 
+    seen_before = len(field.desk.server_errors)
     field.under_traffic(terminate_backends)
+    server_errors = field.desk.server_errors[seen_before:]
     print(f"backends terminated per sweep: {terminated}")
+    print(f"the dispatcher's server errors: {server_errors}")
     assert sum(terminated) > 0
+    # A request whose connection was cut is told to try again, in the one error shape; never a
+    # bare 500 (which says "a bug: tell support").
+    assert all(error == (503, "database_unavailable") for error in server_errors), server_errors
     field.assert_recovered(time.monotonic())
