@@ -12,7 +12,8 @@ have stored, not each event), `ping` (answered with `pong`) and `pong` (the answ
 
 Close codes: 4400 malformed (a bad first frame, or any frame over 64 KiB) · 4401 no or bad token,
 no `hello` within 10 s, or signed out · 4403 device revoked · 4408 stopped answering heartbeats ·
-4429 flooding (more than a second's worth of frames over the rate limit).
+4429 flooding (more than a second's worth of frames over the rate limit) · 4503 the channel layer
+(Redis) was lost: reconnect.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from server.accounts.models import DeviceToken
 from server.errors import InvalidInput
@@ -41,6 +43,9 @@ MAX_FRAME_BYTES = 64 * 1024
 REPLAY_BATCH = 500  # events read from the database at a time while replaying
 CLOSE_MALFORMED, CLOSE_UNAUTHENTICATED, CLOSE_REVOKED = 4400, 4401, 4403
 CLOSE_SILENT, CLOSE_FLOODING = 4408, 4429
+CLOSE_LAYER_LOST = (
+    4503  # the channel layer is out of reach: reconnect (Daphne allows 1000, 3000-4999)
+)
 
 
 def heartbeat_seconds() -> float:
@@ -170,6 +175,26 @@ class AckWatch:
 
 
 class FeedConsumer(AsyncWebsocketConsumer):
+    # What `_release` looks at, should the socket end before `connect` set them.
+    hello_timer: asyncio.TimerHandle | None = None
+    heartbeat: asyncio.Task | None = None
+    groups_joined: list[str] = []
+    counted = False
+    released = False
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except (OSError, RedisError):
+            # The channel layer went away under the socket (Redis restarting). Its groups went
+            # with it, so the socket would stay open but deaf: close it (4503), and
+            # the device reconnects, joins again and replays what it missed from the database.
+            logger.warning("channel layer lost; the socket is closed to reconnect", exc_info=True)
+            if self.released:  # the device had hung up already
+                return
+            await self._release()
+            await send({"type": "websocket.close", "code": CLOSE_LAYER_LOST})
+
     async def connect(self) -> None:
         self.device = None
         self.token_id: int | None = None
@@ -184,6 +209,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         self.ack_writers: dict[str, asyncio.Future] = {}
         await self.accept()
         AckWatch.socket_opened()
+        self.counted = True
         self.hello_timer = asyncio.get_running_loop().call_later(
             HELLO_TIMEOUT_SECONDS, lambda: asyncio.ensure_future(self._hello_timeout())
         )
@@ -193,12 +219,26 @@ class FeedConsumer(AsyncWebsocketConsumer):
             await self._close(CLOSE_UNAUTHENTICATED)
 
     async def disconnect(self, code: int) -> None:
-        self.hello_timer.cancel()
+        await self._release()
+
+    async def _release(self) -> None:
+        """Stop the socket's timers and leave its groups; once, however the socket ended."""
+        if self.released:
+            return
+        self.released = True
+        if self.hello_timer is not None:
+            self.hello_timer.cancel()
         if self.heartbeat is not None:
             self.heartbeat.cancel()
-        AckWatch.socket_closed()
+        if self.counted:
+            AckWatch.socket_closed()
         for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                # The layer is out of reach (Redis restarting). The membership then lapses by
+                # the layer's group expiry, and sends to this gone channel are dropped meanwhile.
+                logger.info("could not leave %s as the socket closed", group, exc_info=True)
         self.groups_joined = []
 
     async def receive(self, text_data=None, bytes_data=None) -> None:

@@ -23,6 +23,7 @@ from server.sync import consumers
 from server.sync.models import DeviceCursor, Event, Stream
 from server.sync.services import publish_event, unit_stream
 from tests.conftest import PASSWORD
+from tests.e2e.conftest import own_redis  # noqa: F401 - the fixture, reused
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -567,5 +568,68 @@ def test_a_socket_whose_group_membership_lapsed_joins_again_and_gets_what_it_mis
         assert got == ["test.missed"]
         assert await group_size(layer, "feed.dispatch") == 1  # a member again
         await ws.disconnect()
+
+    run(scenario)
+
+
+def test_a_socket_closing_while_redis_is_down_closes_cleanly(people, settings, own_redis):  # noqa: F811
+    """The layer can't be told the socket left its groups; the membership lapses by the layer's
+    expiry instead, and the close must not become a crash (a traceback, cleanup skipped)."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [own_redis.url]},
+        }
+    }
+    channel_layers.backends = {}
+    token = token_for("dispatcher")
+
+    async def scenario():
+        ws, _ = await signed_in(token, {"dispatch": 0})
+        await frames(ws, quiet=0.1)
+        own_redis.kill()
+        try:
+            await ws.disconnect()  # raises what the application raised
+        finally:
+            own_redis.start()
+
+    run(scenario)
+
+
+def test_a_socket_whose_redis_goes_away_is_closed_4503_to_reconnect(people, settings, own_redis):  # noqa: F811
+    """Redis restarting loses every group: a socket left open would be deaf. It is closed with
+    4503 (the layer is out of reach), and the device's reconnect finds it all again."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [own_redis.url]},
+        }
+    }
+    channel_layers.backends = {}
+    token = token_for("dispatcher")
+
+    async def scenario():
+        ws, _ = await signed_in(token, {"dispatch": 0})
+        await frames(ws, quiet=0.1)
+        own_redis.kill()
+        try:
+            code, _ = await close_code(ws, timeout=10)
+        finally:
+            own_redis.start()
+        assert code == 4503
+        await database_sync_to_async(publish_event)(stream="dispatch", kind="test.missed", data={})
+        # As the tablet does: reconnect after a pause, again while the socket closes 4503 (the
+        # layer's pool may still hold a connection to the Redis that went away).
+        for _ in range(5):
+            again = await socket()
+            await again.send_json_to(hello(token, {"dispatch": 0}))
+            first = await again.receive_output(3)
+            if first["type"] == "websocket.send":
+                break
+            assert first == {"type": "websocket.close", "code": 4503}
+            await asyncio.sleep(0.2)
+        assert json.loads(first["text"])["type"] == "welcome"
+        assert [f["kind"] for f in await frames(again) if f["type"] == "event"] == ["test.missed"]
+        await again.disconnect()
 
     run(scenario)
