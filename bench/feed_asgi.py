@@ -17,6 +17,7 @@ Run it with `python -m daphne bench.feed_asgi:application` from the project root
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import threading
@@ -73,8 +74,13 @@ def _publish_directory_change(number: int) -> int:
     return event.seq
 
 
-def _run_ticks(plan: dict) -> dict:
-    """Each tick: cancel the call given (freeing its units), then dispatch the next one."""
+def _run_ticks(plan: dict, loop: asyncio.AbstractEventLoop) -> dict:
+    """Each tick: cancel the call given (freeing its units), then dispatch the next one.
+
+    Ticks run as Django runs a sync view: on a worker thread started from the server's event loop
+    (`sync_to_async`), so the on-commit push reaches the channel layer on that loop. A bare thread
+    would make `async_to_sync` start a loop of its own, and the in-memory layer would wake the
+    socket's consumer only when its loop next stirred (hundreds of ms late)."""
     from server.accounts.models import User
     from server.dispatch import services
 
@@ -98,12 +104,19 @@ def _run_ticks(plan: dict) -> dict:
 
     started = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=plan["workers"])
+    run_tick = sync_to_async(tick, thread_sensitive=False, executor=pool)
+    pending = []
     for i, args in enumerate(plan["ticks"]):
         delay = started + i / plan["rate"] - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        pool.submit(tick, *args)
-    # Bounded: ticks the server could not start in their time are dropped, not run late.
+        pending.append(asyncio.run_coroutine_threadsafe(run_tick(*args), loop))
+    # Bounded: ticks the server could not start within a moment of the schedule's end are
+    # dropped, not run late.
+    deadline = time.monotonic() + 2
+    for future in pending:
+        with contextlib.suppress(BaseException):
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
     pool.shutdown(wait=True, cancel_futures=True)
     connection.close()
     return {"dispatched": done, "seconds": time.monotonic() - started, "errors": errors}
@@ -133,7 +146,8 @@ async def application(scope, receive, send):
     if scope["type"] == "http" and scope["path"] == "/bench/dispatch":
         plan = json.loads(await _read_body(receive))
         # A thread of its own, not the one Django runs sync views on.
-        result = await asyncio.get_running_loop().run_in_executor(None, _run_ticks, plan)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(None, _run_ticks, plan, loop)
         await _answer(send, result)
         return
     if scope["type"] == "http" and scope["path"] == "/bench/broadcast":
