@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from tests.conftest import PASSWORD
 from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data
 
 DESC_MOBILE_CRISIS = "0b7f0a52-5d2c-4c57-9b65-6f1d1a4e0001"
@@ -77,3 +79,16 @@ def encounter(on_scene, care1) -> str:
     )
     assert statuses(results(care1, opened)) == ["applied"]
     return str(encounter_id)
+
+
+def care1_tablet() -> APIClient:
+    """A client signed in as care1 on a tablet of its own (a token of its own, as a second
+    connection sending the same batch would have)."""
+    client = APIClient()
+    token = client.post(
+        "/api/v1/auth/token",
+        {"username": "care1", "password": PASSWORD, "device_name": "care1-tablet"},
+        format="json",
+    ).json()["token"]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client

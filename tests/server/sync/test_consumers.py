@@ -572,9 +572,9 @@ def test_a_socket_whose_group_membership_lapsed_joins_again_and_gets_what_it_mis
     run(scenario)
 
 
-def test_a_socket_closing_while_redis_is_down_closes_cleanly(people, settings, own_redis):  # noqa: F811
-    """The layer can't be told the socket left its groups; the membership lapses by the layer's
-    expiry instead, and the close must not become a crash (a traceback, cleanup skipped)."""
+@pytest.fixture
+def layer_on_own_redis(settings, own_redis):  # noqa: F811 - pytest fixture injection
+    """The channel layer on a Redis of the test's own, which the test may kill."""
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -582,40 +582,39 @@ def test_a_socket_closing_while_redis_is_down_closes_cleanly(people, settings, o
         }
     }
     channel_layers.backends = {}
+    return own_redis
+
+
+def test_a_socket_closing_while_redis_is_down_closes_cleanly(people, layer_on_own_redis):
+    """The layer can't be told the socket left its groups; the membership lapses by the layer's
+    expiry instead, and the close must not become a crash (a traceback, cleanup skipped)."""
     token = token_for("dispatcher")
 
     async def scenario():
         ws, _ = await signed_in(token, {"dispatch": 0})
         await frames(ws, quiet=0.1)
-        own_redis.kill()
+        layer_on_own_redis.kill()
         try:
             await ws.disconnect()  # raises what the application raised
         finally:
-            own_redis.start()
+            layer_on_own_redis.start()
 
     run(scenario)
 
 
-def test_a_socket_whose_redis_goes_away_is_closed_4503_to_reconnect(people, settings, own_redis):  # noqa: F811
+def test_a_socket_whose_redis_goes_away_is_closed_4503_to_reconnect(people, layer_on_own_redis):
     """Redis restarting loses every group: a socket left open would be deaf. It is closed with
     4503 (the layer is out of reach), and the device's reconnect finds it all again."""
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [own_redis.url]},
-        }
-    }
-    channel_layers.backends = {}
     token = token_for("dispatcher")
 
     async def scenario():
         ws, _ = await signed_in(token, {"dispatch": 0})
         await frames(ws, quiet=0.1)
-        own_redis.kill()
+        layer_on_own_redis.kill()
         try:
             code, _ = await close_code(ws, timeout=10)
         finally:
-            own_redis.start()
+            layer_on_own_redis.start()
         assert code == 4503
         await database_sync_to_async(publish_event)(stream="dispatch", kind="test.missed", data={})
         # As the tablet does: reconnect after a pause, again while the socket closes 4503 (the

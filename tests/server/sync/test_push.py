@@ -27,6 +27,7 @@ from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast re
 from tests.server.sync.conftest import (
     DESC_MOBILE_CRISIS,
     PUSH,
+    care1_tablet,
     change,
     push,
     results,
@@ -358,21 +359,7 @@ def test_a_future_time_that_matches_a_fast_device_clock_is_believed(call, care1)
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_one_batch_sent_twice_at_once_applies_every_change_exactly_once(on_scene, people, units):
-    from rest_framework.test import APIClient
-
-    from tests.conftest import PASSWORD
-
-    def tablet() -> APIClient:
-        client = APIClient()
-        token = client.post(
-            "/api/v1/auth/token",
-            {"username": "care1", "password": PASSWORD, "device_name": "care1-tablet"},
-            format="json",
-        ).json()["token"]
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-        return client
-
-    first, second = tablet(), tablet()
+    first, second = care1_tablet(), care1_tablet()
     for round_ in range(5):
         encounter_id = str(uuid.uuid4())
         opened = change(

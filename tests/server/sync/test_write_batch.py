@@ -16,7 +16,7 @@ from server.audit.models import AuditEntry
 from server.care.models import NaloxoneAdministration, ServiceGiven
 from server.sync.models import AppliedMutation, Event
 from tests.racing import race
-from tests.server.sync.conftest import change, push, results, statuses
+from tests.server.sync.conftest import care1_tablet, change, push, results, statuses
 
 
 def services(encounter: str, count: int, code: str = "basic-needs") -> list[dict]:
@@ -120,21 +120,7 @@ def test_naloxone_and_services_mixed_in_one_run_are_all_kept(encounter, care1):
 def test_one_long_run_sent_twice_at_once_keeps_every_record_exactly_once(
     on_scene, encounter, people
 ):
-    from rest_framework.test import APIClient
-
-    from tests.conftest import PASSWORD
-
-    def tablet() -> APIClient:
-        client = APIClient()
-        token = client.post(
-            "/api/v1/auth/token",
-            {"username": "care1", "password": PASSWORD, "device_name": "care1-tablet"},
-            format="json",
-        ).json()["token"]
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-        return client
-
-    first, second = tablet(), tablet()
+    first, second = care1_tablet(), care1_tablet()
     for _ in range(3):
         run = services(encounter, 40)
         answers = race(functools.partial(push, first, *run), functools.partial(push, second, *run))
