@@ -133,21 +133,27 @@ def spans_parts(spans: list[tuple[datetime.date, datetime.date]]) -> dict[dateti
     return found
 
 
+def call_total_counts() -> dict[str, Count]:
+    """The calls' totals as counts over a set of incidents: per day here, over a range in
+    `server.reports.metrics`."""
+    return {
+        "calls": Count("id"),
+        "eligible_calls": Count("id", filter=Q(eligible=True)),
+        "dual_dispatched": Count("id", filter=Q(response=ResponseSent.DUAL)),
+        "eligible_police_only": Count(
+            "id", filter=Q(eligible=True, response=ResponseSent.POLICE_ONLY)
+        ),
+        "resolved_by_phone": Count("id", filter=Q(status=IncidentStatus.RESOLVED_BY_PHONE)),
+        "referred_to_hotline": Count("id", filter=Q(status=IncidentStatus.REFERRED_TO_HOTLINE)),
+    }
+
+
 def _call_totals(spans, on) -> None:
     rows = (
         Incident.objects.filter(_received_on(spans, "received_at"))
         .annotate(day=TruncDate("received_at", tzinfo=zone()))
         .values_list("day", "police_only_reason")
-        .annotate(
-            calls=Count("id"),
-            eligible_calls=Count("id", filter=Q(eligible=True)),
-            dual_dispatched=Count("id", filter=Q(response=ResponseSent.DUAL)),
-            eligible_police_only=Count(
-                "id", filter=Q(eligible=True, response=ResponseSent.POLICE_ONLY)
-            ),
-            resolved_by_phone=Count("id", filter=Q(status=IncidentStatus.RESOLVED_BY_PHONE)),
-            referred_to_hotline=Count("id", filter=Q(status=IncidentStatus.REFERRED_TO_HOTLINE)),
-        )
+        .annotate(**call_total_counts())
         .order_by()
     )
     for day, reason, *counts in rows:

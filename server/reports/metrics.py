@@ -32,11 +32,12 @@ from server.care.models import (
     SurveyQuestion,
     SurveyResponse,
 )
-from server.dispatch.models import Assignment, Incident, IncidentStatus, ResponseSent, UnitKind
+from server.dispatch.models import Assignment, Incident, ResponseSent, UnitKind
 from server.reports.daily import (
     CALL_TOTALS,
     MEASURES,
     Parts,
+    call_total_counts,
     range_parts,
     survey_tallies,
     whole_seconds,
@@ -243,16 +244,7 @@ def _share(part: int, whole: int) -> float | str:
 
 
 def _call_totals(incidents) -> dict[str, int]:
-    return incidents.aggregate(
-        calls=Count("id"),
-        eligible_calls=Count("id", filter=Q(eligible=True)),
-        dual_dispatched=Count("id", filter=Q(response=ResponseSent.DUAL)),
-        eligible_police_only=Count(
-            "id", filter=Q(eligible=True, response=ResponseSent.POLICE_ONLY)
-        ),
-        resolved_by_phone=Count("id", filter=Q(status=IncidentStatus.RESOLVED_BY_PHONE)),
-        referred_to_hotline=Count("id", filter=Q(status=IncidentStatus.REFERRED_TO_HOTLINE)),
-    )
+    return incidents.aggregate(**call_total_counts())
 
 
 def _care_records(first, after) -> dict[str, int]:
