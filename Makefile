@@ -38,8 +38,9 @@ run: demo-data ## Set up and serve the demo with Daphne on http://127.0.0.1:8000
 test: install ## Run the whole test suite (PostgreSQL/Redis tests run when DATABASE_URL/REDIS_URL are set)
 	$(PY) -m pytest -q
 
-lint: install ## ruff
+lint: install ## ruff and the import-layer contracts
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 format: install ## ruff format + import sort
 	$(VENV)/bin/ruff check --fix --select I .

@@ -208,7 +208,7 @@ def free_units() -> None:
 def device_specs(pop: dict, n: int, floor: bool) -> list[dict]:
     """What each socket says in its hello: a token, and cursors at the streams' current ends so
     the bench measures live delivery, not a replay of earlier runs."""
-    from server.sync.models import Stream
+    from server.feed.models import Stream
 
     if floor:
         return [{"token": f"unit:{pop['care'][i]},directory", "cursors": {}} for i in range(n)]

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "server.accounts",
     "server.dispatch",
     "server.care",
+    "server.feed",
     "server.sync",
     "server.reports",
     "server.audit",
@@ -198,6 +199,9 @@ CARE_TOKEN_TTL_HOURS = env.int("CARE_TOKEN_TTL_HOURS", default=24 * 14)
 CARE_LOCKOUT_FAILURES = env.int("CARE_LOCKOUT_FAILURES", default=5)
 CARE_LOCKOUT_MINUTES = env.int("CARE_LOCKOUT_MINUTES", default=10)
 CARE_SKEW_FLAG_SECONDS = env.int("CARE_SKEW_FLAG_SECONDS", default=120)
+# How far a recorded time may run ahead of the server, or before the record it follows (two
+# tablets of one unit never agree to the second). Further is refused on every door.
+CARE_CLOCK_TOLERANCE_SECONDS = env.int("CARE_CLOCK_TOLERANCE_SECONDS", default=120)
 CARE_ACK_TIMEOUT_SECONDS = env.int("CARE_ACK_TIMEOUT_SECONDS", default=30)
 # Feed events older than this are pruned (`manage.py prune_events`); a device offline longer
 # resyncs from a snapshot.

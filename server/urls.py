@@ -12,6 +12,7 @@ from server.dispatch import views as dispatch_views
 from server.reports import api as reports_api
 from server.reports import views as reports_views
 from server.sync import api as sync_api
+from server.sync import protocol as sync_protocol
 from server.views import home
 
 api_v1 = [
@@ -19,7 +20,7 @@ api_v1 = [
     path("auth/token/rotate", accounts_api.RotateTokenView.as_view(), name="auth-token-rotate"),
     path("auth/logout", accounts_api.SignOutView.as_view(), name="auth-logout"),
     path("me", accounts_api.MeView.as_view(), name="me"),
-    path("protocol", dispatch_api.ProtocolView.as_view(), name="protocol"),
+    path("protocol", sync_protocol.ProtocolView.as_view(), name="protocol"),
     path("units", dispatch_api.UnitListView.as_view(), name="units"),
     path("incidents", dispatch_api.IncidentListView.as_view(), name="incidents"),
     path(

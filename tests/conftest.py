@@ -12,8 +12,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from server.accounts.models import Role, User
+from server.care.reference_data import load_reference_data
 from server.dispatch.models import CallType, Unit
-from server.dispatch.reference_data import load_reference_data
 
 SEATTLE = ZoneInfo("America/Los_Angeles")
 PASSWORD = "care-demo"

@@ -14,9 +14,8 @@ from server.accounts.models import Device, DeviceToken, User
 from server.audit.models import AuditEntry
 from server.audit.services import record_audit
 from server.errors import CareFieldError, InvalidInput
-from server.sync.services import close_device_sockets
-
-CLOSE_UNAUTHENTICATED, CLOSE_REVOKED = 4401, 4403  # the feed's close codes (server.sync.consumers)
+from server.feed.codes import CLOSE_REVOKED, CLOSE_UNAUTHENTICATED
+from server.feed.services import close_device_sockets
 
 
 class BadCredentials(CareFieldError):
@@ -289,3 +288,28 @@ def sign_out(*, token: DeviceToken) -> None:
                 device_id=token.device_id, code=CLOSE_UNAUTHENTICATED, token_id=token.pk
             )
         )
+
+
+def record_clock_skew(*, actor: User, device: Device, skew_seconds: float) -> Device:
+    """Keep the device's latest skew; flag it to admins past the limit (audited when it flips)."""
+    flagged = abs(skew_seconds) > settings.CARE_SKEW_FLAG_SECONDS
+    with transaction.atomic():
+        locked = Device.objects.select_for_update().get(pk=device.pk)
+        was_flagged, before = locked.clock_skew_flagged, locked.clock_skew_seconds
+        locked.clock_skew_seconds = round(skew_seconds, 3)
+        locked.clock_skew_flagged = flagged
+        locked.save(update_fields=["clock_skew_seconds", "clock_skew_flagged"])
+        if flagged != was_flagged:
+            record_audit(
+                actor=actor,
+                device=locked,
+                action="device.clock_skew_flagged" if flagged else "device.clock_skew_cleared",
+                obj=locked,
+                before={"clock_skew_seconds": before, "clock_skew_flagged": was_flagged},
+                after={
+                    "clock_skew_seconds": locked.clock_skew_seconds,
+                    "clock_skew_flagged": flagged,
+                },
+            )
+    device.clock_skew_seconds, device.clock_skew_flagged = locked.clock_skew_seconds, flagged
+    return locked

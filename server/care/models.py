@@ -6,6 +6,7 @@ identity through any number of retries.
 
 from __future__ import annotations
 
+import decimal
 import uuid
 
 from django.conf import settings
@@ -98,6 +99,7 @@ class FieldRecord(models.Model):
 
 
 class Encounter(FieldRecord):
+    when_field = "started_at"  # when it happened, by the device
     assignment = models.OneToOneField(
         "dispatch.Assignment", on_delete=models.PROTECT, related_name="encounter"
     )
@@ -125,6 +127,7 @@ class Encounter(FieldRecord):
 
 
 class ServiceGiven(FieldRecord):
+    when_field = "occurred_at"  # when it happened, by the device
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="services")
     service = models.ForeignKey(ServiceType, on_delete=models.PROTECT, related_name="+")
     occurred_at = models.DateTimeField()
@@ -152,14 +155,33 @@ class NaloxoneResponse(models.TextChoices):
     UNKNOWN = "unknown", "Not yet known"
 
 
+# Limits of a naloxone record, declared once: the model's validators, the services' checks and the
+# protocol the tablet reads all take them from here.
+NALOXONE_MAX_DOSE_MG = decimal.Decimal("16")
+NALOXONE_MIN_DOSES, NALOXONE_MAX_DOSES = 1, 10
+# Client-experience answers are on a 1–5 scale.
+SURVEY_MIN_ANSWER, SURVEY_MAX_ANSWER = 1, 5
+
+
 class NaloxoneAdministration(FieldRecord):
+    when_field = "administered_at"  # when it happened, by the device
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="naloxone")
     administered_at = models.DateTimeField(help_text="eMedications.01, device time.")
     doses = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
+        default=1,
+        validators=[
+            MinValueValidator(NALOXONE_MIN_DOSES),
+            MaxValueValidator(NALOXONE_MAX_DOSES),
+        ],
     )
     dose_mg = models.DecimalField(
-        max_digits=5, decimal_places=2, help_text="eMedications.05 dosage per dose, in mg."
+        max_digits=5,
+        decimal_places=2,
+        validators=[
+            MinValueValidator(decimal.Decimal("0.01")),
+            MaxValueValidator(NALOXONE_MAX_DOSE_MG),
+        ],
+        help_text="eMedications.05 dosage per dose, in mg.",
     )
     route = models.CharField(max_length=16, choices=NaloxoneRoute.choices)
     response = models.CharField(
@@ -184,7 +206,29 @@ class ReferralStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+# Where a referral may go from each status; closed ends it.
+REFERRAL_FLOW: dict[str, list[str]] = {
+    ReferralStatus.MADE: [
+        ReferralStatus.CONTACTED,
+        ReferralStatus.UNABLE_TO_REACH,
+        ReferralStatus.DECLINED,
+        ReferralStatus.CLOSED,
+    ],
+    ReferralStatus.CONTACTED: [
+        ReferralStatus.CONNECTED,
+        ReferralStatus.UNABLE_TO_REACH,
+        ReferralStatus.DECLINED,
+        ReferralStatus.CLOSED,
+    ],
+    ReferralStatus.UNABLE_TO_REACH: [ReferralStatus.CONTACTED, ReferralStatus.CLOSED],
+    ReferralStatus.CONNECTED: [ReferralStatus.CLOSED],
+    ReferralStatus.DECLINED: [ReferralStatus.CLOSED],
+    ReferralStatus.CLOSED: [],
+}
+
+
 class Referral(FieldRecord):
+    when_field = "made_at"  # when it happened, by the device
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="referrals")
     service = models.ForeignKey(DirectoryService, on_delete=models.PROTECT, related_name="+")
     consent = models.BooleanField(
@@ -225,6 +269,7 @@ class ReferralUpdate(models.Model):
 
 
 class SurveyResponse(FieldRecord):
+    when_field = "answered_at"  # when it happened, by the device
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="surveys")
     consent = models.BooleanField()
     answers = models.JSONField(default=dict, help_text="{question key: 1–5}")

@@ -20,6 +20,12 @@ from server.accounts.models import Device, Role, User
 from server.accounts.permissions import role_of
 from server.audit.services import audit_entry, record_audit, snapshot
 from server.care.models import (
+    NALOXONE_MAX_DOSE_MG,
+    NALOXONE_MAX_DOSES,
+    NALOXONE_MIN_DOSES,
+    REFERRAL_FLOW,
+    SURVEY_MAX_ANSWER,
+    SURVEY_MIN_ANSWER,
     DirectoryService,
     Disposition,
     Encounter,
@@ -27,13 +33,14 @@ from server.care.models import (
     NaloxoneResponse,
     NaloxoneRoute,
     Referral,
-    ReferralStatus,
     ReferralUpdate,
     ServiceGiven,
     ServiceType,
     SurveyQuestion,
     SurveyResponse,
 )
+from server.care.presenters import encounter_data, naloxone_data, referral_data, service_data
+from server.commands import check_time, full_clean
 from server.dispatch.models import Assignment, UnitKind
 from server.errors import (
     Conflict,
@@ -42,12 +49,10 @@ from server.errors import (
     InvalidInput,
     NotFound,
     VersionConflict,
-    summarize_fields,
 )
-from server.sync.services import EventDraft, change_transaction, publish_event, unit_stream
-from server.sync.write_batch import open_write_batch
+from server.feed.services import EventDraft, change_transaction, publish_event, unit_stream
+from server.feed.write_batch import open_write_batch
 
-MAX_NALOXONE_MG = decimal.Decimal("16")
 ENCOUNTER_FIELDS = (
     "people_contacted",
     "client_initials",
@@ -55,26 +60,6 @@ ENCOUNTER_FIELDS = (
     "disposition",
     "notes",
 )
-
-REFERRAL_FLOW: dict[str, list[str]] = {
-    ReferralStatus.MADE: [
-        ReferralStatus.CONTACTED,
-        ReferralStatus.UNABLE_TO_REACH,
-        ReferralStatus.DECLINED,
-        ReferralStatus.CLOSED,
-    ],
-    ReferralStatus.CONTACTED: [
-        ReferralStatus.CONNECTED,
-        ReferralStatus.UNABLE_TO_REACH,
-        ReferralStatus.DECLINED,
-        ReferralStatus.CLOSED,
-    ],
-    ReferralStatus.UNABLE_TO_REACH: [ReferralStatus.CONTACTED, ReferralStatus.CLOSED],
-    ReferralStatus.CONNECTED: [ReferralStatus.CLOSED],
-    ReferralStatus.DECLINED: [ReferralStatus.CLOSED],
-    ReferralStatus.CLOSED: [],
-}
-
 
 # ---- shared checks -------------------------------------------------------------------------
 
@@ -176,6 +161,16 @@ def _publish(encounter: Encounter, kind: str, data: dict, mutation_id=None) -> N
     )
 
 
+def _check_record_time(record: models.Model, assignment: Assignment) -> None:
+    """Care happens after the dispatch that sent the team, and not in the future."""
+    check_time(
+        getattr(record, record.when_field),
+        field_name=record.when_field,
+        not_before=assignment.dispatched_at,
+        after_what="the team was dispatched",
+    )
+
+
 def _record_dict(record: models.Model) -> dict:
     return snapshot(record)
 
@@ -268,7 +263,8 @@ def _create_encounter(actor, device, encounter_id, assignment, started_at, value
         field_versions={k: 1 for k in ENCOUNTER_FIELDS},
         **values,
     )
-    _full_clean(encounter)
+    _check_record_time(encounter, assignment)
+    full_clean(encounter)
     encounter.save(force_insert=True)
     record_audit(
         actor=actor,
@@ -304,7 +300,7 @@ def _merge_encounter(actor, device, encounter, base_version, values, mutation_id
     for key, value in changed.items():
         setattr(encounter, key, value)
         encounter.field_versions[key] = encounter.version
-    _full_clean(encounter)
+    full_clean(encounter)
     encounter.save()
     record_audit(
         actor=actor,
@@ -316,32 +312,6 @@ def _merge_encounter(actor, device, encounter, base_version, values, mutation_id
     )
     _publish(encounter, "encounter.updated", encounter_data(encounter), mutation_id)
     return encounter
-
-
-def _full_clean(record: models.Model) -> None:
-    try:
-        # Related records this service already loaded need no existence query each.
-        loaded = [
-            f.name for f in record._meta.concrete_fields if f.is_relation and f.is_cached(record)
-        ]
-        record.full_clean(exclude=loaded, validate_unique=False, validate_constraints=False)
-    except DjangoValidationError as exc:
-        raise InvalidInput(summarize_fields(exc.message_dict), fields=exc.message_dict) from exc
-
-
-def encounter_data(encounter: Encounter) -> dict:
-    return {
-        "id": str(encounter.id),
-        "assignment": str(encounter.assignment_id),
-        "version": encounter.version,
-        "started_at": encounter.started_at.isoformat(),
-        "people_contacted": encounter.people_contacted,
-        "client_initials": encounter.client_initials,
-        "client_birth_year": encounter.client_birth_year,
-        "disposition": encounter.disposition.code if encounter.disposition_id else None,
-        "notes": encounter.notes,
-        "before_scene_safe": encounter.before_scene_safe,
-    }
 
 
 # ---- accumulating records: services, naloxone, referrals, surveys --------------------------
@@ -370,7 +340,8 @@ def _create_field_record(
         before_scene_safe=not scene_marked_safe(encounter.assignment),
         **data,
     )
-    _full_clean(record)
+    _check_record_time(record, encounter.assignment)
+    full_clean(record)
     batch = open_write_batch()
     if batch is not None:  # written with the rest of the run, by `WriteBatch.flush`
         audit = audit_entry(
@@ -430,23 +401,12 @@ def record_service_given(
         )
 
 
-def service_data(record: ServiceGiven) -> dict:
-    return {
-        "id": str(record.id),
-        "encounter": str(record.encounter_id),
-        "service": record.service.code,
-        "occurred_at": record.occurred_at.isoformat(),
-        "note": record.note,
-        "before_scene_safe": record.before_scene_safe,
-    }
-
-
 def _check_naloxone(dose_mg, doses, route, response) -> None:
     fields: dict[str, list[str]] = {}
-    if dose_mg is not None and not (0 < decimal.Decimal(str(dose_mg)) <= MAX_NALOXONE_MG):
-        fields["dose_mg"] = [f"A dose is more than 0 and at most {MAX_NALOXONE_MG} mg."]
-    if doses is not None and not (1 <= int(doses) <= 10):
-        fields["doses"] = ["Between 1 and 10 doses."]
+    if dose_mg is not None and not (0 < decimal.Decimal(str(dose_mg)) <= NALOXONE_MAX_DOSE_MG):
+        fields["dose_mg"] = [f"A dose is more than 0 and at most {NALOXONE_MAX_DOSE_MG} mg."]
+    if doses is not None and not (NALOXONE_MIN_DOSES <= int(doses) <= NALOXONE_MAX_DOSES):
+        fields["doses"] = [f"Between {NALOXONE_MIN_DOSES} and {NALOXONE_MAX_DOSES} doses."]
     if route is not None and route not in NaloxoneRoute.values:
         fields["route"] = ["Intranasal or intramuscular."]
     if response is not None and response not in NaloxoneResponse.values:
@@ -533,21 +493,6 @@ def update_naloxone(
         )
         _publish(encounter, "naloxone.updated", naloxone_data(record), mutation_id)
         return record
-
-
-def naloxone_data(record: NaloxoneAdministration) -> dict:
-    return {
-        "id": str(record.id),
-        "encounter": str(record.encounter_id),
-        "administered_at": record.administered_at.isoformat(),
-        "doses": record.doses,
-        "dose_mg": str(record.dose_mg),
-        "route": record.route,
-        "response": record.response,
-        "ems_called": record.ems_called,
-        "version": record.version,
-        "before_scene_safe": record.before_scene_safe,
-    }
 
 
 def create_referral(
@@ -667,21 +612,6 @@ def update_referral(
         return referral
 
 
-def referral_data(record: Referral) -> dict:
-    return {
-        "id": str(record.id),
-        "encounter": str(record.encounter_id),
-        "service": str(record.service_id),
-        "consent": record.consent,
-        "status": record.status,
-        "made_at": record.made_at.isoformat(),
-        "note": record.note,
-        "follow_up_due": record.follow_up_due.isoformat() if record.follow_up_due else None,
-        "version": record.version,
-        "before_scene_safe": record.before_scene_safe,
-    }
-
-
 def record_survey(
     *,
     actor: User,
@@ -705,8 +635,12 @@ def record_survey(
     for key, value in (answers or {}).items():
         if key not in keys:
             fields[f"answers.{key}"] = ["Not a survey question."]
-        elif not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
-            fields[f"answers.{key}"] = ["Answer from 1 to 5."]
+        elif (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not SURVEY_MIN_ANSWER <= value <= SURVEY_MAX_ANSWER
+        ):
+            fields[f"answers.{key}"] = [f"Answer from {SURVEY_MIN_ANSWER} to {SURVEY_MAX_ANSWER}."]
     if not answers:
         fields["answers"] = ["Answer at least one question."]
     if fields:

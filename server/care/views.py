@@ -15,13 +15,12 @@ from django.utils import timezone
 from server.accounts.models import Role
 from server.accounts.views import console_for
 from server.audit.services import record_audit
-from server.care import services
-from server.care.models import DirectoryService, Referral, ReferralStatus
+from server.care import commands, selectors
+from server.care.models import REFERRAL_FLOW, DirectoryService, Referral, ReferralStatus
 from server.dispatch.models import Unit, UnitKind
 from server.errors import CareFieldError
 
 PAGE_SIZE = 25
-FINISHED = (ReferralStatus.CONNECTED, ReferralStatus.CLOSED)
 # Age filter: the referral was made within this many days, or longer ago for "older".
 AGES = {
     "1": "Made in the last day",
@@ -50,9 +49,7 @@ def _filtered(request: HttpRequest):
     elif chosen["age"] == "older":
         referrals = referrals.filter(made_at__lt=now - datetime.timedelta(days=30))
     if chosen["overdue"] == "1":
-        referrals = referrals.filter(follow_up_due__lt=timezone.localdate()).exclude(
-            status__in=FINISHED
-        )
+        referrals = selectors.overdue(referrals)
     # Soonest follow-up first (the overdue ones on top), those with no date after.
     return referrals.order_by(F("follow_up_due").asc(nulls_last=True), "-made_at"), chosen
 
@@ -69,13 +66,10 @@ def _is_uuid(raw: str) -> bool:
 def referral_queue(request: HttpRequest) -> HttpResponse:
     referrals, chosen = _filtered(request)
     page = Paginator(referrals, PAGE_SIZE).get_page(request.GET.get("page"))
-    today = timezone.localdate()
     rows = [
         {
             "referral": r,
-            "overdue": bool(
-                r.follow_up_due and r.follow_up_due < today and r.status not in FINISHED
-            ),
+            "overdue": selectors.is_overdue(r),
         }
         for r in page.object_list
     ]
@@ -108,9 +102,9 @@ def referral_page(request: HttpRequest, referral_id) -> HttpResponse:
     )
     if referral is None:
         raise Http404("No such referral.")
-    problem = ""
+    problem, fields = "", {}
     if request.method == "POST":
-        problem = _follow_up(request, referral)
+        problem, fields = _follow_up(request, referral)
         if not problem:
             return redirect(f"/coordinator/referrals/{referral.pk}/?saved=1")
         referral.refresh_from_db()
@@ -118,7 +112,6 @@ def referral_page(request: HttpRequest, referral_id) -> HttpResponse:
         # Every look at a person's record leaves a trace.
         record_audit(actor=request.user, action="referral.viewed", obj=referral)
     encounter = referral.encounter
-    today = timezone.localdate()
     return render(
         request,
         "care/referral_page.html",
@@ -133,36 +126,29 @@ def referral_page(request: HttpRequest, referral_id) -> HttpResponse:
             "next_statuses": [
                 (value, label)
                 for value, label in ReferralStatus.choices
-                if value in services.REFERRAL_FLOW.get(referral.status, [])
+                if value in REFERRAL_FLOW.get(referral.status, [])
             ],
-            "overdue": bool(
-                referral.follow_up_due
-                and referral.follow_up_due < today
-                and referral.status not in FINISHED
-            ),
+            "overdue": selectors.is_overdue(referral),
             "problem": problem,
+            "fields": fields,
             "saved": request.GET.get("saved") == "1",
         },
     )
 
 
-def _follow_up(request: HttpRequest, referral: Referral) -> str:
-    """Apply the coordinator's form through the care service; the message to show if refused."""
-    raw_due = request.POST.get("follow_up_due", "").strip()
+def _follow_up(request: HttpRequest, referral: Referral) -> tuple[str, dict]:
+    """Apply the coordinator's form through the same command as the API; the message and the
+    fields to show if refused. Blank form fields are left out, as an API client would."""
+    form = request.POST
+    data = {
+        key: form.get(key, "").strip()
+        for key in ("status", "note", "follow_up_due", "version")
+        if form.get(key, "").strip() or key == "note"
+    }
+    if "version" in data:
+        data["base_version"] = data.pop("version")
     try:
-        due = datetime.date.fromisoformat(raw_due) if raw_due else None
-    except ValueError:
-        return "Write the follow-up date as YYYY-MM-DD."
-    version = request.POST.get("version", "")
-    try:
-        services.update_referral(
-            actor=request.user,
-            referral_id=referral.pk,
-            status=request.POST.get("status") or None,
-            note=request.POST.get("note", ""),
-            follow_up_due=due,
-            base_version=int(version) if version.isdigit() else None,
-        )
+        commands.update_referral(actor=request.user, data=data, referral_id=referral.pk)
     except CareFieldError as exc:
-        return exc.detail
-    return ""
+        return exc.detail, exc.fields
+    return "", {}

@@ -5,3 +5,9 @@ class DispatchConfig(AppConfig):
     name = "server.dispatch"
     label = "dispatch"
     verbose_name = "Dispatch"
+
+    def ready(self) -> None:
+        from server.dispatch.delivery import mark_acked_dispatches_delivered
+        from server.feed.cursors import stream_acked
+
+        stream_acked.connect(mark_acked_dispatches_delivered, dispatch_uid="dispatch-delivered")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+)
 from django.db import models
 
 
@@ -113,6 +118,14 @@ class Unit(models.Model):
     kind = models.CharField(max_length=4, choices=UnitKind.choices)
     in_service = models.BooleanField(default=True)
     home_beat = models.CharField(max_length=10, blank=True)
+    # The unit's last accepted position fix (its track is in UnitPosition). Dispatchers and
+    # supervisors see it; never another unit, never the public.
+    last_latitude = models.FloatField(null=True, blank=True)
+    last_longitude = models.FloatField(null=True, blank=True)
+    last_accuracy_m = models.FloatField(null=True, blank=True)
+    last_position_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last fix was taken, by the device."
+    )
 
     class Meta:
         ordering = ["kind", "call_sign"]
@@ -121,7 +134,30 @@ class Unit(models.Model):
         return self.call_sign
 
 
+class UnitPosition(models.Model):
+    """One position fix a unit's tablet reported: the breadcrumb track for after-action review,
+    kept for its own retention period."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="positions")
+    device = models.ForeignKey(
+        "accounts.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    latitude = models.FloatField(validators=[MinValueValidator(-90), MaxValueValidator(90)])
+    longitude = models.FloatField(validators=[MinValueValidator(-180), MaxValueValidator(180)])
+    accuracy_m = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0)])
+    recorded_at = models.DateTimeField(help_text="When the fix was taken, by the device.")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["unit", "-recorded_at"]
+        indexes = [models.Index(fields=["unit", "-recorded_at"], name="unit_position_track")]
+
+    def __str__(self) -> str:
+        return f"{self.unit} at {self.latitude:.5f},{self.longitude:.5f}"
+
+
 class IncidentStatus(models.TextChoices):
+    NEEDS_LOCATION = "needs_location", "Needs a location"
     RECEIVED = "received", "Received"
     SCREENED = "screened", "Screened"
     TRIAGE = "triage", "Waiting in triage queue"
@@ -134,6 +170,7 @@ class IncidentStatus(models.TextChoices):
 
 
 OPEN_INCIDENT_STATUSES = (
+    IncidentStatus.NEEDS_LOCATION,
     IncidentStatus.RECEIVED,
     IncidentStatus.SCREENED,
     IncidentStatus.TRIAGE,
@@ -157,17 +194,36 @@ class ResponseSent(models.TextChoices):
     CARE_ONLY = "care_only", "CARE only"
 
 
+NARRATIVE_MAX = 4000  # characters of a call's narrative
+REASON_MAX = 1000  # an override, cancel or police-only reason
+NOTE_MAX = 2000  # a note on a transition or a phone resolution
+
+
 class Incident(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    cad_number = models.CharField(max_length=32, unique=True)
+    cad_number = models.CharField(
+        max_length=32,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9-]{1,32}$", "A CAD number is letters, digits and dashes (at most 32)."
+            )
+        ],
+    )
     call_type = models.ForeignKey(CallType, on_delete=models.PROTECT, related_name="incidents")
     priority = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(9)]
     )
     address = models.CharField(max_length=200)
-    latitude = models.FloatField()
-    longitude = models.FloatField()
-    narrative = models.TextField(blank=True)
+    # No coordinates yet: a CAD call with a civic address only, or by reference. Such a call is
+    # kept as `needs_location` until a dispatcher places it; it is never dropped.
+    latitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)]
+    )
+    longitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
+    narrative = models.TextField(blank=True, validators=[MaxLengthValidator(NARRATIVE_MAX)])
     received_at = models.DateTimeField(db_index=True)
     screening = models.JSONField(default=dict)
     beat = models.CharField(max_length=10, blank=True)
@@ -219,6 +275,15 @@ class AssignmentStatus(models.TextChoices):
 CLOSED_ASSIGNMENT_STATUSES = (AssignmentStatus.CLEARED, AssignmentStatus.CANCELLED)
 
 
+class AssignmentQuerySet(models.QuerySet):
+    def open(self) -> AssignmentQuerySet:
+        """Assignments whose unit is still committed to them."""
+        return self.exclude(status__in=CLOSED_ASSIGNMENT_STATUSES)
+
+    def closed(self) -> AssignmentQuerySet:
+        return self.filter(status__in=CLOSED_ASSIGNMENT_STATUSES)
+
+
 class Assignment(models.Model):
     """One unit's part in an incident."""
 
@@ -246,13 +311,15 @@ class Assignment(models.Model):
     safety_note = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = AssignmentQuerySet.as_manager()
+
     class Meta:
         ordering = ["-dispatched_at"]
         constraints = [
             # The database itself refuses a second open assignment for one unit.
             models.UniqueConstraint(
                 fields=["unit"],
-                condition=~models.Q(status__in=["cleared", "cancelled"]),
+                condition=~models.Q(status__in=list(CLOSED_ASSIGNMENT_STATUSES)),
                 name="one_open_assignment_per_unit",
             ),
         ]

@@ -13,25 +13,23 @@ import json
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 
-from server.care.models import DirectoryService, Disposition, ServiceType, SurveyQuestion
 from server.dispatch.models import Area, Beat, CallType, Protocol, ScreeningQuestion
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures"
 
 
 @functools.cache
-def _json(name: str):
+def json_fixture(name: str):
     # Cached: the GeoJSON is over a megabyte and the test suite loads it many times.
     return json.loads((FIXTURES / name).read_text())
 
 
 def load_geography() -> dict[str, int]:
-    protocol = _json("protocol.json")
+    protocol = json_fixture("protocol.json")
     pilot = set(protocol["pilot_areas"])
-    areas = _json("seattle/spd-mcpp-areas.geojson")["features"]
-    beats = _json("seattle/spd-beats.geojson")["features"]
+    areas = json_fixture("seattle/spd-mcpp-areas.geojson")["features"]
+    beats = json_fixture("seattle/spd-beats.geojson")["features"]
     made = {"areas": 0, "beats": 0}
     for feature in areas:
         name = feature["properties"]["NAME"]
@@ -56,7 +54,7 @@ def load_geography() -> dict[str, int]:
 
 
 def load_protocol() -> dict[str, int]:
-    data = _json("protocol.json")
+    data = json_fixture("protocol.json")
     eligible = set(data["eligible_call_types"])
     with (FIXTURES / "seattle/spd-call-data-sample.csv").open(newline="") as handle:
         codes = {row["Initial Call Type"].strip() for row in csv.DictReader(handle)}
@@ -86,28 +84,6 @@ def load_protocol() -> dict[str, int]:
     return made
 
 
-def load_catalogs() -> dict[str, int]:
-    data = _json("catalogs.json")
-    made = {"services": 0, "dispositions": 0, "survey_questions": 0, "directory": 0}
-    for order, item in enumerate(data["services"]):
-        made["services"] += ServiceType.objects.get_or_create(
-            code=item["code"], defaults={"label": item["label"], "order": order}
-        )[1]
-    for order, item in enumerate(data["dispositions"]):
-        made["dispositions"] += Disposition.objects.get_or_create(
-            code=item["code"], defaults={"label": item["label"], "order": order}
-        )[1]
-    for order, item in enumerate(data["survey_questions"]):
-        made["survey_questions"] += SurveyQuestion.objects.get_or_create(
-            key=item["key"], defaults={"text": item["text"], "order": order}
-        )[1]
-    for item in _json("directory.json"):
-        made["directory"] += DirectoryService.objects.get_or_create(
-            id=item["id"], defaults={k: v for k, v in item.items() if k != "id"}
-        )[1]
-    return made
-
-
-def load_reference_data() -> dict[str, int]:
-    with transaction.atomic():
-        return {**load_geography(), **load_protocol(), **load_catalogs()}
+def load_dispatch_reference_data() -> dict[str, int]:
+    """The pilot area, beats and protocol; the care catalogs load above this app."""
+    return {**load_geography(), **load_protocol()}

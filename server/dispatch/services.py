@@ -13,8 +13,8 @@ from django.utils import timezone
 from server.accounts.models import Device, Role, User
 from server.accounts.permissions import role_of
 from server.audit.services import record_audit, snapshot
+from server.commands import check_time, full_clean
 from server.dispatch import lifecycle
-from server.dispatch.feed import assignment_data, incident_summary
 from server.dispatch.geography import locate
 from server.dispatch.models import (
     Assignment,
@@ -30,6 +30,7 @@ from server.dispatch.models import (
     Unit,
     UnitKind,
 )
+from server.dispatch.presenters import assignment_data, incident_summary
 from server.dispatch.protocol import current_protocol
 from server.dispatch.screening import assess
 from server.errors import (
@@ -41,7 +42,7 @@ from server.errors import (
     UnitUnavailable,
     WrongDispatchModel,
 )
-from server.sync.services import change_transaction, publish_event, unit_stream
+from server.feed.services import change_transaction, publish_event, unit_stream
 
 DISPATCHABLE = (IncidentStatus.RECEIVED, IncidentStatus.SCREENED, IncidentStatus.TRIAGE)
 INCIDENT_AUDIT_FIELDS = [
@@ -75,6 +76,7 @@ def create_incident(
     screening: dict[str, bool],
 ) -> Incident:
     """Record a 911 call and screen it against the protocol."""
+    check_time(received_at, field_name="received_at")
     call = CallType.objects.filter(code=call_type, active=True).first()
     if call is None:
         raise InvalidInput(
@@ -105,7 +107,7 @@ def create_incident(
     triage = result.eligible and model == DispatchModel.EMBEDDED_PROFESSIONAL
     try:
         with change_transaction():
-            incident = Incident.objects.create(
+            incident = Incident(
                 cad_number=cad_number,
                 call_type=call,
                 priority=priority,
@@ -125,6 +127,9 @@ def create_incident(
                 status=IncidentStatus.TRIAGE if triage else IncidentStatus.SCREENED,
                 created_by=actor,
             )
+            # The screening result is the server's own; an eligible call has no reasons.
+            full_clean(incident, exclude=["call_type", "created_by", "eligibility_reasons"])
+            incident.save(force_insert=True)
             record_audit(
                 actor=actor,
                 device=device,
@@ -238,7 +243,7 @@ def _dispatch_locked(actor, device, incident_id, care, spd, override_reason) -> 
     list(Unit.objects.select_for_update().filter(pk__in=[u.pk for u in units]).order_by("pk"))
     busy = (
         Assignment.objects.filter(unit__in=units)
-        .exclude(status__in=["cleared", "cancelled"])
+        .open()
         .select_related("unit", "incident")
         .first()
     )
@@ -376,7 +381,7 @@ def cancel_incident(
                 current=incident.status,
             )
         open_ones = list(
-            incident.assignments.select_for_update().exclude(status__in=["cleared", "cancelled"])
+            incident.assignments.select_for_update().open()
         )
         for a in open_ones:
             _apply_transition(
@@ -444,6 +449,17 @@ def transition_assignment(
         )
 
 
+def _last_change_at(assignment: Assignment) -> datetime.datetime:
+    """When the assignment last moved, by the clock that moved it (dispatch: the server's)."""
+    last = (
+        AssignmentTransition.objects.filter(assignment=assignment)
+        .order_by("-occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    return max(last, assignment.dispatched_at) if last else assignment.dispatched_at
+
+
 def _check_actor(actor: User, assignment: Assignment, to: str) -> None:
     role = role_of(actor)
     if role in (Role.CARE_RESPONDER, Role.SPD_OFFICER) and actor.unit_id != assignment.unit_id:
@@ -476,6 +492,12 @@ def _apply_transition(
             current=current,
             requested=to,
         )
+    check_time(
+        occurred_at,
+        field_name="occurred_at",
+        not_before=_last_change_at(assignment),
+        after_what="the assignment's last change",
+    )
     note = (note or "").strip()
     if to in lifecycle.NOTE_REQUIRED and not note:
         raise InvalidInput(

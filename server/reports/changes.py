@@ -26,9 +26,9 @@ from server.care.models import (
     SurveyResponse,
 )
 from server.dispatch.models import Assignment, Incident
+from server.feed.write_batch import records_written
 from server.reports.daily import zone
 from server.reports.models import ChangedDay
-from server.sync.write_batch import records_written
 
 # How to find the call a record belongs to, from the record's own foreign key.
 CALL_OF = {

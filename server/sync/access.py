@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from server.accounts.models import Role
 from server.accounts.permissions import role_of
-from server.sync.services import unit_stream, user_stream
+from server.feed.services import unit_stream, user_stream
 
 
 def readable_streams(user) -> list[str]:

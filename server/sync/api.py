@@ -13,10 +13,11 @@ from rest_framework.views import APIView
 from server.accounts.authentication import request_device
 from server.accounts.permissions import ALL_ROLES
 from server.errors import Forbidden
+from server.feed.retention import refuse_expired
+from server.feed.services import events_after, parse_cursors
 from server.sync.access import readable_streams
 from server.sync.push import MAX_BATCH, PUSH_ROLES, push_batch
-from server.sync.services import events_after, parse_cursors
-from server.sync.snapshot import refuse_expired, take_snapshot
+from server.sync.snapshot import take_snapshot
 
 
 class PullView(APIView):

@@ -30,22 +30,26 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from server.accounts.models import DeviceToken
+from server.dispatch.delivery import raise_overdue_acknowledgements
 from server.errors import InvalidInput
+from server.feed.codes import (
+    CLOSE_FLOODING,
+    CLOSE_LAYER_LOST,
+    CLOSE_MALFORMED,
+    CLOSE_REVOKED,
+    CLOSE_SILENT,
+    CLOSE_UNAUTHENTICATED,
+)
+from server.feed.cursors import record_ack
+from server.feed.models import Event, Stream
+from server.feed.services import device_group, group_name
 from server.sync.access import readable_streams
-from server.sync.delivery import raise_overdue_acknowledgements, record_ack
-from server.sync.models import Event, Stream
-from server.sync.services import device_group, group_name
 
 logger = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_SECONDS = 10
 MAX_FRAME_BYTES = 64 * 1024
 REPLAY_BATCH = 500  # events read from the database at a time while replaying
-CLOSE_MALFORMED, CLOSE_UNAUTHENTICATED, CLOSE_REVOKED = 4400, 4401, 4403
-CLOSE_SILENT, CLOSE_FLOODING = 4408, 4429
-CLOSE_LAYER_LOST = (
-    4503  # the channel layer is out of reach: reconnect (Daphne allows 1000, 3000-4999)
-)
 
 
 def heartbeat_seconds() -> float:
@@ -424,7 +428,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         self.sent[stream] = seq
 
     async def device_closed(self, message: dict) -> None:
-        """The device was revoked or signed out (server.sync.services.close_device_sockets)."""
+        """The device was revoked or signed out (server.feed.services.close_device_sockets)."""
         if message.get("token") in (None, self.token_id):
             await self._close(message["code"])
 

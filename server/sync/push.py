@@ -29,7 +29,6 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,24 +39,24 @@ from rest_framework import serializers
 
 from server.accounts.models import Device, Role, User
 from server.accounts.permissions import role_of
-from server.audit.services import record_audit
-from server.care import api as care_api
-from server.care import services as care
-from server.care.models import Encounter
-from server.dispatch import api as dispatch_api
-from server.dispatch import services as dispatch
+from server.accounts.services import record_clock_skew
+from server.care import commands as care_commands
+from server.commands import Command
+from server.dispatch import commands as dispatch_commands
+from server.dispatch import presenters as dispatch_presenters
 from server.dispatch.models import Assignment, AssignmentStatus
 from server.errors import (
     CareFieldError,
     Conflict,
     IdReused,
+    InvalidInput,
     TransitionNotAllowed,
     VersionConflict,
     _flatten,
     summarize_fields,
 )
+from server.feed.write_batch import open_write_batch, write_batch
 from server.sync.models import AppliedMutation, MutationStatus
-from server.sync.write_batch import open_write_batch, write_batch
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +92,13 @@ class BatchClock:
 
     def device_now(self) -> datetime.datetime:
         return self.received_at + self.skew
+
+    def server_time(self, device_time: datetime.datetime) -> datetime.datetime:
+        """A time by a clock known to be off (beyond the flag limit), as the server's clock
+        would have read it; a clock within the limit is taken at its word."""
+        if abs(self.skew.total_seconds()) > settings.CARE_SKEW_FLAG_SECONDS:
+            return device_time - self.skew
+        return device_time
 
 
 class _Unstored(Exception):
@@ -178,31 +184,6 @@ def _apply_run(
         return [apply_mutation(actor=actor, device=device, raw=raw, clock=clock) for raw in raws]
 
 
-def record_clock_skew(*, actor: User, device: Device, skew_seconds: float) -> Device:
-    """Keep the device's latest skew; flag it to admins past the limit (audited when it flips)."""
-    flagged = abs(skew_seconds) > settings.CARE_SKEW_FLAG_SECONDS
-    with transaction.atomic():
-        locked = Device.objects.select_for_update().get(pk=device.pk)
-        was_flagged, before = locked.clock_skew_flagged, locked.clock_skew_seconds
-        locked.clock_skew_seconds = round(skew_seconds, 3)
-        locked.clock_skew_flagged = flagged
-        locked.save(update_fields=["clock_skew_seconds", "clock_skew_flagged"])
-        if flagged != was_flagged:
-            record_audit(
-                actor=actor,
-                device=locked,
-                action="device.clock_skew_flagged" if flagged else "device.clock_skew_cleared",
-                obj=locked,
-                before={"clock_skew_seconds": before, "clock_skew_flagged": was_flagged},
-                after={
-                    "clock_skew_seconds": locked.clock_skew_seconds,
-                    "clock_skew_flagged": flagged,
-                },
-            )
-    device.clock_skew_seconds, device.clock_skew_flagged = locked.clock_skew_seconds, flagged
-    return locked
-
-
 def payload_hash(raw: dict[str, Any]) -> str:
     """What makes a retry a retry: the same type, entity and data under the same id."""
     body = {"type": raw.get("type"), "entity_id": raw.get("entity_id"), "data": raw.get("data")}
@@ -250,7 +231,9 @@ def _claim_and_apply(actor, device, raw, mutation_id, fingerprint, clock) -> dic
 
 
 def _claim(device, raw, mutation_id, fingerprint, clock) -> tuple[AppliedMutation, Any]:
-    """The mutation's row, unsaved, and the time it is recorded at (device time, clamped)."""
+    """The mutation's row, unsaved (it keeps the device's time as sent), and the time the change
+    is recorded at: the device's time, in the server's terms when its clock is known to be off,
+    and never past the moment the batch arrived when it ran ahead of its own clock."""
     sent_at = _device_time(raw.get("occurred_at"))
     clamped = sent_at is not None and sent_at > clock.latest_believable()
     claim = AppliedMutation(
@@ -264,7 +247,9 @@ def _claim(device, raw, mutation_id, fingerprint, clock) -> tuple[AppliedMutatio
         occurred_at=sent_at,
         clock_flagged=clamped,
     )
-    return claim, clock.device_now() if clamped else sent_at
+    if sent_at is None:
+        return claim, None
+    return claim, clock.received_at if clamped else clock.server_time(sent_at)
 
 
 def _settle(claim: AppliedMutation, answer: dict[str, Any], occurred_at) -> None:
@@ -303,15 +288,12 @@ def _decide(actor, device, raw, mutation_id, occurred_at) -> dict[str, Any]:
     mid = str(mutation_id)
     try:
         mutation = _parse(raw, mutation_id, occurred_at)
-        handler, roles = HANDLERS[mutation.type]
-        if role_of(actor) not in roles:
+        command = COMMANDS[mutation.type]
+        if role_of(actor) not in command.roles:
             return _rejected(mid, _role_refusal(actor, mutation.type), code="forbidden")
         with transaction.atomic() if open_write_batch() is None else contextlib.nullcontext():
-            server = handler(actor, device, mutation)
+            server = _run(command, actor, device, mutation)
         return {"id": mid, "status": MutationStatus.APPLIED.value, "server": server}
-    except serializers.ValidationError as exc:
-        fields = _flatten(exc.detail)
-        return _rejected(mid, summarize_fields(fields), code="invalid", fields=fields)
     except VersionConflict as exc:
         return _conflict(mid, exc)
     except TransitionNotAllowed as exc:
@@ -340,16 +322,20 @@ class MutationSerializer(serializers.Serializer):
     data = serializers.DictField(required=False, default=dict)
 
     def validate_type(self, value: str) -> str:
-        if value not in HANDLERS:
+        if value not in COMMANDS:
             raise serializers.ValidationError(
                 f"'{value}' is not a kind of change this server takes "
-                f"(one of {', '.join(sorted(HANDLERS))})."
+                f"(one of {', '.join(MUTATION_TYPES)})."
             )
         return value
 
 
 def _parse(raw, mutation_id, occurred_at) -> Mutation:
-    values = _validated(MutationSerializer, raw)
+    try:
+        values = dict(_checker(MutationSerializer).run_validation(raw))
+    except serializers.ValidationError as exc:
+        fields = _flatten(exc.detail)
+        raise InvalidInput(summarize_fields(fields), fields=fields) from exc
     return Mutation(
         id=mutation_id,
         type=values["type"],
@@ -360,145 +346,35 @@ def _parse(raw, mutation_id, occurred_at) -> Mutation:
     )
 
 
-def _validated(serializer_class, data: dict) -> dict:
-    # The REST view's own serializer: a change pushed offline is checked exactly as one posted.
-    return dict(_checker(serializer_class).run_validation(data))
-
-
 @functools.cache
 def _checker(serializer_class) -> serializers.Serializer:
-    """One serializer per class, reused: building one copies every field (a large share of a
-    mutation's cost), while validating with it keeps no state, as DRF's own list serializer
-    reuses its child for every item."""
+    """One serializer, reused: validating with it keeps no state."""
     return serializer_class()
 
 
-def _transition(actor, device, m: Mutation) -> dict:
-    data = _validated(dispatch_api.TransitionSerializer, {**m.data, "occurred_at": m.occurred_at})
-    assignment = dispatch.transition_assignment(
-        actor=actor,
-        device=device,
-        assignment_id=m.entity_id,
-        to=data["to"],
-        occurred_at=data["occurred_at"],
-        note=data.get("note", ""),
-        mutation_id=m.id,
+def _run(command: Command, actor: User, device: Device, m: Mutation) -> dict:
+    """The command the mutation stands for, exactly as its REST door would run it."""
+    body, fixed = command.mutation_input(
+        entity_id=m.entity_id, occurred_at=m.occurred_at, base_version=m.base_version, data=m.data
     )
-    return dispatch_api._present([assignment])[0]
+    return command(actor=actor, device=device, data=body, mutation_id=m.id, **fixed)
 
 
-def _encounter(actor, device, m: Mutation) -> dict:
-    body = {**m.data, "started_at": m.data.get("started_at") or m.occurred_at}
-    if "assignment" not in body:
-        # An edit may leave out what it was opened on; the service still checks who may edit it.
-        opened_on = Encounter.objects.filter(pk=m.entity_id).values_list("assignment", flat=True)
-        body["assignment"] = opened_on.first()
-    if m.base_version is not None:
-        body["base_version"] = m.base_version
-    data = _validated(care_api.EncounterWriteSerializer, body)
-    encounter = care.upsert_encounter(
-        actor=actor,
-        device=device,
-        encounter_id=m.entity_id,
-        assignment_id=data.pop("assignment"),
-        started_at=data.pop("started_at", None),
-        base_version=data.pop("base_version", None),
-        changes=data,
-        mutation_id=m.id,
+# Every change a tablet may push, by mutation type: the same commands the REST API runs.
+COMMANDS: dict[str, Command] = {
+    command.name: command
+    for command in (
+        dispatch_commands.transition_assignment,
+        care_commands.upsert_encounter,
+        care_commands.record_service_given,
+        care_commands.record_naloxone,
+        care_commands.update_naloxone,
+        care_commands.create_referral,
+        care_commands.update_referral,
+        care_commands.record_survey,
     )
-    return care.encounter_data(encounter)
-
-
-def _service(actor, device, m: Mutation) -> dict:
-    body = {**m.data, "id": m.entity_id, "occurred_at": m.occurred_at}
-    data = _validated(care_api.ServiceGivenSerializer, body)
-    record = care.record_service_given(
-        actor=actor,
-        device=device,
-        service_id=data.pop("id"),
-        encounter_id=data.pop("encounter"),
-        mutation_id=m.id,
-        **data,
-    )
-    return care.service_data(record)
-
-
-def _naloxone(actor, device, m: Mutation) -> dict:
-    body = {**m.data, "id": m.entity_id, "administered_at": m.occurred_at}
-    data = _validated(care_api.NaloxoneSerializer, body)
-    record = care.record_naloxone(
-        actor=actor,
-        device=device,
-        administration_id=data.pop("id"),
-        encounter_id=data.pop("encounter"),
-        mutation_id=m.id,
-        **data,
-    )
-    return care.naloxone_data(record)
-
-
-def _naloxone_edit(actor, device, m: Mutation) -> dict:
-    changes = _validated(care_api.NaloxoneEditSerializer, m.data)
-    record = care.update_naloxone(
-        actor=actor,
-        device=device,
-        administration_id=m.entity_id,
-        changes=changes,
-        mutation_id=m.id,
-    )
-    return care.naloxone_data(record)
-
-
-def _referral(actor, device, m: Mutation) -> dict:
-    body = {**m.data, "id": m.entity_id, "made_at": m.occurred_at}
-    data = _validated(care_api.ReferralCreateSerializer, body)
-    record = care.create_referral(
-        actor=actor,
-        device=device,
-        referral_id=data.pop("id"),
-        encounter_id=data.pop("encounter"),
-        mutation_id=m.id,
-        **data,
-    )
-    return care.referral_data(record)
-
-
-def _referral_edit(actor, device, m: Mutation) -> dict:
-    body = dict(m.data)
-    if m.base_version is not None:
-        body["base_version"] = m.base_version
-    data = _validated(care_api.ReferralUpdateSerializer, body)
-    record = care.update_referral(
-        actor=actor, device=device, referral_id=m.entity_id, mutation_id=m.id, **data
-    )
-    return care.referral_data(record)
-
-
-def _survey(actor, device, m: Mutation) -> dict:
-    body = {**m.data, "id": m.entity_id, "answered_at": m.occurred_at}
-    data = _validated(care_api.SurveySerializer, body)
-    record = care.record_survey(
-        actor=actor,
-        device=device,
-        survey_id=data.pop("id"),
-        encounter_id=data.pop("encounter"),
-        mutation_id=m.id,
-        **data,
-    )
-    return {"id": str(record.id), "encounter": str(record.encounter_id)}
-
-
-Handler = Callable[[User, Device, Mutation], dict]
-HANDLERS: dict[str, tuple[Handler, tuple[str, ...]]] = {
-    "assignment.transition": (_transition, FIELD_WRITERS),
-    "encounter.upsert": (_encounter, CARE_WRITERS),
-    "service.create": (_service, CARE_WRITERS),
-    "naloxone.create": (_naloxone, CARE_WRITERS),
-    "naloxone.update": (_naloxone_edit, CARE_WRITERS),
-    "referral.create": (_referral, CARE_WRITERS),
-    "referral.update": (_referral_edit, CARE_WRITERS),
-    "survey.create": (_survey, CARE_WRITERS),
 }
+MUTATION_TYPES = tuple(sorted(COMMANDS))
 
 
 # ---- answers -------------------------------------------------------------------------------
@@ -561,7 +437,7 @@ def _assignment_record(raw: dict) -> Assignment | None:
 
 def _assignment_copy(raw: dict) -> dict | None:
     assignment = _assignment_record(raw)
-    return dispatch_api._present([assignment])[0] if assignment else None
+    return dispatch_presenters.assignments_with_partners([assignment])[0] if assignment else None
 
 
 def _device_time(value: Any) -> datetime.datetime | None:

@@ -13,12 +13,9 @@ change that commits while the snapshot is taken is in the snapshot, or after its
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Min
 from django.utils import timezone
 from rest_framework.request import Request
 
@@ -26,75 +23,16 @@ from server.accounts.authentication import request_device
 from server.accounts.models import Role
 from server.accounts.permissions import role_of
 from server.audit.services import record_audit
-from server.care import services as care
-from server.care.api import DirectoryServiceSerializer
-from server.care.models import DirectoryService, Encounter
-from server.dispatch import api as dispatch_api
-from server.errors import CareFieldError
+from server.care import presenters as care_presenters
+from server.care import selectors as care_selectors
+from server.care.models import Encounter
+from server.dispatch import presenters as dispatch_presenters
+from server.dispatch import selectors as dispatch_selectors
+from server.feed.models import Stream
 from server.sync.access import readable_streams
-from server.sync.models import Event, Stream
+from server.sync.protocol import protocol_payload
 
 DIRECTORY_READERS = (Role.CARE_RESPONDER, Role.COORDINATOR, Role.ADMIN)
-CLOSED = ("cleared", "cancelled")
-
-
-class CursorExpired(CareFieldError):
-    status = 410
-    code = "cursor_expired"
-
-
-# ---- retention -----------------------------------------------------------------------------
-
-
-def prune_events(*, older_than: datetime.timedelta | None = None) -> int:
-    """Delete events older than the retention period, never a stream's last; return how many."""
-    if older_than is None:
-        older_than = datetime.timedelta(days=settings.CARE_EVENT_RETENTION_DAYS)
-    cutoff = timezone.now() - older_than
-    with transaction.atomic():
-        old = Event.objects.filter(created_at__lt=cutoff).exclude(seq=F("stream__last_seq"))
-        deleted, _ = old.delete()
-        if deleted:
-            record_audit(
-                actor=None,
-                action="events.pruned",
-                object_type="sync.event",
-                after={"deleted": deleted, "created_before": cutoff.isoformat()},
-            )
-    return deleted
-
-
-def expired_streams(cursors: dict[str, int]) -> list[str]:
-    """Streams whose cursor can't be continued by events: the next one was pruned, or the cursor
-    is past anything this server ever numbered (its database was replaced)."""
-    if not cursors:
-        return []
-    last = dict(Stream.objects.filter(name__in=cursors).values_list("name", "last_seq"))
-    first_kept = dict(
-        Event.objects.filter(stream_id__in=cursors)
-        .values("stream_id")
-        .annotate(first=Min("seq"))
-        .values_list("stream_id", "first")
-    )
-    expired = []
-    for stream, seq in sorted(cursors.items()):
-        newest = last.get(stream, 0)
-        from_the_future = seq > newest
-        pruned_past = seq < newest and first_kept.get(stream, newest) > seq + 1
-        if from_the_future or pruned_past:
-            expired.append(stream)
-    return expired
-
-
-def refuse_expired(cursors: dict[str, int]) -> None:
-    expired = expired_streams(cursors)
-    if expired:
-        raise CursorExpired(
-            "This device's copy is older than the events the server keeps for "
-            f"{', '.join(expired)}; load a fresh snapshot (GET /api/v1/sync/snapshot) and "
-            "read events from its cursors.",
-            streams=expired,
-        )
 
 
 # ---- the snapshot --------------------------------------------------------------------------
@@ -119,21 +57,21 @@ def take_snapshot(request: Request) -> dict[str, Any]:
             "server_time": timezone.now().isoformat(),
             "assignments": assignments,
             # The protocol exactly as GET /api/v1/protocol answers it.
-            "protocol": dispatch_api.ProtocolView().get(request).data,
+            "protocol": protocol_payload(),
         }
         if role_of(user) == Role.CARE_RESPONDER:
             body.update(_care_records(request, assignments))
         if role_of(user) in DIRECTORY_READERS:
-            body["directory"] = DirectoryServiceSerializer(
-                DirectoryService.objects.filter(active=True), many=True
+            body["directory"] = care_presenters.DirectoryServiceSerializer(
+                care_selectors.directory(), many=True
             ).data
     return body
 
 
 def _open_assignments(user) -> list[dict]:
     # As GET /api/v1/assignments?open=1 shows them to this caller.
-    assignments = dispatch_api.visible_assignments(user).exclude(status__in=CLOSED)
-    return dispatch_api._present(list(assignments))
+    assignments = dispatch_selectors.visible_assignments(user).open()
+    return dispatch_presenters.assignments_with_partners(list(assignments))
 
 
 def _care_records(request: Request, assignments: list[dict]) -> dict[str, list[dict]]:
@@ -157,13 +95,15 @@ def _care_records(request: Request, assignments: list[dict]) -> dict[str, list[d
             after={"via": "sync.snapshot"},
         )
     return {
-        "encounters": [care.encounter_data(e) for e in encounters],
-        "services": [care.service_data(s) for e in encounters for s in e.services.all()],
-        "naloxones": [care.naloxone_data(n) for e in encounters for n in e.naloxone.all()],
-        "referrals": [care.referral_data(r) for e in encounters for r in e.referrals.all()],
-        "surveys": [
-            {"id": str(v.id), "encounter": str(v.encounter_id)}
-            for e in encounters
-            for v in e.surveys.all()
+        "encounters": [care_presenters.encounter_data(e) for e in encounters],
+        "services": [
+            care_presenters.service_data(s) for e in encounters for s in e.services.all()
         ],
+        "naloxones": [
+            care_presenters.naloxone_data(n) for e in encounters for n in e.naloxone.all()
+        ],
+        "referrals": [
+            care_presenters.referral_data(r) for e in encounters for r in e.referrals.all()
+        ],
+        "surveys": [care_presenters.survey_data(v) for e in encounters for v in e.surveys.all()],
     }

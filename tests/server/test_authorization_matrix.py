@@ -23,13 +23,14 @@ from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from server.accounts.models import User
 from server.accounts.services import issue_device_token
 from server.asgi import application
+from server.feed.models import Event
 from server.sync.access import readable_streams
-from server.sync.models import Event
 from tests.conftest import PASSWORD, local_time
 
 # ---- the expected table --------------------------------------------------------------------
@@ -275,7 +276,7 @@ def care_records(dispatched, client_for) -> dict[str, str]:
     """A CARE-1/2M12 call with every kind of clinical record on it, made through the API."""
     call = dispatched()
     care1 = client_for("care1")
-    at = local_time(14, 20).isoformat()
+    at = timezone.now().isoformat()  # after the dispatch the fixtures make now
     ids = {k: str(uuid.uuid4()) for k in ("encounter", "service", "naloxone", "referral", "survey")}
     made = [
         care1.put(

@@ -18,7 +18,8 @@ from mobile.client.sync_engine import SyncEngine
 from server.accounts.models import User
 from server.care.models import Encounter, NaloxoneAdministration, ServiceGiven
 from server.dispatch.models import Assignment
-from server.sync.models import AppliedMutation, Event, Stream
+from server.feed.models import Event, Stream
+from server.sync.models import AppliedMutation
 from tests.mobile.client.faults import faulty_session
 
 
@@ -194,7 +195,9 @@ def test_a_tablet_offline_for_a_twelve_hour_shift_syncs_a_thousand_records(crew)
     tablet, network, call = crew
     network.offline()
     encounter = _on_scene(tablet, call)
+    # The team was sent out at the start of the shift, twelve hours before it syncs.
     start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=12)
+    Assignment.objects.update(dispatched_at=start - datetime.timedelta(minutes=5))
     for i in range(996):
         tablet.recorder.log_service(
             encounter, "basic-needs", at=start + datetime.timedelta(seconds=43 * i)

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from server.accounts.models import Device, User
 from server.audit.models import AuditEntry
@@ -16,10 +17,14 @@ from server.care import services as care_services
 from server.care.models import ServiceGiven
 from server.dispatch import services as dispatch_services
 from server.dispatch.models import Assignment, AssignmentTransition
-from tests.conftest import PASSWORD, local_time
+from tests.conftest import PASSWORD
 
 DESC_MOBILE_CRISIS = "0b7f0a52-5d2c-4c57-9b65-6f1d1a4e0001"
-AT = local_time(14, 20).isoformat()
+
+
+def at() -> str:
+    """Care is recorded after the dispatch that sent the team (which the fixtures make now)."""
+    return timezone.now().isoformat()
 
 
 def entries(action: str, object_id=None):
@@ -154,7 +159,7 @@ def test_services_naloxone_referrals_and_surveys_are_audited_as_they_are_recorde
             "id": str(uuid.uuid4()),
             "encounter": encounter,
             "service": "first-aid",
-            "occurred_at": AT,
+            "occurred_at": at(),
         },
     )
     naloxone = post(
@@ -163,7 +168,7 @@ def test_services_naloxone_referrals_and_surveys_are_audited_as_they_are_recorde
         {
             "id": str(uuid.uuid4()),
             "encounter": encounter,
-            "administered_at": AT,
+            "administered_at": at(),
             "dose_mg": "4",
             "route": "intranasal",
         },
@@ -176,7 +181,7 @@ def test_services_naloxone_referrals_and_surveys_are_audited_as_they_are_recorde
             "encounter": encounter,
             "service": DESC_MOBILE_CRISIS,
             "consent": True,
-            "made_at": AT,
+            "made_at": at(),
         },
     )
     survey = post(
@@ -187,7 +192,7 @@ def test_services_naloxone_referrals_and_surveys_are_audited_as_they_are_recorde
             "encounter": encounter,
             "consent": True,
             "answers": {"respected": 5},
-            "answered_at": AT,
+            "answered_at": at(),
         },
     )
     for action, made, object_type in (
@@ -259,7 +264,7 @@ def test_a_refused_change_writes_no_audit_entry(encounter, call, client_for, mov
             "encounter": encounter,
             "service": DESC_MOBILE_CRISIS,
             "consent": True,
-            "made_at": AT,
+            "made_at": at(),
         },
     )
     care1.put(
@@ -295,7 +300,7 @@ def test_a_refused_change_writes_no_audit_entry(encounter, call, client_for, mov
             {
                 "id": str(uuid.uuid4()),
                 "encounter": encounter,
-                "administered_at": AT,
+                "administered_at": at(),
                 "dose_mg": "0",
             },
             format="json",
@@ -307,7 +312,7 @@ def test_a_refused_change_writes_no_audit_entry(encounter, call, client_for, mov
                 "encounter": encounter,
                 "service": DESC_MOBILE_CRISIS,
                 "consent": False,
-                "made_at": AT,
+                "made_at": at(),
             },
             format="json",
         ),
@@ -320,7 +325,7 @@ def test_a_refused_change_writes_no_audit_entry(encounter, call, client_for, mov
                 "id": str(uuid.uuid4()),
                 "encounter": encounter,
                 "service": "first-aid",
-                "occurred_at": AT,
+                "occurred_at": at(),
             },
             format="json",
         ),
@@ -343,7 +348,7 @@ def test_an_audit_entry_is_written_in_the_changes_transaction_and_rolled_back_wi
             service_id=record_id,
             encounter_id=encounter,
             service="first-aid",
-            occurred_at=local_time(14, 30),
+            occurred_at=timezone.now(),
         )
     assert not ServiceGiven.objects.filter(pk=record_id).exists()
     assert not AuditEntry.objects.filter(object_id=str(record_id)).exists()
@@ -376,7 +381,7 @@ def test_reading_an_encounter_or_a_referral_through_the_api_is_audited(
             "encounter": encounter,
             "service": DESC_MOBILE_CRISIS,
             "consent": True,
-            "made_at": AT,
+            "made_at": at(),
         },
     )
     coordinator = client_for("coordinator")

@@ -20,11 +20,14 @@ from server.care.models import (
     ServiceType,
     SurveyResponse,
 )
-from tests.conftest import local_time
 
 DESC_MOBILE_CRISIS = "0b7f0a52-5d2c-4c57-9b65-6f1d1a4e0001"
 CRISIS_SOLUTIONS_CENTER = "0b7f0a52-5d2c-4c57-9b65-6f1d1a4e0002"
-AT = local_time(14, 20).isoformat()
+
+
+def at() -> str:
+    """Care is recorded after the dispatch that sent the team (which the fixtures make now)."""
+    return timezone.now().isoformat()
 
 
 @pytest.fixture
@@ -55,17 +58,17 @@ def encounter(call, care1) -> str:
 
 def body_for(kind: str, encounter: str, **extra) -> dict:
     base = {
-        "service": {"service": "de-escalation", "occurred_at": AT, "note": "Talked it through."},
+        "service": {"service": "de-escalation", "occurred_at": at(), "note": "Talked it through."},
         "naloxone": {
-            "administered_at": AT,
+            "administered_at": at(),
             "dose_mg": "4",
             "doses": 1,
             "route": "intranasal",
             "response": "unknown",
             "ems_called": True,
         },
-        "referral": {"service": DESC_MOBILE_CRISIS, "consent": True, "made_at": AT},
-        "survey": {"consent": True, "answers": {"respected": 5, "helped": 4}, "answered_at": AT},
+        "referral": {"service": DESC_MOBILE_CRISIS, "consent": True, "made_at": at()},
+        "survey": {"consent": True, "answers": {"respected": 5, "helped": 4}, "answered_at": at()},
     }[kind]
     return {"id": str(uuid.uuid4()), "encounter": encounter, **base, **extra}
 

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from server.audit.models import AuditEntry
 from server.care import services
@@ -34,11 +35,14 @@ from server.errors import (
     NotFound,
     VersionConflict,
 )
-from tests.conftest import local_time
 
 DESC_MOBILE_CRISIS = "0b7f0a52-5d2c-4c57-9b65-6f1d1a4e0001"
 CRISIS_SOLUTIONS_CENTER = "0b7f0a52-5d2c-4c57-9b65-6f1d1a4e0002"
-AT = local_time(14, 20)
+
+
+def at() -> datetime.datetime:
+    """Care is recorded after the dispatch that sent the team (which the fixtures make now)."""
+    return timezone.now()
 
 
 @pytest.fixture
@@ -57,7 +61,7 @@ def encounter(call, care1) -> Encounter:
         actor=care1,
         encounter_id=uuid.uuid4(),
         assignment_id=call["care"],
-        started_at=AT,
+        started_at=at(),
         changes={"people_contacted": 1, "disposition": "referred", "notes": "Met at the bus stop."},
     )
 
@@ -206,28 +210,28 @@ def test_an_unknown_or_retired_disposition_is_refused_with_a_field_message(encou
 
 
 def _service(actor, record_id, encounter, **extra):
-    data = {"service": "de-escalation", "occurred_at": AT, "note": ""} | extra
+    data = {"service": "de-escalation", "occurred_at": at(), "note": ""} | extra
     return services.record_service_given(
         actor=actor, service_id=record_id, encounter_id=encounter.pk, **data
     )
 
 
 def _naloxone(actor, record_id, encounter, **extra):
-    data = {"administered_at": AT, "dose_mg": "4", "doses": 1, "route": "intranasal"} | extra
+    data = {"administered_at": at(), "dose_mg": "4", "doses": 1, "route": "intranasal"} | extra
     return services.record_naloxone(
         actor=actor, administration_id=record_id, encounter_id=encounter.pk, **data
     )
 
 
 def _referral(actor, record_id, encounter, **extra):
-    data = {"service": DESC_MOBILE_CRISIS, "consent": True, "made_at": AT} | extra
+    data = {"service": DESC_MOBILE_CRISIS, "consent": True, "made_at": at()} | extra
     return services.create_referral(
         actor=actor, referral_id=record_id, encounter_id=encounter.pk, **data
     )
 
 
 def _survey(actor, record_id, encounter, **extra):
-    data = {"consent": True, "answers": {"respected": 5, "helped": 4}, "answered_at": AT} | extra
+    data = {"consent": True, "answers": {"respected": 5, "helped": 4}, "answered_at": at()} | extra
     return services.record_survey(
         actor=actor, survey_id=record_id, encounter_id=encounter.pk, **data
     )
@@ -511,7 +515,8 @@ def test_a_scene_marked_unsafe_keeps_care_flagged_until_it_is_marked_safe(call, 
 
 
 def test_the_device_time_of_a_record_is_kept_as_given(encounter, care1):
-    early = datetime.datetime(2026, 11, 18, 22, 20, 7, tzinfo=datetime.UTC)
+    # A few seconds after the dispatch, to the microsecond the tablet sent.
+    early = timezone.now().replace(microsecond=123456) - datetime.timedelta(seconds=7)
     record = _service(care1, uuid.uuid4(), encounter, occurred_at=early)
     assert ServiceGiven.objects.get(pk=record.pk).occurred_at == early
 

@@ -10,8 +10,8 @@ import pytest
 from django.apps import apps
 from django.db import models
 
+from server.care.reference_data import load_reference_data
 from server.dispatch.models import CallType
-from server.dispatch.reference_data import load_reference_data
 
 _snapshot: list[tuple[type[models.Model], list[dict]]] | None = None
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from server.audit.models import AuditEntry
 from server.dispatch.models import Assignment, Incident, Unit
-from server.sync.models import Event
+from server.feed.models import Event
 from tests.conftest import NO, call_body, local_time
 
 MODELS = (Incident, Assignment, AuditEntry, Event)

@@ -22,7 +22,7 @@ from server.errors import (
     UnitUnavailable,
     WrongDispatchModel,
 )
-from server.sync.models import Event, Stream
+from server.feed.models import Event, Stream
 from tests.conftest import NO, call_body
 
 METRICS = "/api/v1/metrics?from=2026-11-01&to=2026-11-30"

@@ -19,9 +19,9 @@ from server.accounts.services import issue_device_token, revoke_device, sign_out
 from server.asgi import application
 from server.care.services import upsert_encounter
 from server.dispatch.models import Assignment
+from server.feed.models import DeviceCursor, Event, Stream
+from server.feed.services import publish_event, unit_stream
 from server.sync import consumers
-from server.sync.models import DeviceCursor, Event, Stream
-from server.sync.services import publish_event, unit_stream
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import own_redis  # noqa: F401 - the fixture, reused
 

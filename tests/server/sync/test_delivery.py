@@ -15,11 +15,12 @@ from django.utils import timezone
 from server.accounts.models import Device
 from server.accounts.services import issue_device_token
 from server.audit.models import AuditEntry
+from server.dispatch.delivery import raise_overdue_acknowledgements
 from server.dispatch.models import Assignment
 from server.errors import InvalidInput
-from server.sync.delivery import raise_overdue_acknowledgements, record_ack
-from server.sync.models import DeviceCursor, Event
-from server.sync.services import publish_event, unit_stream
+from server.feed.cursors import record_ack
+from server.feed.models import DeviceCursor, Event
+from server.feed.services import publish_event, unit_stream
 from tests.conftest import PASSWORD
 
 

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from server.audit.models import AuditEntry
 from server.dispatch import services as dispatch
-from server.sync.models import Event, Stream
-from server.sync.services import publish_event
+from server.feed.models import Event, Stream
+from server.feed.services import publish_event
 from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data
 
 PULL = "/api/v1/sync/pull"

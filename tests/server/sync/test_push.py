@@ -21,7 +21,8 @@ from server.care.models import (
     SurveyResponse,
 )
 from server.dispatch.models import Assignment, AssignmentTransition
-from server.sync.models import AppliedMutation, Event
+from server.feed.models import Event
+from server.sync.models import AppliedMutation
 from tests.racing import race
 from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data
 from tests.server.sync.conftest import (
@@ -94,21 +95,50 @@ def test_every_kind_of_care_record_is_applied_through_the_same_services(encounte
 
 
 def test_changes_to_one_entity_apply_in_the_order_sent_not_by_device_time(call, care1):
-    early = timezone.now() - datetime.timedelta(minutes=30)
+    now = timezone.now()
     acknowledged = change(
-        "assignment.transition",
-        call["care"],
-        {"to": "acknowledged"},
-        occurred_at=(early + datetime.timedelta(minutes=5)).isoformat(),
+        "assignment.transition", call["care"], {"to": "acknowledged"}, occurred_at=now.isoformat()
     )
     en_route = change(
         "assignment.transition",
         call["care"],
         {"to": "en_route"},
-        occurred_at=early.isoformat(),  # the tablet's clock stepped back between the two taps
+        # The tablet's clock stepped back a minute between the two taps (a time sync).
+        occurred_at=(now - datetime.timedelta(minutes=1)).isoformat(),
     )
     assert statuses(results(care1, acknowledged, en_route)) == ["applied", "applied"]
     assert Assignment.objects.get(pk=call["care"]).status == "en_route"
+
+
+def test_a_transition_dated_well_before_the_last_one_is_rejected_and_changes_nothing(call, care1):
+    now = timezone.now()
+    acknowledged = change(
+        "assignment.transition", call["care"], {"to": "acknowledged"}, occurred_at=now.isoformat()
+    )
+    backdated = change(
+        "assignment.transition",
+        call["care"],
+        {"to": "en_route"},
+        occurred_at=(now - datetime.timedelta(minutes=30)).isoformat(),
+    )
+    first, second = results(care1, acknowledged, backdated)
+    assert (first["status"], second["status"]) == ("applied", "rejected")
+    assert second["code"] == "invalid" and "occurred_at" in second["fields"]
+    assert Assignment.objects.get(pk=call["care"]).status == "acknowledged"
+
+
+def test_a_clock_known_to_be_an_hour_fast_has_its_times_put_in_server_terms(call, care1):
+    ahead = timezone.now() + datetime.timedelta(hours=1)
+    moved = change("assignment.transition", call["care"], {"to": "acknowledged"})
+    moved["occurred_at"] = (ahead - datetime.timedelta(minutes=1)).isoformat()
+    [answer] = results(care1, moved, device_time=ahead)
+    assert answer["status"] == "applied"
+    kept = AssignmentTransition.objects.get(mutation_id=moved["id"])
+    # A minute before the batch was sent, by the server's clock (give or take the round trip).
+    expected = timezone.now() - datetime.timedelta(minutes=1)
+    assert abs((kept.occurred_at - expected).total_seconds()) < 60
+    sent = AppliedMutation.objects.get(pk=moved["id"]).occurred_at
+    assert sent == ahead - datetime.timedelta(minutes=1)  # the device's own time, kept as data
 
 
 def test_an_encounter_and_records_on_it_in_one_batch_apply_in_order(on_scene, care1):
@@ -342,15 +372,6 @@ def test_a_device_time_in_the_future_beyond_the_measured_skew_is_clamped_and_fla
     assert kept.clock_flagged and kept.occurred_at == sent  # what the device said, as data
     row = AssignmentTransition.objects.get(mutation_id=moved["id"])
     assert row.occurred_at <= timezone.now() + datetime.timedelta(seconds=5)
-
-
-def test_a_future_time_that_matches_a_fast_device_clock_is_believed(call, care1):
-    ahead = timezone.now() + datetime.timedelta(hours=1)
-    moved = change("assignment.transition", call["care"], {"to": "acknowledged"})
-    moved["occurred_at"] = (ahead - datetime.timedelta(minutes=1)).isoformat()
-    [answer] = results(care1, moved, device_time=ahead)
-    assert answer["status"] == "applied" and "clock_flagged" not in answer
-    assert not AppliedMutation.objects.get(pk=moved["id"]).clock_flagged
 
 
 # ---- the same batch twice at once, on PostgreSQL --------------------------------------------

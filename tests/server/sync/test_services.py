@@ -9,8 +9,8 @@ from django.db import connection, transaction
 
 from server.dispatch.models import Assignment
 from server.errors import InvalidInput
-from server.sync.models import Event
-from server.sync.services import change_transaction, events_after, parse_cursors, publish_event
+from server.feed.models import Event
+from server.feed.services import change_transaction, events_after, parse_cursors, publish_event
 from tests.racing import race
 
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from server.audit.models import AuditEntry
 from server.care.models import NaloxoneAdministration, ServiceGiven
-from server.sync.models import AppliedMutation, Event
+from server.feed.models import Event
+from server.sync.models import AppliedMutation
 from tests.racing import race
 from tests.server.sync.conftest import care1_tablet, change, push, results, statuses
 

@@ -11,7 +11,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from server.sync.delivery import raise_overdue_acknowledgements
+from server.dispatch.delivery import raise_overdue_acknowledgements
 
 
 class Command(BaseCommand):

@@ -22,7 +22,7 @@ from django.db import models
 from django.dispatch import Signal
 
 from server.audit.models import AuditEntry
-from server.sync.services import EventDraft, publish_events
+from server.feed.services import EventDraft, publish_events
 
 # Sent after a batch's records of one model are inserted (`records`: the saved instances), for
 # what would otherwise listen to each record's post_save.

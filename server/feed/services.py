@@ -28,7 +28,7 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
 from server.errors import InvalidInput
-from server.sync.models import Event, Stream
+from server.feed.models import Event, Stream
 
 logger = logging.getLogger(__name__)
 

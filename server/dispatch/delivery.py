@@ -1,9 +1,9 @@
-"""Delivery receipts: a device's `ack`s, the delivered time of a dispatch, and the alert dispatch
-gets when nobody acknowledges an assignment in time.
+"""Delivery receipts: the delivered time of a dispatch, and the alert dispatch gets when nobody
+acknowledges an assignment in time.
 
-An ack moves the device's cursor forward only (a late or replayed ack never moves it back). The
-first ack that covers an assignment's `assignment.dispatched` event on its unit's stream is the
-moment the dispatch reached the field: it sets `delivered_at` and tells the dispatch stream.
+The feed records acks (`server.feed.cursors`); the first ack that covers an assignment's
+`assignment.dispatched` event on its unit's stream is the moment the dispatch reached the field:
+it sets `delivered_at` and tells the dispatch stream.
 """
 
 from __future__ import annotations
@@ -16,40 +16,21 @@ from django.utils import timezone
 
 from server.accounts.models import Device
 from server.audit.services import record_audit
-from server.dispatch.feed import assignment_data
 from server.dispatch.models import Assignment, AssignmentStatus
-from server.errors import InvalidInput
-from server.sync.models import DeviceCursor, Event, Stream
-from server.sync.services import change_transaction, publish_event
+from server.dispatch.presenters import assignment_data
+from server.feed.models import Event
+from server.feed.services import change_transaction, publish_event
 
 logger = logging.getLogger(__name__)
 
 
-def record_ack(*, device: Device, stream: str, seq: int) -> int:
-    """Store a device's ack of everything up to `seq` on `stream`; returns its cursor after.
-
-    The caller has already checked the device may read the stream.
-    """
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise InvalidInput("An ack names a stream and a seq of 1 or more.")
-    with change_transaction():
-        last_seq = Stream.objects.filter(name=stream).values_list("last_seq", flat=True).first()
-        if last_seq is None or seq > last_seq:
-            raise InvalidInput(f"{stream} has no event {seq} yet.")
-        cursor, _ = DeviceCursor.objects.select_for_update().get_or_create(
-            device=device, stream_id=stream
-        )
-        if seq <= cursor.acked_seq:
-            return cursor.acked_seq  # old news: cursors never go back
-        before = cursor.acked_seq
-        cursor.acked_seq = seq
-        cursor.save(update_fields=["acked_seq", "updated_at"])
-        if stream.startswith("unit:"):
-            _mark_dispatches_delivered(device, stream, after=before, upto=seq)
-        return seq
-
-
-def _mark_dispatches_delivered(device: Device, stream: str, *, after: int, upto: int) -> None:
+def mark_acked_dispatches_delivered(
+    *, device: Device, stream: str, after: int, upto: int, **_
+) -> None:
+    """`stream_acked` receiver: the first ack covering a unit's `assignment.dispatched` event is
+    when the dispatch reached the field."""
+    if not stream.startswith("unit:"):
+        return
     covered = Event.objects.filter(
         stream_id=stream, seq__gt=after, seq__lte=upto, kind="assignment.dispatched"
     ).values_list("data", flat=True)

@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from server.accounts.models import User
+from server.care.reference_data import FIXTURES, load_reference_data
 from server.dispatch.models import Unit
-from server.dispatch.reference_data import FIXTURES, load_reference_data
 
 
 class Command(BaseCommand):

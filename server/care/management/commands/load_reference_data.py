@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from server.dispatch.reference_data import load_reference_data
+from server.care.reference_data import load_reference_data
 
 
 class Command(BaseCommand):

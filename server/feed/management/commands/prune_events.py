@@ -11,7 +11,7 @@ import datetime
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from server.sync.snapshot import prune_events
+from server.feed.retention import prune_events
 
 
 class Command(BaseCommand):

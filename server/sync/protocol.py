@@ -1,0 +1,25 @@
+"""`GET /api/v1/protocol`: what a tablet or console needs to follow the program's rules — the
+lifecycle table, the catalogs and every limit — built from each app's own declarations."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from server.accounts.permissions import ALL_ROLES
+from server.care.presenters import care_protocol
+from server.dispatch.presenters import dispatch_protocol
+
+
+def protocol_payload() -> dict:
+    return {**dispatch_protocol(), **care_protocol()}
+
+
+class ProtocolView(APIView):
+    roles = {"GET": ALL_ROLES}
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Lifecycle table, catalogs and limits")
+    def get(self, request):
+        return Response(protocol_payload())
