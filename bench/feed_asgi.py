@@ -28,7 +28,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection, transaction
 
 from server.asgi import application as care_application  # sets Django up: keep it first of ours
-from server.sync import services as feed
+from server.feed import services as feed
 
 _commit_log = open(os.environ["BENCH_COMMIT_LOG"], "a", buffering=1)  # noqa: SIM115
 _push_to_layer = feed._push

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from server.accounts.models import Role, User
 from server.care.reference_data import load_reference_data
 from server.dispatch.models import CallType, Unit
+from server.feed.services import declare_event_kinds
 
 SEATTLE = ZoneInfo("America/Los_Angeles")
 PASSWORD = "care-demo"
@@ -22,6 +23,35 @@ DOWNTOWN = {"latitude": 47.6107, "longitude": -122.3396}
 # 23rd Ave & E Union St: Central District, outside the pilot area.
 CENTRAL_DISTRICT = {"latitude": 47.6131, "longitude": -122.3020}
 NO = {"weapons": False, "violence": False, "medical_emergency": False, "imminent_danger": False}
+
+# Kinds the feed's own tests publish to exercise numbering, replay and delivery; the feed refuses
+# any kind no app declared.
+declare_event_kinds(
+    {
+        kind: "test event"
+        for kind in (
+            "k",
+            "load",
+            "first",
+            "second",
+            "third",
+            "kept",
+            "also kept",
+            "cancelled",
+            "delivered",
+            "dropped",
+            "test.a",
+            "test.after",
+            "test.c",
+            "test.event",
+            "test.lost",
+            "test.missed",
+            "test.n",
+            "test.note",
+            "test.secret",
+        )
+    }
+)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -540,7 +540,7 @@ def create_referral(
                 "note": (note or "").strip(),
             },
             action="referral.created",
-            kind="referral.updated",
+            kind="referral.recorded",
             to_data=referral_data,
         )
 

@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.utils import timezone
 
-from server.dispatch import services
+from server.dispatch import commands
 from server.dispatch.models import (
     Area,
     Assignment,
@@ -160,10 +160,10 @@ class IncidentAdmin(admin.ModelAdmin):
         done = 0
         for incident in queryset:
             try:
-                services.cancel_incident(
+                commands.cancel_incident.execute(
                     actor=request.user,
+                    data={"reason": "cancelled by a supervisor in admin"},
                     incident_id=incident.pk,
-                    reason="cancelled by a supervisor in admin",
                 )
                 done += 1
             except CareFieldError as exc:

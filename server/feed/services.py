@@ -34,6 +34,24 @@ logger = logging.getLogger(__name__)
 
 STREAM_NAME = re.compile(r"^(dispatch|directory|unit:[0-9]+|user:[0-9]+)$")
 
+# Every event kind, declared by the app that publishes it (in its AppConfig.ready); the feed
+# refuses to write a kind nobody declared, so the tablet's and the boards' list of kinds can be
+# checked against one list (GET /api/v1/protocol publishes it).
+_declared_kinds: dict[str, str] = {}
+
+
+def declare_event_kinds(kinds: dict[str, str]) -> None:
+    _declared_kinds.update(kinds)
+
+
+def declared_event_kinds() -> dict[str, str]:
+    return dict(_declared_kinds)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in _declared_kinds:
+        raise ValueError(f"event kind {kind!r} is not declared; declare it in its app's events.py")
+
 
 def unit_stream(unit_id: int) -> str:
     return f"unit:{unit_id}"
@@ -100,6 +118,7 @@ def publish_event(
     the end (returns None); elsewhere it is numbered and written now."""
     if not STREAM_NAME.match(stream):
         raise ValueError(f"not a stream name: {stream!r}")
+    _check_kind(kind)
     held = _held_back.get()
     if held is not None:
         held.append(EventDraft(stream, kind, data, mutation_id))
@@ -122,6 +141,7 @@ def publish_events(drafts: list[EventDraft]) -> list[Event]:
     for draft in drafts:
         if not STREAM_NAME.match(draft.stream):
             raise ValueError(f"not a stream name: {draft.stream!r}")
+        _check_kind(draft.kind)
         by_stream[draft.stream].append(draft)
     events: list[Event] = []
     for stream in sorted(by_stream):  # one lock order for every writer: no deadlock between them

@@ -11,10 +11,18 @@ from rest_framework.views import APIView
 from server.accounts.permissions import ALL_ROLES
 from server.care.presenters import care_protocol
 from server.dispatch.presenters import dispatch_protocol
+from server.feed.services import declared_event_kinds
+from server.sync.push import MUTATION_TYPES
 
 
 def protocol_payload() -> dict:
-    return {**dispatch_protocol(), **care_protocol()}
+    return {
+        **dispatch_protocol(),
+        **care_protocol(),
+        # The contract a tablet checks itself against (see tests/test_contract.py).
+        "event_kinds": sorted(declared_event_kinds()),
+        "mutation_types": list(MUTATION_TYPES),
+    }
 
 
 class ProtocolView(APIView):
