@@ -26,6 +26,12 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("CARE Field", {"fields": ("role", "unit")}))
     actions = ["unlock"]
 
+    def save_model(self, request, obj: User, form, change: bool) -> None:
+        # Names the administrator in the audit row of a changed role, unit or deactivation
+        # (services.end_access, run by the save's signal).
+        obj._access_changed_by = request.user
+        super().save_model(request, obj, form, change)
+
     @admin.display(description="Locked until")
     def locked_until(self, obj: User) -> str:
         until = services.locked_until(username=obj.get_username())

@@ -243,6 +243,8 @@ def device_for_token(key: str) -> DeviceToken | None:
     now = timezone.now()
     if token is None or token.revoked_at or token.expires_at <= now or token.device.revoked_at:
         return None
+    if not token.device.user.is_active:  # deactivated by a door that sent no signal
+        return None
     return token
 
 
@@ -289,3 +291,70 @@ def sign_out(*, token: DeviceToken) -> None:
                 device_id=token.device_id, code=CLOSE_UNAUTHENTICATED, token_id=token.pk
             )
         )
+
+
+# ---- a person's access changes -------------------------------------------------------------
+
+# What decides what a person may read and do: a change to any of these ends their sessions.
+ACCESS_FIELDS = ("is_active", "role", "unit_id", "is_superuser")
+
+
+def access_of(user: User) -> dict:
+    return {field: getattr(user, field) for field in ACCESS_FIELDS}
+
+
+def deactivate_person(*, actor: User | None, user: User) -> User:
+    """Deactivate a person; the save's signal revokes their devices and closes their sockets."""
+    with transaction.atomic():
+        user.is_active = False
+        user._access_changed_by = actor
+        user.save(update_fields=["is_active"])
+    return user
+
+
+def end_access(*, user: User, before: dict, actor: User | None = None) -> None:
+    """The person's role, unit or standing changed: nothing issued under the old one survives.
+
+    Deactivated: every device of theirs is revoked (4403, the tablet wipes its records: a person
+    who left the program keeps no clinical data). A new role or unit: their tokens are revoked
+    and their sockets closed with 4401, so they sign in again and get the streams of the new one.
+    """
+    after = access_of(user)
+    changed = {k: [str(before[k]), str(after[k])] for k in ACCESS_FIELDS if before[k] != after[k]}
+    with transaction.atomic():
+        record_audit(
+            actor=actor,
+            action="accounts.deactivated" if not user.is_active else "accounts.access_changed",
+            obj=user,
+            after={"changed": changed},
+        )
+        devices = list(Device.objects.filter(user=user, revoked_at=None))
+        if not user.is_active:
+            for device in devices:
+                revoke_device(actor=actor, device=device, reason="person deactivated")
+            return
+        DeviceToken.objects.filter(device__user=user, revoked_at=None).update(
+            revoked_at=timezone.now()
+        )
+        for device in devices:
+            transaction.on_commit(
+                lambda pk=device.pk: close_device_sockets(device_id=pk, code=CLOSE_UNAUTHENTICATED)
+            )
+
+
+def remember_access(sender, instance: User, raw: bool = False, **kwargs) -> None:
+    """pre_save: keep the stored role, unit and standing to compare after the save."""
+    if raw or instance.pk is None:
+        instance._access_before = None
+        return
+    stored = type(instance).objects.filter(pk=instance.pk).values(*ACCESS_FIELDS).first()
+    instance._access_before = stored
+
+
+def end_access_if_changed(sender, instance: User, created: bool, raw: bool = False, **kw) -> None:
+    """post_save, from every door (admin form or action, a service, a shell's `save()`)."""
+    before = getattr(instance, "_access_before", None)
+    if raw or created or before is None or before == access_of(instance):
+        return
+    end_access(user=instance, before=before, actor=getattr(instance, "_access_changed_by", None))
+    instance._access_before = access_of(instance)
