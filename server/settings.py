@@ -1,7 +1,8 @@
 """Settings for CARE Field, read from the environment (12-factor) with a working default for each.
 
-The defaults serve the local demo: SQLite, the in-memory channel layer, DEBUG on. Production sets
-DATABASE_URL (PostgreSQL), REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and DEBUG=false.
+The defaults serve production's behaviour (DEBUG off, so SECRET_KEY is required) on SQLite and the
+in-memory channel layer. The demo (`make run`) and the tests set DEBUG=true explicitly. Production
+sets DATABASE_URL (PostgreSQL), REDIS_URL, SECRET_KEY and ALLOWED_HOSTS.
 """
 
 from pathlib import Path
@@ -15,7 +16,8 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Unset means production: the demo (`make run`) and the test suite ask for DEBUG themselves.
+DEBUG = env.bool("DEBUG", default=False)
 # The demo key only exists so `make run` works on a fresh machine (DEBUG on); production must set
 # its own, and is refused both without one and with the demo key copied in.
 DEMO_SECRET_KEY = "care-field-demo-key-not-for-production-use-0123456789"
@@ -46,6 +48,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "server.security.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -166,7 +169,7 @@ REST_FRAMEWORK = {
     # Deny by default: a view answers only the roles it names.
     "DEFAULT_PERMISSION_CLASSES": ["server.accounts.permissions.RoleAllowed"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["server.parsers.BoundedJSONParser"],
     # drf-spectacular's, adding each operation's documented refusals (server/openapi.py).
     "DEFAULT_SCHEMA_CLASS": "server.openapi.CareFieldSchema",
     "EXCEPTION_HANDLER": "server.errors.api_exception_handler",
@@ -189,6 +192,11 @@ SPECTACULAR_SETTINGS = {
         "ResponseSentEnum": "server.dispatch.models.ResponseSent",
     },
 }
+
+# Request limits (docs/security.md): a body over this many bytes answers 413, JSON nested deeper
+# than this many arrays/objects answers 400. A tablet's push batch stays far below both.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("CARE_MAX_BODY_BYTES", default=2_621_440)
+CARE_MAX_JSON_DEPTH = env.int("CARE_MAX_JSON_DEPTH", default=32)
 
 # Program settings with defaults; the live values an administrator edits are in the Protocol row.
 CARE_DISPATCH_MODEL = env.str("CARE_DISPATCH_MODEL", default="911_led")
