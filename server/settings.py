@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "channels",
@@ -117,8 +118,11 @@ if env.str("TEST_DATABASE_NAME", default=""):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
-# Django's password check behind the failed-login lockout (server/accounts/authentication.py).
-AUTHENTICATION_BACKENDS = ["server.accounts.authentication.LockoutBackend"]
+# django-axes' lockout check first (server/accounts/lockout.py), then Django's password check.
+AUTHENTICATION_BACKENDS = [
+    "server.accounts.authentication.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -202,9 +206,28 @@ CARE_MAX_JSON_DEPTH = env.int("CARE_MAX_JSON_DEPTH", default=32)
 CARE_DISPATCH_MODEL = env.str("CARE_DISPATCH_MODEL", default="911_led")
 CARE_HOTLINE_NAME = env.str("CARE_HOTLINE_NAME", default="988 Suicide & Crisis Lifeline")
 CARE_TOKEN_TTL_HOURS = env.int("CARE_TOKEN_TTL_HOURS", default=24 * 14)
-# Failed sign-ins (token endpoint and admin login) that lock a username, and for how long.
+# Failed sign-ins (every login path) that lock, and for how long (server/accounts/lockout.py):
+# a username from one client address; a username from anywhere (slower); one client address
+# across usernames (spraying).
 CARE_LOCKOUT_FAILURES = env.int("CARE_LOCKOUT_FAILURES", default=5)
 CARE_LOCKOUT_MINUTES = env.int("CARE_LOCKOUT_MINUTES", default=10)
+CARE_LOCKOUT_USERNAME_FAILURES = env.int("CARE_LOCKOUT_USERNAME_FAILURES", default=20)
+CARE_LOCKOUT_USERNAME_MINUTES = env.int("CARE_LOCKOUT_USERNAME_MINUTES", default=60)
+CARE_LOCKOUT_ADDRESS_FAILURES = env.int("CARE_LOCKOUT_ADDRESS_FAILURES", default=20)
+CARE_LOCKOUT_ADDRESS_MINUTES = env.int("CARE_LOCKOUT_ADDRESS_MINUTES", default=10)
+# django-axes records the failures; the rules above decide (CareLockoutHandler). Axes' own
+# middleware is not used: the token endpoint answers a JSON 429 and the sign-in forms say why.
+AXES_HANDLER = "server.accounts.lockout.CareLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # what a successful sign-in resets
+AXES_FAILURE_LIMIT = CARE_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = "server.accounts.lockout.longest_window"
+AXES_RESET_ON_SUCCESS = True
+# Guessing on during a lock neither counts nor extends it: a lock can't be kept up for ever.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit trail
+AXES_VERBOSE = False
+# Behind the production proxy, Daphne runs with --proxy-headers so REMOTE_ADDR is the client's.
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 CARE_SKEW_FLAG_SECONDS = env.int("CARE_SKEW_FLAG_SECONDS", default=120)
 CARE_ACK_TIMEOUT_SECONDS = env.int("CARE_ACK_TIMEOUT_SECONDS", default=30)
 # Feed events older than this are pruned (`manage.py prune_events`); a device offline longer
@@ -250,4 +273,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes narrates every sign-in at INFO; its warnings (failures, lockouts) are kept.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime
 import secrets
 
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from server.accounts import lockout
 from server.accounts.models import Device, DeviceToken, User
-from server.audit.models import AuditEntry
 from server.audit.services import record_audit
 from server.errors import CareFieldError, InvalidInput
 from server.sync.services import close_device_sockets
@@ -33,63 +35,30 @@ class LockedOut(CareFieldError):
         return max(1, int((until - timezone.now()).total_seconds()) + 1)
 
 
-# Failed sign-ins are counted from the audit trail itself: the trail already records each one, so
-# there is no second tally to drift from it, and the count survives restarts and spans processes.
+# Failed sign-ins are counted by django-axes (server/accounts/lockout.py); the audit trail keeps
+# its own row for each failure, refused attempt and sign-in, for the people who review it.
 LOGIN_FAILED = "auth.login_failed"
 LOGIN_SUCCEEDED = "auth.login"
 LOCKED_OUT = "auth.locked_out"
 UNLOCKED = "auth.unlocked"
 
 
-def _lockout_rule() -> tuple[int, datetime.timedelta]:
-    return (
-        settings.CARE_LOCKOUT_FAILURES,
-        datetime.timedelta(minutes=settings.CARE_LOCKOUT_MINUTES),
-    )
-
-
-def _login_events(username: str):
-    return AuditEntry.objects.filter(object_type="accounts.user", object_id=username[:64])
-
-
-def locked_until(*, username: str) -> datetime.datetime | None:
-    """When this username may sign in again, or None when it isn't locked.
-
-    Locked: the last N failures (since the last success or unlock) all fell within the window,
-    and the newest is less than a window ago. The lock runs one window from the newest failure.
-    """
-    failures, window = _lockout_rule()
-    now = timezone.now()
-    events = _login_events(username)
-    reset = (
-        events.filter(action__in=[LOGIN_SUCCEEDED, UNLOCKED])
-        .order_by("-at")
-        .values_list("at", flat=True)
-        .first()
-    )
-    recent = events.filter(action=LOGIN_FAILED, at__gt=now - 2 * window)
-    if reset is not None:
-        recent = recent.filter(at__gt=reset)
-    times = list(recent.order_by("-at").values_list("at", flat=True)[:failures])
-    if len(times) < failures or times[0] - times[-1] > window:
-        return None
-    until = times[0] + window
-    return until if until > now else None
+def locked_until(*, username: str, address: str | None = None) -> datetime.datetime | None:
+    return lockout.locked_until(username=username, address=address)
 
 
 def lockout_message(until: datetime.datetime) -> str:
     minutes = max(1, int((until - timezone.now()).total_seconds() // 60) + 1)
-    failures, window = _lockout_rule()
     return (
-        f"Too many failed sign-ins ({failures} in {int(window.total_seconds() // 60)} minutes): "
-        f"this account is locked. Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
+        "Too many failed sign-ins: this account is locked for sign-ins from here. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
         "or ask a supervisor to unlock it."
     )
 
 
-def locked_out(*, username: str) -> LockedOut | None:
-    """The error to answer with while the username is locked, or None."""
-    until = locked_until(username=username)
+def locked_out(*, username: str, address: str | None = None) -> LockedOut | None:
+    """The error to answer with while the username is locked from this address, or None."""
+    until = locked_until(username=username, address=address)
     if until is None:
         return None
     return LockedOut(lockout_message(until), locked_until=until.isoformat())
@@ -130,8 +99,9 @@ def record_login(*, user: User, channel: str, device: Device | None = None) -> N
 
 
 def unlock_user(*, actor: User, user: User) -> None:
-    """A supervisor lifts a lockout before it runs out."""
+    """A supervisor lifts a lockout before it runs out, from every address."""
     with transaction.atomic():
+        axes_reset(username=user.get_username())
         record_audit(
             actor=actor,
             action=UNLOCKED,
@@ -150,20 +120,28 @@ def _new_token(device: Device) -> str:
     return key
 
 
-def issue_device_token(*, username: str, password: str, device_name: str) -> tuple[str, Device]:
+def issue_device_token(
+    *, username: str, password: str, device_name: str, request: HttpRequest | None = None
+) -> tuple[str, Device]:
     """Check the password, register the device, and return a new token bound to it.
 
-    `authenticate` runs the lockout first (LockoutBackend) and audits the failure or the refused
-    attempt (the login signals below), so this endpoint and the web logins share one count.
+    `authenticate` runs the lockout first (LockoutBackend) and counts and audits the failure or
+    the refused attempt (the login signals), so this endpoint and the web logins share one count.
+    `request` is the sign-in's HTTP request: the lock rules need its client address. Only
+    in-process callers (a shell, the tests' fixtures) pass none, and no lock applies to them.
     """
     device_name = (device_name or "").strip()
     if not device_name:
         raise InvalidInput("Name this device.", fields={"device_name": ["This field is required."]})
-    user = authenticate(username=username, password=password)
+    user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:
         # The failure that trips the lock already answers as a lockout: the person learns it now.
-        raise locked_out(username=username) or BadCredentials("Wrong username or password.")
+        address = lockout.client_address(request)
+        locked = locked_out(username=username, address=address) if request is not None else None
+        raise locked or BadCredentials("Wrong username or password.")
     with transaction.atomic():
+        if request is not None:  # as a console sign-in does (AXES_RESET_ON_SUCCESS)
+            axes_reset(ip=lockout.client_address(request), username=username)
         device = Device.objects.create(user=user, name=device_name[:100])
         key = _new_token(device)
         record_login(user=user, channel="token", device=device)
@@ -202,7 +180,7 @@ def on_login_failed(sender, credentials: dict, request=None, **kwargs) -> None:
     """Django's user_login_failed, from every login path (token endpoint, admin, web pages)."""
     username = str(credentials.get("username") or "")
     channel = request.path if request is not None else "token"
-    if locked_until(username=username) is not None:
+    if getattr(request, "care_refused_while_locked", False):  # set by LockoutBackend
         record_refused_attempt(username=username, channel=channel)
     else:
         record_login_failure(username=username, channel=channel)
