@@ -1,4 +1,5 @@
-"""Sign-in forms that say so when an account is locked (the lock itself is django-axes, server/accounts/lockout.py)."""
+"""Sign-in forms that say so when an account is locked (the lock itself: django-axes and the
+rules in server/accounts/lockout.py)."""
 
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from axes.helpers import get_client_ip_address, get_client_username
 from axes.handlers.database import AxesDatabaseHandler
+from axes.helpers import get_client_ip_address, get_client_username
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Max, Sum

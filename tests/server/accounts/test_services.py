@@ -6,16 +6,14 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from axes.models import AccessAttempt
 from django.test import RequestFactory
 from django.utils import timezone
-
-from axes.models import AccessAttempt
 
 from server.accounts import services
 from server.accounts.models import DeviceToken
 from server.audit.models import AuditEntry
 from tests.conftest import PASSWORD
-
 
 STATION = "192.0.2.10"  # documentation addresses (RFC 5737): nothing is sent anywhere
 
