@@ -18,6 +18,8 @@ class AccountsConfig(AppConfig):
         # Every login path is audited and counted toward the lockout, not only the token endpoint.
         signals.user_login_failed.connect(services.on_login_failed, dispatch_uid="login-failed")
         signals.user_logged_in.connect(services.on_logged_in, dispatch_uid="care-logged-in")
+        # Signing out of a console revokes the live-feed token that session asked for.
+        signals.user_logged_out.connect(services.end_console_token, dispatch_uid="console-out")
         # A new role, unit or deactivation ends the person's tokens and sockets, whatever saved it.
         user_model = self.get_model("User")
         pre_save.connect(services.remember_access, sender=user_model, dispatch_uid="access-before")

@@ -8,6 +8,7 @@ import secrets
 from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -110,12 +111,13 @@ def unlock_user(*, actor: User, user: User) -> None:
         )
 
 
-def _new_token(device: Device) -> str:
+def _new_token(device: Device, expires_at: datetime.datetime | None = None) -> str:
     key = secrets.token_urlsafe(32)
     DeviceToken.objects.create(
         device=device,
         key_hash=DeviceToken.hash(key),
-        expires_at=timezone.now() + datetime.timedelta(hours=settings.CARE_TOKEN_TTL_HOURS),
+        expires_at=expires_at
+        or timezone.now() + datetime.timedelta(hours=settings.CARE_TOKEN_TTL_HOURS),
     )
     return key
 
@@ -155,17 +157,29 @@ def issue_device_token(
     return key, device
 
 
-def issue_console_token(*, user: User) -> str:
-    """A device token for a web console whose person already signed in with a session.
+CONSOLE_TOKEN = "care_console_token"  # where a session keeps the console token it asked for
 
-    The page sends it in the live feed's hello frame (never in a URL). One device per person
-    named "web console", so revoking it in admin closes every console socket they hold.
+
+def issue_console_token(*, user: User, session: SessionBase) -> str:
+    """A device token for a web console whose person signed in with this session.
+
+    The page sends it in the live feed's hello frame (never in a URL). It lives exactly as long
+    as the session: the same token while the session lives (its expiry follows the session's),
+    revoked at sign-out (`end_console_token`), dead when the session expires. One device per
+    person named "web console", so revoking it in admin closes every console socket they hold.
     """
+    expires_at = session.get_expiry_date()
+    held = session.get(CONSOLE_TOKEN) or {}
     with transaction.atomic():
+        token = device_for_token(held["key"]) if held.get("key") else None
+        if token is not None and token.device.user_id == user.pk:
+            if token.expires_at != expires_at:
+                DeviceToken.objects.filter(pk=token.pk).update(expires_at=expires_at)
+            return held["key"]
         device = Device.objects.filter(user=user, name="web console", revoked_at=None).first()
         if device is None:
             device = Device.objects.create(user=user, name="web console")
-        key = _new_token(device)
+        key = _new_token(device, expires_at=expires_at)
         record_audit(
             actor=user,
             device=device,
@@ -173,7 +187,16 @@ def issue_console_token(*, user: User) -> str:
             obj=device,
             after={"device_name": device.name, "channel": "session"},
         )
+    session[CONSOLE_TOKEN] = {"key": key}
     return key
+
+
+def end_console_token(sender, request, user: User | None = None, **kwargs) -> None:
+    """Django's user_logged_out (before the session is flushed): the console's token dies."""
+    held = request.session.get(CONSOLE_TOKEN) if request is not None else None
+    token = device_for_token(held["key"]) if held and held.get("key") else None
+    if token is not None:
+        sign_out(token=token)
 
 
 def on_login_failed(sender, credentials: dict, request=None, **kwargs) -> None:
