@@ -24,6 +24,7 @@ from server.care.models import (
     Referral,
     ReferralStatus,
 )
+from server.care.presenters import encounter_for_follow_up
 from server.errors import NotFound
 
 CARE_WRITERS = (Role.CARE_RESPONDER, Role.ADMIN)
@@ -177,6 +178,9 @@ class EncounterView(APIView):
         if encounter is None:
             raise NotFound("No such encounter.")
         _audit_view(request, encounter, "encounter.viewed")
+        if role_of(request.user) == Role.COORDINATOR:  # minimum necessary (docs/security.md)
+            referrals = [services.referral_data(r) for r in encounter.referrals.all()]
+            return Response(encounter_for_follow_up(encounter, referrals))
         return Response(encounter_detail(encounter))
 
     @extend_schema(
