@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from axes.backends import AxesStandaloneBackend
+from axes.backends import AxesBackend
 from axes.exceptions import AxesBackendPermissionDenied
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -10,13 +10,14 @@ from rest_framework import authentication, exceptions
 from server.accounts.services import device_for_token, token_device_revoked
 
 
-class LockoutBackend(AxesStandaloneBackend):
+class LockoutBackend(AxesBackend):
     """django-axes' check before Django's password check (ModelBackend, next in the list): a
     locked sign-in is refused outright on every login path (token endpoint, admin, consoles), so
     guessing on during a lockout learns nothing. The rules are server/accounts/lockout.py.
 
     A call without a request is an in-process one (a shell, a test fixture), with no client
-    address to count: it passes on to the password check."""
+    address to count: it passes on to the password check. Being a ModelBackend too (AxesBackend),
+    it still loads the person of a session signed in before the lockout moved to django-axes."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if request is None:
