@@ -100,3 +100,15 @@ def test_an_unset_debug_means_production(tmp_path):
     env.pop("SECRET_KEY")
     refused = run_python(show, env)
     assert "ImproperlyConfigured: Set SECRET_KEY" in refused.stderr
+
+
+def test_the_schema_documents_the_body_limit_on_every_write(people):
+    schema = Client().get("/api/v1/schema/?format=json").json()
+    writes = [
+        (path, method, operation)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+        if method in ("post", "put", "patch")
+    ]
+    assert writes
+    assert all("413" in operation["responses"] for _, _, operation in writes)
