@@ -11,6 +11,7 @@ import uuid
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -277,3 +278,50 @@ def test_an_open_socket_of_a_person_deactivated_without_a_signal_closes_at_the_h
         assert code == 4401
 
     run(scenario)
+
+
+def test_the_admin_deactivate_action_ends_the_person_access_and_names_the_admin(people, care2):
+    client = tablet("care2")
+    admin = people["admin"]
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    browser = Client()
+    browser.force_login(admin)
+    answer = browser.post(
+        "/admin/accounts/user/", {"action": "deactivate", "_selected_action": [care2.pk]}
+    )
+    assert answer.status_code == 302
+    assert client.get("/api/v1/me").status_code == 401
+    assert AuditEntry.objects.filter(
+        action="accounts.deactivated", object_id=str(care2.pk), actor=admin
+    ).exists()
+
+
+def test_moving_a_person_to_another_unit_in_the_admin_form_revokes_their_tokens(
+    people, care2, units
+):
+    client = tablet("care2")
+    admin = people["admin"]
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    browser = Client()
+    browser.force_login(admin)
+    joined = timezone.localtime(care2.date_joined)
+    answer = browser.post(
+        f"/admin/accounts/user/{care2.pk}/change/",
+        {
+            "username": "care2",
+            "is_active": "on",
+            "role": Role.CARE_RESPONDER,
+            "unit": units["CARE-2"].pk,
+            "date_joined_0": joined.strftime("%Y-%m-%d"),
+            "date_joined_1": joined.strftime("%H:%M:%S"),
+        },
+    )
+    assert answer.status_code == 302, answer.content.decode()[:3000]
+    care2.refresh_from_db()
+    assert care2.unit == units["CARE-2"]
+    assert client.get("/api/v1/me").status_code == 401
+    assert AuditEntry.objects.filter(
+        action="accounts.access_changed", object_id=str(care2.pk), actor=admin
+    ).exists()
