@@ -19,6 +19,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## Create .venv and install the project with its test tools
 
+# The demo runs in development mode on the demo key; an unset DEBUG means production.
+demo-data run schema: export DEBUG ?= true
+
 demo-data: install ## Migrate the database and load the demo units, people and reference data
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py load_demo

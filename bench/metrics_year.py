@@ -31,6 +31,7 @@ BASE = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "care_bench_metrics"
 os.environ["DATABASE_URL"] = f"{BASE}/{DB_NAME}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
+os.environ.setdefault("DEBUG", "true")  # an unset DEBUG means production (SECRET_KEY needed)
 os.environ.pop("TEST_DATABASE_NAME", None)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

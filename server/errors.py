@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 
@@ -110,6 +111,11 @@ def api_exception_handler(exc: Exception, context: dict):
 
     if isinstance(exc, CareFieldError):
         return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, RequestDataTooBig):  # a body larger than its Content-Length declared
+        return Response(
+            {"code": "too_large", "detail": "The request body is over the size limit."},
+            status=413,
+        )
     if isinstance(exc, Http404):
         exc = drf.NotFound("No such record, or you may not see it.")
     elif isinstance(exc, DjangoPermissionDenied):

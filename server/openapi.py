@@ -56,6 +56,11 @@ class CareFieldSchema(AutoSchema):
             found["404"] = "No such record, or you may not see it."
         if writes and not public:
             found["409"] = "Refused by the record's current state (conflict, version, transition)."
+        if writes:
+            found["413"] = (
+                "The body is over the size limit (`too_large`); JSON nested past the depth "
+                "limit answers 400 `malformed`."
+            )
         found["503"] = (
             "The database was out of reach for a moment (`database_unavailable`, with "
             "Retry-After): try again."

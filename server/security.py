@@ -24,6 +24,46 @@ API_DOCS_POLICY = (
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 
+# API answers anyone may keep: the public figures and the schema. Every other /api/v1/ answer may
+# carry a person's name, a location or a clinical record, and no browser or proxy may store it.
+API_PREFIX = "/api/v1/"
+CACHEABLE_API_PATHS = ("/api/v1/metrics", "/api/v1/schema/", API_DOCS_PATH)
+
+
+def too_large() -> JsonResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return JsonResponse(
+        {
+            "code": "too_large",
+            "detail": f"The request body is over the limit of {limit:,} bytes; send less at "
+            "once (a tablet splits its push into smaller batches).",
+        },
+        status=413,
+    )
+
+
+class RequestLimitsMiddleware(MiddlewareMixin):
+    """A body declared over the limit is refused before anything reads it (Django would raise
+    RequestDataTooBig from whichever part read it first, a 500); a body that turns out larger
+    than declared is caught by the API's error handler (server/errors.py)."""
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and length > limit:
+            return too_large()
+        return None
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        path = request.path
+        if path.startswith(API_PREFIX) and not path.startswith(CACHEABLE_API_PATHS):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
 class ContentSecurityPolicyMiddleware(MiddlewareMixin):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         # PostgreSQL can neither store nor compare a NUL character, so a filter holding one would

@@ -1,7 +1,8 @@
 """Settings for CARE Field, read from the environment (12-factor) with a working default for each.
 
-The defaults serve the local demo: SQLite, the in-memory channel layer, DEBUG on. Production sets
-DATABASE_URL (PostgreSQL), REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and DEBUG=false.
+The defaults serve production's behaviour (DEBUG off, so SECRET_KEY is required) on SQLite and the
+in-memory channel layer. The demo (`make run`) and the tests set DEBUG=true explicitly. Production
+sets DATABASE_URL (PostgreSQL), REDIS_URL, SECRET_KEY and ALLOWED_HOSTS.
 """
 
 from pathlib import Path
@@ -15,7 +16,8 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Unset means production: the demo (`make run`) and the test suite ask for DEBUG themselves.
+DEBUG = env.bool("DEBUG", default=False)
 # The demo key only exists so `make run` works on a fresh machine (DEBUG on); production must set
 # its own, and is refused both without one and with the demo key copied in.
 DEMO_SECRET_KEY = "care-field-demo-key-not-for-production-use-0123456789"
@@ -34,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "channels",
@@ -47,6 +50,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "server.security.RequestLimitsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -115,8 +119,11 @@ if env.str("TEST_DATABASE_NAME", default=""):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
-# Django's password check behind the failed-login lockout (server/accounts/authentication.py).
-AUTHENTICATION_BACKENDS = ["server.accounts.authentication.LockoutBackend"]
+# django-axes' lockout check first (server/accounts/lockout.py), then Django's password check.
+AUTHENTICATION_BACKENDS = [
+    "server.accounts.authentication.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -167,7 +174,7 @@ REST_FRAMEWORK = {
     # Deny by default: a view answers only the roles it names.
     "DEFAULT_PERMISSION_CLASSES": ["server.accounts.permissions.RoleAllowed"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["server.parsers.BoundedJSONParser"],
     # drf-spectacular's, adding each operation's documented refusals (server/openapi.py).
     "DEFAULT_SCHEMA_CLASS": "server.openapi.CareFieldSchema",
     "EXCEPTION_HANDLER": "server.errors.api_exception_handler",
@@ -191,13 +198,37 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Request limits (docs/security.md): a body over this many bytes answers 413, JSON nested deeper
+# than this many arrays/objects answers 400. A tablet's push batch stays far below both.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("CARE_MAX_BODY_BYTES", default=2_621_440)
+CARE_MAX_JSON_DEPTH = env.int("CARE_MAX_JSON_DEPTH", default=32)
+
 # Program settings with defaults; the live values an administrator edits are in the Protocol row.
 CARE_DISPATCH_MODEL = env.str("CARE_DISPATCH_MODEL", default="911_led")
 CARE_HOTLINE_NAME = env.str("CARE_HOTLINE_NAME", default="988 Suicide & Crisis Lifeline")
 CARE_TOKEN_TTL_HOURS = env.int("CARE_TOKEN_TTL_HOURS", default=24 * 14)
-# Failed sign-ins (token endpoint and admin login) that lock a username, and for how long.
+# Failed sign-ins (every login path) that lock, and for how long (server/accounts/lockout.py):
+# a username from one client address; a username from anywhere (slower); one client address
+# across usernames (spraying).
 CARE_LOCKOUT_FAILURES = env.int("CARE_LOCKOUT_FAILURES", default=5)
 CARE_LOCKOUT_MINUTES = env.int("CARE_LOCKOUT_MINUTES", default=10)
+CARE_LOCKOUT_USERNAME_FAILURES = env.int("CARE_LOCKOUT_USERNAME_FAILURES", default=20)
+CARE_LOCKOUT_USERNAME_MINUTES = env.int("CARE_LOCKOUT_USERNAME_MINUTES", default=60)
+CARE_LOCKOUT_ADDRESS_FAILURES = env.int("CARE_LOCKOUT_ADDRESS_FAILURES", default=20)
+CARE_LOCKOUT_ADDRESS_MINUTES = env.int("CARE_LOCKOUT_ADDRESS_MINUTES", default=10)
+# django-axes records the failures; the rules above decide (CareLockoutHandler). Axes' own
+# middleware is not used: the token endpoint answers a JSON 429 and the sign-in forms say why.
+AXES_HANDLER = "server.accounts.lockout.CareLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # what a successful sign-in resets
+AXES_FAILURE_LIMIT = CARE_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = "server.accounts.lockout.longest_window"
+AXES_RESET_ON_SUCCESS = True
+# Guessing on during a lock neither counts nor extends it: a lock can't be kept up for ever.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit trail
+AXES_VERBOSE = False
+# Behind the production proxy, Daphne runs with --proxy-headers so REMOTE_ADDR is the client's.
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 CARE_SKEW_FLAG_SECONDS = env.int("CARE_SKEW_FLAG_SECONDS", default=120)
 # How far a recorded time may run ahead of the server, or before the record it follows (two
 # tablets of one unit never agree to the second). Further is refused on every door.
@@ -246,4 +277,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes narrates every sign-in at INFO; its warnings (failures, lockouts) are kept.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

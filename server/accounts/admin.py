@@ -24,12 +24,25 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username", "first_name", "last_name", "email")
     fieldsets = (*DjangoUserAdmin.fieldsets, ("CARE Field", {"fields": ("role", "unit")}))
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("CARE Field", {"fields": ("role", "unit")}))
-    actions = ["unlock"]
+    actions = ["unlock", "deactivate"]
+
+    def save_model(self, request, obj: User, form, change: bool) -> None:
+        # Names the administrator in the audit row of a changed role, unit or deactivation
+        # (services.end_access, run by the save's signal).
+        obj._access_changed_by = request.user
+        super().save_model(request, obj, form, change)
 
     @admin.display(description="Locked until")
     def locked_until(self, obj: User) -> str:
         until = services.locked_until(username=obj.get_username())
         return timezone.localtime(until).strftime("%H:%M:%S") if until else ""
+
+    @admin.action(description="Deactivate the selected people (revokes their devices at once)")
+    def deactivate(self, request, queryset):
+        people = [user for user in queryset if user.is_active]
+        for user in people:
+            services.deactivate_person(actor=request.user, user=user)
+        self.message_user(request, f"Deactivated {len(people)} person(s).", messages.SUCCESS)
 
     @admin.action(description="Unlock the selected people after failed sign-ins")
     def unlock(self, request, queryset):

@@ -69,7 +69,9 @@ class TokenView(APIView):
         form = TokenRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
-            key, device = services.issue_device_token(**form.validated_data)
+            key, device = services.issue_device_token(
+                **form.validated_data, request=request._request
+            )
         except services.LockedOut as locked:
             # Retry-After lets a tablet wait out the lock instead of retrying into it.
             return Response(

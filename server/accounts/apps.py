@@ -8,6 +8,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth import signals
+        from django.db.models.signals import post_save, pre_save
 
         from server.accounts import (
             schema,  # noqa: F401  (registers the OpenAPI extension)
@@ -17,3 +18,11 @@ class AccountsConfig(AppConfig):
         # Every login path is audited and counted toward the lockout, not only the token endpoint.
         signals.user_login_failed.connect(services.on_login_failed, dispatch_uid="login-failed")
         signals.user_logged_in.connect(services.on_logged_in, dispatch_uid="care-logged-in")
+        # Signing out of a console revokes the live-feed token that session asked for.
+        signals.user_logged_out.connect(services.end_console_token, dispatch_uid="console-out")
+        # A new role, unit or deactivation ends the person's tokens and sockets, whatever saved it.
+        user_model = self.get_model("User")
+        pre_save.connect(services.remember_access, sender=user_model, dispatch_uid="access-before")
+        post_save.connect(
+            services.end_access_if_changed, sender=user_model, dispatch_uid="access-changed"
+        )

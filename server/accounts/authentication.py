@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.backends import ModelBackend
-from django.core.exceptions import PermissionDenied
+from axes.backends import AxesBackend
+from axes.exceptions import AxesBackendPermissionDenied
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from server.accounts.services import device_for_token, locked_until, token_device_revoked
+from server.accounts.services import device_for_token, token_device_revoked
 
 
-class LockoutBackend(ModelBackend):
-    """Django's password check, refused outright while the username is locked: on every login
-    path (token endpoint, admin, web consoles), so guessing on during a lockout learns nothing."""
+class LockoutBackend(AxesBackend):
+    """django-axes' check before Django's password check (ModelBackend, next in the list): a
+    locked sign-in is refused outright on every login path (token endpoint, admin, consoles), so
+    guessing on during a lockout learns nothing. The rules are server/accounts/lockout.py.
+
+    A call without a request is an in-process one (a shell, a test fixture), with no client
+    address to count: it passes on to the password check. Being a ModelBackend too (AxesBackend),
+    it still loads the person of a session signed in before the lockout moved to django-axes."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
-        if username and locked_until(username=str(username)) is not None:
-            raise PermissionDenied("This account is locked after too many failed sign-ins.")
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        if request is None:
+            return None
+        try:
+            return super().authenticate(request, username=username, password=password, **kwargs)
+        except AxesBackendPermissionDenied:
+            request.care_refused_while_locked = True  # audited as a refused attempt
+            raise
 
 
 class DeviceTokenAuthentication(authentication.BaseAuthentication):

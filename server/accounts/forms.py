@@ -1,4 +1,5 @@
-"""Sign-in forms that say so when an account is locked (the lock itself is LockoutBackend)."""
+"""Sign-in forms that say so when an account is locked (the lock itself: django-axes and the
+rules in server/accounts/lockout.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from server.accounts import services
+from server.accounts import lockout, services
 
 
 class SaysWhenLocked:
@@ -17,7 +18,8 @@ class SaysWhenLocked:
             return super().clean()
         except ValidationError:
             username = (self.cleaned_data.get("username") or "")[:150]
-            locked = services.locked_out(username=username)
+            address = lockout.client_address(self.request)
+            locked = services.locked_out(username=username, address=address)
             if locked is not None:
                 raise ValidationError(locked.detail, code="locked_out") from None
             raise

@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime
 import secrets
 
+from axes.utils import reset as axes_reset
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from server.accounts import lockout
 from server.accounts.models import Device, DeviceToken, User
-from server.audit.models import AuditEntry
 from server.audit.services import record_audit
 from server.errors import CareFieldError, InvalidInput
 from server.feed.codes import CLOSE_REVOKED, CLOSE_UNAUTHENTICATED
@@ -32,63 +35,30 @@ class LockedOut(CareFieldError):
         return max(1, int((until - timezone.now()).total_seconds()) + 1)
 
 
-# Failed sign-ins are counted from the audit trail itself: the trail already records each one, so
-# there is no second tally to drift from it, and the count survives restarts and spans processes.
+# Failed sign-ins are counted by django-axes (server/accounts/lockout.py); the audit trail keeps
+# its own row for each failure, refused attempt and sign-in, for the people who review it.
 LOGIN_FAILED = "auth.login_failed"
 LOGIN_SUCCEEDED = "auth.login"
 LOCKED_OUT = "auth.locked_out"
 UNLOCKED = "auth.unlocked"
 
 
-def _lockout_rule() -> tuple[int, datetime.timedelta]:
-    return (
-        settings.CARE_LOCKOUT_FAILURES,
-        datetime.timedelta(minutes=settings.CARE_LOCKOUT_MINUTES),
-    )
-
-
-def _login_events(username: str):
-    return AuditEntry.objects.filter(object_type="accounts.user", object_id=username[:64])
-
-
-def locked_until(*, username: str) -> datetime.datetime | None:
-    """When this username may sign in again, or None when it isn't locked.
-
-    Locked: the last N failures (since the last success or unlock) all fell within the window,
-    and the newest is less than a window ago. The lock runs one window from the newest failure.
-    """
-    failures, window = _lockout_rule()
-    now = timezone.now()
-    events = _login_events(username)
-    reset = (
-        events.filter(action__in=[LOGIN_SUCCEEDED, UNLOCKED])
-        .order_by("-at")
-        .values_list("at", flat=True)
-        .first()
-    )
-    recent = events.filter(action=LOGIN_FAILED, at__gt=now - 2 * window)
-    if reset is not None:
-        recent = recent.filter(at__gt=reset)
-    times = list(recent.order_by("-at").values_list("at", flat=True)[:failures])
-    if len(times) < failures or times[0] - times[-1] > window:
-        return None
-    until = times[0] + window
-    return until if until > now else None
+def locked_until(*, username: str, address: str | None = None) -> datetime.datetime | None:
+    return lockout.locked_until(username=username, address=address)
 
 
 def lockout_message(until: datetime.datetime) -> str:
     minutes = max(1, int((until - timezone.now()).total_seconds() // 60) + 1)
-    failures, window = _lockout_rule()
     return (
-        f"Too many failed sign-ins ({failures} in {int(window.total_seconds() // 60)} minutes): "
-        f"this account is locked. Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
+        "Too many failed sign-ins: this account is locked for sign-ins from here. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
         "or ask a supervisor to unlock it."
     )
 
 
-def locked_out(*, username: str) -> LockedOut | None:
-    """The error to answer with while the username is locked, or None."""
-    until = locked_until(username=username)
+def locked_out(*, username: str, address: str | None = None) -> LockedOut | None:
+    """The error to answer with while the username is locked from this address, or None."""
+    until = locked_until(username=username, address=address)
     if until is None:
         return None
     return LockedOut(lockout_message(until), locked_until=until.isoformat())
@@ -129,8 +99,9 @@ def record_login(*, user: User, channel: str, device: Device | None = None) -> N
 
 
 def unlock_user(*, actor: User, user: User) -> None:
-    """A supervisor lifts a lockout before it runs out."""
+    """A supervisor lifts a lockout before it runs out, from every address."""
     with transaction.atomic():
+        axes_reset(username=user.get_username())
         record_audit(
             actor=actor,
             action=UNLOCKED,
@@ -139,30 +110,39 @@ def unlock_user(*, actor: User, user: User) -> None:
         )
 
 
-def _new_token(device: Device) -> str:
+def _new_token(device: Device, expires_at: datetime.datetime | None = None) -> str:
     key = secrets.token_urlsafe(32)
     DeviceToken.objects.create(
         device=device,
         key_hash=DeviceToken.hash(key),
-        expires_at=timezone.now() + datetime.timedelta(hours=settings.CARE_TOKEN_TTL_HOURS),
+        expires_at=expires_at
+        or timezone.now() + datetime.timedelta(hours=settings.CARE_TOKEN_TTL_HOURS),
     )
     return key
 
 
-def issue_device_token(*, username: str, password: str, device_name: str) -> tuple[str, Device]:
+def issue_device_token(
+    *, username: str, password: str, device_name: str, request: HttpRequest | None = None
+) -> tuple[str, Device]:
     """Check the password, register the device, and return a new token bound to it.
 
-    `authenticate` runs the lockout first (LockoutBackend) and audits the failure or the refused
-    attempt (the login signals below), so this endpoint and the web logins share one count.
+    `authenticate` runs the lockout first (LockoutBackend) and counts and audits the failure or
+    the refused attempt (the login signals), so this endpoint and the web logins share one count.
+    `request` is the sign-in's HTTP request: the lock rules need its client address. Only
+    in-process callers (a shell, the tests' fixtures) pass none, and no lock applies to them.
     """
     device_name = (device_name or "").strip()
     if not device_name:
         raise InvalidInput("Name this device.", fields={"device_name": ["This field is required."]})
-    user = authenticate(username=username, password=password)
+    user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:
         # The failure that trips the lock already answers as a lockout: the person learns it now.
-        raise locked_out(username=username) or BadCredentials("Wrong username or password.")
+        address = lockout.client_address(request)
+        locked = locked_out(username=username, address=address) if request is not None else None
+        raise locked or BadCredentials("Wrong username or password.")
     with transaction.atomic():
+        if request is not None:  # as a console sign-in does (AXES_RESET_ON_SUCCESS)
+            axes_reset(ip=lockout.client_address(request), username=username)
         device = Device.objects.create(user=user, name=device_name[:100])
         key = _new_token(device)
         record_login(user=user, channel="token", device=device)
@@ -176,17 +156,29 @@ def issue_device_token(*, username: str, password: str, device_name: str) -> tup
     return key, device
 
 
-def issue_console_token(*, user: User) -> str:
-    """A device token for a web console whose person already signed in with a session.
+CONSOLE_TOKEN = "care_console_token"  # where a session keeps the console token it asked for
 
-    The page sends it in the live feed's hello frame (never in a URL). One device per person
-    named "web console", so revoking it in admin closes every console socket they hold.
+
+def issue_console_token(*, user: User, session: SessionBase) -> str:
+    """A device token for a web console whose person signed in with this session.
+
+    The page sends it in the live feed's hello frame (never in a URL). It lives exactly as long
+    as the session: the same token while the session lives (its expiry follows the session's),
+    revoked at sign-out (`end_console_token`), dead when the session expires. One device per
+    person named "web console", so revoking it in admin closes every console socket they hold.
     """
+    expires_at = session.get_expiry_date()
+    held = session.get(CONSOLE_TOKEN) or {}
     with transaction.atomic():
+        token = device_for_token(held["key"]) if held.get("key") else None
+        if token is not None and token.device.user_id == user.pk:
+            if token.expires_at != expires_at:
+                DeviceToken.objects.filter(pk=token.pk).update(expires_at=expires_at)
+            return held["key"]
         device = Device.objects.filter(user=user, name="web console", revoked_at=None).first()
         if device is None:
             device = Device.objects.create(user=user, name="web console")
-        key = _new_token(device)
+        key = _new_token(device, expires_at=expires_at)
         record_audit(
             actor=user,
             device=device,
@@ -194,14 +186,23 @@ def issue_console_token(*, user: User) -> str:
             obj=device,
             after={"device_name": device.name, "channel": "session"},
         )
+    session[CONSOLE_TOKEN] = {"key": key}
     return key
+
+
+def end_console_token(sender, request, user: User | None = None, **kwargs) -> None:
+    """Django's user_logged_out (before the session is flushed): the console's token dies."""
+    held = request.session.get(CONSOLE_TOKEN) if request is not None else None
+    token = device_for_token(held["key"]) if held and held.get("key") else None
+    if token is not None:
+        sign_out(token=token)
 
 
 def on_login_failed(sender, credentials: dict, request=None, **kwargs) -> None:
     """Django's user_login_failed, from every login path (token endpoint, admin, web pages)."""
     username = str(credentials.get("username") or "")
     channel = request.path if request is not None else "token"
-    if locked_until(username=username) is not None:
+    if getattr(request, "care_refused_while_locked", False):  # set by LockoutBackend
         record_refused_attempt(username=username, channel=channel)
     else:
         record_login_failure(username=username, channel=channel)
@@ -241,6 +242,8 @@ def device_for_token(key: str) -> DeviceToken | None:
     )
     now = timezone.now()
     if token is None or token.revoked_at or token.expires_at <= now or token.device.revoked_at:
+        return None
+    if not token.device.user.is_active:  # deactivated by a door that sent no signal
         return None
     return token
 
@@ -313,3 +316,70 @@ def record_clock_skew(*, actor: User, device: Device, skew_seconds: float) -> De
             )
     device.clock_skew_seconds, device.clock_skew_flagged = locked.clock_skew_seconds, flagged
     return locked
+
+
+# ---- a person's access changes -------------------------------------------------------------
+
+# What decides what a person may read and do: a change to any of these ends their sessions.
+ACCESS_FIELDS = ("is_active", "role", "unit_id", "is_superuser")
+
+
+def access_of(user: User) -> dict:
+    return {field: getattr(user, field) for field in ACCESS_FIELDS}
+
+
+def deactivate_person(*, actor: User | None, user: User) -> User:
+    """Deactivate a person; the save's signal revokes their devices and closes their sockets."""
+    with transaction.atomic():
+        user.is_active = False
+        user._access_changed_by = actor
+        user.save(update_fields=["is_active"])
+    return user
+
+
+def end_access(*, user: User, before: dict, actor: User | None = None) -> None:
+    """The person's role, unit or standing changed: nothing issued under the old one survives.
+
+    Deactivated: every device of theirs is revoked (4403, the tablet wipes its records: a person
+    who left the program keeps no clinical data). A new role or unit: their tokens are revoked
+    and their sockets closed with 4401, so they sign in again and get the streams of the new one.
+    """
+    after = access_of(user)
+    changed = {k: [str(before[k]), str(after[k])] for k in ACCESS_FIELDS if before[k] != after[k]}
+    with transaction.atomic():
+        record_audit(
+            actor=actor,
+            action="accounts.deactivated" if not user.is_active else "accounts.access_changed",
+            obj=user,
+            after={"changed": changed},
+        )
+        devices = list(Device.objects.filter(user=user, revoked_at=None))
+        if not user.is_active:
+            for device in devices:
+                revoke_device(actor=actor, device=device, reason="person deactivated")
+            return
+        DeviceToken.objects.filter(device__user=user, revoked_at=None).update(
+            revoked_at=timezone.now()
+        )
+        for device in devices:
+            transaction.on_commit(
+                lambda pk=device.pk: close_device_sockets(device_id=pk, code=CLOSE_UNAUTHENTICATED)
+            )
+
+
+def remember_access(sender, instance: User, raw: bool = False, **kwargs) -> None:
+    """pre_save: keep the stored role, unit and standing to compare after the save."""
+    if raw or instance.pk is None:
+        instance._access_before = None
+        return
+    stored = type(instance).objects.filter(pk=instance.pk).values(*ACCESS_FIELDS).first()
+    instance._access_before = stored
+
+
+def end_access_if_changed(sender, instance: User, created: bool, raw: bool = False, **kw) -> None:
+    """post_save, from every door (admin form or action, a service, a shell's `save()`)."""
+    before = getattr(instance, "_access_before", None)
+    if raw or created or before is None or before == access_of(instance):
+        return
+    end_access(user=instance, before=before, actor=getattr(instance, "_access_changed_by", None))
+    instance._access_before = access_of(instance)

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from server.accounts.authentication import request_device
 from server.accounts.models import Role
+from server.accounts.permissions import role_of
 from server.audit.services import record_audit
 from server.care import commands, presenters, selectors
 from server.care.models import Encounter
@@ -52,6 +53,9 @@ class EncounterView(APIView):
         if encounter is None:
             raise NotFound("No such encounter.")
         _audit_view(request, encounter, "encounter.viewed")
+        if role_of(request.user) == Role.COORDINATOR:  # minimum necessary (docs/security.md)
+            referrals = [presenters.referral_data(r) for r in encounter.referrals.all()]
+            return Response(presenters.encounter_for_follow_up(encounter, referrals))
         return Response(presenters.encounter_detail(encounter))
 
     @extend_schema(

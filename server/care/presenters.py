@@ -94,6 +94,25 @@ def encounter_detail(encounter: Encounter) -> dict:
     }
 
 
+def encounter_for_follow_up(encounter: Encounter, referrals: list[dict]) -> dict:
+    """A coordinator's view (docs/security.md, "Minimum necessary"): enough to find the person
+    and follow the referrals up (who, when, how it ended, what was given), never the crew's
+    notes nor a naloxone administration's detail. The summary the coordinator's console shows."""
+    return {
+        "id": str(encounter.id),
+        "assignment": str(encounter.assignment_id),
+        "version": encounter.version,
+        "started_at": encounter.started_at.isoformat(),
+        "people_contacted": encounter.people_contacted,
+        "client_initials": encounter.client_initials,
+        "client_birth_year": encounter.client_birth_year,
+        "disposition": encounter.disposition.code if encounter.disposition_id else None,
+        "services": [s.service.code for s in encounter.services.select_related("service")],
+        "naloxone_given": encounter.naloxone.exists(),
+        "referrals": referrals,
+    }
+
+
 def referral_row(record: Referral) -> dict:
     """A referral in a list: with the service's name and the unit that made it."""
     return referral_data(record) | {

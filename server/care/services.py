@@ -119,8 +119,17 @@ def scene_marked_safe(assignment: Assignment) -> bool:
     )
 
 
-def _existing(model: type[models.Model], record_id, data: dict[str, Any]):
-    """The record already stored under this client-made id: same data → replay, else refuse."""
+def _may_see(actor: User, assignment: Assignment) -> bool:
+    try:
+        _check_unit_member(actor, assignment)
+    except NotFound:
+        return False
+    return True
+
+
+def _existing(model: type[models.Model], record_id, data: dict[str, Any], actor: User):
+    """The record already stored under this client-made id: same data → replay, else refuse.
+    Another unit's record is refused as an unknown id would be: the answer confirms nothing."""
     batch = open_write_batch()
     if batch is not None:
         # Only this run's own rows are looked at: one already stored under the id fails the
@@ -132,6 +141,9 @@ def _existing(model: type[models.Model], record_id, data: dict[str, Any]):
         return None
     stored = {k: getattr(found, k) for k in data}
     if {k: _norm(v) for k, v in stored.items()} != {k: _norm(v) for k, v in data.items()}:
+        if not _may_see(actor, found.encounter.assignment):
+            name = model._meta.verbose_name
+            raise NotFound(f"No such {name}.", fields={"id": [f"No such {name}."]})
         raise IdReused(
             f"Id {record_id} already names a different {model._meta.verbose_name}; "
             "a record's id can't be reused for other data.",
@@ -219,6 +231,8 @@ def upsert_encounter(
                         actor, device, encounter_id, assignment, started_at, values, mutation_id
                     )
         if encounter.assignment_id != assignment.pk:
+            if not _may_see(actor, encounter.assignment):  # don't confirm another unit's record
+                raise NotFound("No such encounter.", fields={"id": ["No such encounter."]})
             raise IdReused(f"Encounter {encounter_id} belongs to another assignment.")
         return _merge_encounter(actor, device, encounter, base_version, values, mutation_id)
 
@@ -328,7 +342,7 @@ def _record_transaction():
 def _create_field_record(
     model, *, actor, device, record_id, encounter, mutation_id, data, action, kind, to_data
 ) -> models.Model:
-    found = _existing(model, record_id, {"encounter": encounter, **data})
+    found = _existing(model, record_id, {"encounter": encounter, **data}, actor)
     if found is not None:
         return found
     record = model(
@@ -356,7 +370,7 @@ def _create_field_record(
     except IntegrityError:
         # A copy of this request (a retry after a timeout) committed it meanwhile: answer as a
         # replay of that one, or refuse the id if the data differs.
-        found = _existing(model, record_id, {"encounter": encounter, **data})
+        found = _existing(model, record_id, {"encounter": encounter, **data}, actor)
         if found is None:
             raise
         return found

@@ -80,8 +80,9 @@ def board_fragment(request: HttpRequest) -> HttpResponse:
 @console_for(*DISPATCHERS)
 @require_POST
 def console_token(request: HttpRequest) -> JsonResponse:
-    """A device token for this signed-in dispatcher's page to open the live feed with."""
-    return JsonResponse({"token": issue_console_token(user=request.user)})
+    """A device token for this signed-in dispatcher's page to open the live feed with; the same
+    one while the session lives, and it dies with the session."""
+    return JsonResponse({"token": issue_console_token(user=request.user, session=request.session)})
 
 
 @console_for(*DISPATCHERS)

@@ -9,7 +9,7 @@ from server.feed.services import unit_stream, user_stream
 
 def readable_streams(user) -> list[str]:
     role = role_of(user)
-    if role is None:
+    if role is None or not user.is_active:
         return []
     streams = [user_stream(user.pk)]
     if role in (Role.DISPATCHER, Role.ADMIN):

@@ -87,7 +87,7 @@ def _authenticate(key: str):
         return None
     if token.device.revoked_at:
         return "revoked"
-    if token.revoked_at or token.expires_at <= timezone.now():
+    if token.revoked_at or token.expires_at <= timezone.now() or not token.device.user.is_active:
         return None
     user = token.device.user
     return user, token.device, token.pk, readable_streams(user)
@@ -102,6 +102,14 @@ def _token_standing(token_id: int) -> int | None:
     if token.revoked_at or token.expires_at <= timezone.now():
         return CLOSE_UNAUTHENTICATED
     return None
+
+
+@database_sync_to_async
+def _streams_allowed_now(token_id: int) -> set[str]:
+    """What the token's person may read today: a new role or unit (even one saved by a bulk
+    update that sent no signal) or a deactivation narrows it."""
+    token = DeviceToken.objects.select_related("device__user").filter(pk=token_id).first()
+    return set(readable_streams(token.device.user)) if token is not None else set()
 
 
 @database_sync_to_async
@@ -369,7 +377,22 @@ class FeedConsumer(AsyncWebsocketConsumer):
             if standing is not None:
                 await self._close(standing)
                 return
+            await self._leave_lost_streams()
             await self._send({"type": "ping", "server_time": timezone.now().isoformat()})
+
+    async def _leave_lost_streams(self) -> None:
+        """Stop forwarding, and leave the groups of, streams the person may no longer read."""
+        allowed = await _streams_allowed_now(self.token_id)
+        if not allowed:  # deactivated (every person reads at least their own stream)
+            await self._close(CLOSE_UNAUTHENTICATED)
+            return
+        for stream in [s for s in self.sent if s not in allowed]:
+            del self.sent[stream]  # feed_event drops what isn't in `sent`, before any await
+            group = group_name(stream)
+            if group in self.groups_joined:
+                self.groups_joined.remove(group)
+                await self.channel_layer.group_discard(group, self.channel_name)
+            await self._error("stream_closed", f"You may no longer read {stream}.")
 
     async def _rejoin(self) -> None:
         """Join every group again (resetting the layer's expiry), then send whatever a lapsed

@@ -51,8 +51,9 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
 ]
-# Signing out and rotating end the token that asked: each example of these gets a token of its
-# own, so the rest of the run keeps a working one and the two are still fuzzed with a live token.
+# Signing out and rotating end the token that asked. They are fuzzed apart, each example with a
+# token of its own, so the run over every other operation keeps one working token throughout
+# (checked after each operation) and every operation is really exercised for each role.
 SPENDS_ITS_TOKEN = {"POST /api/v1/auth/logout", "POST /api/v1/auth/token/rotate"}
 
 
@@ -127,6 +128,17 @@ def fuzz(operation, role: str, ids: dict[str, str], token: str | None) -> None:
     run()
 
 
+def token_still_works(token: str | None) -> bool:
+    return token is None or (
+        Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
+    )
+
+
+def operations_of(api_schema, *, spending_the_token: bool) -> list:
+    operations = [result.ok() for result in api_schema.get_all_operations()]
+    return [op for op in operations if (op.label in SPENDS_ITS_TOKEN) == spending_the_token]
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_every_answer_to_fuzzed_requests_matches_the_published_schema(
     role,
@@ -135,7 +147,7 @@ def test_every_answer_to_fuzzed_requests_matches_the_published_schema(
 ):
     ids = real_ids(care_records, role)
     token = device_token(role)
-    operations = [result.ok() for result in api_schema.get_all_operations()]
+    operations = operations_of(api_schema, spending_the_token=False)
     assert len(operations) > 25, "the schema lost its operations"
     problems = []
     for operation in operations:
@@ -145,7 +157,38 @@ def test_every_answer_to_fuzzed_requests_matches_the_published_schema(
         # BaseExceptionGroup of failures).
         except (Exception, BaseExceptionGroup) as failure:
             problems.append(f"--- {operation.label} as {role}\n{str(failure)[:1500]}")
+        if not token_still_works(token):
+            # Every later operation would answer only 401: not a fuzz of it at all.
+            problems.append(f"--- {operation.label} as {role} ended the token of the run")
+            token = device_token(role)
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != "anonymous"])
+def test_rotating_and_signing_out_fuzzed_with_a_token_of_their_own(
+    role,
+    api_schema,
+    care_records,  # noqa: F811
+):
+    ids = real_ids(care_records, role)
+    operations = operations_of(api_schema, spending_the_token=True)
+    assert {op.label for op in operations} == SPENDS_ITS_TOKEN
+    problems = []
+    for operation in operations:
+        try:
+            fuzz(operation, role, ids, None)
+        except (Exception, BaseExceptionGroup) as failure:
+            problems.append(f"--- {operation.label} as {role}\n{str(failure)[:1500]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_rotating_or_signing_out_ends_the_token_that_asked_and_no_other(people):
+    for path, status in (("/api/v1/auth/token/rotate", 201), ("/api/v1/auth/logout", 204)):
+        spent, bystander = device_token("dispatcher"), device_token("dispatcher")
+        answer = Client().post(path, HTTP_AUTHORIZATION=f"Token {spent}")
+        assert answer.status_code == status
+        assert not token_still_works(spent)
+        assert token_still_works(bystander)
 
 
 def test_the_open_metrics_endpoint_refuses_a_range_of_centuries(client, reference):

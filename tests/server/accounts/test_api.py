@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -79,9 +80,12 @@ def test_rotation_from_a_browser_session_is_refused_with_a_reason(people, client
     assert answer.json()["detail"]
 
 
-def admin_login(client, username: str, password: str):
+def admin_login(client, username: str, password: str, **meta):
     return client.post(
-        "/admin/login/?next=/admin/", {"username": username, "password": password}, follow=False
+        "/admin/login/?next=/admin/",
+        {"username": username, "password": password},
+        follow=False,
+        **meta,
     )
 
 
@@ -218,3 +222,30 @@ def test_a_revoked_device_answers_401_with_code_revoked_and_a_signed_out_one_doe
     expired = signed_out.get("/api/v1/me")
     assert expired.status_code == 401
     assert expired.json()["code"] != "revoked"
+
+
+def test_a_lock_earned_from_one_address_leaves_the_person_signing_in_from_theirs(people, client):
+    attacker = {"REMOTE_ADDR": "198.51.100.66"}
+    for _ in range(5):
+        client.post("/login/", {"username": "care1", "password": "nope"}, **attacker)
+    refused = APIClient().post(
+        "/api/v1/auth/token",
+        {"username": "care1", "password": PASSWORD, "device_name": "tablet"},
+        format="json",
+        **attacker,
+    )
+    assert refused.status_code == 429
+    assert token_request(APIClient(), "care1", PASSWORD).status_code == 201
+
+
+def test_spraying_the_admin_login_over_many_usernames_is_throttled_per_address(
+    people, client, settings
+):
+    sprayer = {"REMOTE_ADDR": "203.0.113.9"}
+    for n in range(settings.CARE_LOCKOUT_ADDRESS_FAILURES):
+        admin_login(client, f"guess{n}", "Summer2026!", **sprayer)
+    people["admin"].is_staff = True
+    people["admin"].save()
+    answer = admin_login(client, "admin", PASSWORD, **sprayer)
+    assert answer.status_code == 200 and b"Too many failed sign-ins" in answer.content
+    assert admin_login(Client(), "admin", PASSWORD).status_code == 302

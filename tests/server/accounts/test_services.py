@@ -1,10 +1,13 @@
-"""Signing in, the failed-login lockout counted from the audit trail, and token rotation."""
+"""Signing in, the failed-login lockout (django-axes' records, the project's rules), and token
+rotation."""
 
 from __future__ import annotations
 
 import datetime
 
 import pytest
+from axes.models import AccessAttempt
+from django.test import RequestFactory
 from django.utils import timezone
 
 from server.accounts import services
@@ -12,18 +15,31 @@ from server.accounts.models import DeviceToken
 from server.audit.models import AuditEntry
 from tests.conftest import PASSWORD
 
+STATION = "192.0.2.10"  # documentation addresses (RFC 5737): nothing is sent anywhere
 
-def fail(username: str = "care1", times: int = 1) -> list[Exception]:
+
+def sign_in_request(address: str = STATION):
+    return RequestFactory().post("/api/v1/auth/token", REMOTE_ADDR=address)
+
+
+def fail(username: str = "care1", times: int = 1, address: str = STATION) -> list[Exception]:
     errors = []
     for _ in range(times):
         with pytest.raises(services.CareFieldError) as caught:
-            services.issue_device_token(username=username, password="wrong", device_name="tab")
+            services.issue_device_token(
+                username=username,
+                password="wrong",
+                device_name="tab",
+                request=sign_in_request(address),
+            )
         errors.append(caught.value)
     return errors
 
 
-def sign_in(username: str = "care1") -> str:
-    key, _ = services.issue_device_token(username=username, password=PASSWORD, device_name="tab")
+def sign_in(username: str = "care1", address: str = STATION) -> str:
+    key, _ = services.issue_device_token(
+        username=username, password=PASSWORD, device_name="tab", request=sign_in_request(address)
+    )
     return key
 
 
@@ -82,12 +98,63 @@ def test_an_unlock_by_a_supervisor_lifts_the_lock(people):
     assert AuditEntry.objects.filter(action="auth.unlocked", actor=people["admin"]).exists()
 
 
-def test_failures_spread_wider_than_the_window_do_not_lock(people, monkeypatch):
+def test_failures_an_hour_old_are_forgotten(people):
     fail(times=4)
-    later = timezone.now() + datetime.timedelta(minutes=11)
-    monkeypatch.setattr(timezone, "now", lambda: later)
+    AccessAttempt.objects.update(attempt_time=timezone.now() - datetime.timedelta(minutes=61))
     fail(times=1)
-    assert services.locked_until(username="care1") is None
+    assert services.locked_until(username="care1", address=STATION) is None
+    assert sign_in()
+
+
+def test_a_failure_after_a_lock_ran_out_locks_again_at_once(people):
+    """Back-off: the pair's failures are remembered for an hour, not only for the lock's ten
+    minutes, so one more guess after a lock runs out locks it again."""
+    fail(times=5)
+    AccessAttempt.objects.update(attempt_time=timezone.now() - datetime.timedelta(minutes=11))
+    assert services.locked_until(username="care1", address=STATION) is None
+    [error] = fail(times=1)
+    assert isinstance(error, services.LockedOut)
+
+
+# ---- the two attack shapes -----------------------------------------------------------------
+
+
+def test_guessing_a_person_password_from_elsewhere_does_not_lock_them_out_of_their_station(
+    people,
+):
+    errors = fail("care1", times=5, address="198.51.100.66")
+    assert isinstance(errors[-1], services.LockedOut)
+    # The attacker's address stays locked, even with the right password...
+    with pytest.raises(services.LockedOut):
+        sign_in("care1", address="198.51.100.66")
+    # ...while care1 signs in from the station as usual.
+    assert sign_in("care1", address=STATION)
+
+
+def test_many_addresses_guessing_one_username_back_it_off_everywhere(people, settings):
+    per_address = settings.CARE_LOCKOUT_FAILURES - 1  # no single pair reaches its own lock
+    addresses = [f"198.51.100.{n}" for n in range(1, 30)]
+    needed = -(-settings.CARE_LOCKOUT_USERNAME_FAILURES // per_address)
+    for address in addresses[:needed]:
+        errors = fail("care1", times=per_address, address=address)
+        assert not [e for e in errors[:-1] if isinstance(e, services.LockedOut)]
+    with pytest.raises(services.LockedOut) as caught:
+        sign_in("care1", address=addresses[needed])
+    until = services.locked_until(username="care1")
+    assert until - timezone.now() > datetime.timedelta(minutes=settings.CARE_LOCKOUT_MINUTES)
+    assert caught.value.status == 429
+    assert sign_in("care3", address=addresses[needed])  # other people are untouched
+
+
+def test_one_address_spraying_a_password_over_many_usernames_is_throttled(people, settings):
+    sprayer = "203.0.113.9"
+    for n in range(settings.CARE_LOCKOUT_ADDRESS_FAILURES):
+        fail(f"someone{n}", times=1, address=sprayer)
+    # The next try from that address is refused, whoever it names, even with a right password.
+    with pytest.raises(services.LockedOut):
+        sign_in("care3", address=sprayer)
+    assert not DeviceToken.objects.filter(device__user=people["care3"]).exists()
+    assert sign_in("care3", address=STATION)
 
 
 def test_unknown_usernames_are_locked_too_so_lockout_reveals_no_accounts(db):

@@ -1,0 +1,59 @@
+"""The API's JSON parser: DRF's, with a nesting limit.
+
+Python's parser recurses once per level, so a body nested a thousand deep exhausts the stack
+(RecursionError, which DRF doesn't catch: a 500). No request the API takes nests deeper than a
+handful of levels; anything past `MAX_JSON_DEPTH` is refused as malformed before it is parsed.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+
+def max_json_depth() -> int:
+    return int(getattr(settings, "CARE_MAX_JSON_DEPTH", 32))
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in a JSON text, brackets inside strings aside.
+    A linear scan without recursion, so it is safe on any input."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+class BoundedJSONParser(JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        raw = stream.read() if stream is not None else b""
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"The body is not {encoding} text.") from exc
+        limit = max_json_depth()
+        if nesting_depth(text) > limit:
+            raise ParseError(f"JSON nested too deep: at most {limit} levels of arrays and objects.")
+        try:
+            return super().parse(io.BytesIO(raw), media_type, parser_context)
+        except RecursionError as exc:  # only reachable with a lower interpreter stack limit
+            raise ParseError(f"JSON nested too deep: at most {limit} levels.") from exc
