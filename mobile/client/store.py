@@ -291,6 +291,47 @@ class Store:
             (stamp, stamp, str(entity_id)),
         )
 
+    @staticmethod
+    def has_server_copy(db: sqlite3.Connection, record_id: str) -> bool:
+        """Whether the server has ever sent this record (so it exists beyond this tablet)."""
+        row = db.execute("SELECT server FROM records WHERE id = ?", (str(record_id),)).fetchone()
+        return row is not None and row["server"] is not None
+
+    @staticmethod
+    def forget_record(db: sqlite3.Connection, record_id: str) -> None:
+        db.execute("DELETE FROM records WHERE id = ?", (str(record_id),))
+
+    @staticmethod
+    def forget_assignment(db: sqlite3.Connection, assignment_id: str) -> None:
+        db.execute("DELETE FROM assignments WHERE id = ?", (str(assignment_id),))
+
+    @staticmethod
+    def set_partners(db: sqlite3.Connection, assignment_id: str, partners: list[Any]) -> bool:
+        """Replace the other units' states on both copies of a held assignment (the tablet's
+        view and the server's); False when the assignment is not on this tablet."""
+        row = db.execute(
+            "SELECT data, server FROM assignments WHERE id = ?", (str(assignment_id),)
+        ).fetchone()
+        if row is None:
+            return False
+        for column in ("data", "server"):
+            if row[column] is not None:
+                held = {**json.loads(row[column]), "partners": partners}
+                db.execute(
+                    f"UPDATE assignments SET {column} = ? WHERE id = ?",
+                    (json.dumps(held), str(assignment_id)),
+                )
+        return True
+
+    def forget_unseen(self, db: sqlite3.Connection, seen: set[str]) -> None:
+        """After a snapshot (everything this device may see now): drop the assignments and the
+        server's records it no longer holds, unless a change of ours on them is still pending."""
+        for table, which in (("assignments", "1 = 1"), ("records", "server IS NOT NULL")):
+            held = [r["id"] for r in db.execute(f"SELECT id FROM {table} WHERE {which}")]
+            for entity_id in held:
+                if entity_id not in seen and not self.has_pending_for([entity_id]):
+                    db.execute(f"DELETE FROM {table} WHERE id = ?", (entity_id,))
+
     # ---- the outbox ---------------------------------------------------------------------------
 
     @staticmethod
@@ -393,6 +434,11 @@ class Store:
             )
 
     # ---- stream cursors --------------------------------------------------------------------
+
+    @staticmethod
+    def reset_cursors(db: sqlite3.Connection) -> None:
+        """Before a snapshot's cursors are taken: the old ones no longer mean anything."""
+        db.execute("DELETE FROM cursors")
 
     def cursors(self) -> dict[str, int]:
         return {r["stream"]: r["seq"] for r in self._all("SELECT stream, seq FROM cursors")}

@@ -1,0 +1,16 @@
+"""The mutation types the tablet sends and the event kinds it understands match the server's."""
+
+from __future__ import annotations
+
+from mobile.client.contract import EVENT_KINDS, MUTATION_TYPES, RECORD_EVENTS
+from server.sync.push import HANDLERS
+
+
+def test_the_tablet_sends_only_mutation_types_the_server_handles_and_handles_every_one():
+    assert set(MUTATION_TYPES) == set(HANDLERS)
+
+
+def test_a_new_referral_and_a_referral_update_are_both_understood_as_referrals():
+    assert RECORD_EVENTS["referral.recorded"] == RECORD_EVENTS["referral.updated"] == "referral"
+    assert {"referral.recorded", "referral.updated", "naloxone.updated"} <= set(EVENT_KINDS)
+    assert len(set(EVENT_KINDS)) == len(EVENT_KINDS)
