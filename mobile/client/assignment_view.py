@@ -44,6 +44,19 @@ def clock_minute(moment: str | None, tz: datetime.tzinfo | None = None) -> str:
     return datetime.datetime.fromisoformat(moment).astimezone(tz).strftime("%H:%M")
 
 
+def is_open(assignment: dict[str, Any], protocol: dict[str, Any]) -> bool:
+    """Still the unit's work: the protocol's table has a move out of its state (cleared and
+    cancelled have none)."""
+    table = protocol.get("transitions", {}).get(assignment.get("kind"))
+    return not table or assignment.get("status") in table
+
+
+def open_assignments(assignments: list[dict[str, Any]], protocol: dict[str, Any]) -> list[dict]:
+    """The inbox: open assignments, the newest dispatch first."""
+    mine = [a for a in assignments if is_open(a, protocol)]
+    return sorted(mine, key=lambda a: a.get("dispatched_at") or "", reverse=True)
+
+
 def scene_state(assignment: dict[str, Any]) -> str:
     """Whether an officer on this call has marked the scene safe, unsafe, or not yet."""
     officers = [p for p in assignment.get("partners") or [] if p.get("kind") == "spd"]
@@ -155,7 +168,8 @@ def assignment_view(
     care_on_scene = assignment.get("kind") == "care" and assignment["status"] == "on_scene"
     enabled = {b.state for b in buttons if b.enabled}
     return AssignmentView(
-        title=f"{call.get('call_type', '')} — {state_label(protocol, assignment['status'])}",
+        # The status is the highlighted button; the title doesn't repeat it.
+        title=call.get("call_type", ""),
         address=call.get("address", ""),
         narrative=call.get("narrative", ""),
         partner=partner_line(assignment, protocol, tz),

@@ -62,12 +62,13 @@ def pin_matches(store: Store, pin: str) -> bool:
 class IdleLock:
     """Locked or open. Opens only with the PIN; locks after `minutes` without a touch.
 
-    `clock` is injectable so the rule is tested without waiting.
+    `store` gives the signed-in tablet's store (it changes at each sign-in); `clock` is
+    injectable so the rule is tested without waiting.
     """
 
     def __init__(
         self,
-        store: Store,
+        store: Callable[[], Store],
         *,
         minutes: float | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -80,7 +81,7 @@ class IdleLock:
 
     def needs_pin(self) -> bool:
         """Locked, or no PIN chosen yet (first sign-in on this tablet)."""
-        return self.locked or not has_pin(self.store)
+        return self.locked or not has_pin(self.store())
 
     def touched(self) -> None:
         self.last_touch = self.clock()
@@ -96,12 +97,12 @@ class IdleLock:
         """First sign-in: keep the PIN and open; or say why it can't be the PIN."""
         problem = pin_problem(pin, again)
         if problem is None:
-            keep_pin(self.store, pin)
+            keep_pin(self.store(), pin)
             self._open()
         return problem
 
     def unlock(self, pin: str) -> bool:
-        if not pin_matches(self.store, pin):
+        if not pin_matches(self.store(), pin):
             return False
         self._open()
         return True

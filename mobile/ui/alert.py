@@ -13,7 +13,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-
 logger = logging.getLogger(__name__)
 
 SOUND = Path(__file__).with_name("assets") / "new-assignment.wav"

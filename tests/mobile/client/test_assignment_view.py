@@ -14,6 +14,7 @@ from mobile.client.assignment_view import (
     UNSAFE,
     assignment_view,
     confirm_question,
+    open_assignments,
     partner_line,
 )
 from server.dispatch.lifecycle import published_table
@@ -123,3 +124,13 @@ def test_the_officers_why_is_on_the_unsafe_banner(protocol):
     officer = {"status": "scene_unsafe", "scene_safe_at": None, "safety_note": "Knife seen."}
     view = assignment_view(care("on_scene", officer), protocol, "care_responder")
     assert view.banner.startswith("Scene unsafe") and "Officer: Knife seen." in view.banner
+
+
+def test_the_inbox_holds_open_assignments_newest_first_and_drops_cleared_and_cancelled(protocol):
+    held = [
+        {**care("en_route"), "id": "old", "dispatched_at": "2026-11-18T20:00:00+00:00"},
+        {**care("dispatched"), "id": "new", "dispatched_at": "2026-11-18T21:00:00+00:00"},
+        {**care("cleared"), "id": "done", "dispatched_at": "2026-11-18T22:00:00+00:00"},
+        {**care("cancelled"), "id": "off", "dispatched_at": "2026-11-18T22:30:00+00:00"},
+    ]
+    assert [a["id"] for a in open_assignments(held, protocol)] == ["new", "old"]

@@ -53,7 +53,7 @@ class Clock:
 
 def test_a_new_tablet_asks_for_a_pin_to_be_chosen_and_then_opens(tmp_path):
     store, clock = Store(tmp_path / "tablet.sqlite3"), Clock()
-    lock = IdleLock(store, minutes=10, clock=clock)
+    lock = IdleLock(lambda: store, minutes=10, clock=clock)
     assert lock.needs_pin()
     assert "at least 6 digits" in lock.choose_pin("1234", "1234")
     assert lock.needs_pin()
@@ -65,7 +65,7 @@ def test_a_new_tablet_asks_for_a_pin_to_be_chosen_and_then_opens(tmp_path):
 def test_the_open_tablet_locks_after_the_idle_time_and_only_the_pin_opens_it(tmp_path):
     store, clock = Store(tmp_path / "tablet.sqlite3"), Clock()
     keep_pin(store, "482913")
-    lock = IdleLock(store, minutes=2, clock=clock)
+    lock = IdleLock(lambda: store, minutes=2, clock=clock)
     assert lock.needs_pin()  # a remembered tablet starts locked
     assert lock.unlock("482913")
     clock.now += 110
