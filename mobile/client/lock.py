@@ -101,6 +101,10 @@ class IdleLock:
             self._open()
         return problem
 
+    def signed_in(self) -> None:
+        """A password sign-in is its own proof: open (a PIN is still asked if none is set)."""
+        self._open()
+
     def unlock(self, pin: str) -> bool:
         if not pin_matches(self.store(), pin):
             return False

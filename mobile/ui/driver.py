@@ -15,6 +15,7 @@ import json
 import os
 import socketserver
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from kivy.uix.modalview import ModalView
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
+
+from mobile.client.undo import TAP_GUARD_SECONDS
 
 MIN_TARGET_DP = 48
 
@@ -226,13 +229,6 @@ class Driver:
         if op == "where":
             x, y = widget.to_window(widget.center_x, widget.center_y)
             return {"x": x, "y": y, "hit": target_at(x, y), "disabled": widget.disabled}
-        if op == "reveal":
-            parent = widget.parent
-            while parent is not None and not isinstance(parent, ScrollView):
-                parent = parent.parent
-            if parent is not None:
-                parent.scroll_to(widget, padding=dp(24), animate=False)
-            return {}
         if op == "read":
             return {
                 "text": widget.text,
@@ -258,6 +254,13 @@ class Driver:
         x, y = float(command["x"]), float(command["y"])
         gap = command.get("gap")
         settle = float(command.get("settle", 0.5))
+        # A person aims at what has stopped moving: no finger lands within the guard's window
+        # of the screen changing (the second tap of a double tap is the exception tested).
+        guard = self.app.tap_guard
+        since = time.monotonic() - (guard.changed_at or 0.0)
+        if since < TAP_GUARD_SECONDS:
+            Clock.schedule_once(lambda dt: self.tap(command, finish), TAP_GUARD_SECONDS - since)
+            return
         self.app.tap_log.clear()
         seen = {"screen": self.app.screens.current, "hit": target_at(x, y)}
         self.taps += 1
@@ -277,6 +280,21 @@ class Driver:
         else:
             Clock.schedule_once(second, float(gap))
 
+    @staticmethod
+    def reveal(command: dict[str, Any], finish) -> None:
+        """Scroll the widget's ScrollView until it is in view (a swipe, not a tap); answers
+        once the scrolled content has been laid out."""
+        widget = find(command.get("id", ""))
+        if widget is None:
+            finish({"error": f"no widget {command.get('id')!r} on screen"})
+            return
+        parent = widget.parent
+        while parent is not None and not isinstance(parent, ScrollView):
+            parent = parent.parent
+        if parent is not None:
+            parent.scroll_to(widget, padding=dp(24), animate=False)
+        Clock.schedule_once(lambda dt: finish({}), 0.2)
+
     def on_ui_thread(self, command: dict[str, Any]) -> dict[str, Any]:
         done = threading.Event()
         answer: dict[str, Any] = {}
@@ -289,6 +307,9 @@ class Driver:
             try:
                 if command.get("op") in ("tap", "double_tap"):
                     self.tap(command, finish)
+                    return
+                if command.get("op") == "reveal":
+                    self.reveal(command, finish)
                     return
                 answer.update(self.run(command))
             except Exception as exc:  # report it to the test rather than kill the app

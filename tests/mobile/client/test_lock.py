@@ -78,3 +78,12 @@ def test_the_open_tablet_locks_after_the_idle_time_and_only_the_pin_opens_it(tmp
     assert not lock.unlock("000000") and lock.needs_pin()
     assert lock.unlock("482913") and not lock.needs_pin()
     store.close()
+
+
+def test_a_password_sign_in_opens_the_lock_when_a_pin_is_kept(tmp_path):
+    store = Store(tmp_path / "tablet.sqlite3")
+    keep_pin(store, "482913")
+    lock = IdleLock(lambda: store, minutes=10, clock=Clock())
+    lock.signed_in()
+    assert not lock.needs_pin()
+    store.close()

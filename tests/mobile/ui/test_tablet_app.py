@@ -305,6 +305,13 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     assert "not marked safe" in app.read("encounter-warning")["text"]
     app.assert_fits("the assignment")
     app.screenshot("assignment-wait")
+    # Clearing ends the unit's part: a confirmation naming the call, nothing recorded on "no".
+    app.press("to-cleared")
+    assert CALL["address"] in app.read("confirm-question")["text"]
+    app.assert_fits("the confirmation to clear")
+    app.screenshot("assignment-confirm-clear")
+    app.press("confirm-no")
+    assert not app.shows("confirm-yes") and app.offers("to-cleared")
 
     # On the officer's tablet: the officer's moves; first the scene is unsafe, with a note.
     officer.wait_for("the officer's assignment", lambda: officer.shows(f"ack-{spd}"))
@@ -384,6 +391,9 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     # Corrections after the fact, not part of the scripted taps: the response, the dose in mg
     # (a dose over the protocol's maximum is refused on the tablet), the referral's next step.
     app.press("response-improved")
+    assert app.read("app-message")["text"] == "Response to naloxone: improved"
+    assert not app.read("undo")["disabled"]
+    app.screenshot("encounter-undo")
     app.type("dose-mg", "20")
     app.press("save-dose")
     assert "at most 16 mg" in app.read("app-message")["text"]
