@@ -291,8 +291,14 @@ class Driver:
         parent = widget.parent
         while parent is not None and not isinstance(parent, ScrollView):
             parent = parent.parent
-        if parent is not None:
-            parent.scroll_to(widget, padding=dp(24), animate=False)
+        if parent is not None and parent._viewport is not None:
+            # Centre it in the view: the content's visible band starts at scroll_y × (overflow).
+            content = parent._viewport
+            _, bottom = content.to_widget(*widget.to_window(*widget.pos), relative=True)
+            overflow = content.height - parent.height
+            if overflow > 0:
+                wanted = bottom + widget.height / 2 - parent.height / 2
+                parent.scroll_y = min(1.0, max(0.0, wanted / overflow))
         Clock.schedule_once(lambda dt: finish({}), 0.2)
 
     def on_ui_thread(self, command: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -22,25 +21,13 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
+from mobile.client.directory import matching
 from mobile.client.recorder import NotAllowed
 from mobile.client.store import Store
 from mobile.ui.sync import clock_time
 from mobile.ui.widgets import GREEN, GREY, BigButton, BigToggle, Text
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
-
-SHOWN_MATCHES = 3
-
-
-def matching(directory: list[dict[str, Any]], words: str) -> list[dict[str, Any]]:
-    """Directory entries whose name, organization or category hold every word typed."""
-    wanted = words.lower().split()
-    found = []
-    for entry in directory:
-        text = " ".join(str(entry.get(k, "")) for k in ("name", "organization", "category"))
-        if all(w in text.lower() for w in wanted):
-            found.append(entry)
-    return found[:SHOWN_MATCHES]
 
 
 def naloxone_summary(doses: list[dict]) -> str:
