@@ -386,6 +386,16 @@ class Store:
         row = self._one("SELECT * FROM outbox WHERE id = ?", str(mutation_id))
         return _mutation(row) if row else None
 
+    def mutations_for(self, entity_id: str) -> list[Mutation]:
+        """Every change made on this tablet to one entity, in the order made."""
+        rows = self._all("SELECT * FROM outbox WHERE entity_id = ? ORDER BY seq", str(entity_id))
+        return [_mutation(r) for r in rows]
+
+    def server_copy(self, record_id: str) -> dict[str, Any] | None:
+        """The newest copy of a record the server has sent; None while only the tablet has it."""
+        row = self._one("SELECT server FROM records WHERE id = ?", str(record_id))
+        return json.loads(row["server"]) if row and row["server"] else None
+
     def queued_count(self) -> int:
         row = self._one("SELECT COUNT(*) AS n FROM outbox WHERE state IN (?, ?)", *PENDING)
         return int(row["n"])

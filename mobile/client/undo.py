@@ -4,7 +4,7 @@ change ignored.
 Undo never deletes: it records one more change (a naloxone correction, a referral update, an
 encounter edit), queued and synced like the rest, which the server keeps and audits as a
 correction. The choices guarded: naloxone route and response, the disposition, a referral made
-with consent.
+with consent, and taking back a change still queued (itself undone by recording it again).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mobile.client.recorder import Recorder
+from mobile.client.recorder import NotAllowed, Recorder
+from mobile.client.store import PENDING, Mutation
 
 UNDO_SECONDS = 10.0
 TAP_GUARD_SECONDS = 0.3
@@ -60,6 +61,15 @@ class UndoShelf:
 
     # ---- the guarded choices --------------------------------------------------------------
 
+    def take_back(self, mutation_id: str, said: str) -> Offer:
+        """Take back a queued change by recording its opposite; Undo records it again."""
+        mutation = self.recorder.store.mutation(mutation_id)
+        if mutation is None or not can_take_back(mutation):
+            raise NotAllowed("Only a queued naloxone correction, disposition or referral.")
+        revert, again = TAKE_BACK[mutation.type](self.recorder, mutation)
+        revert()
+        return self._keep(f"Taken back: {said}", again)
+
     def correct_naloxone(self, record_id: str, field: str, value: Any) -> Offer:
         before = (self.recorder.store.record(record_id) or {}).get(field)
         self.recorder.correct_naloxone(record_id, **{field: value})
@@ -89,6 +99,65 @@ class UndoShelf:
                 ),
             )
         return referral_id
+
+
+def can_take_back(mutation: Mutation) -> bool:
+    """A queued change that one more change can take back: a naloxone correction, a
+    disposition, a referral."""
+    if mutation.state not in PENDING:
+        return False
+    if mutation.type == "encounter.upsert":
+        return "disposition" in mutation.data
+    return mutation.type in ("naloxone.update", "referral.create")
+
+
+def _before(recorder: Recorder, mutation: Mutation) -> dict[str, Any]:
+    """The entity as it was just before `mutation`: the server's copy, then the tablet's earlier
+    changes to it, in order."""
+    held: dict[str, Any] = dict(recorder.store.server_copy(mutation.entity_id) or {})
+    for earlier in recorder.store.mutations_for(mutation.entity_id):
+        if earlier.seq >= mutation.seq:
+            break
+        held.update(earlier.data)
+    return held
+
+
+def _take_back_naloxone(recorder: Recorder, m: Mutation) -> tuple[Callable, Callable]:
+    before = _before(recorder, m)
+    fields = {k: before.get(k) for k in m.data}
+    return (
+        lambda: recorder.correct_naloxone(m.entity_id, **fields),
+        lambda: recorder.correct_naloxone(m.entity_id, **m.data),
+    )
+
+
+def _take_back_disposition(recorder: Recorder, m: Mutation) -> tuple[Callable, Callable]:
+    before = _before(recorder, m).get("disposition") or ""
+    again = m.data["disposition"]
+    return (
+        lambda: recorder.edit_encounter(m.entity_id, disposition=before),
+        lambda: recorder.edit_encounter(m.entity_id, disposition=again),
+    )
+
+
+def _take_back_referral(recorder: Recorder, m: Mutation) -> tuple[Callable, Callable]:
+    data = m.data
+    return (
+        lambda: recorder.update_referral(
+            m.entity_id, status=REFERRAL_TAKEN_BACK, note=TAKEN_BACK_NOTE
+        ),
+        # A closed referral stays closed: undoing the take-back makes the referral again.
+        lambda: recorder.refer(
+            data["encounter"], data["service"], consent=data["consent"], note=data.get("note", "")
+        ),
+    )
+
+
+TAKE_BACK = {
+    "naloxone.update": _take_back_naloxone,
+    "encounter.upsert": _take_back_disposition,
+    "referral.create": _take_back_referral,
+}
 
 
 class TapGuard:

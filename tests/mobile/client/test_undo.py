@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from mobile.client.recorder import Recorder
+from mobile.client.recorder import NotAllowed, Recorder
 from mobile.client.store import Store
-from mobile.client.undo import TapGuard, UndoShelf
+from mobile.client.undo import TapGuard, UndoShelf, can_take_back
 
 
 class Clock:
@@ -105,3 +105,38 @@ def test_a_tap_on_another_control_within_300_ms_of_a_layout_change_is_ignored():
     assert guard.allows("service-a")  # the same control still does what it did
     clock.now += 0.2
     assert guard.allows("service-b")  # a person's pace, not a bounce
+
+
+def test_taking_back_a_queued_naloxone_correction_queues_its_opposite_and_undo_redoes_it(shelf):
+    undo, recorder, _ = shelf
+    dose = recorder.log_naloxone(recorder.open_encounter("a-1"), route="intranasal")
+    recorder.correct_naloxone(dose, route="intramuscular")
+    (correction,) = [m for m in recorder.store.pending() if m.type == "naloxone.update"]
+    assert can_take_back(correction)
+    offer = undo.take_back(correction.id, "Naloxone correction")
+    assert offer.said == "Taken back: Naloxone correction"
+    assert recorder.store.record(dose)["route"] == "intranasal"
+    undo.undo()
+    assert recorder.store.record(dose)["route"] == "intramuscular"
+    routes = [m.data["route"] for m in recorder.store.pending() if m.type == "naloxone.update"]
+    assert routes == ["intramuscular", "intranasal", "intramuscular"]
+
+
+def test_taking_back_a_queued_referral_closes_it_and_undo_makes_it_again(shelf):
+    undo, recorder, _ = shelf
+    encounter = recorder.open_encounter("a-1")
+    referral = recorder.refer(encounter, 7, consent=True)
+    undo.take_back(recorder.store.pending()[-1].id, "Referral")
+    assert recorder.store.record(referral)["status"] == "closed"
+    undo.undo()
+    made = [m for m in recorder.store.pending() if m.type == "referral.create"]
+    assert len(made) == 2 and made[1].data["service"] == 7 and made[1].data["consent"] is True
+
+
+def test_a_status_change_or_a_service_cannot_be_taken_back(shelf):
+    undo, recorder, _ = shelf
+    recorder.log_service(recorder.open_encounter("a-1"), "first_aid")
+    service = recorder.store.pending()[-1]
+    assert not can_take_back(service)
+    with pytest.raises(NotAllowed):
+        undo.take_back(service.id, "Service")

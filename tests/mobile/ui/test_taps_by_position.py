@@ -20,6 +20,7 @@ import sys
 
 import pytest
 
+from tests.mobile.ui.network import Link
 from tests.mobile.ui.test_tablet_app import PIN, ROOT, Desk, TabletApp, pytestmark  # noqa: F401
 
 SCRIPTED_TAPS_AT_MOST = 12
@@ -150,12 +151,13 @@ def test_the_scripted_encounter_tapped_by_position_takes_at_most_12_taps(
         app.stop()
 
 
-def test_an_undone_naloxone_response_reaches_the_server_as_an_audited_correction(
+def test_an_undo_and_a_taken_back_queued_change_reach_the_server_as_audited_corrections(
     served_system, tmp_path
 ):
     url = served_system.start_daphne()
     desk = Desk(url)
-    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    link = Link(int(url.rsplit(":", 1)[1]))
+    app, finger = signed_in(link.url, tmp_path / "care", "--size", PORTRAIT)
     try:
         care, _ = desk.dispatch()
         app.wait_for("the new assignment", lambda: app.shows(f"ack-{care}"))
@@ -169,15 +171,32 @@ def test_an_undone_naloxone_response_reaches_the_server_as_an_audited_correction
         assert app.read("response-improved")["state"] == "down"
         assert "Undone" in app.read("app-message")["text"]
         drained(app)
+
+        # Offline, a disposition chosen by mistake is taken back from the sync screen's queue.
+        protocol = desk.call("GET", "/api/v1/protocol", "care2")
+        link.cut()
+        finger.tap(f"disposition-{protocol['dispositions'][0]['code']}")
+        finger.tap("open-sync")
+        (back,) = [i for i in app.ask(op="state")["ids"] if i.startswith("take-back-")]
+        finger.tap(back)
+        assert app.read("app-message")["text"].startswith("Taken back: Encounter")
+        link.restore()
+        finger.tap("sync-now")
+        drained(app)
+
         snapshot = desk.call("GET", "/api/v1/sync/snapshot", "care2")
         (encounter,) = [e for e in snapshot["encounters"] if e["assignment"] == care]
+        assert encounter["disposition"] in (None, "")
         (dose,) = [n for n in snapshot["naloxones"] if str(n["encounter"]) == encounter["id"]]
         assert dose["response"] == "improved"
         trail = audit_trail(served_system, str(dose["id"]))
         responses = [after["response"] for action, _, after in trail if action.endswith("updated")]
         assert responses == ["improved", "worse", "improved"]  # never a silent delete
+        edits = [a for a, _, _ in audit_trail(served_system, str(encounter["id"]))]
+        assert edits.count("encounter.updated") >= 2  # the disposition, then taking it back
     finally:
         app.stop()
+        link.close()
 
 
 @pytest.mark.parametrize("font_scale", ["1.0", "1.3"])
@@ -236,8 +255,11 @@ def test_a_second_tap_at_the_same_spot_never_lands_on_a_different_record(
         finger.double_tap("open-survey")
         app.wait_for("the survey", lambda: app.shows("survey-consent"))
         key = protocol["survey_questions"][0]["key"]
-        for control in (f"survey-{key}-4", "survey-consent", "survey-submit"):
-            finger.double_tap(control)
+        finger.double_tap(f"survey-{key}-4")
+        finger.double_tap("survey-consent")  # a toggle tapped twice is off again: as aimed
+        if app.read("survey-consent")["state"] != "down":
+            finger.tap("survey-consent")
+        finger.double_tap("survey-submit")
         app.wait_for("back on the encounter", lambda: app.shows("naloxone"))
         finger.double_tap("open-sync")
         finger.double_tap("sync-now")
