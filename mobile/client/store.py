@@ -424,6 +424,16 @@ class Store:
             (state, reason, json.dumps(server) if server else None, iso(now()), mutation_id),
         )
 
+    @staticmethod
+    def rebase(db: sqlite3.Connection, entity_id: str, old: int, new: int) -> None:
+        """Queued edits of a record made on version `old` now stand on `new` (the version our
+        own earlier edit produced). Only queued ones: a sent mutation is never rewritten."""
+        db.execute(
+            "UPDATE outbox SET base_version = ? WHERE entity_id = ? AND state = 'queued' "
+            "AND base_version = ?",
+            (int(new), str(entity_id), int(old)),
+        )
+
     def has_pending_for(self, entity_ids: list[str]) -> bool:
         if not entity_ids:
             return False

@@ -30,6 +30,19 @@ DEFAULT_RETENTION = datetime.timedelta(hours=12)
 PUSH_SECONDS_PER_MUTATION = 0.1
 
 
+def until_own_edit_repeats(batch: list[Mutation]) -> list[Mutation]:
+    """The batch up to a second versioned edit of the same record: that edit was made on top of
+    the first (an Undo, a second choice), so it is sent once the first is applied and its base
+    version moved to the version the first made; sent together, the server would see our own
+    first edit as someone else's and answer a conflict."""
+    seen: set[str] = set()
+    for n, mutation in enumerate(batch):
+        if n and mutation.base_version is not None and mutation.entity_id in seen:
+            return batch[:n]
+        seen.add(mutation.entity_id)
+    return batch
+
+
 @dataclass(frozen=True)
 class SyncState:
     """What the status bar shows. A fresh copy on every change; listeners get the new one."""
@@ -189,7 +202,7 @@ class SyncEngine:
 
     def push_pending(self) -> None:
         while True:
-            batch = self.store.pending(self.batch_size)
+            batch = until_own_edit_repeats(self.store.pending(self.batch_size))
             if not batch:
                 return
             self.store.mark_sent([m.id for m in batch])
@@ -226,6 +239,11 @@ class SyncEngine:
                 if status == "applied":
                     self.store.finish(db, mutation.id, DONE, server=server)
                     self._accept(db, mutation, server)
+                    if mutation.base_version is not None and server and server.get("version"):
+                        # Our next edit of it was made on top of this one, not on the old copy.
+                        self.store.rebase(
+                            db, mutation.entity_id, mutation.base_version, server["version"]
+                        )
                 elif status == "conflict":
                     self.store.finish(
                         db, mutation.id, CONFLICT, reason=result.get("reason"), server=server

@@ -40,7 +40,14 @@ def describe(mutation: Mutation, names: dict[str, str] | None = None) -> str:
     """'Referral to Crisis Line at 14:02:11': `names` turns service codes and directory ids
     into the words the responder saw."""
     what = WHAT.get(mutation.type, mutation.type)
-    detail = str(mutation.data.get("to") or mutation.data.get("service") or "")
+    if mutation.type == "encounter.upsert" and "disposition" in mutation.data:
+        what = "Disposition"
+    detail = str(
+        mutation.data.get("to")
+        or mutation.data.get("service")
+        or mutation.data.get("disposition")
+        or ""
+    )
     detail = (names or {}).get(detail, detail.replace("_", " "))
     if mutation.type == "referral.create":
         detail = f"to {detail}"
@@ -49,7 +56,9 @@ def describe(mutation: Mutation, names: dict[str, str] | None = None) -> str:
 
 def readable_names(store) -> dict[str, str]:
     """Service codes and directory ids to their labels, from the cached reference data."""
-    names = {s["code"]: s["label"] for s in store.protocol().get("services", [])}
+    protocol = store.protocol()
+    names = {s["code"]: s["label"] for s in protocol.get("services", [])}
+    names.update({d["code"]: d["label"] for d in protocol.get("dispositions", [])})
     names.update({str(e["id"]): e["name"] for e in store.directory()})
     return names
 

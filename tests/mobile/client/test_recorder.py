@@ -173,3 +173,25 @@ def test_care_recorded_before_scene_safe_is_kept_and_flagged_and_after_it_is_not
     later = tablet.recorder.log_service(encounter, tablet.store.protocol()["services"][1]["code"])
     assert tablet.engine.sync_once() and tablet.store.queued_count() == 0
     assert ServiceGiven.objects.get(pk=later).before_scene_safe is False
+
+
+def test_a_disposition_undone_offline_reaches_the_server_undone_not_as_a_conflict(crew):
+    """Two edits of the same field made offline one on top of the other (a choice and its Undo)
+    both carry the version the tablet saw; the second is rebased on the first's."""
+    from mobile.client.undo import UndoShelf
+    from server.care.models import Encounter
+
+    tablet, call = crew
+    encounter = _synced_on_scene(tablet, call)
+    assert tablet.engine.sync_once() and tablet.store.queued_count() == 0
+    code = tablet.store.protocol()["dispositions"][0]["code"]
+    shelf = UndoShelf(tablet.recorder)
+    shelf.dispose(encounter, code, "first")
+    shelf.undo()
+    first, second = tablet.store.pending()
+    assert first.base_version == second.base_version is not None
+    assert tablet.engine.sync_once() and tablet.store.queued_count() == 0
+    assert {m.state for m in tablet.store.mutations()} == {"done"}
+    stored = Encounter.objects.get(pk=encounter)
+    assert stored.disposition is None
+    assert stored.version == first.base_version + 2

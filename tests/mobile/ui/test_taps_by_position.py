@@ -179,7 +179,8 @@ def test_an_undo_and_a_taken_back_queued_change_reach_the_server_as_audited_corr
         finger.tap("open-sync")
         (back,) = [i for i in app.ask(op="state")["ids"] if i.startswith("take-back-")]
         finger.tap(back)
-        assert app.read("app-message")["text"].startswith("Taken back: Encounter")
+        said = app.read("app-message")["text"]
+        assert said.startswith(f"Taken back: Disposition {protocol['dispositions'][0]['label']}")
         link.restore()
         finger.tap("sync-now")
         drained(app)
