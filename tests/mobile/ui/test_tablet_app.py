@@ -311,7 +311,8 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     app.assert_fits("the confirmation to clear")
     app.screenshot("assignment-confirm-clear")
     app.press("confirm-no")
-    assert not app.shows("confirm-yes") and app.offers("to-cleared")
+    app.wait_for("the confirmation closed", lambda: not app.shows("confirm-yes"))
+    assert app.offers("to-cleared")
 
     # On the officer's tablet: the officer's moves; first the scene is unsafe, with a note.
     officer.wait_for("the officer's assignment", lambda: officer.shows(f"ack-{spd}"))

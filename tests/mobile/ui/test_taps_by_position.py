@@ -231,7 +231,7 @@ def test_a_second_tap_at_the_same_spot_never_lands_on_a_different_record(
         finger.double_tap("to-cleared")  # opens the confirmation; the second tap is ignored
         assert app.shows("confirm-yes")
         finger.tap("confirm-no")
-        assert not app.shows("confirm-yes")
+        app.wait_for("the confirmation closed", lambda: not app.shows("confirm-yes"))
 
         # The encounter: naloxone and its details, services, disposition, referral consent.
         finger.double_tap("open-encounter")
