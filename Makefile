@@ -55,6 +55,11 @@ schema: install ## Write the OpenAPI schema to docs/openapi.yml
 bench-feed: install ## Live-feed latency benchmark (PostgreSQL + Redis on 127.0.0.1; minutes)
 	$(PY) bench/feed_latency.py $(BENCH_ARGS)
 
+.PHONY: screenshots
+screenshots: install ## Refresh the tablet screenshots in docs/screenshots (Xvfb, a real Daphne; minutes)
+	CARE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider \
+		tests/mobile/ui/test_tablet_app.py -k "works_a_call or locks_when_idle"
+
 .PHONY: tablet
 tablet: install ## Open the Kivy tablet app against the server (make run first; SERVER=... to change)
 	$(PY) -m mobile --server $(or $(SERVER),http://$(HOST):$(PORT))

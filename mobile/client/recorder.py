@@ -22,8 +22,20 @@ class NotAllowed(Exception):
 
 # What a dose correction may change; the server's `naloxone.update` takes exactly these.
 NALOXONE_EDITABLE = ("dose_mg", "doses", "route", "response", "ems_called")
-MAX_DOSES = 10
-DEFAULT_MAX_DOSE_MG = 16
+# Only until the first protocol load: the server publishes its limits in `GET /api/v1/protocol`
+# (`limits.naloxone`), and those are the ones checked.
+FALLBACK_NALOXONE_LIMITS = {"dose_mg_max": 16, "doses_min": 1, "doses_max": 10}
+
+
+def naloxone_limits(protocol: dict[str, Any]) -> dict[str, Any]:
+    """The server's naloxone limits, from the cached protocol; the fallback before it is loaded."""
+    published = (protocol.get("limits") or {}).get("naloxone") or {}
+    older = (protocol.get("naloxone") or {}).get("max_dose_mg")
+    limits = dict(FALLBACK_NALOXONE_LIMITS)
+    if older is not None:
+        limits["dose_mg_max"] = older
+    limits.update({k: v for k, v in published.items() if v is not None})
+    return limits
 
 
 class Recorder:
@@ -260,14 +272,19 @@ class Recorder:
                 f"A dose correction changes {', '.join(NALOXONE_EDITABLE)}"
                 + (f", not {', '.join(unknown)}." if unknown else ".")
             )
-        catalog = self.store.protocol().get("naloxone", {})
+        protocol = self.store.protocol()
+        catalog = protocol.get("naloxone", {})
+        limits = naloxone_limits(protocol)
         checked = dict(changes)
         if "dose_mg" in checked:
-            checked["dose_mg"] = self._dose_mg(checked["dose_mg"], catalog)
+            checked["dose_mg"] = self._dose_mg(checked["dose_mg"], limits["dose_mg_max"])
+        fewest, most = limits["doses_min"], limits["doses_max"]
         if "doses" in checked and not (
-            isinstance(checked["doses"], int) and 1 <= checked["doses"] <= MAX_DOSES
+            isinstance(checked["doses"], int)
+            and not isinstance(checked["doses"], bool)
+            and fewest <= checked["doses"] <= most
         ):
-            raise NotAllowed(f"Between 1 and {MAX_DOSES} doses.")
+            raise NotAllowed(f"Between {fewest} and {most} doses.")
         for field, kinds in (("route", "routes"), ("response", "responses")):
             choices = catalog.get(kinds)
             if field in checked and choices and checked[field] not in choices:
@@ -277,9 +294,9 @@ class Recorder:
         return checked
 
     @staticmethod
-    def _dose_mg(value: Any, catalog: dict[str, Any]) -> str:
-        """The dose as the server's decimal takes it (two places), within the catalog's range."""
-        ceiling = decimal.Decimal(str(catalog.get("max_dose_mg", DEFAULT_MAX_DOSE_MG)))
+    def _dose_mg(value: Any, most: Any) -> str:
+        """The dose as the server's decimal takes it (two places), within the server's limit."""
+        ceiling = decimal.Decimal(str(most))
         try:
             dose = decimal.Decimal(str(value).strip().replace(",", "."))
         except decimal.InvalidOperation:

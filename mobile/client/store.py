@@ -291,6 +291,47 @@ class Store:
             (stamp, stamp, str(entity_id)),
         )
 
+    @staticmethod
+    def has_server_copy(db: sqlite3.Connection, record_id: str) -> bool:
+        """Whether the server has ever sent this record (so it exists beyond this tablet)."""
+        row = db.execute("SELECT server FROM records WHERE id = ?", (str(record_id),)).fetchone()
+        return row is not None and row["server"] is not None
+
+    @staticmethod
+    def forget_record(db: sqlite3.Connection, record_id: str) -> None:
+        db.execute("DELETE FROM records WHERE id = ?", (str(record_id),))
+
+    @staticmethod
+    def forget_assignment(db: sqlite3.Connection, assignment_id: str) -> None:
+        db.execute("DELETE FROM assignments WHERE id = ?", (str(assignment_id),))
+
+    @staticmethod
+    def set_partners(db: sqlite3.Connection, assignment_id: str, partners: list[Any]) -> bool:
+        """Replace the other units' states on both copies of a held assignment (the tablet's
+        view and the server's); False when the assignment is not on this tablet."""
+        row = db.execute(
+            "SELECT data, server FROM assignments WHERE id = ?", (str(assignment_id),)
+        ).fetchone()
+        if row is None:
+            return False
+        for column in ("data", "server"):
+            if row[column] is not None:
+                held = {**json.loads(row[column]), "partners": partners}
+                db.execute(
+                    f"UPDATE assignments SET {column} = ? WHERE id = ?",
+                    (json.dumps(held), str(assignment_id)),
+                )
+        return True
+
+    def forget_unseen(self, db: sqlite3.Connection, seen: set[str]) -> None:
+        """After a snapshot (everything this device may see now): drop the assignments and the
+        server's records it no longer holds, unless a change of ours on them is still pending."""
+        for table, which in (("assignments", "1 = 1"), ("records", "server IS NOT NULL")):
+            held = [r["id"] for r in db.execute(f"SELECT id FROM {table} WHERE {which}")]
+            for entity_id in held:
+                if entity_id not in seen and not self.has_pending_for([entity_id]):
+                    db.execute(f"DELETE FROM {table} WHERE id = ?", (entity_id,))
+
     # ---- the outbox ---------------------------------------------------------------------------
 
     @staticmethod
@@ -345,6 +386,16 @@ class Store:
         row = self._one("SELECT * FROM outbox WHERE id = ?", str(mutation_id))
         return _mutation(row) if row else None
 
+    def mutations_for(self, entity_id: str) -> list[Mutation]:
+        """Every change made on this tablet to one entity, in the order made."""
+        rows = self._all("SELECT * FROM outbox WHERE entity_id = ? ORDER BY seq", str(entity_id))
+        return [_mutation(r) for r in rows]
+
+    def server_copy(self, record_id: str) -> dict[str, Any] | None:
+        """The newest copy of a record the server has sent; None while only the tablet has it."""
+        row = self._one("SELECT server FROM records WHERE id = ?", str(record_id))
+        return json.loads(row["server"]) if row and row["server"] else None
+
     def queued_count(self) -> int:
         row = self._one("SELECT COUNT(*) AS n FROM outbox WHERE state IN (?, ?)", *PENDING)
         return int(row["n"])
@@ -373,6 +424,16 @@ class Store:
             (state, reason, json.dumps(server) if server else None, iso(now()), mutation_id),
         )
 
+    @staticmethod
+    def rebase(db: sqlite3.Connection, entity_id: str, old: int, new: int) -> None:
+        """Queued edits of a record made on version `old` now stand on `new` (the version our
+        own earlier edit produced). Only queued ones: a sent mutation is never rewritten."""
+        db.execute(
+            "UPDATE outbox SET base_version = ? WHERE entity_id = ? AND state = 'queued' "
+            "AND base_version = ?",
+            (int(new), str(entity_id), int(old)),
+        )
+
     def has_pending_for(self, entity_ids: list[str]) -> bool:
         if not entity_ids:
             return False
@@ -393,6 +454,11 @@ class Store:
             )
 
     # ---- stream cursors --------------------------------------------------------------------
+
+    @staticmethod
+    def reset_cursors(db: sqlite3.Connection) -> None:
+        """Before a snapshot's cursors are taken: the old ones no longer mean anything."""
+        db.execute("DELETE FROM cursors")
 
     def cursors(self) -> dict[str, int]:
         return {r["stream"]: r["seq"] for r in self._all("SELECT stream, seq FROM cursors")}

@@ -13,7 +13,6 @@ from a snapshot of what this device may see.
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import random
 import threading
@@ -22,22 +21,26 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mobile.client import api
-from mobile.client.store import CONFLICT, DONE, REJECTED, Mutation, Store, iso, now
+from mobile.client.contract import ASSIGNMENT_EVENTS, PARTNER_EVENT, RECORD_EVENTS
+from mobile.client.store import CLINICAL_KINDS, CONFLICT, DONE, REJECTED, Mutation, Store, iso, now
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_RETENTION = datetime.timedelta(hours=12)
 PUSH_SECONDS_PER_MUTATION = 0.1
 
-# Feed events that carry a clinical record, and the record kind the store keeps it as.
-RECORD_EVENTS = {
-    "encounter.updated": "encounter",
-    "service.recorded": "service",
-    "naloxone.recorded": "naloxone",
-    "referral.updated": "referral",
-    "survey.recorded": "survey",
-}
-ASSIGNMENT_EVENTS = ("assignment.dispatched", "assignment.updated")
+
+def until_own_edit_repeats(batch: list[Mutation]) -> list[Mutation]:
+    """The batch up to a second versioned edit of the same record: that edit was made on top of
+    the first (an Undo, a second choice), so it is sent once the first is applied and its base
+    version moved to the version the first made; sent together, the server would see our own
+    first edit as someone else's and answer a conflict."""
+    seen: set[str] = set()
+    for n, mutation in enumerate(batch):
+        if n and mutation.base_version is not None and mutation.entity_id in seen:
+            return batch[:n]
+        seen.add(mutation.entity_id)
+    return batch
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ class SyncEngine:
 
     def push_pending(self) -> None:
         while True:
-            batch = self.store.pending(self.batch_size)
+            batch = until_own_edit_repeats(self.store.pending(self.batch_size))
             if not batch:
                 return
             self.store.mark_sent([m.id for m in batch])
@@ -236,6 +239,11 @@ class SyncEngine:
                 if status == "applied":
                     self.store.finish(db, mutation.id, DONE, server=server)
                     self._accept(db, mutation, server)
+                    if mutation.base_version is not None and server and server.get("version"):
+                        # Our next edit of it was made on top of this one, not on the old copy.
+                        self.store.rebase(
+                            db, mutation.entity_id, mutation.base_version, server["version"]
+                        )
                 elif status == "conflict":
                     self.store.finish(
                         db, mutation.id, CONFLICT, reason=result.get("reason"), server=server
@@ -284,22 +292,19 @@ class SyncEngine:
             return
         if self.store.has_pending_for([mutation.entity_id]):
             return
-        held = db.execute(
-            "SELECT server FROM records WHERE id = ?", (mutation.entity_id,)
-        ).fetchone()
-        if held is not None and held["server"] is not None:
+        if self.store.has_server_copy(db, mutation.entity_id):
             self.store.settle(db, mutation.entity_id)
         else:
             # A create the server refused: the record exists only here. The outbox row keeps
             # what was written and why it was refused.
-            db.execute("DELETE FROM records WHERE id = ?", (mutation.entity_id,))
+            self.store.forget_record(db, mutation.entity_id)
 
     def _refresh_assignment(self, assignment_id: str) -> None:
         try:
             fresh = self.client.assignment(assignment_id)
         except api.Refused:  # no longer visible to this unit
             with self.store.transaction() as db:
-                db.execute("DELETE FROM assignments WHERE id = ?", (assignment_id,))
+                self.store.forget_assignment(db, assignment_id)
             return
         with self.store.transaction() as db:
             self.store.take_server_assignment(db, fresh)
@@ -342,7 +347,7 @@ class SyncEngine:
                 self.store.finish(db, mutation_id, DONE)
         if kind in ASSIGNMENT_EVENTS:
             self.store.take_server_assignment(db, data)
-        elif kind == "assignment.partner_updated":
+        elif kind == PARTNER_EVENT:
             self._update_partner(db, data)
         elif kind in RECORD_EVENTS:
             record = RECORD_EVENTS[kind]
@@ -356,20 +361,8 @@ class SyncEngine:
         unit's new state; only the partners change, so both copies take them (a pending move of
         ours keeps the tablet's own status) and an assignment not on this tablet is left alone.
         """
-        if "partners" not in view:
-            return
-        row = db.execute(
-            "SELECT data, server FROM assignments WHERE id = ?", (str(view.get("id")),)
-        ).fetchone()
-        if row is None:
-            return
-        for column in ("data", "server"):
-            if row[column] is not None:
-                held = {**json.loads(row[column]), "partners": view["partners"]}
-                db.execute(
-                    f"UPDATE assignments SET {column} = ? WHERE id = ?",
-                    (json.dumps(held), str(view["id"])),
-                )
+        if "partners" in view:
+            self.store.set_partners(db, str(view.get("id")), view["partners"])
 
     def resync(self) -> None:
         """Register-then-events: take a snapshot, then read events after its cursors."""
@@ -377,9 +370,9 @@ class SyncEngine:
         reference = {k: snapshot[k] for k in ("protocol", "directory") if k in snapshot}
         if reference:
             self.store.set_settings(**reference)
-        kinds = ("encounter", "service", "naloxone", "referral", "survey")
+        kinds = CLINICAL_KINDS
         with self.store.transaction() as db:
-            db.execute("DELETE FROM cursors")
+            self.store.reset_cursors(db)
             for assignment in snapshot.get("assignments", []):
                 self.store.take_server_assignment(db, assignment)
             for kind in kinds:
@@ -391,14 +384,7 @@ class SyncEngine:
             # tablet, unless a change of ours on it is still on its way.
             seen = {str(a["id"]) for a in snapshot.get("assignments", [])}
             seen |= {str(r["id"]) for kind in kinds for r in snapshot.get(f"{kind}s", [])}
-            self._forget_unless_pending(db, "assignments", "1 = 1", seen)
-            self._forget_unless_pending(db, "records", "server IS NOT NULL", seen)
+            self.store.forget_unseen(db, seen)
             for stream, seq in snapshot.get("cursors", {}).items():
                 self.store.put_cursor(db, stream, int(seq))
         self._update(taken=1)
-
-    def _forget_unless_pending(self, db, table: str, which: str, seen: set[str]) -> None:
-        held = [row["id"] for row in db.execute(f"SELECT id FROM {table} WHERE {which}")]
-        for entity_id in held:
-            if entity_id not in seen and not self.store.has_pending_for([entity_id]):
-                db.execute(f"DELETE FROM {table} WHERE id = ?", (entity_id,))

@@ -1,9 +1,6 @@
 """The new-assignment alert: a short sound and a vibration, behind the one call the app makes.
 
-Which assignments to announce is decided from the store, not from what a screen happens to
-redraw: a call is announced once, when it first shows up dispatched, and the ids announced are
-kept in the store's settings, so a refresh, a replayed feed frame, a resync or the app reopening
-never rings again (and a wipe forgets them with everything else).
+Which assignments to announce (once each) is the client's rule: `mobile.client.announce`.
 
 The sound is `assets/new-assignment.wav` (two rising tones, 0.4 s). A tablet without an audio
 device, or a platform without a vibrator (plyer has none for desktop Linux), logs a line and
@@ -16,27 +13,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from mobile.client.store import Store
-
 logger = logging.getLogger(__name__)
 
 SOUND = Path(__file__).with_name("assets") / "new-assignment.wav"
 VIBRATE_SECONDS = 0.4
-ANNOUNCED = "announced_assignments"
-
-
-def to_announce(store: Store) -> list[str]:
-    """Assignments dispatched to this unit that were never announced on this tablet; marks them
-    announced. Only a call still waiting for its acknowledgement rings."""
-    announced = set(store.get_setting(ANNOUNCED, []))
-    new = [
-        a["id"]
-        for a in store.assignments()
-        if a.get("status") == "dispatched" and a["id"] not in announced
-    ]
-    if new:
-        store.set_settings(**{ANNOUNCED: sorted(announced | set(new))})
-    return new
 
 
 class NewAssignmentAlert:

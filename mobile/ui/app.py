@@ -1,10 +1,11 @@
-"""The CARE Field tablet app: a status bar over a ScreenManager of the screens.
+"""The CARE Field tablet app: a status bar and a notice line over a ScreenManager of the screens.
 
 Screens read the tablet's local store and record through its recorder; the network stays on the
 sync engine's thread. Store changes that arrive from the server (live feed or pull) reach the
 screens through the sync engine's listener, which fires a refresh throttled with
-`Clock.create_trigger`; a once-a-second tick only moves the clock ("time since dispatch") and the
-idle lock.
+`Clock.create_trigger`; a once-a-second tick only moves the clock ("time since dispatch"), the
+idle lock and the Undo offer. The rules (lock, announce-once, undo, tap guard) are the client
+core's; this module binds them to the window.
 """
 
 from __future__ import annotations
@@ -15,22 +16,32 @@ from pathlib import Path
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
+from kivy.lang import Builder
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
+from mobile.client.announce import to_announce
+from mobile.client.lock import IdleLock
 from mobile.client.sync_engine import SyncState
-from mobile.ui.alert import NewAssignmentAlert, to_announce
+from mobile.client.undo import Offer, TapGuard, UndoShelf
+from mobile.ui.alert import NewAssignmentAlert
 from mobile.ui.assignment import AssignmentScreen
 from mobile.ui.encounter import EncounterScreen
 from mobile.ui.inbox import InboxScreen
-from mobile.ui.lock import LockScreen, lock_minutes
+from mobile.ui.lock import LockScreen
 from mobile.ui.session import TabletSession
 from mobile.ui.signin import SignInScreen
 from mobile.ui.survey import SurveyScreen
 from mobile.ui.sync import StatusBar, SyncScreen
-from mobile.ui.widgets import MESSAGE, PAPER, Text
+from mobile.ui.widgets import PAPER, layout_signature
+
+Builder.load_file(str(Path(__file__).with_name("notice.kv")))
 
 SIGNED_IN_SCREENS = ("inbox", "assignment", "encounter", "survey", "sync")
+
+
+class Notice(BoxLayout):
+    """The one-line message and the Undo, in space reserved for them under the status bar."""
 
 
 class CareTabletApp(App):
@@ -45,15 +56,16 @@ class CareTabletApp(App):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.lock_seconds = lock_minutes(lock_after_minutes) * 60
-        # A remembered tablet opens locked: the PIN first, then the inbox.
-        self.locked = True
-        self.resume_to = "inbox"
-        self.last_touch = time.monotonic()
         self.session = TabletSession(store_path, server_url)
         self.session.on_sync_change = self.sync_changed
+        self.lock = IdleLock(lambda: self.session.tablet.store, minutes=lock_after_minutes)
+        self.resume_to = "inbox"  # a remembered tablet opens locked: the PIN, then the inbox
         self.sync_state: SyncState | None = None
         self.alert = NewAssignmentAlert()
+        self.tap_guard = TapGuard()
+        self.tap_log: list[str] = []  # the controls that took a tap, for the test hook
+        self._undo: UndoShelf | None = None
+        self._layout: tuple = ()
         # Cold-start figures: the first screen ready for input, and the inbox first shown.
         self.ready_at: float | None = None
         self.inbox_shown_at: float | None = None
@@ -62,7 +74,8 @@ class CareTabletApp(App):
         Window.clearcolor = PAPER
         root = BoxLayout(orientation="vertical")
         self.status_bar = StatusBar()
-        self.message = Text(text="", stable_id="app-message", color=MESSAGE)
+        self.notice = Notice()
+        self.message = self.notice.ids.message
         self.screens = ScreenManager(transition=NoTransition())
         for screen in (
             SignInScreen(),
@@ -75,11 +88,12 @@ class CareTabletApp(App):
         ):
             self.screens.add_widget(screen)
         root.add_widget(self.status_bar)
-        root.add_widget(self.message)
+        root.add_widget(self.notice)
         root.add_widget(self.screens)
         self.refresh_soon = Clock.create_trigger(lambda dt: self.refresh(), 0.1)
         Clock.schedule_interval(lambda dt: self.tick(), 1.0)
         Window.bind(on_touch_down=self.touched, on_key_down=self.touched)
+        Window.bind(on_touch_up=lambda *_: self.watch_layout())
         self.go("inbox" if self.session.signed_in else "signin")
         return root
 
@@ -95,6 +109,7 @@ class CareTabletApp(App):
         self.tell("")
         self.screens.current = name
         self.refresh_soon()
+        self.watch_layout()
 
     def open_assignment(self, assignment_id: str) -> None:
         self.screens.get_screen("assignment").assignment_id = assignment_id
@@ -104,37 +119,83 @@ class CareTabletApp(App):
         self.screens.get_screen("encounter").assignment_id = assignment_id
         self.go("encounter")
 
-    # ---- the lock ------------------------------------------------------------------------------
-
-    def needs_pin(self) -> bool:
-        """Locked, or no PIN chosen yet (first sign-in on this tablet)."""
-        return self.locked or self.session.tablet.store.get_setting("pin") is None
-
-    def touched(self, *args) -> None:
-        self.last_touch = time.monotonic()
-
-    def unlocked(self) -> None:
-        self.locked = False
-        self.touched()
-        self.go(self.resume_to)
-
-    def tick(self) -> None:
-        """Once a second: the idle lock, and the clock on screen ("dispatched 3 min ago").
-        Store changes don't wait for it: the sync engine's listener redraws at once."""
-        idle = time.monotonic() - self.last_touch
-        if self.session.signed_in and not self.locked and idle > self.lock_seconds:
-            self.locked = True
-            self.go(self.screens.current)
-        screen = self.screens.current_screen
-        if self.session.signed_in and hasattr(screen, "tick"):
-            screen.tick()
-
     def open_survey(self, encounter_id: str) -> None:
         self.screens.get_screen("survey").encounter_id = encounter_id
         self.go("survey")
 
+    # ---- stable layouts: a tap lands on what it was aimed at ---------------------------------
+
+    def watch_layout(self, frames: int = 3) -> None:
+        """Compare what the screen offers where, over the next frames (a rebuilt grid is laid out
+        a frame or two later); a change starts the tap guard's 300 ms."""
+
+        def check(dt, left=frames) -> None:
+            now = layout_signature()
+            if now != self._layout:
+                self._layout = now
+                self.tap_guard.layout_changed()
+            if left > 1:
+                Clock.schedule_once(lambda dt: check(dt, left - 1), 0)
+
+        Clock.schedule_once(check, 0)
+
+    # ---- the lock ------------------------------------------------------------------------------
+
+    def needs_pin(self) -> bool:
+        return self.lock.needs_pin()
+
+    def touched(self, *args) -> None:
+        self.lock.touched()
+
+    def unlocked(self) -> None:
+        self.go(self.resume_to)
+
+    def tick(self) -> None:
+        """Once a second: the idle lock, the Undo's 10 s, and the clock on screen ("dispatched
+        3 min ago"). Store changes don't wait for it: the sync engine's listener redraws at once."""
+        if self.session.signed_in and self.lock.tick():
+            self.go(self.screens.current)
+        self.show_undo()
+        screen = self.screens.current_screen
+        if self.session.signed_in and hasattr(screen, "tick"):
+            screen.tick()
+
+    # ---- the notice line and Undo ------------------------------------------------------------
+
     def tell(self, message: str) -> None:
         self.message.text = message
+
+    @property
+    def undo_shelf(self) -> UndoShelf:
+        recorder = self.session.tablet.recorder
+        if self._undo is None or self._undo.recorder is not recorder:
+            self._undo = UndoShelf(recorder)
+        return self._undo
+
+    def offered(self, offer: Offer) -> None:
+        """A consequential choice was recorded: say what, with an Undo for 10 s."""
+        self.tell(offer.said)
+        self.show_undo()
+
+    def show_undo(self) -> None:
+        offer = self._undo.offer if self._undo is not None and self.session.signed_in else None
+        button = self.notice.ids.undo
+        if offer is None and button.opacity:
+            if self.message.text == button.said:
+                self.tell("")
+            button.said = ""
+        elif offer is not None:
+            button.said = offer.said
+        button.opacity = 1 if offer is not None else 0
+        button.disabled = offer is None
+
+    def undo(self) -> None:
+        said = self.notice.ids.undo.said
+        if self.undo_shelf.undo() is not None:
+            self.tell(f"Undone: {said}. The correction is queued.")
+            self.notice.ids.undo.said = ""
+        self.show_undo()
+        self.refresh_soon()
 
     def announce_new_assignments(self) -> None:
         """A call dispatched to this unit and never announced on this tablet: banner, sound and
@@ -165,11 +226,13 @@ class CareTabletApp(App):
     def refresh(self) -> None:
         if not self.session.signed_in:
             self.status_bar.show(None, 0)
+            self.show_undo()
             return
         tablet = self.session.tablet
         self.status_bar.show(self.sync_state or tablet.engine.state, tablet.store.queued_count())
         self.announce_new_assignments()
         self.screens.current_screen.refresh()
+        self.watch_layout()
         if self.ready_at is None:
             self.ready_at = time.time()
         if self.inbox_shown_at is None and self.screens.current == "inbox":

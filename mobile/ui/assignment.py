@@ -1,8 +1,10 @@
-"""Assignment: the call, and big buttons for exactly the moves the server's protocol allows.
+"""Assignment: the call, a fixed row of status buttons, the scene banner and the encounter.
 
-The buttons come from `Recorder.allowed_next` (the cached protocol and the person's role), never
-from a table of our own. A CARE team sees a banner that stays amber until the officer on the call
-marks the scene safe, then turns green and opens the way to the encounter.
+Everything shown is the client core's `assignment_view` (the cached protocol and the person's
+role): one button per status the unit can move to, always in the same place, the current one
+highlighted, the next step emphasised; Cleared asks for a confirmation naming the call. The
+encounter opens on scene whether or not the officer has marked the scene safe, with a warning
+until they have (the server flags that care `before_scene_safe`).
 """
 
 from __future__ import annotations
@@ -13,15 +15,43 @@ from pathlib import Path
 from kivy.app import App
 from kivy.lang import Builder
 from kivy.properties import StringProperty
+from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import Screen
 
+from mobile.client.assignment_view import (
+    SAFE,
+    UNCHECKED,
+    UNSAFE,
+    AssignmentView,
+    StatusButton,
+    assignment_view,
+    confirm_question,
+    since,
+    state_label,
+)
 from mobile.client.recorder import NotAllowed
-from mobile.ui.inbox import partner_line, since, state_label
-from mobile.ui.widgets import AMBER, BLUE, GREEN, RED, BigButton
+from mobile.ui.widgets import AMBER, BLUE, GREEN, GREY, RED, BigButton
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
-TINTS = {"scene_safe": GREEN, "scene_unsafe": RED}
+BANNER_TINTS = {SAFE: GREEN, UNSAFE: RED, UNCHECKED: AMBER}
+MOVE_TINTS = {"scene_safe": GREEN, "scene_unsafe": RED}
+
+
+class ConfirmSheet(ModalView):
+    """'Mark Person down, 300 Pine St cleared?' — yes or no, big, apart."""
+
+    question = StringProperty("")
+    yes_text = StringProperty("")
+
+    def __init__(self, on_yes, **kwargs):
+        super().__init__(**kwargs)
+        self.on_yes = on_yes
+
+    def answer(self, yes: bool) -> None:
+        self.dismiss()
+        if yes:
+            self.on_yes()
 
 
 class AssignmentScreen(Screen):
@@ -33,72 +63,91 @@ class AssignmentScreen(Screen):
         self.ids.note.text = ""
         self.refresh()
 
-    def refresh(self) -> None:
-        app = App.get_running_app()
-        assignment = app.session.tablet.store.assignment(self.assignment_id)
+    def view(self) -> tuple[dict | None, AssignmentView | None]:
+        store = App.get_running_app().session.tablet.store
+        assignment = store.assignment(self.assignment_id)
         if assignment is None:
+            return None, None
+        role = (store.get_setting("user") or {}).get("role")
+        return assignment, assignment_view(assignment, store.protocol(), role)
+
+    def refresh(self) -> None:
+        assignment, view = self.view()
+        if view is None:
             return
-        call = assignment.get("incident") or {}
         self.tick()
-        allowed = app.session.tablet.recorder.allowed_next(self.assignment_id)
-        signature = json.dumps([assignment, allowed], sort_keys=True)
+        signature = json.dumps([assignment, repr(view)], sort_keys=True)
         if signature == self.shown:
             return
         self.shown = signature
-        self.ids.title.text = f"{call.get('call_type', '')} — {state_label(assignment['status'])}"
-        self.ids.address.text = call.get("address", "")
-        self.ids.narrative.text = call.get("narrative", "")
-        partner, safe = partner_line(assignment)
-        self.ids.partner.text = partner
-        self.show_banner(assignment, safe)
-        self.show_moves(assignment, allowed)
+        self.ids.title.text = view.title
+        self.ids.address.text = view.address
+        self.ids.narrative.text = view.narrative
+        self.ids.partner.text = view.partner
+        banner = self.ids.banner
+        banner.text = view.banner
+        banner.tint = BANNER_TINTS.get(view.scene, (0, 0, 0, 0))
+        self.show_buttons(view.buttons)
+        encounter = self.ids.encounter
+        encounter.opacity = 1 if view.show_encounter else 0
+        encounter.disabled = not view.may_open_encounter
+        self.ids.warning.text = view.encounter_warning
+        self.ids.warning.tint = AMBER if view.encounter_warning else (0, 0, 0, 0)
+        self.ids.note.opacity = 1 if view.note_needed else 0
+        self.ids.note.disabled = not view.note_needed
 
     def tick(self) -> None:
         assignment = App.get_running_app().session.tablet.store.assignment(self.assignment_id)
         if assignment is not None:
             self.ids.since.text = "Dispatched " + since(assignment.get("dispatched_at"))
 
-    def show_banner(self, assignment: dict, safe: bool) -> None:
-        banner = self.ids.banner
-        officers = [p for p in assignment.get("partners", []) if p.get("kind") == "spd"]
-        if assignment["kind"] != "care" or not officers:
-            banner.text, banner.tint, banner.opacity = "", (0, 0, 0, 0), 0
-            return
-        banner.opacity = 1
-        unsafe = any(p.get("status") == "scene_unsafe" for p in officers)
-        if safe:
-            banner.text, banner.tint = "SCENE SAFE — the officer has cleared you to engage.", GREEN
-        elif unsafe:
-            why = next((p.get("safety_note") for p in officers if p.get("safety_note")), "")
-            text = "SCENE UNSAFE — stay back; wait for the officer."
-            banner.text, banner.tint = text + (f"\nOfficer: {why}" if why else ""), RED
-        else:
-            banner.text, banner.tint = "WAIT FOR SCENE SAFE — the officer has not marked it.", AMBER
-
-    def show_moves(self, assignment: dict, allowed: list[str]) -> None:
-        moves = self.ids.moves
-        moves.clear_widgets()
-        for to in allowed:
-            button = BigButton(text=state_label(to), stable_id=f"to-{to}", tint=TINTS.get(to, BLUE))
-            button.bind(on_release=lambda _b, to=to: self.move(to))
-            moves.add_widget(button)
-        care_on_scene = assignment["kind"] == "care" and assignment["status"] == "on_scene"
-        _, safe = partner_line(assignment)
-        officers = any(p.get("kind") == "spd" for p in assignment.get("partners", []))
-        self.ids.encounter.opacity = 1 if care_on_scene else 0
-        self.ids.encounter.disabled = not care_on_scene or (officers and not safe)
-        protocol = App.get_running_app().session.tablet.store.protocol()
-        needs_note = set(protocol.get("transition_note_required", [])) & set(allowed)
-        self.ids.note.opacity = 1 if needs_note else 0
-        self.ids.note.disabled = not needs_note
+    def show_buttons(self, buttons: tuple[StatusButton, ...]) -> None:
+        """Same buttons, same places: only their colour and whether they take a tap change."""
+        grid = self.ids.moves
+        held = {b.stable_id: b for b in grid.children}
+        if sorted(held) != sorted(f"to-{b.state}" for b in buttons):
+            grid.clear_widgets()
+            held = {}
+            for b in buttons:
+                button = BigButton(stable_id=f"to-{b.state}")
+                button.bind(on_release=lambda _b, to=b.state: self.move(to))
+                grid.add_widget(button)
+                held[button.stable_id] = button
+        for b in buttons:
+            button = held[f"to-{b.state}"]
+            button.text = b.label
+            button.current = b.current
+            button.disabled = not b.enabled
+            button.bold = b.emphasised or b.current
+            if b.current:
+                button.tint = GREEN
+            elif b.emphasised:
+                button.tint = BLUE
+            else:
+                button.tint = MOVE_TINTS.get(b.state, GREY)
 
     def move(self, to: str) -> None:
+        assignment, view = self.view()
+        if view is None:
+            return
         app = App.get_running_app()
         protocol = app.session.tablet.store.protocol()
         note = self.ids.note.text.strip()
         if to in protocol.get("transition_note_required", []) and not note:
-            app.tell(f"Say why in the note before marking it {state_label(to).lower()}.")
+            app.tell(f"Say why in the note before marking it {state_label(protocol, to).lower()}.")
             return
+        button = next(b for b in view.buttons if b.state == to)
+        if button.confirm:
+            sheet = ConfirmSheet(on_yes=lambda: self.record_move(to, note))
+            sheet.question = confirm_question(assignment, protocol, to)
+            sheet.yes_text = f"Yes, {state_label(protocol, to).lower()}"
+            sheet.open()
+            app.watch_layout()
+            return
+        self.record_move(to, note)
+
+    def record_move(self, to: str, note: str) -> None:
+        app = App.get_running_app()
         try:
             app.session.tablet.recorder.transition(self.assignment_id, to, note=note)
         except NotAllowed as exc:

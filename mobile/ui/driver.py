@@ -3,7 +3,10 @@
 Started only when `python -m mobile --driver-port N` asks for it. It listens on 127.0.0.1 for
 one JSON command per line and answers one JSON line; each command runs on the UI thread, exactly
 as a tap would. Commands: press, type, read, state, screenshot, taps, startup, layout (touch
-targets, bounds and cut text on screen now), texts, alerts (new-assignment alerts rung), quit.
+targets, bounds and cut text on screen now), texts, alerts (new-assignment alerts rung), quit;
+and, to tap by position as a finger does: where (a widget's centre in window coordinates),
+reveal (scroll a widget into view), tap (x, y) and double_tap (x, y, the same spot again `gap`
+seconds later on Kivy's clock), which answer with the controls that took the taps.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import os
 import socketserver
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +24,15 @@ from kivy.clock import Clock
 from kivy.core.text import Label as CoreLabel
 from kivy.core.window import Window
 from kivy.metrics import Metrics, dp
+from kivy.tests.common import UnitTestTouch
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.label import Label
+from kivy.uix.modalview import ModalView
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
+
+from mobile.client.undo import TAP_GUARD_SECONDS
 
 MIN_TARGET_DP = 48
 
@@ -128,6 +136,49 @@ def texts() -> list[str]:
     return [w.text for w, _ in shown() if isinstance(w, Label | TextInput) and w.text]
 
 
+def target_at(x: float, y: float) -> str | None:
+    """The touch target drawn on top at (x, y) in window coordinates: what a finger there hits.
+    An open sheet (ModalView) covers everything drawn before it."""
+    hit = None
+
+    def walk(w: Widget) -> None:
+        nonlocal hit
+        if w.opacity <= 0:
+            return
+        if isinstance(w, ButtonBehavior | TextInput):
+            left, bottom = w.to_window(*w.pos)
+            inside = left <= x <= left + w.width and bottom <= y <= bottom + w.height
+            if inside and not _clipped(w, x, y):
+                hit = getattr(w, "stable_id", "") or name_of(w)
+        for child in reversed(w.children):  # drawing order: the last drawn is on top
+            walk(child)
+
+    for layer in reversed(Window.children):
+        if isinstance(layer, ModalView):
+            hit = None
+        walk(layer)
+    return hit
+
+
+def _clipped(widget: Widget, x: float, y: float) -> bool:
+    """Outside the visible part of a ScrollView it sits in."""
+    parent = widget.parent
+    while parent is not None and parent is not Window:
+        if isinstance(parent, ScrollView):
+            left, bottom = parent.to_window(*parent.pos)
+            if not (left <= x <= left + parent.width and bottom <= y <= bottom + parent.height):
+                return True
+        parent = parent.parent
+    return False
+
+
+def finger(x: float, y: float) -> None:
+    """One tap at (x, y): down and up, as the window's input would deliver it."""
+    touch = UnitTestTouch(x, y)
+    touch.touch_down()
+    touch.touch_up()
+
+
 def find(stable_id: str) -> Widget | None:
     for widget in visible_widgets(Window):
         if getattr(widget, "stable_id", None) == stable_id:
@@ -175,6 +226,9 @@ class Driver:
         widget = find(command.get("id", ""))
         if widget is None:
             return {"error": f"no widget {command.get('id')!r} on screen"}
+        if op == "where":
+            x, y = widget.to_window(widget.center_x, widget.center_y)
+            return {"x": x, "y": y, "hit": target_at(x, y), "disabled": widget.disabled}
         if op == "read":
             return {
                 "text": widget.text,
@@ -194,12 +248,75 @@ class Driver:
             return {}
         return {"error": f"unknown op {op!r}"}
 
+    def tap(self, command: dict[str, Any], finish) -> None:
+        """One tap, or two at the same spot `gap` seconds apart on Kivy's clock; answers once
+        Kivy has delivered them (a ScrollView hands a tap on after 0.2 s) and laid out."""
+        x, y = float(command["x"]), float(command["y"])
+        gap = command.get("gap")
+        settle = float(command.get("settle", 0.5))
+        # A person aims at what has stopped moving: no finger lands within the guard's window
+        # of the screen changing (the second tap of a double tap is the exception tested).
+        guard = self.app.tap_guard
+        since = time.monotonic() - (guard.changed_at or 0.0)
+        if since < TAP_GUARD_SECONDS:
+            Clock.schedule_once(lambda dt: self.tap(command, finish), TAP_GUARD_SECONDS - since)
+            return
+        self.app.tap_log.clear()
+        seen = {"screen": self.app.screens.current, "hit": target_at(x, y)}
+        self.taps += 1
+        self.app.touched()
+        finger(x, y)
+
+        def second(dt) -> None:
+            seen["second_hit"] = target_at(x, y)
+            finger(x, y)
+            Clock.schedule_once(done, settle)
+
+        def done(dt) -> None:
+            finish({**seen, "took": list(self.app.tap_log), "after": self.app.screens.current})
+
+        if gap is None:
+            Clock.schedule_once(done, settle)
+        else:
+            Clock.schedule_once(second, float(gap))
+
+    @staticmethod
+    def reveal(command: dict[str, Any], finish) -> None:
+        """Scroll the widget's ScrollView until it is in view (a swipe, not a tap); answers
+        once the scrolled content has been laid out."""
+        widget = find(command.get("id", ""))
+        if widget is None:
+            finish({"error": f"no widget {command.get('id')!r} on screen"})
+            return
+        parent = widget.parent
+        while parent is not None and not isinstance(parent, ScrollView):
+            parent = parent.parent
+        if parent is not None and parent._viewport is not None:
+            # Centre it in the view: the content's visible band starts at scroll_y × (overflow).
+            content = parent._viewport
+            _, bottom = content.to_widget(*widget.to_window(*widget.pos), relative=True)
+            overflow = content.height - parent.height
+            if overflow > 0:
+                wanted = bottom + widget.height / 2 - parent.height / 2
+                parent.scroll_y = min(1.0, max(0.0, wanted / overflow))
+        Clock.schedule_once(lambda dt: finish({}), 0.2)
+
     def on_ui_thread(self, command: dict[str, Any]) -> dict[str, Any]:
         done = threading.Event()
         answer: dict[str, Any] = {}
 
+        def finish(result: dict[str, Any]) -> None:
+            answer.update(result)
+            done.set()
+
         def step(dt) -> None:
             try:
+                if command.get("op") in ("tap", "double_tap"):
+                    self.tap(command, finish)
+                    return
+                if command.get("op") == "reveal":
+                    self.reveal(command, finish)
+                    return
                 answer.update(self.run(command))
             except Exception as exc:  # report it to the test rather than kill the app
                 answer["error"] = f"{exc.__class__.__name__}: {exc}"

@@ -1,14 +1,19 @@
-"""Encounter (CARE only): services, one-tap naloxone, a referral with consent, disposition, notes.
+"""Encounter (CARE only): naloxone, services, a referral with consent, disposition, notes.
 
 Each tap is one recorder call: the record and its outbox mutation are saved together on the
 tablet, with or without a network, and the sync engine carries them to the server later.
+
+The layout never moves under a finger: the naloxone details (dose, route, response) have their
+own space, there from the start and only enabled once a dose is logged; buttons are built once
+and only change colour or state; what grows (the referrals made and their follow-up) is at the
+bottom, below everything the responder works through. Route, response, disposition and a
+referral with consent come with an Undo for 10 seconds.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -16,6 +21,7 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
+from mobile.client.directory import matching
 from mobile.client.recorder import NotAllowed
 from mobile.client.store import Store
 from mobile.ui.sync import clock_time
@@ -23,18 +29,12 @@ from mobile.ui.widgets import GREEN, GREY, BigButton, BigToggle, Text
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
-SHOWN_MATCHES = 5
 
-
-def matching(directory: list[dict[str, Any]], words: str) -> list[dict[str, Any]]:
-    """Directory entries whose name, organization or category hold every word typed."""
-    wanted = words.lower().split()
-    found = []
-    for entry in directory:
-        text = " ".join(str(entry.get(k, "")) for k in ("name", "organization", "category"))
-        if all(w in text.lower() for w in wanted):
-            found.append(entry)
-    return found[:SHOWN_MATCHES]
+def naloxone_summary(doses: list[dict]) -> str:
+    if not doses:
+        return "Naloxone: none given yet."
+    last = clock_time(max(d.get("occurred_at") or "" for d in doses) or None)
+    return f"Naloxone: {len(doses)} dose{'s' if len(doses) > 1 else ''}, last at {last}."
 
 
 class EncounterScreen(Screen):
@@ -43,6 +43,7 @@ class EncounterScreen(Screen):
     chosen_service = StringProperty("")
     latest_dose = StringProperty("")
     shown: str = ""
+    built: str = ""
 
     @property
     def store(self) -> Store:
@@ -71,6 +72,8 @@ class EncounterScreen(Screen):
     def refresh(self) -> None:
         if not self.encounter_id:
             return
+        protocol = self.store.protocol()
+        self.build_controls(protocol)
         held = {
             kind: self.store.records(kind, parent=self.encounter_id)
             for kind in ("service", "naloxone", "referral")
@@ -80,44 +83,29 @@ class EncounterScreen(Screen):
         if signature == self.shown:
             return
         self.shown = signature
-        protocol = self.store.protocol()
-        self.show_services(protocol, {r["service"] for r in held["service"]})
+        self.show_services({r["service"] for r in held["service"]})
         self.show_naloxone(held["naloxone"])
         self.show_referrals(held["referral"])
-        self.show_dispositions(protocol, encounter.get("disposition"))
+        self.show_disposition(encounter.get("disposition"))
 
-    def show_services(self, protocol: dict, logged: set[str]) -> None:
-        grid = self.ids.services
-        grid.clear_widgets()
-        for service in protocol.get("services", []):
-            done = service["code"] in logged
-            button = BigButton(
-                text=service["label"] + (" — logged" if done else ""),
-                stable_id=f"service-{service['code']}",
-                tint=GREEN if done else GREY,
-                disabled=done,
-            )
-            button.bind(on_release=lambda _b, code=service["code"]: self.log_service(code))
-            grid.add_widget(button)
-
-    def show_naloxone(self, doses: list[dict]) -> None:
-        times = ", ".join(clock_time(d.get("occurred_at")) for d in doses)
-        self.ids.naloxone_log.text = (
-            f"{len(doses)} naloxone dose(s) logged at {times}" if doses else "No naloxone given."
+    def build_controls(self, protocol: dict) -> None:
+        """The catalog's buttons, built once per protocol: a tap changes their state, never their
+        number or place."""
+        signature = json.dumps(
+            [protocol.get(k) for k in ("services", "dispositions", "naloxone")], sort_keys=True
         )
+        if signature == self.built:
+            return
+        self.built = signature
+        services = self.ids.services
+        services.clear_widgets()
+        for service in protocol.get("services", []):
+            button = BigButton(text=service["label"], stable_id=f"service-{service['code']}")
+            button.bind(on_release=lambda _b, code=service["code"]: self.log_service(code))
+            services.add_widget(button)
         grid = self.ids.naloxone_edit
         grid.clear_widgets()
-        dose_row = self.ids.dose_row
-        dose_row.opacity, dose_row.disabled = (1, False) if doses else (0, True)
-        if not doses:
-            self.latest_dose = ""
-            return
-        # The latest dose's details, one tap each to correct; its dose in mg typed and saved.
-        latest = max(doses, key=lambda d: d.get("occurred_at") or d.get("administered_at") or "")
-        if latest["id"] != self.latest_dose or not self.ids.dose_mg.focus:
-            self.ids.dose_mg.text = str(latest.get("dose_mg", ""))
-        self.latest_dose = latest["id"]
-        naloxone = self.store.protocol().get("naloxone", {})
+        naloxone = protocol.get("naloxone", {})
         for field, choices in (
             ("route", naloxone.get("routes", [])),
             ("response", naloxone.get("responses", [])),
@@ -128,12 +116,47 @@ class EncounterScreen(Screen):
                     stable_id=f"{field}-{choice}",
                     group=f"naloxone-{field}",
                     allow_no_selection=False,
-                    state="down" if latest.get(field) == choice else "normal",
+                    disabled=True,
                 )
-                toggle.bind(
-                    on_release=lambda _b, f=field, c=choice, r=latest["id"]: self.correct(r, f, c)
-                )
+                toggle.bind(on_release=lambda _b, f=field, c=choice: self.correct(f, c))
                 grid.add_widget(toggle)
+        dispositions = self.ids.dispositions
+        dispositions.clear_widgets()
+        for disposition in protocol.get("dispositions", []):
+            toggle = BigToggle(
+                text=disposition["label"],
+                stable_id=f"disposition-{disposition['code']}",
+                group="disposition",
+                allow_no_selection=False,
+            )
+            toggle.bind(on_release=lambda _b, d=disposition: self.dispose(d["code"], d["label"]))
+            dispositions.add_widget(toggle)
+        self.shown = ""
+
+    def show_services(self, logged: set[str]) -> None:
+        for button in self.ids.services.children:
+            done = button.stable_id.removeprefix("service-") in logged
+            button.tint = GREEN if done else GREY
+            button.disabled = done
+        self.ids.services_heading.text = f"Services: {len(logged)} logged"
+
+    def show_naloxone(self, doses: list[dict]) -> None:
+        self.ids.naloxone_log.text = naloxone_summary(doses)
+        self.ids.dose_row.disabled = not doses
+        latest = (
+            max(doses, key=lambda d: d.get("occurred_at") or d.get("administered_at") or "")
+            if doses
+            else {}
+        )
+        if latest and (latest["id"] != self.latest_dose or not self.ids.dose_mg.focus):
+            self.ids.dose_mg.text = str(latest.get("dose_mg", ""))
+        if not latest:
+            self.ids.dose_mg.text = ""
+        self.latest_dose = latest.get("id", "")
+        for toggle in self.ids.naloxone_edit.children:
+            field, choice = toggle.stable_id.split("-", 1)
+            toggle.disabled = not latest
+            toggle.state = "down" if latest.get(field) == choice else "normal"
 
     def show_referrals(self, referrals: list[dict]) -> None:
         names = {str(e["id"]): e["name"] for e in self.store.directory()}
@@ -143,7 +166,7 @@ class EncounterScreen(Screen):
             f", {(r.get('status') or 'made').replace('_', ' ')})"
             for r in referrals
         ]
-        self.ids.referral_log.text = "Referred: " + "; ".join(lines) if lines else "No referral."
+        self.ids.referral_log.text = "\n".join(lines) if lines else "No referral yet."
         # Each referral's next statuses (the protocol's flow), e.g. the person declined on scene.
         flow = self.store.protocol().get("referral_statuses", {})
         grid = self.ids.referral_moves
@@ -161,19 +184,10 @@ class EncounterScreen(Screen):
                 )
                 grid.add_widget(button)
 
-    def show_dispositions(self, protocol: dict, current: str | None) -> None:
-        grid = self.ids.dispositions
-        grid.clear_widgets()
-        for disposition in protocol.get("dispositions", []):
-            toggle = BigToggle(
-                text=disposition["label"],
-                stable_id=f"disposition-{disposition['code']}",
-                group="disposition",
-                allow_no_selection=False,
-                state="down" if disposition["code"] == current else "normal",
-            )
-            toggle.bind(on_release=lambda _b, code=disposition["code"]: self.dispose(code))
-            grid.add_widget(toggle)
+    def show_disposition(self, current: str | None) -> None:
+        for toggle in self.ids.dispositions.children:
+            code = toggle.stable_id.removeprefix("disposition-")
+            toggle.state = "down" if code == current else "normal"
 
     # ---- taps ------------------------------------------------------------------------------
 
@@ -185,12 +199,15 @@ class EncounterScreen(Screen):
         self.recorder.log_naloxone(self.encounter_id)
         self.refresh()
 
-    def correct(self, record_id: str, field: str, value: str) -> None:
-        try:
-            self.recorder.correct_naloxone(record_id, **{field: value})
-        except NotAllowed as exc:
-            App.get_running_app().tell(str(exc))
+    def correct(self, field: str, value: str) -> None:
+        app = App.get_running_app()
+        if not self.latest_dose:
             return
+        try:
+            app.offered(app.undo_shelf.correct_naloxone(self.latest_dose, field, value))
+        except NotAllowed as exc:
+            app.tell(str(exc))
+        self.shown = ""
         self.refresh()
 
     def save_dose(self) -> None:
@@ -216,8 +233,9 @@ class EncounterScreen(Screen):
             return
         self.refresh()
 
-    def dispose(self, code: str) -> None:
-        self.recorder.edit_encounter(self.encounter_id, disposition=code)
+    def dispose(self, code: str, label: str) -> None:
+        app = App.get_running_app()
+        app.offered(app.undo_shelf.dispose(self.encounter_id, code, label))
         self.refresh()
 
     def save_notes(self) -> None:
@@ -248,11 +266,20 @@ class EncounterScreen(Screen):
         if not self.chosen_service:
             app.tell("Pick a service from the directory first.")
             return
-        self.recorder.refer(
+        names = {str(e["id"]): e["name"] for e in self.store.directory()}
+        service = self.chosen_service
+        consent = self.ids.consent.state == "down"
+        shelf = app.undo_shelf
+        shelf.refer(
             self.encounter_id,
-            int(self.chosen_service) if self.chosen_service.isdigit() else self.chosen_service,
-            consent=self.ids.consent.state == "down",
+            int(service) if service.isdigit() else service,
+            names.get(service, "the service"),
+            consent=consent,
         )
+        if consent and shelf.offer is not None:
+            app.offered(shelf.offer)
+        else:
+            app.tell(f"Referral to {names.get(service, 'the service')} recorded, no consent.")
         self.chosen_service = ""
         self.ids.consent.state = "normal"
         self.show_matches()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -12,49 +11,22 @@ from kivy.lang import Builder
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 
+from mobile.client.assignment_view import (
+    SAFE,
+    open_assignments,
+    partner_line,
+    scene_state,
+    since,
+    state_label,
+)
 from mobile.client.recorder import NotAllowed
 from mobile.ui.widgets import AMBER, GREEN, GREY, BigButton, Text
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
-FINISHED = ("cleared", "cancelled")
 
-
-def since(moment: str | None, *, at: datetime.datetime | None = None) -> str:
-    """'12 min ago' from an ISO time; the tablet's clock may be off by a little, never below 0."""
-    if not moment:
-        return "time unknown"
-    at = at or datetime.datetime.now(datetime.UTC)
-    seconds = max(0, int((at - datetime.datetime.fromisoformat(moment)).total_seconds()))
-    if seconds < 60:
-        return f"{seconds} s ago"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min ago"
-
-
-def state_label(state: str) -> str:
-    protocol = App.get_running_app().session.tablet.store.protocol()
-    labels = {s["value"]: s["label"] for s in protocol.get("assignment_states", [])}
-    return labels.get(state, state.replace("_", " "))
-
-
-def partner_line(assignment: dict[str, Any]) -> tuple[str, bool]:
-    """The other unit on the call and whether it has marked the scene safe."""
-    partners = assignment.get("partners") or []
-    if not partners:
-        return "No other unit on this call.", False
-    parts, safe = [], False
-    for p in partners:
-        marked = bool(p.get("scene_safe_at")) or p.get("status") == "scene_safe"
-        safe = safe or marked
-        scene = (
-            "scene SAFE"
-            if marked
-            else ("scene UNSAFE" if p.get("status") == "scene_unsafe" else "scene not yet checked")
-        )
-        parts.append(f"{p.get('call_sign')} ({state_label(p.get('status', ''))}, {scene})")
-    return "With " + "; ".join(parts), safe
+def _protocol() -> dict[str, Any]:
+    return App.get_running_app().session.tablet.store.protocol()
 
 
 class AssignmentCard(BoxLayout):
@@ -62,14 +34,14 @@ class AssignmentCard(BoxLayout):
         super().__init__(**kwargs)
         self.assignment = assignment
         call = assignment.get("incident") or {}
-        partner, safe = partner_line(assignment)
+        protocol = _protocol()
         self.ids.call_type.text = (
-            f"{call.get('call_type', '')} — {state_label(assignment['status'])}"
+            f"{call.get('call_type', '')} — {state_label(protocol, assignment['status'])}"
         )
         self.ids.address.text = call.get("address", "")
         self.ids.narrative.text = call.get("narrative", "")
-        self.ids.partner.text = partner
-        self.ids.partner.tint = GREEN if safe else GREY
+        self.ids.partner.text = partner_line(assignment, protocol)
+        self.ids.partner.tint = GREEN if scene_state(assignment) == SAFE else GREY
         self.tick()
         app = App.get_running_app()
         allowed = app.session.tablet.recorder.allowed_next(assignment["id"])
@@ -98,9 +70,8 @@ class InboxScreen(Screen):
     shown: str = ""
 
     def open_assignments(self) -> list[dict[str, Any]]:
-        held = App.get_running_app().session.tablet.store.assignments()
-        mine = [a for a in held if a["status"] not in FINISHED]
-        return sorted(mine, key=lambda a: a.get("dispatched_at") or "", reverse=True)
+        store = App.get_running_app().session.tablet.store
+        return open_assignments(store.assignments(), store.protocol())
 
     def refresh(self) -> None:
         assignments = self.open_assignments()

@@ -47,7 +47,7 @@ class SignInScreen(Screen):
         self.show("")
         app = App.get_running_app()
         # A password sign-in is its own proof; the lock asks for a PIN only if none is set.
-        app.locked = False
+        app.lock.signed_in()
         app.go("inbox")
 
     def refused(self, reason: str) -> None:

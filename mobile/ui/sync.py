@@ -10,8 +10,10 @@ from kivy.lang import Builder
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 
+from mobile.client.recorder import NotAllowed
 from mobile.client.store import PENDING, REJECTED, Mutation
 from mobile.client.sync_engine import SyncState
+from mobile.client.undo import can_take_back
 from mobile.ui.widgets import AMBER, GREEN, GREY, RED, BigButton, Text
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -38,7 +40,14 @@ def describe(mutation: Mutation, names: dict[str, str] | None = None) -> str:
     """'Referral to Crisis Line at 14:02:11': `names` turns service codes and directory ids
     into the words the responder saw."""
     what = WHAT.get(mutation.type, mutation.type)
-    detail = str(mutation.data.get("to") or mutation.data.get("service") or "")
+    if mutation.type == "encounter.upsert" and "disposition" in mutation.data:
+        what = "Disposition"
+    detail = str(
+        mutation.data.get("to")
+        or mutation.data.get("service")
+        or mutation.data.get("disposition")
+        or ""
+    )
     detail = (names or {}).get(detail, detail.replace("_", " "))
     if mutation.type == "referral.create":
         detail = f"to {detail}"
@@ -47,7 +56,9 @@ def describe(mutation: Mutation, names: dict[str, str] | None = None) -> str:
 
 def readable_names(store) -> dict[str, str]:
     """Service codes and directory ids to their labels, from the cached reference data."""
-    names = {s["code"]: s["label"] for s in store.protocol().get("services", [])}
+    protocol = store.protocol()
+    names = {s["code"]: s["label"] for s in protocol.get("services", [])}
+    names.update({d["code"]: d["label"] for d in protocol.get("dispositions", [])})
     names.update({str(e["id"]): e["name"] for e in store.directory()})
     return names
 
@@ -82,7 +93,12 @@ class SyncScreen(Screen):
         names = readable_names(store)
         box.add_widget(Text(text=f"Waiting to reach the server: {len(queued)}", bold=True))
         for mutation in queued:
-            box.add_widget(Text(text=describe(mutation, names)))
+            said = describe(mutation, names)
+            box.add_widget(Text(text=said))
+            if can_take_back(mutation):
+                back = BigButton(text="Take back", stable_id=f"take-back-{mutation.id}", tint=GREY)
+                back.bind(on_release=lambda _b, mid=mutation.id, s=said: self.take_back(mid, s))
+                box.add_widget(back)
         box.add_widget(Text(text=f"Refused by the server: {len(rejected)}", bold=True))
         for mutation in rejected:
             box.add_widget(Text(text=f"{describe(mutation, names)} — {mutation.reason}", tint=RED))
@@ -93,6 +109,15 @@ class SyncScreen(Screen):
     def sync_now(self) -> None:
         """Wake the sync engine (it is otherwise backing off after failures); never waits."""
         App.get_running_app().session.tablet.engine.nudge()
+
+    def take_back(self, mutation_id: str, said: str) -> None:
+        """One more queued change that undoes it (offered for Undo in turn)."""
+        app = App.get_running_app()
+        try:
+            app.offered(app.undo_shelf.take_back(mutation_id, said))
+        except NotAllowed as exc:
+            app.tell(str(exc))
+        self.refresh()
 
     def dismiss(self, mutation_id: str) -> None:
         App.get_running_app().session.tablet.store.dismiss_rejected(mutation_id)

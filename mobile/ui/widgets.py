@@ -2,18 +2,25 @@
 
 `stable_id` names a widget for people testing the app (and its test driver): it never depends on
 position, so a test presses "to-en_route" whatever the layout.
+
+Every button asks the app's tap guard before taking a touch: a tap on a different control within
+300 ms after the layout changed was aimed at what was there before, and is ignored.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from kivy.app import App
+from kivy.core.window import Window
 from kivy.lang import Builder
-from kivy.properties import ColorProperty, StringProperty
+from kivy.properties import BooleanProperty, ColorProperty, StringProperty
+from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.textinput import TextInput
 from kivy.uix.togglebutton import ToggleButton
+from kivy.uix.widget import Widget
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
@@ -53,12 +60,33 @@ def contrast(foreground, background) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
-class BigButton(Button):
+class Guarded:
+    """A control that asks the app's tap guard before it takes a touch, and logs what it did."""
+
+    def on_touch_down(self, touch):
+        if not self.disabled and self.collide_point(*touch.pos):
+            guard = getattr(App.get_running_app(), "tap_guard", None)
+            if guard is not None and not guard.allows(self.stable_id or str(id(self))):
+                return True  # swallowed: aimed at what was here before the layout changed
+        return super().on_touch_down(touch)
+
+    def on_release(self) -> None:
+        taps = getattr(App.get_running_app(), "tap_log", None)
+        if taps is not None:
+            taps.append(self.stable_id)
+
+
+class BigButton(Guarded, Button):
     stable_id = StringProperty("")
     tint = ColorProperty(BLUE)
+    current = BooleanProperty(False)  # highlighted though not tappable (the status it is in)
 
 
-class BigToggle(ToggleButton):
+class UndoButton(BigButton):
+    said = StringProperty("")  # the choice it takes back, in the responder's words
+
+
+class BigToggle(Guarded, ToggleButton):
     stable_id = StringProperty("")
 
 
@@ -71,3 +99,25 @@ class Text(Label):
 
     stable_id = StringProperty("")
     tint = ColorProperty((0, 0, 0, 0))
+
+
+def drawn(widget: Widget):
+    """Every widget drawn under `widget` (no transparent ancestor)."""
+    if widget.opacity <= 0:
+        return
+    yield widget
+    for child in widget.children:
+        yield from drawn(child)
+
+
+def layout_signature() -> tuple:
+    """What each touch target offers, and where, on screen now: when it differs from before, a
+    finger already on its way may land on something it wasn't aimed at."""
+    found = []
+    for child in Window.children:
+        for w in drawn(child):
+            if isinstance(w, ButtonBehavior | TextInput):
+                x, y = w.to_window(*w.pos)
+                name = getattr(w, "stable_id", "") or w.__class__.__name__
+                found.append((name, getattr(w, "text", ""), round(x), round(y), round(w.width)))
+    return tuple(sorted(found))

@@ -80,3 +80,17 @@ def test_a_partner_update_for_an_assignment_not_on_the_tablet_changes_nothing(en
     engine.apply_events([event], {})
     assert engine.store.assignment("care-1")["partners"][0]["status"] == "on_scene"
     assert engine.store.assignment("someone-elses") is None
+
+
+def test_a_new_referral_arrives_as_referral_recorded_and_its_update_as_referral_updated(engine):
+    made = {"id": "r-1", "encounter": "e-1", "service": 7, "status": "made", "version": 1}
+    engine.apply_events(
+        [{"stream": "unit:1", "seq": 1, "kind": "referral.recorded", "data": made}], {}
+    )
+    assert engine.store.record("r-1")["status"] == "made"
+    moved = {**made, "status": "contacted", "version": 2}
+    engine.apply_events(
+        [{"stream": "unit:1", "seq": 2, "kind": "referral.updated", "data": moved}], {}
+    )
+    assert engine.store.record("r-1")["status"] == "contacted"
+    assert engine.store.records("referral", parent="e-1") == [moved]

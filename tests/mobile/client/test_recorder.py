@@ -8,7 +8,9 @@ from decimal import Decimal
 import pytest
 
 from mobile.client.recorder import NotAllowed
+from server.accounts.models import Role, User
 from server.care.models import NaloxoneAdministration, Referral
+from tests.conftest import PASSWORD
 
 
 @pytest.fixture
@@ -136,3 +138,60 @@ def test_a_referral_status_the_protocol_does_not_allow_next_is_refused(crew):
         tablet.recorder.update_referral(referral, status="connected")
     with pytest.raises(NotAllowed, match="Change the status"):
         tablet.recorder.update_referral(referral, note="  ")
+
+
+def test_care_recorded_before_scene_safe_is_kept_and_flagged_and_after_it_is_not(crew):
+    """The rule both sides hold: the tablet lets the responder record before the officer marks
+    the scene safe (with a warning), and the server keeps it and flags it."""
+    from mobile.client.assignment_view import SAFE, UNCHECKED, assignment_view
+    from server.care.models import ServiceGiven
+    from server.dispatch import services as dispatch_services
+    from server.dispatch.models import Assignment
+
+    tablet, call = crew
+    encounter = _synced_on_scene(tablet, call)
+    role = tablet.store.get_setting("user")["role"]
+    view = assignment_view(tablet.store.assignment(call["care"]), tablet.store.protocol(), role)
+    assert view.scene == UNCHECKED and view.may_open_encounter and view.encounter_warning
+    code = tablet.store.protocol()["services"][0]["code"]
+    early = tablet.recorder.log_service(encounter, code)
+    assert tablet.engine.sync_once() and tablet.store.queued_count() == 0
+    assert ServiceGiven.objects.get(pk=early).before_scene_safe is True
+
+    spd = Assignment.objects.get(pk=call["spd"])
+    officer = User.objects.create_user(
+        username=f"officer-{spd.unit.call_sign}",
+        password=PASSWORD,
+        role=Role.SPD_OFFICER,
+        unit=spd.unit,
+    )
+    for to in ("acknowledged", "en_route", "on_scene", "scene_safe"):
+        dispatch_services.transition_assignment(actor=officer, assignment_id=spd.pk, to=to)
+    assert tablet.engine.sync_once()
+    view = assignment_view(tablet.store.assignment(call["care"]), tablet.store.protocol(), role)
+    assert view.scene == SAFE and view.encounter_warning == ""
+    later = tablet.recorder.log_service(encounter, tablet.store.protocol()["services"][1]["code"])
+    assert tablet.engine.sync_once() and tablet.store.queued_count() == 0
+    assert ServiceGiven.objects.get(pk=later).before_scene_safe is False
+
+
+def test_a_disposition_undone_offline_reaches_the_server_undone_not_as_a_conflict(crew):
+    """Two edits of the same field made offline one on top of the other (a choice and its Undo)
+    both carry the version the tablet saw; the second is rebased on the first's."""
+    from mobile.client.undo import UndoShelf
+    from server.care.models import Encounter
+
+    tablet, call = crew
+    encounter = _synced_on_scene(tablet, call)
+    assert tablet.engine.sync_once() and tablet.store.queued_count() == 0
+    code = tablet.store.protocol()["dispositions"][0]["code"]
+    shelf = UndoShelf(tablet.recorder)
+    shelf.dispose(encounter, code, "first")
+    shelf.undo()
+    first, second = tablet.store.pending()
+    assert first.base_version == second.base_version is not None
+    assert tablet.engine.sync_once() and tablet.store.queued_count() == 0
+    assert {m.state for m in tablet.store.mutations()} == {"done"}
+    stored = Encounter.objects.get(pk=encounter)
+    assert stored.disposition is None
+    assert stored.version == first.base_version + 2

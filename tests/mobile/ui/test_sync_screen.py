@@ -10,7 +10,11 @@ from mobile.client.store import Mutation
 from mobile.ui.sync import describe
 
 AT = "2026-11-18T23:00:00+00:00"
-NAMES = {"de-escalation": "De-escalation", "7f3e": "24-Hour Crisis Line"}
+NAMES = {
+    "de-escalation": "De-escalation",
+    "7f3e": "24-Hour Crisis Line",
+    "declined": "Declined services",
+}
 
 
 def queued(type_: str, **data) -> Mutation:
@@ -25,6 +29,7 @@ def queued(type_: str, **data) -> Mutation:
         (queued("assignment.transition", to="en_route"), "Status change en route at "),
         (queued("naloxone.update", dose_mg="2"), "Naloxone correction at "),
         (queued("referral.update", status="contacted"), "Referral follow-up at "),
+        (queued("encounter.upsert", disposition="declined"), "Disposition Declined services at "),
     ],
 )
 def test_a_queued_change_reads_in_the_responders_words(mutation, start):

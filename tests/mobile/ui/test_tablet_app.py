@@ -3,7 +3,9 @@
 A CARE responder signs in, receives a dispatch live, acknowledges, goes en route and on scene;
 the officer on the call marks the scene safe and the app's banner turns green; with the network
 cut the responder logs naloxone, two services, a referral and a disposition; with it restored,
-the server holds each record exactly once. Every screen is saved to docs/screenshots/.
+the server holds each record exactly once. Every screen is saved as a screenshot in the test's
+temporary folder, or in the folder named by CARE_SCREENSHOTS (`make screenshots` refreshes
+docs/screenshots/ that way; a test run never rewrites tracked files).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from tests.e2e.test_daphne_serves_the_demo import CALL, sign_in
 from tests.mobile.ui.network import Link
 
 ROOT = Path(__file__).resolve().parents[3]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 pytestmark = [
     pytest.mark.kivy,
@@ -56,6 +57,8 @@ class TabletApp:
 
     def __init__(self, server_url: str, home: Path, *options: str, env: dict | None = None):
         home.mkdir(parents=True, exist_ok=True)
+        wanted = os.environ.get("CARE_SCREENSHOTS")
+        self.screenshots = Path(wanted) if wanted else home.parent / "screenshots"
         self.port = _free_port()
         command = [
             sys.executable,
@@ -151,6 +154,10 @@ class TabletApp:
     def shows(self, stable_id: str) -> bool:
         return stable_id in self.ask(op="state")["ids"]
 
+    def offers(self, stable_id: str) -> bool:
+        """On screen and taking taps (status buttons are always there, enabled or not)."""
+        return self.shows(stable_id) and not self.read(stable_id)["disabled"]
+
     def sign_in(self, username: str) -> None:
         """The server URL is filled in from --server; the password is the demo's."""
         self.wait_for("the sign-in screen", lambda: self.shows("sign_in"))
@@ -170,8 +177,8 @@ class TabletApp:
 
     def screenshot(self, name: str) -> None:
         time.sleep(0.3)  # let the frame after the last change draw
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.ask(op="screenshot", path=str(SCREENSHOTS / f"tablet-{name}.png"))
+        self.screenshots.mkdir(parents=True, exist_ok=True)
+        self.ask(op="screenshot", path=str(self.screenshots / f"tablet-{name}.png"))
 
     def stop(self) -> None:
         try:
@@ -281,18 +288,31 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     app.screenshot("inbox")
     app.press(f"ack-{care}")
     assert app.ask(op="state")["screen"] == "assignment"
-    # Only the moves the server's protocol allows a CARE responder: no cancel, no scene safe.
-    app.wait_for("en route offered", lambda: app.shows("to-en_route"))
+    # One button per status a CARE responder may set, fixed: no cancel, no scene safe; the
+    # current status highlighted and not tappable, the next one offered.
+    app.wait_for("en route offered", lambda: app.offers("to-en_route"))
     state = app.ask(op="state")
-    assert not {"to-cancelled", "to-scene_safe", "to-acknowledged"} & set(state["ids"])
+    moves = [i for i in state["ids"] if i.startswith("to-")]
+    assert sorted(moves) == ["to-acknowledged", "to-cleared", "to-en_route", "to-on_scene"]
+    assert app.read("to-acknowledged")["disabled"] and app.read("to-cleared")["disabled"]
     app.press("to-en_route")
-    app.wait_for("on scene offered", lambda: app.shows("to-on_scene"))
+    app.wait_for("on scene offered", lambda: app.offers("to-on_scene"))
     app.press("to-on_scene")
-    app.wait_for("clear offered", lambda: app.shows("to-cleared"))
-    assert "WAIT FOR SCENE SAFE" in app.read("scene-banner")["text"]
-    assert app.read("open-encounter")["disabled"]
+    app.wait_for("clear offered", lambda: app.offers("to-cleared"))
+    assert "Wait for scene safe" in app.read("scene-banner")["text"]
+    # The encounter opens before scene safe, with the warning (the server flags that care).
+    assert not app.read("open-encounter")["disabled"]
+    assert "not marked safe" in app.read("encounter-warning")["text"]
     app.assert_fits("the assignment")
     app.screenshot("assignment-wait")
+    # Clearing ends the unit's part: a confirmation naming the call, nothing recorded on "no".
+    app.press("to-cleared")
+    assert CALL["address"] in app.read("confirm-question")["text"]
+    app.assert_fits("the confirmation to clear")
+    app.screenshot("assignment-confirm-clear")
+    app.press("confirm-no")
+    app.wait_for("the confirmation closed", lambda: not app.shows("confirm-yes"))
+    assert app.offers("to-cleared")
 
     # On the officer's tablet: the officer's moves; first the scene is unsafe, with a note.
     officer.wait_for("the officer's assignment", lambda: officer.shows(f"ack-{spd}"))
@@ -302,11 +322,13 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     officer.assert_fits("the officer's inbox")
     officer.press(f"ack-{spd}")
     for to in ("en_route", "on_scene"):
-        officer.wait_for(f"{to} offered", lambda to=to: officer.shows(f"to-{to}"))
+        officer.wait_for(f"{to} offered", lambda to=to: officer.offers(f"to-{to}"))
         officer.press(f"to-{to}")
-    officer.wait_for("scene safe offered", lambda: officer.shows("to-scene_safe"))
+    officer.wait_for("scene safe offered", lambda: officer.offers("to-scene_safe"))
     moves = {i for i in officer.ask(op="state")["ids"] if i.startswith("to-")}
-    assert moves == {"to-scene_safe", "to-scene_unsafe", "to-cleared"}
+    offered = {i for i in moves if not officer.read(i)["disabled"]}
+    assert offered == {"to-scene_safe", "to-scene_unsafe", "to-cleared"}
+    assert moves == offered | {"to-acknowledged", "to-en_route", "to-on_scene"}
     assert officer.read("open-encounter")["disabled"]  # no encounter for an officer
     officer.assert_fits("the officer's assignment")
     officer.screenshot("officer-assignment")
@@ -315,10 +337,10 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     unsafe_note = "Man with a knife in the doorway; stay back until backup arrives."
     officer.type("transition-note", unsafe_note)
     officer.press("to-scene_unsafe")
-    app.wait_for("the red banner", lambda: "SCENE UNSAFE" in app.read("scene-banner")["text"])
+    app.wait_for("the red banner", lambda: "Scene unsafe" in app.read("scene-banner")["text"])
     assert unsafe_note in app.read("scene-banner")["text"]  # CARE reads the officer's why
-    assert "scene UNSAFE" in app.read("partner")["text"]
-    assert app.read("open-encounter")["disabled"]
+    assert app.read("partner")["text"] == "2M12 marked the scene unsafe."
+    assert "marked the scene unsafe" in app.read("encounter-warning")["text"]
     app.screenshot("assignment-unsafe")
     history = desk.call("GET", f"/api/v1/assignments/{spd}", "dispatcher")["transitions"]
     assert [(t["to"], t["note"]) for t in history if t["to"] == "scene_unsafe"] == [
@@ -326,16 +348,18 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     ]
 
     # Then safe: the CARE banner turns green.
-    officer.wait_for("scene safe offered again", lambda: officer.shows("to-scene_safe"))
+    officer.wait_for("scene safe offered again", lambda: officer.offers("to-scene_safe"))
     officer.press("to-scene_safe")
     app.wait_for(
         "the green banner",
         lambda: (
-            "SCENE SAFE" in app.read("scene-banner")["text"]
-            and "WAIT" not in app.read("scene-banner")["text"]
+            app.read("scene-banner")["text"].startswith("Scene safe")
+            and "Wait" not in app.read("scene-banner")["text"]
         ),
     )
     assert not app.read("open-encounter")["disabled"]
+    assert app.read("encounter-warning")["text"] == ""
+    assert app.read("partner")["text"].startswith("2M12 marked the scene safe at ")
     app.screenshot("assignment-safe")
     app.wait_for(
         "every status change on the server",
@@ -364,10 +388,13 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     app.press("refer")
     app.press(f"disposition-{disposition['code']}")
     taps = app.ask(op="taps")["taps"] - taps_before
-    assert "1 naloxone dose" in app.read("naloxone-log")["text"]
+    assert app.read("naloxone-log")["text"].startswith("Naloxone: 1 dose,")
     # Corrections after the fact, not part of the scripted taps: the response, the dose in mg
     # (a dose over the protocol's maximum is refused on the tablet), the referral's next step.
     app.press("response-improved")
+    assert app.read("app-message")["text"] == "Response to naloxone: improved"
+    assert not app.read("undo")["disabled"]
+    app.screenshot("encounter-undo")
     app.type("dose-mg", "20")
     app.press("save-dose")
     assert "at most 16 mg" in app.read("app-message")["text"]

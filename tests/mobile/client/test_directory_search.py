@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-pytest.importorskip("kivy", reason="Kivy is not installed (pip install -e '.[tablet]')")
-
-from mobile.ui.encounter import SHOWN_MATCHES, matching
+from mobile.client.directory import SHOWN_MATCHES, matching
 
 DIRECTORY = [
     {

@@ -6,9 +6,7 @@ import datetime
 
 import pytest
 
-pytest.importorskip("kivy", reason="Kivy is not installed (pip install -e '.[tablet]')")
-
-from mobile.ui.inbox import since
+from mobile.client.assignment_view import since
 
 NOW = datetime.datetime(2026, 11, 18, 23, 0, tzinfo=datetime.UTC)
 

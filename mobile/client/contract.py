@@ -1,0 +1,39 @@
+"""What the tablet says to the server and what it understands back, declared once.
+
+A server-side test compares these with the server's own declarations (the push handlers and the
+feed's event kinds), so a new mutation type or event kind on one side can't be forgotten on the
+other.
+"""
+
+from __future__ import annotations
+
+# The mutation types the tablet queues in its outbox and pushes.
+MUTATION_TYPES: tuple[str, ...] = (
+    "assignment.transition",
+    "encounter.upsert",
+    "service.create",
+    "naloxone.create",
+    "naloxone.update",
+    "referral.create",
+    "referral.update",
+    "survey.create",
+)
+
+# Feed events that carry an assignment (this unit's own view of it).
+ASSIGNMENT_EVENTS: tuple[str, ...] = ("assignment.dispatched", "assignment.updated")
+PARTNER_EVENT = "assignment.partner_updated"
+
+# Feed events that carry a clinical record, and the record kind the store keeps it as. A new
+# referral is `referral.recorded` (like every other create); `referral.updated` is a later change.
+RECORD_EVENTS: dict[str, str] = {
+    "encounter.updated": "encounter",
+    "service.recorded": "service",
+    "naloxone.recorded": "naloxone",
+    "naloxone.updated": "naloxone",
+    "referral.recorded": "referral",
+    "referral.updated": "referral",
+    "survey.recorded": "survey",
+}
+
+# Every event kind the tablet acts on; anything else is skipped (its cursor still moves).
+EVENT_KINDS: tuple[str, ...] = (*ASSIGNMENT_EVENTS, PARTNER_EVENT, *RECORD_EVENTS)

@@ -1,0 +1,181 @@
+"""Consequential choices shown with an Undo for 10 seconds, and taps that land after a layout
+change ignored.
+
+Undo never deletes: it records one more change (a naloxone correction, a referral update, an
+encounter edit), queued and synced like the rest, which the server keeps and audits as a
+correction. The choices guarded: naloxone route and response, the disposition, a referral made
+with consent, and taking back a change still queued (itself undone by recording it again).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mobile.client.recorder import NotAllowed, Recorder
+from mobile.client.store import PENDING, Mutation
+
+UNDO_SECONDS = 10.0
+TAP_GUARD_SECONDS = 0.3
+REFERRAL_TAKEN_BACK = "closed"
+TAKEN_BACK_NOTE = "Taken back on the tablet: chosen by mistake."
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What was just chosen, in the responder's words, and how to take it back."""
+
+    said: str
+    revert: Callable[[], str]
+    until: float
+
+
+class UndoShelf:
+    """Holds the latest consequential choice for `UNDO_SECONDS`; a newer one replaces it."""
+
+    def __init__(self, recorder: Recorder, *, clock: Callable[[], float] = time.monotonic):
+        self.recorder = recorder
+        self.clock = clock
+        self._offer: Offer | None = None
+
+    @property
+    def offer(self) -> Offer | None:
+        if self._offer is not None and self.clock() >= self._offer.until:
+            self._offer = None
+        return self._offer
+
+    def _keep(self, said: str, revert: Callable[[], str]) -> Offer:
+        self._offer = Offer(said=said, revert=revert, until=self.clock() + UNDO_SECONDS)
+        return self._offer
+
+    def undo(self) -> str | None:
+        """Take back the offered choice (one more queued change); its mutation id, or None when
+        the offer has expired."""
+        offer = self.offer
+        if offer is None:
+            return None
+        self._offer = None
+        return offer.revert()
+
+    # ---- the guarded choices --------------------------------------------------------------
+
+    def take_back(self, mutation_id: str, said: str) -> Offer:
+        """Take back a queued change by recording its opposite; Undo records it again."""
+        mutation = self.recorder.store.mutation(mutation_id)
+        if mutation is None or not can_take_back(mutation):
+            raise NotAllowed("Only a queued naloxone correction, disposition or referral.")
+        revert, again = TAKE_BACK[mutation.type](self.recorder, mutation)
+        revert()
+        return self._keep(f"Taken back: {said}", again)
+
+    def correct_naloxone(self, record_id: str, field: str, value: Any) -> Offer:
+        before = (self.recorder.store.record(record_id) or {}).get(field)
+        self.recorder.correct_naloxone(record_id, **{field: value})
+        words = {"route": "Naloxone route", "response": "Response to naloxone"}.get(field, field)
+        return self._keep(
+            f"{words}: {value}",
+            lambda: self.recorder.correct_naloxone(record_id, **{field: before}),
+        )
+
+    def dispose(self, encounter_id: str, code: str, label: str) -> Offer:
+        before = (self.recorder.store.record(encounter_id) or {}).get("disposition")
+        self.recorder.edit_encounter(encounter_id, disposition=code)
+        return self._keep(
+            f"Disposition: {label}",
+            lambda: self.recorder.edit_encounter(encounter_id, disposition=before or ""),
+        )
+
+    def refer(self, encounter_id: str, service: int | str, name: str, *, consent: bool) -> str:
+        """Make the referral; with consent it is offered for undo (a referral without consent
+        is only a record that one was offered)."""
+        referral_id = self.recorder.refer(encounter_id, service, consent=consent)
+        if consent:
+            self._keep(
+                f"Referral to {name}, with consent",
+                lambda: self.recorder.update_referral(
+                    referral_id, status=REFERRAL_TAKEN_BACK, note=TAKEN_BACK_NOTE
+                ),
+            )
+        return referral_id
+
+
+def can_take_back(mutation: Mutation) -> bool:
+    """A queued change that one more change can take back: a naloxone correction, a
+    disposition, a referral."""
+    if mutation.state not in PENDING:
+        return False
+    if mutation.type == "encounter.upsert":
+        return "disposition" in mutation.data
+    return mutation.type in ("naloxone.update", "referral.create")
+
+
+def _before(recorder: Recorder, mutation: Mutation) -> dict[str, Any]:
+    """The entity as it was just before `mutation`: the server's copy, then the tablet's earlier
+    changes to it, in order."""
+    held: dict[str, Any] = dict(recorder.store.server_copy(mutation.entity_id) or {})
+    for earlier in recorder.store.mutations_for(mutation.entity_id):
+        if earlier.seq >= mutation.seq:
+            break
+        held.update(earlier.data)
+    return held
+
+
+def _take_back_naloxone(recorder: Recorder, m: Mutation) -> tuple[Callable, Callable]:
+    before = _before(recorder, m)
+    fields = {k: before.get(k) for k in m.data}
+    return (
+        lambda: recorder.correct_naloxone(m.entity_id, **fields),
+        lambda: recorder.correct_naloxone(m.entity_id, **m.data),
+    )
+
+
+def _take_back_disposition(recorder: Recorder, m: Mutation) -> tuple[Callable, Callable]:
+    before = _before(recorder, m).get("disposition") or ""
+    again = m.data["disposition"]
+    return (
+        lambda: recorder.edit_encounter(m.entity_id, disposition=before),
+        lambda: recorder.edit_encounter(m.entity_id, disposition=again),
+    )
+
+
+def _take_back_referral(recorder: Recorder, m: Mutation) -> tuple[Callable, Callable]:
+    data = m.data
+    return (
+        lambda: recorder.update_referral(
+            m.entity_id, status=REFERRAL_TAKEN_BACK, note=TAKEN_BACK_NOTE
+        ),
+        # A closed referral stays closed: undoing the take-back makes the referral again.
+        lambda: recorder.refer(
+            data["encounter"], data["service"], consent=data["consent"], note=data.get("note", "")
+        ),
+    )
+
+
+TAKE_BACK = {
+    "naloxone.update": _take_back_naloxone,
+    "encounter.upsert": _take_back_disposition,
+    "referral.create": _take_back_referral,
+}
+
+
+class TapGuard:
+    """Ignores a tap on a different control within `TAP_GUARD_SECONDS` after the layout changed:
+    that finger was aimed at what was there before."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.changed_at: float | None = None
+        self.last_control: str | None = None
+
+    def layout_changed(self) -> None:
+        self.changed_at = self.clock()
+
+    def allows(self, control: str) -> bool:
+        """Whether a tap on `control` now counts; a counted tap becomes the last control."""
+        recent = self.changed_at is not None and self.clock() - self.changed_at < TAP_GUARD_SECONDS
+        if recent and control != self.last_control:
+            return False
+        self.last_control = control
+        return True

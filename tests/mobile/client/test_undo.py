@@ -1,0 +1,142 @@
+"""Consequential choices can be taken back for 10 seconds, by one more queued change; a tap on
+another control just after the layout changed is ignored."""
+
+from __future__ import annotations
+
+import pytest
+
+from mobile.client.recorder import NotAllowed, Recorder
+from mobile.client.store import Store
+from mobile.client.undo import TapGuard, UndoShelf, can_take_back
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+PROTOCOL = {
+    "naloxone": {"routes": ["intranasal", "intramuscular"], "responses": ["improved", "worse"]},
+    "referral_statuses": {"made": ["contacted", "closed"], "contacted": ["closed"]},
+}
+
+
+@pytest.fixture
+def shelf(tmp_path):
+    store = Store(tmp_path / "tablet.sqlite3")
+    store.set_settings(protocol=PROTOCOL)
+    with store.transaction() as db:
+        store.put_assignment(db, {"id": "a-1", "kind": "care", "status": "on_scene"})
+    recorder = Recorder(store)
+    clock = Clock()
+    yield UndoShelf(recorder, clock=clock), recorder, clock
+    store.close()
+
+
+def test_undoing_a_naloxone_response_queues_a_correction_back_to_what_it_was(shelf):
+    undo, recorder, clock = shelf
+    encounter = recorder.open_encounter("a-1")
+    dose = recorder.log_naloxone(encounter, response="improved")
+    offer = undo.correct_naloxone(dose, "response", "worse")
+    assert offer.said == "Response to naloxone: worse"
+    clock.now += 9.5
+    assert undo.undo() is not None
+    assert recorder.store.record(dose)["response"] == "improved"
+    updates = [m for m in recorder.store.pending() if m.type == "naloxone.update"]
+    assert [m.data for m in updates] == [{"response": "worse"}, {"response": "improved"}]
+
+
+def test_after_ten_seconds_there_is_nothing_to_undo(shelf):
+    undo, recorder, clock = shelf
+    encounter = recorder.open_encounter("a-1")
+    undo.dispose(encounter, "referred", "Referred")
+    clock.now += 10
+    assert undo.offer is None and undo.undo() is None
+    assert recorder.store.record(encounter)["disposition"] == "referred"
+
+
+def test_undoing_a_disposition_edits_the_encounter_back_and_keeps_both_edits(shelf):
+    undo, recorder, _ = shelf
+    encounter = recorder.open_encounter("a-1")
+    undo.dispose(encounter, "referred", "Referred")
+    undo.undo()
+    assert recorder.store.record(encounter)["disposition"] == ""
+    edits = [m.data.get("disposition") for m in recorder.store.pending()]
+    assert edits == [None, "referred", ""]  # the opening, the choice, the undo
+
+
+def test_undoing_a_referral_with_consent_closes_it_with_a_note_never_deletes_it(shelf):
+    undo, recorder, _ = shelf
+    encounter = recorder.open_encounter("a-1")
+    referral = undo.refer(encounter, 7, "Crisis Line", consent=True)
+    assert undo.offer.said == "Referral to Crisis Line, with consent"
+    undo.undo()
+    assert recorder.store.record(referral)["status"] == "closed"
+    (update,) = [m for m in recorder.store.pending() if m.type == "referral.update"]
+    assert update.data["status"] == "closed" and "mistake" in update.data["note"]
+    assert [m.type for m in recorder.store.pending()].count("referral.create") == 1
+
+
+def test_a_referral_without_consent_is_not_offered_for_undo(shelf):
+    undo, recorder, _ = shelf
+    undo.refer(recorder.open_encounter("a-1"), 7, "Crisis Line", consent=False)
+    assert undo.offer is None
+
+
+def test_a_newer_choice_replaces_the_offer(shelf):
+    undo, recorder, _ = shelf
+    encounter = recorder.open_encounter("a-1")
+    undo.dispose(encounter, "referred", "Referred")
+    undo.dispose(encounter, "resolved", "Resolved")
+    undo.undo()
+    assert recorder.store.record(encounter)["disposition"] == "referred"
+
+
+def test_a_tap_on_another_control_within_300_ms_of_a_layout_change_is_ignored():
+    clock = Clock()
+    guard = TapGuard(clock=clock)
+    assert guard.allows("service-a")
+    guard.layout_changed()
+    clock.now += 0.15
+    assert not guard.allows("service-b")
+    assert guard.allows("service-a")  # the same control still does what it did
+    clock.now += 0.2
+    assert guard.allows("service-b")  # a person's pace, not a bounce
+
+
+def test_taking_back_a_queued_naloxone_correction_queues_its_opposite_and_undo_redoes_it(shelf):
+    undo, recorder, _ = shelf
+    dose = recorder.log_naloxone(recorder.open_encounter("a-1"), route="intranasal")
+    recorder.correct_naloxone(dose, route="intramuscular")
+    (correction,) = [m for m in recorder.store.pending() if m.type == "naloxone.update"]
+    assert can_take_back(correction)
+    offer = undo.take_back(correction.id, "Naloxone correction")
+    assert offer.said == "Taken back: Naloxone correction"
+    assert recorder.store.record(dose)["route"] == "intranasal"
+    undo.undo()
+    assert recorder.store.record(dose)["route"] == "intramuscular"
+    routes = [m.data["route"] for m in recorder.store.pending() if m.type == "naloxone.update"]
+    assert routes == ["intramuscular", "intranasal", "intramuscular"]
+
+
+def test_taking_back_a_queued_referral_closes_it_and_undo_makes_it_again(shelf):
+    undo, recorder, _ = shelf
+    encounter = recorder.open_encounter("a-1")
+    referral = recorder.refer(encounter, 7, consent=True)
+    undo.take_back(recorder.store.pending()[-1].id, "Referral")
+    assert recorder.store.record(referral)["status"] == "closed"
+    undo.undo()
+    made = [m for m in recorder.store.pending() if m.type == "referral.create"]
+    assert len(made) == 2 and made[1].data["service"] == 7 and made[1].data["consent"] is True
+
+
+def test_a_status_change_or_a_service_cannot_be_taken_back(shelf):
+    undo, recorder, _ = shelf
+    recorder.log_service(recorder.open_encounter("a-1"), "first_aid")
+    service = recorder.store.pending()[-1]
+    assert not can_take_back(service)
+    with pytest.raises(NotAllowed):
+        undo.take_back(service.id, "Service")
