@@ -1,9 +1,8 @@
-import csv
-
 from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.utils import timezone
 
+from server import csv_output
 from server.dispatch import services
 from server.dispatch.models import (
     Area,
@@ -149,7 +148,7 @@ class IncidentAdmin(admin.ModelAdmin):
             "override_reason",
             "dispatch_model",
         ]
-        writer = csv.writer(response)
+        writer = csv_output.writer(response)
         writer.writerow(columns)
         for row in queryset.values_list(*columns):
             writer.writerow(row)
