@@ -25,6 +25,7 @@ from server.dispatch.models import (
     AssignmentStatus,
     CallType,
     Incident,
+    PoliceOnlyReason,
     ScreeningQuestion,
     Unit,
 )
@@ -116,7 +117,8 @@ class IncidentSerializer(serializers.ModelSerializer):
             "dispatch_model",
             "response",
             "override_reason",
-            "police_only_reason",
+            "police_only_code",
+            "police_only_note",
             "resolution_note",
             "hotline_name",
             "cancel_reason",
@@ -152,6 +154,9 @@ class DispatchSerializer(serializers.Serializer):
     care_unit = serializers.IntegerField(required=False, allow_null=True)
     spd_unit = serializers.IntegerField()
     override_reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    # Required when an eligible call goes police only against the recommendation: a code from
+    # the police-only reasons (GET /api/v1/protocol). override_reason is then the internal note.
+    police_only_code = serializers.CharField(required=False, allow_blank=True, max_length=40)
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -229,6 +234,9 @@ class ProtocolView(APIView):
                 },
                 "dispatch_model": protocol.dispatch_model,
                 "hotline_name": protocol.hotline_name,
+                "police_only_reasons": list(
+                    PoliceOnlyReason.objects.for_dispatchers().values("code", "label")
+                ),
                 "services": list(ServiceType.objects.filter(active=True).values("code", "label")),
                 "dispositions": list(
                     Disposition.objects.filter(active=True).values("code", "label")
@@ -318,6 +326,7 @@ class DispatchView(APIView):
             care_unit=data.get("care_unit"),
             spd_unit=data["spd_unit"],
             override_reason=data.get("override_reason", ""),
+            police_only_code=data.get("police_only_code", ""),
         )
         return Response(
             {

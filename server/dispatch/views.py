@@ -25,6 +25,7 @@ from server.dispatch.models import (
     DispatchModel,
     Incident,
     IncidentStatus,
+    PoliceOnlyReason,
     ResponseSent,
     ScreeningQuestion,
     Unit,
@@ -227,6 +228,7 @@ def call_page(request: HttpRequest, incident_id: uuid.UUID) -> HttpResponse:
             in (IncidentStatus.RECEIVED, IncidentStatus.SCREENED, IncidentStatus.TRIAGE),
             "problem": problem,
             "protocol": current_protocol(),
+            "police_only_reasons": PoliceOnlyReason.objects.for_dispatchers(),
         },
         status=400 if problem else 200,
     )
@@ -243,6 +245,7 @@ def _act(request: HttpRequest, incident: Incident) -> str:
                 care_unit=int(form["care_unit"]) if form.get("care_unit") else None,
                 spd_unit=int(form["spd_unit"]) if form.get("spd_unit") else None,
                 override_reason=form.get("override_reason", "").strip(),
+                police_only_code=form.get("police_only_code", ""),
             )
         elif action == "cancel":
             services.cancel_incident(

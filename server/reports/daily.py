@@ -152,7 +152,7 @@ def _call_totals(spans, on) -> None:
     rows = (
         Incident.objects.filter(_received_on(spans, "received_at"))
         .annotate(day=TruncDate("received_at", tzinfo=zone()))
-        .values_list("day", "police_only_reason")
+        .values_list("day", "police_only_code")
         .annotate(**call_total_counts())
         .order_by()
     )
@@ -161,7 +161,7 @@ def _call_totals(spans, on) -> None:
         for name, n in zip(CALL_TOTALS, counts, strict=True):
             parts[(name, "")] += n
         if counts[3]:
-            parts[("police_only_reason", reason)] += counts[3]
+            parts[("police_only_code", reason or "")] += counts[3]
 
 
 def _care_responded(spans, on) -> None:
@@ -285,7 +285,7 @@ def _survey_answers(spans, on) -> None:
 # Rows: (kind, day, label, label, six numbers).
 _PG_CALLS = """
 WITH inc AS MATERIALIZED (
-  SELECT i.id, i.eligible, i.response, i.status, i.police_only_reason, i.area, t.code AS call_type,
+  SELECT i.id, i.eligible, i.response, i.status, i.police_only_code, i.area, t.code AS call_type,
          (i.received_at AT TIME ZONE %(zone)s) AS local
   FROM {incident} i JOIN {call_type} t ON t.id = i.call_type_id
   WHERE {ranges}
@@ -301,7 +301,7 @@ enc AS MATERIALIZED (
     SELECT id, before_scene_safe FROM {encounter} WHERE assignment_id = asg.id OFFSET 0
   ) e
 )
-SELECT 'calls', local::date, police_only_reason::text, '', count(*),
+SELECT 'calls', local::date, coalesce(police_only_code, '')::text, '', count(*),
        count(*) FILTER (WHERE eligible), count(*) FILTER (WHERE response = 'dual'),
        count(*) FILTER (WHERE eligible AND response = 'police_only'),
        count(*) FILTER (WHERE status = %(phone)s), count(*) FILTER (WHERE status = %(hotline)s)
@@ -402,7 +402,7 @@ def _take_row(parts: Parts, kind: str, label: str, other: str, numbers: list[int
         for name, n in zip(CALL_TOTALS, numbers, strict=True):
             figures[(name, "")] += n
         if numbers[3]:
-            figures[("police_only_reason", label)] += numbers[3]
+            figures[("police_only_code", label)] += numbers[3]
     elif kind == "responded":
         hour, n = numbers[0], numbers[1]
         figures[("care_responded_call_type", label)] += n

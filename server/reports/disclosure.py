@@ -39,6 +39,8 @@ class Relation:
 class Table:
     counts: dict[str, int]
     relations: list[Relation] = field(default_factory=list)
+    # The headline counts: withheld to protect another count only when nothing else will do.
+    headline: set[str] = field(default_factory=set)
 
     def add_breakdown(self, total: str, parts: list[str]) -> None:
         self.relations.append(Relation(total, parts, exact=True))
@@ -69,7 +71,7 @@ def withheld_counts(table: Table) -> set[str]:
         broken = _first_broken(rows, values, hidden)
         if broken is None:
             return {name for name in hidden if not name.startswith(REST)}
-        hidden.add(_next_to_withhold(rows[broken], values, hidden))
+        hidden.add(_next_to_withhold(rows[broken], values, hidden, table.headline))
 
 
 def _first_broken(rows: list[dict[str, int]], values: dict, hidden: set[str]) -> int | None:
@@ -118,7 +120,10 @@ def _determined(rows: list[dict[str, int]], hidden: set[str]) -> list[str]:
     return [name for name in unknown if numpy.all(numpy.abs(free[:, column[name]]) < 1e-9)]
 
 
-def _next_to_withhold(row: dict[str, int], values: dict, hidden: set[str]) -> str:
-    """The smallest count still shown in the relation (a positive one if there is one)."""
+def _next_to_withhold(
+    row: dict[str, int], values: dict, hidden: set[str], headline: set[str]
+) -> str:
+    """The smallest count still shown in the relation (not a headline one, and a positive one,
+    if there is one)."""
     shown = [name for name in row if name not in hidden]
-    return min(shown, key=lambda name: (values[name] == 0, values[name], name))
+    return min(shown, key=lambda name: (name in headline, values[name] == 0, values[name], name))

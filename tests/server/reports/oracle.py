@@ -75,7 +75,7 @@ def raw_from_calls(start: datetime.date, end: datetime.date) -> dict:
 
 
 def _reason(incident) -> str:
-    return getattr(incident, "police_only_code", None) or incident.police_only_reason
+    return incident.police_only_code_id or ""
 
 
 def _times(assignments, by_call, raw) -> None:

@@ -140,7 +140,7 @@ def test_a_change_to_todays_calls_marks_no_day(year_so_far):
     assignment = Assignment.objects.filter(incident__received_at__date=today()).first()
     assignment.cleared_at = timezone.now()
     assignment.save()
-    assignment.incident.police_only_reason = "Supervisor decision"
+    assignment.incident.police_only_note = "Supervisor decision"
     assignment.incident.save()
 
     assert not ChangedDay.objects.exists()
