@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = "Write made-up finished calls for the demo dashboard (DEBUG installs only)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--days", type=int, default=30)
+        # Four months: the public dashboard shows whole months once they have closed.
+        parser.add_argument("--days", type=int, default=120)
         parser.add_argument("--calls-per-day", type=int, default=40)
         parser.add_argument("--seed", type=int, default=7)
 
