@@ -71,6 +71,9 @@ DEFINITIONS = {
     "its months shows it, so no period's figures can be subtracted from another's to reveal a "
     "month's withheld count. Medians, averages, shares and totals are shown only over 11 or "
     "more calls or answers whose count is shown.",
+    "no_noise": "Every count shown is the true count: no random noise is added. Withholding "
+    "counts, rather than blurring them, keeps every breakdown adding up to its total; the finest "
+    "cells are shown for a quarter or a year, where they are large enough.",
 }
 
 
