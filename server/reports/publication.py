@@ -9,13 +9,20 @@ A median, average, share or sum beside a count follows that count.
 
 from __future__ import annotations
 
+import datetime
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from server.reports.daily import Parts, range_parts
 from server.reports.metrics import hidden_in_range, question_keys, raw_figures, shown_figures
 from server.reports.models import PublishedMonth
-from server.reports.periods import Period, month, require_published
+from server.reports.periods import (
+    Period,
+    latest_published_month,
+    month,
+    require_published,
+)
 
 
 def published_parts(first_day) -> Parts:
@@ -60,3 +67,38 @@ def period_metrics(period: Period) -> dict:
         whole.add(parts)
     answer = shown_figures(raw_figures(whole, questions), hidden, period.first, period.last)
     return {"period": period.key, "period_label": period.label(), **answer}
+
+
+def publish_due_months(back: int = 3) -> list[str]:
+    """Publish the months whose publication day has come and that are not published yet (the
+    latest and up to `back` before it), so the nightly job fixes them at a known time rather
+    than the first reader's ask. Returns the months published."""
+    done, current = [], latest_published_month()
+    for _ in range(back + 1):
+        if not PublishedMonth.objects.filter(month=current.first).exists():
+            _publish(current.first)
+            done.append(current.key)
+        before = current.first - datetime.timedelta(days=1)
+        current = month(before.year, before.month)
+    return done
+
+
+def forget_published(first: datetime.date, last: datetime.date) -> int:
+    """Drop the published months overlapping first..last, to be published again from the calls:
+    only for history written in bulk for a demo, never for a real program's months."""
+    months = {m.first for m in _months_between(first, last)}
+    deleted, _ = PublishedMonth.objects.filter(month__in=months).delete()
+    return deleted
+
+
+def _months_between(first: datetime.date, last: datetime.date) -> list[Period]:
+    found, current = [], month(first.year, first.month)
+    while current.first <= last:
+        found.append(current)
+        current = month(*_after(current))
+    return found
+
+
+def _after(period: Period) -> tuple[int, int]:
+    following = period.last + datetime.timedelta(days=1)
+    return following.year, following.month

@@ -9,6 +9,7 @@ import io
 import re
 
 import pytest
+from django.core.management import call_command
 
 from server.audit.models import AuditEntry
 from server.dispatch.models import Incident
@@ -200,3 +201,22 @@ def test_a_chart_with_a_withheld_cell_draws_no_bar_for_it():
 
     assert svg.count('class="rect') == 1
     assert "withheld" not in svg and "&lt;11" not in svg
+
+
+def test_the_nightly_job_publishes_the_months_that_are_due_and_fixes_them(people, client):
+    this_month = datetime.date.today().replace(day=1)
+    last_month = (this_month - datetime.timedelta(days=1)).replace(day=1)
+    write_sample_history(start=last_month, days=28, calls_per_day=6)
+
+    call_command("roll_up_metrics", verbosity=0)
+    published = set(PublishedMonth.objects.values_list("month", flat=True))
+    assert last_month in published
+    assert this_month not in published
+
+    stored = PublishedMonth.objects.get(month=last_month).figures
+    Incident.objects.filter(eligible=True).update(eligible=False)
+    call_command("roll_up_metrics", verbosity=0)
+
+    assert PublishedMonth.objects.get(month=last_month).figures == stored
+    answer = client.get(f"/api/v1/metrics?period={last_month:%Y-%m}").json()
+    assert answer["eligible_calls"] != 0
