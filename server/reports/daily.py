@@ -134,8 +134,7 @@ def spans_parts(spans: list[tuple[datetime.date, datetime.date]]) -> dict[dateti
 
 
 def call_total_counts() -> dict[str, Count]:
-    """The calls' totals as counts over a set of incidents: per day here, over a range in
-    `server.reports.metrics`."""
+    """The calls' totals as counts over a set of incidents (grouped per day here)."""
     return {
         "calls": Count("id"),
         "eligible_calls": Count("id", filter=Q(eligible=True)),
@@ -427,6 +426,7 @@ def _durations_python(spans, on) -> None:
     rows = Assignment.objects.filter(_received_on(spans, "incident__received_at")).values_list(
         "incident_id",
         "incident__received_at",
+        "incident__response",
         "kind",
         "dispatched_at",
         "on_scene_at",
@@ -435,7 +435,10 @@ def _durations_python(spans, on) -> None:
     )
     here = zone()
     care_by_call, spd_by_call = {}, {}
-    for incident_id, received, kind, dispatched, arrived, safe, cleared in rows:
+    dual = set()
+    for incident_id, received, response, kind, dispatched, arrived, safe, cleared in rows:
+        if response == ResponseSent.DUAL:
+            dual.add(incident_id)
         day = received.astimezone(here).date()
         durations = on(day).durations
         if kind == UnitKind.CARE and arrived:
@@ -447,7 +450,8 @@ def _durations_python(spans, on) -> None:
             durations[("scene_safe_to_spd_clear", whole_seconds(cleared - safe))] += 1
             spd_by_call[incident_id] = cleared
     for incident_id, spd_cleared in spd_by_call.items():
-        if incident_id in care_by_call:
+        # Police time freed counts dual-dispatched calls only, as on PostgreSQL.
+        if incident_id in care_by_call and incident_id in dual:
             day, arrived, cleared = care_by_call[incident_id]
             freed = max(datetime.timedelta(0), cleared - max(spd_cleared, arrived))
             on(day).figures.update(
