@@ -61,6 +61,7 @@ class References:
     """What the calls point at, read once from the reference data."""
 
     call_types: list
+    eligible_call_types: list
     areas: list[str]
     care_units: list
     spd_units: list
@@ -77,6 +78,9 @@ class References:
         anyone = User.objects.order_by("pk").first()
         return cls(
             call_types=list(CallType.objects.filter(active=True).order_by("code")),
+            eligible_call_types=list(
+                CallType.objects.filter(active=True, eligible=True).order_by("code")
+            ),
             # "" is a call outside any mapped area.
             areas=[*Area.objects.filter(in_pilot=True).values_list("name", flat=True), ""],
             care_units=list(Unit.objects.filter(kind=UnitKind.CARE).order_by("pk")),
@@ -225,7 +229,10 @@ def _incident(rng, refs: References, received, cad_number: str, free_text: str) 
     return Incident(
         id=uuid.uuid4(),
         cad_number=cad_number,
-        call_type=rng.choice(refs.call_types),
+        # CARE takes only the eligible call types; the others come to it as police-only calls.
+        call_type=rng.choice(
+            refs.eligible_call_types if eligible and refs.eligible_call_types else refs.call_types
+        ),
         priority=3,
         address=free_text or "3rd Ave & Pine St",
         latitude=47.61,
