@@ -86,11 +86,15 @@ def _first_broken(rows: list[dict[str, int]], values: dict, hidden: set[str]) ->
             return n
     for name in _determined(rows, hidden):
         if not name.startswith(REST) or small(values[name]):
-            return _relation_to_widen(rows, name, hidden)
+            widen = _relation_to_widen(rows, name, hidden)
+            # Determined with nothing around it shown: the sums alone fix it (it can only be
+            # zero), so nothing published gives it away.
+            if widen is not None:
+                return widen
     return None
 
 
-def _relation_to_widen(rows: list[dict[str, int]], name: str, hidden: set[str]) -> int:
+def _relation_to_widen(rows: list[dict[str, int]], name: str, hidden: set[str]) -> int | None:
     """The nearest relation to `name` (through withheld counts) that still shows a count."""
     seen, frontier = {name}, [name]
     while frontier:
@@ -100,7 +104,7 @@ def _relation_to_widen(rows: list[dict[str, int]], name: str, hidden: set[str]) 
         reached = {k for row in rows if any(i in row for i in frontier) for k in row}
         frontier = [k for k in reached if k not in seen]
         seen.update(frontier)
-    raise ValueError(f"{name} is determined but every relation near it is withheld")
+    return None
 
 
 def _determined(rows: list[dict[str, int]], hidden: set[str]) -> list[str]:
