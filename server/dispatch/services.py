@@ -51,7 +51,7 @@ INCIDENT_AUDIT_FIELDS = [
     "status",
     "response",
     "override_reason",
-    "police_only_code_id",
+    "police_only_code",
     "police_only_note",
     "resolution_note",
     "hotline_name",

@@ -264,6 +264,8 @@ def test_an_eligible_call_sent_police_only_stores_the_reason_and_response(
     assert incident.police_only_code_id == "no_care_team"
     assert incident.police_only_note == "Both CARE teams are on calls"
     assert incident.override_reason == "Both CARE teams are on calls"
+    audited = AuditEntry.objects.get(action="incident.dispatched", object_id=str(incident.pk))
+    assert audited.after["police_only_code_id"] == "no_care_team"
     figures = metrics(client_for)
     assert figures["eligible_police_only"] == "<11"
     # The code and its count are public; the dispatcher's words are not.
