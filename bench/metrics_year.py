@@ -2,18 +2,22 @@
 
 Builds (once) a PostgreSQL database of its own holding about N incidents (default 1,000,000) with
 their SPD and CARE assignments, every assignment's transitions, and the CARE records (encounters,
-naloxone, referrals, surveys), written with COPY. Then rolls the year up day by day (timed; COPY
-marks no day changed, so the roll-up is what the dashboard reads), times `program_metrics` for the
-whole year and for one month, several runs each, and prints the median and the worst; checks the
-answers against `live_metrics` (the same figures computed from the calls alone, also timed) and
-times one day computed from the calls, which is what today's share of any range costs.
+services, naloxone, referrals, surveys), made by the program's one sample-history generator
+(server/reports/sample_history.py) and written with COPY. Then rolls the year up day by day (timed;
+COPY marks no day changed, so the roll-up is what the dashboard reads), times `program_metrics` (a
+staff range) for the whole year and for one month, several runs each, and prints the median and the
+worst; checks the year against the figures summed from the calls day by day; times one day
+computed from the calls, which is what today's share of any range costs; and times the public
+answer for the year 2025 (`period_metrics`): its first ask, which publishes the twelve months, and
+the asks after it, served from the published months.
 
     python bench/metrics_year.py [INCIDENTS] [--rebuild]
     python bench/metrics_year.py --reuse      # roll-up and timing, against the database as it is
 
-The database is `care_bench_metrics` on DATABASE_URL's server (default 127.0.0.1:5432, postgres).
-A second run reuses it unless --rebuild is given. --reuse skips loading the demo data and topping
-up the incidents (it still applies new migrations, so new indexes are timed).
+The database is `care_bench_metrics` (or $BENCH_DB) on BENCH_PG's server (default
+127.0.0.1:5432, postgres). A second run reuses it unless --rebuild is given. --reuse skips
+loading the demo data and topping up the incidents (it still applies new migrations, so new
+indexes are timed).
 """
 
 from __future__ import annotations
@@ -21,14 +25,12 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import random
 import statistics
 import sys
 import time
-import uuid
 
 BASE = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB_NAME = "care_bench_metrics"
+DB_NAME = os.environ.get("BENCH_DB", "care_bench_metrics")
 os.environ["DATABASE_URL"] = f"{BASE}/{DB_NAME}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
 os.environ.setdefault("DEBUG", "true")  # an unset DEBUG means production (SECRET_KEY needed)
@@ -104,8 +106,10 @@ def time_roll_up() -> None:
 def time_metrics() -> None:
     from django.db import connection, reset_queries
 
-    from server.reports.daily import Parts, spans_parts
-    from server.reports.metrics import figures_from_parts, live_metrics, program_metrics
+    from server.reports.daily import Parts, range_parts, spans_parts
+    from server.reports.metrics import program_metrics, raw_figures
+    from server.reports.periods import parse_period
+    from server.reports.publication import period_metrics
 
     ranges = {
         "year": (YEAR_START, YEAR_START + datetime.timedelta(days=364)),
@@ -124,11 +128,14 @@ def time_metrics() -> None:
             f"{figures['care_responded']}, queries per run "
             f"{len(connection.queries) if connection.queries_logged else 'n/a'}"
         )
-        began = time.perf_counter()
-        live = live_metrics(start=start, end=end)
-        took = (time.perf_counter() - began) * 1000
-        same = "the same figures" if live == figures else "DIFFERENT FIGURES"
-        print(f"{name} from the calls alone: {took:.0f} ms, {same}")
+    start, end = ranges["year"]
+    began = time.perf_counter()
+    from_calls = Parts()
+    for part in spans_parts([(start, end)]).values():
+        from_calls.add(part)
+    took = (time.perf_counter() - began) * 1000
+    same = raw_figures(from_calls) == raw_figures(range_parts(start, end))
+    print(f"year from the calls: {took:.0f} ms, {'the same' if same else 'DIFFERENT'} figures")
     day = datetime.date(2025, 6, 15)
     runs = []
     for _ in range(5):
@@ -136,247 +143,110 @@ def time_metrics() -> None:
         parts = Parts()
         for part in spans_parts([(day, day)]).values():
             parts.add(part)
-        one_day = figures_from_parts(day, day, parts)
+        raw_figures(parts)
         runs.append((time.perf_counter() - began) * 1000)
-    same = "the same figures" if one_day == live_metrics(start=day, end=day) else "DIFFERENT"
     print(
         f"one day ({day}) from the calls, as today is: median {statistics.median(runs):.0f} ms, "
-        f"worst {max(runs):.0f} ms; {same} as live_metrics"
+        f"worst {max(runs):.0f} ms"
     )
-
-
-def template(model, **fixed) -> dict:
-    """The row a model would write with its Python defaults: COPY bypasses them otherwise."""
-    obj = model(**fixed)
-    row = {}
-    for field in model._meta.concrete_fields:
-        value = getattr(obj, field.attname)
-        row[field.column] = json.dumps(value) if isinstance(value, (dict, list)) else value
-    return row
+    year = parse_period("2025")
+    began = time.perf_counter()
+    period_metrics(year)
+    first = (time.perf_counter() - began) * 1000
+    runs = []
+    for _ in range(5):
+        began = time.perf_counter()
+        period_metrics(year)
+        runs.append((time.perf_counter() - began) * 1000)
+    print(
+        f"public year 2025: first ask (publishes 12 months) {first:.0f} ms; then median "
+        f"{statistics.median(runs):.0f} ms, worst {max(runs):.0f} ms"
+    )
 
 
 def generate(count: int, offset: int) -> dict[str, int]:
+    """About `count` incidents spread over 2025, from the shared sample-history generator."""
     from django.db import connection
 
-    from server.accounts.models import User
     from server.care.models import (
-        DirectoryService,
         Encounter,
         NaloxoneAdministration,
         Referral,
+        ServiceGiven,
         SurveyResponse,
     )
-    from server.dispatch.models import (
-        Area,
-        Assignment,
-        AssignmentTransition,
-        CallType,
-        Incident,
-        Unit,
-    )
+    from server.dispatch.models import Assignment, AssignmentTransition, Incident
+    from server.reports.sample_history import References, sample_days
 
-    rng = random.Random(offset + 11)
     now = datetime.datetime.now(datetime.UTC)
-    dispatcher = User.objects.get(username="dispatcher")
-    responder = User.objects.get(username="care1")
-    officer = User.objects.get(username="officer1")
-    call_types = list(CallType.objects.values_list("pk", "eligible"))
-    eligible_types = [t for t in call_types if t[1]]
-    areas = list(Area.objects.values_list("name", flat=True))
-    care_units = list(Unit.objects.filter(kind="care").values_list("pk", flat=True))
-    spd_units = list(Unit.objects.filter(kind="spd").values_list("pk", flat=True))
-    services = list(DirectoryService.objects.values_list("pk", flat=True))
-    tables = {
-        "incident": (Incident, template(Incident, created_by=dispatcher, created_at=now)),
-        "assignment": (Assignment, template(Assignment, updated_at=now)),
-        "transition": (AssignmentTransition, template(AssignmentTransition, actor=officer)),
-        "encounter": (Encounter, template(Encounter, recorded_by=responder, updated_at=now)),
-        "naloxone": (
-            NaloxoneAdministration,
-            template(NaloxoneAdministration, recorded_by=responder),
-        ),
-        "referral": (Referral, template(Referral, recorded_by=responder, updated_at=now)),
-        "survey": (SurveyResponse, template(SurveyResponse, recorded_by=responder)),
+    models = {
+        "incident": Incident,
+        "assignment": Assignment,
+        "transition": AssignmentTransition,
+        "encounter": Encounter,
+        "service": ServiceGiven,
+        "naloxone": NaloxoneAdministration,
+        "referral": Referral,
+        "survey": SurveyResponse,
     }
-    for _, row in tables.values():
-        for key in ("recorded_at", "recorded_at"):
-            if key in row and row[key] is None:
-                row[key] = now
+    tables = {name: (model, _columns(model, name)) for name, model in models.items()}
     counts = dict.fromkeys(tables, 0)
     rows: dict[str, list] = {name: [] for name in tables}
-    # Times to the second, as a CAD system keeps them, so durations take many distinct values.
-    span = 365 * 24 * 3600
-    for n in range(count):
-        received = datetime.datetime(2025, 1, 1, 8, tzinfo=datetime.UTC) + datetime.timedelta(
-            seconds=rng.randrange(span)
-        )
-        # Half the calls are of the types CARE may take, as in the pilot's busiest beats.
-        type_id, eligible = rng.choice(eligible_types if rng.random() < 0.5 else call_types)
-        incident_id = uuid.uuid4()
-        roll = rng.random()
-        response, status, reason = "police_only", "closed", ""
-        if eligible and roll < 0.05:
-            response, status = "", "resolved_by_phone"
-        elif eligible and roll < 0.08:
-            response, status = "", "referred_to_hotline"
-        elif eligible and roll < 0.6:
-            response = "dual"
-        elif eligible:
-            reason = rng.choice(["No CARE team available", "Supervisor decision", ""])
-        dispatched = received + datetime.timedelta(seconds=rng.randint(30, 300))
-        rows["incident"].append(
-            {
-                "id": incident_id,
-                "cad_number": f"B{offset + n:09d}",
-                "call_type_id": type_id,
-                "priority": 3,
-                "address": "Bench St",
-                "latitude": 47.6,
-                "longitude": -122.33,
-                "received_at": received,
-                "area": rng.choice(areas),
-                "eligible": eligible,
-                "recommendation": "dual_dispatch" if eligible else "police_only",
-                "dispatch_model": "911_led",
-                "status": status,
-                "response": response,
-                "police_only_reason": reason,
-                "dispatched_at": dispatched if response else None,
-                "closed_at": received + datetime.timedelta(hours=2),
-            }
-        )
-        if not response:
-            continue
-        spd_safe = dispatched + datetime.timedelta(seconds=rng.randint(360, 1500))
-        spd_clear = spd_safe + datetime.timedelta(seconds=rng.randint(60, 900))
-        spd = _assignment(
-            rows,
-            incident_id,
-            rng.choice(spd_units),
-            "spd",
-            dispatched,
-            spd_safe - datetime.timedelta(minutes=3),
-            spd_safe,
-            spd_clear,
-        )
-        _transitions(rows, spd, officer.pk)
-        if response == "dual":
-            arrive = dispatched + datetime.timedelta(seconds=rng.randint(300, 1800))
-            clear = max(arrive, spd_clear) + datetime.timedelta(seconds=rng.randint(300, 5400))
-            care = _assignment(
-                rows, incident_id, rng.choice(care_units), "care", dispatched, arrive, None, clear
-            )
-            _transitions(rows, care, responder.pk)
-            _care_records(rows, rng, care, services)
+    per_day = max(1, count // 365)
+    days = sample_days(
+        YEAR_START,
+        365,
+        per_day,
+        References.from_database(),
+        seed=offset + 11,
+        prefix=f"B{offset}-",
+        transitions=True,
+    )
+    for day in days:
+        rows["incident"] += [_row(i, now) for i in day.incidents]
+        rows["assignment"] += [_row(a, now) for a in day.assignments]
+        rows["transition"] += [_row(t, now) for t in day.transitions]
+        for name in ("encounter", "service", "naloxone", "referral", "survey"):
+            rows[name] += [_row(r, now) for r in day.of_kind(models[name])]
         if len(rows["incident"]) >= 20_000:
             _flush(connection, tables, rows, counts)
     _flush(connection, tables, rows, counts)
     return counts
 
 
-def _assignment(rows, incident_id, unit, kind, dispatched, arrive, safe, clear) -> dict:
-    row = {
-        "id": uuid.uuid4(),
-        "incident_id": incident_id,
-        "unit_id": unit,
-        "kind": kind,
-        "status": "cleared",
-        "dispatched_at": dispatched,
-        "acknowledged_at": dispatched + datetime.timedelta(seconds=20),
-        "on_scene_at": arrive,
-        "scene_safe_at": safe,
-        "cleared_at": clear,
-    }
-    rows["assignment"].append(row)
-    return row
-
-
-def _transitions(rows, a, actor_id) -> None:
-    steps = [
-        ("dispatched", "acknowledged", a["acknowledged_at"]),
-        ("acknowledged", "en_route", a["acknowledged_at"]),
-        ("en_route", "on_scene", a["on_scene_at"]),
+def _columns(model, name: str) -> list[str]:
+    """The table's columns (a transition's id is the database's own)."""
+    return [
+        f.column
+        for f in model._meta.concrete_fields
+        if not (f.column == "id" and name == "transition")
     ]
-    last = "on_scene"
-    if a["scene_safe_at"]:
-        steps.append(("on_scene", "scene_safe", a["scene_safe_at"]))
-        last = "scene_safe"
-    steps.append((last, "cleared", a["cleared_at"]))
-    for frm, to, at in steps:
-        rows["transition"].append(
-            {
-                "assignment_id": a["id"],
-                "from_status": frm,
-                "to_status": to,
-                "actor_id": actor_id,
-                "occurred_at": at,
-                "recorded_at": at,
-            }
-        )
 
 
-def _care_records(rows, rng, care, services) -> None:
-    encounter = uuid.uuid4()
-    at = care["on_scene_at"]
-    rows["encounter"].append(
-        {"id": encounter, "assignment_id": care["id"], "started_at": at, "recorded_at": at}
-    )
-    if rng.random() < 0.08:
-        rows["naloxone"].append(
-            {
-                "id": uuid.uuid4(),
-                "encounter_id": encounter,
-                "administered_at": at,
-                "doses": 1,
-                "dose_mg": 4,
-                "route": "intranasal",
-                "recorded_at": at,
-                "response": rng.choice(["improved"] * 8 + ["unchanged", "unknown"]),
-                "ems_called": rng.random() < 0.5,
-            }
-        )
-    if rng.random() < 0.4:
-        rows["referral"].append(
-            {
-                "id": uuid.uuid4(),
-                "encounter_id": encounter,
-                "service_id": rng.choice(services),
-                "consent": True,
-                "made_at": at,
-                "recorded_at": at,
-                "status": rng.choice(["connected", "connected", "made", "contacted", "declined"]),
-            }
-        )
-    if rng.random() < 0.25:
-        rows["survey"].append(
-            {
-                "id": uuid.uuid4(),
-                "encounter_id": encounter,
-                "consent": True,
-                "answered_at": at,
-                "recorded_at": at,
-                "answers": json.dumps(
-                    {
-                        k: rng.choice([3, 4, 5, 5])
-                        for k in ("respected", "helped", "would_call_again")
-                    }
-                ),
-            }
-        )
+def _row(record, now) -> dict:
+    """The record as COPY writes it: the values its fields hold, with the times Django would set
+    on save (auto_now, auto_now_add), and JSON as text."""
+    row = {}
+    for field in record._meta.concrete_fields:
+        value = getattr(record, field.attname)
+        if value is None and (
+            getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        ):
+            value = now
+        row[field.column] = json.dumps(value) if isinstance(value, (dict, list)) else value
+    return row
 
 
 def _flush(connection, tables, rows, counts) -> None:
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        for name, (model, base) in tables.items():
+        for name, (model, columns) in tables.items():
             if not rows[name]:
                 continue
-            columns = [c for c in base if not (c == "id" and name == "transition")]
             sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
             with raw.copy(sql) as copy:
                 for row in rows[name]:
-                    merged = base | row
-                    copy.write_row([merged[c] for c in columns])
+                    copy.write_row([row[c] for c in columns])
             counts[name] += len(rows[name])
             rows[name].clear()
     connection.commit() if not connection.get_autocommit() else None

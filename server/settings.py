@@ -234,6 +234,9 @@ CARE_SKEW_FLAG_SECONDS = env.int("CARE_SKEW_FLAG_SECONDS", default=120)
 # tablets of one unit never agree to the second). Further is refused on every door.
 CARE_CLOCK_TOLERANCE_SECONDS = env.int("CARE_CLOCK_TOLERANCE_SECONDS", default=120)
 CARE_ACK_TIMEOUT_SECONDS = env.int("CARE_ACK_TIMEOUT_SECONDS", default=30)
+# A closed month, quarter or year is published this many days after its last day (Seattle time),
+# so records a tablet kept while offline are in it; its figures are then kept as first published.
+CARE_PUBLIC_FIGURES_DELAY_DAYS = env.int("CARE_PUBLIC_FIGURES_DELAY_DAYS", default=7)
 # Feed events older than this are pruned (`manage.py prune_events`); a device offline longer
 # resyncs from a snapshot.
 CARE_EVENT_RETENTION_DAYS = env.int("CARE_EVENT_RETENTION_DAYS", default=14)

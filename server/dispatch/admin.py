@@ -1,9 +1,8 @@
-import csv
-
 from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.utils import timezone
 
+from server import csv_output
 from server.dispatch import commands
 from server.dispatch.models import (
     Area,
@@ -12,11 +11,23 @@ from server.dispatch.models import (
     Beat,
     CallType,
     Incident,
+    PoliceOnlyReason,
     Protocol,
     ScreeningQuestion,
     Unit,
 )
 from server.errors import CareFieldError
+
+
+@admin.register(PoliceOnlyReason)
+class PoliceOnlyReasonAdmin(admin.ModelAdmin):
+    """The list dispatchers choose from; its codes and their counts are public. A code in use
+    can't be deleted (the calls keep it): make it inactive instead."""
+
+    list_display = ("code", "label", "active", "order")
+    list_editable = ("label", "active", "order")
+    list_filter = ("active",)
+    search_fields = ("code", "label")
 
 
 @admin.register(Protocol)
@@ -145,11 +156,12 @@ class IncidentAdmin(admin.ModelAdmin):
             "recommendation",
             "response",
             "status",
-            "police_only_reason",
+            "police_only_code",
+            "police_only_note",
             "override_reason",
             "dispatch_model",
         ]
-        writer = csv.writer(response)
+        writer = csv_output.writer(response)
         writer.writerow(columns)
         for row in queryset.values_list(*columns):
             writer.writerow(row)

@@ -68,6 +68,11 @@ class DispatchSerializer(serializers.Serializer):
     override_reason = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=REASON_MAX
     )
+    # Required when an eligible call goes police only against the recommendation: a code from
+    # the police-only reasons (GET /api/v1/protocol); override_reason is then the internal note.
+    police_only_code = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=40
+    )
 
 
 class ReasonSerializer(serializers.Serializer):

@@ -199,6 +199,38 @@ REASON_MAX = 1000  # an override, cancel or police-only reason
 NOTE_MAX = 2000  # a note on a transition or a phone resolution
 
 
+# Police-only reasons the program sets itself, never chosen by a dispatcher: CARE pulled off a call
+# that police carry on with, and a call whose screening answers called for police only.
+CARE_WITHDRAWN = "care_withdrawn"
+SCREENING = "screening"
+REASONS_SET_BY_PROGRAM = (CARE_WITHDRAWN, SCREENING)
+
+
+class PoliceOnlyReasonQuerySet(models.QuerySet):
+    def for_dispatchers(self) -> models.QuerySet:
+        """The active reasons a dispatcher may choose."""
+        return self.filter(active=True).exclude(code__in=REASONS_SET_BY_PROGRAM)
+
+
+class PoliceOnlyReason(models.Model):
+    """One reason on the program's list of why an eligible call went police only. The codes and
+    their counts are public; an administrator edits the list (a code in use can't be deleted,
+    only made inactive)."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    label = models.CharField(max_length=120)
+    active = models.BooleanField(default=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    objects = PoliceOnlyReasonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.code})"
+
+
 class Incident(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     cad_number = models.CharField(
@@ -241,8 +273,20 @@ class Incident(models.Model):
     )
     response = models.CharField(max_length=12, choices=ResponseSent.choices, blank=True, default="")
     override_reason = models.TextField(blank=True)
-    police_only_reason = models.TextField(
-        blank=True, help_text="Why an eligible call was sent police only."
+    police_only_code = models.ForeignKey(
+        "PoliceOnlyReason",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        to_field="code",
+        db_column="police_only_code",
+        related_name="+",
+        help_text="Why an eligible call was sent police only, from the program's list.",
+    )
+    police_only_note = models.TextField(
+        blank=True,
+        help_text="The dispatcher's own words on why the call went police only. Internal: "
+        "never published (only the code and its counts are).",
     )
     resolution_note = models.TextField(blank=True)
     hotline_name = models.CharField(max_length=120, blank=True)

@@ -14,6 +14,7 @@ from server.dispatch.models import (
     Assignment,
     CallType,
     Incident,
+    PoliceOnlyReason,
     ScreeningQuestion,
     Unit,
 )
@@ -151,7 +152,8 @@ class IncidentSerializer(serializers.ModelSerializer):
             "dispatch_model",
             "response",
             "override_reason",
-            "police_only_reason",
+            "police_only_code",
+            "police_only_note",
             "resolution_note",
             "hotline_name",
             "cancel_reason",
@@ -222,4 +224,7 @@ def dispatch_protocol() -> dict:
         },
         "dispatch_model": protocol.dispatch_model,
         "hotline_name": protocol.hotline_name,
+        "police_only_reasons": list(
+            PoliceOnlyReason.objects.for_dispatchers().values("code", "label")
+        ),
     }

@@ -14,7 +14,14 @@ from pathlib import Path
 
 from django.conf import settings
 
-from server.dispatch.models import Area, Beat, CallType, Protocol, ScreeningQuestion
+from server.dispatch.models import (
+    Area,
+    Beat,
+    CallType,
+    PoliceOnlyReason,
+    Protocol,
+    ScreeningQuestion,
+)
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures"
 
@@ -59,7 +66,7 @@ def load_protocol() -> dict[str, int]:
     with (FIXTURES / "seattle/spd-call-data-sample.csv").open(newline="") as handle:
         codes = {row["Initial Call Type"].strip() for row in csv.DictReader(handle)}
     codes = {c for c in codes if c and c != "--"} | eligible
-    made = {"call_types": 0, "questions": 0}
+    made = {"call_types": 0, "questions": 0, "police_only_reasons": 0}
     for code in sorted(codes):
         _, created = CallType.objects.get_or_create(
             code=code, defaults={"eligible": code in eligible}
@@ -70,6 +77,11 @@ def load_protocol() -> dict[str, int]:
             key=q["key"], defaults={k: v for k, v in q.items() if k != "key"}
         )
         made["questions"] += created
+    for reason in data["police_only_reasons"]:
+        _, created = PoliceOnlyReason.objects.get_or_create(
+            code=reason["code"], defaults={k: v for k, v in reason.items() if k != "code"}
+        )
+        made["police_only_reasons"] += created
     hours = data["pilot_hours"]
     Protocol.objects.get_or_create(
         pk=1,

@@ -17,6 +17,8 @@ from server.commands import check_time, full_clean
 from server.dispatch import lifecycle
 from server.dispatch.geography import locate
 from server.dispatch.models import (
+    CARE_WITHDRAWN,
+    SCREENING,
     Assignment,
     AssignmentStatus,
     AssignmentTransition,
@@ -24,6 +26,7 @@ from server.dispatch.models import (
     DispatchModel,
     Incident,
     IncidentStatus,
+    PoliceOnlyReason,
     Recommendation,
     ResponseSent,
     ScreeningQuestion,
@@ -49,7 +52,8 @@ INCIDENT_AUDIT_FIELDS = [
     "status",
     "response",
     "override_reason",
-    "police_only_reason",
+    "police_only_code",
+    "police_only_note",
     "resolution_note",
     "hotline_name",
     "cancel_reason",
@@ -203,6 +207,37 @@ def _check_override(incident: Incident, *, sends_care: bool, override_reason: st
         )
 
 
+_SYSTEM_LABELS = {
+    CARE_WITHDRAWN: "CARE team withdrawn from the call",
+    SCREENING: "Screening answers called for police only",
+}
+
+
+def police_only_reason(code: str) -> PoliceOnlyReason:
+    """One of the program's own codes (made again if an administrator removed it)."""
+    reason, _ = PoliceOnlyReason.objects.get_or_create(
+        code=code, defaults={"label": _SYSTEM_LABELS[code]}
+    )
+    return reason
+
+
+def _police_only_choice(incident: Incident, code: str) -> PoliceOnlyReason:
+    """The reason an eligible call goes police only: the dispatcher's code from the list, or
+    the screening's when it recommended police only and no code was chosen."""
+    if not code and incident.recommendation != Recommendation.DUAL_DISPATCH:
+        return police_only_reason(SCREENING)
+    choosable = PoliceOnlyReason.objects.for_dispatchers()
+    reason = choosable.filter(code=code).first() if code else None
+    if reason is None:
+        choices = ", ".join(choosable.values_list("code", flat=True))
+        raise InvalidInput(
+            "Choose why this eligible call goes police only"
+            + (f": '{code[:40]}' is not on the list." if code else "."),
+            fields={"police_only_code": [f"One of: {choices}."]},
+        )
+    return reason
+
+
 def dispatch_incident(
     *,
     actor: User,
@@ -211,10 +246,12 @@ def dispatch_incident(
     care_unit: int | None,
     spd_unit: int | None,
     override_reason: str = "",
+    police_only_code: str = "",
 ) -> list[Assignment]:
-    """Send a CARE team and an SPD unit at once (or SPD alone, with a reason when CARE was
-    recommended). Both assignments are made in one transaction or neither is."""
+    """Send a CARE team and an SPD unit at once (or SPD alone on an eligible call, with a code
+    from the police-only reasons). Both assignments are made in one transaction or neither is."""
     override_reason = (override_reason or "").strip()
+    police_only_code = (police_only_code or "").strip()
     care = _unit(care_unit, kind=UnitKind.CARE, field="care_unit")
     spd = _unit(spd_unit, kind=UnitKind.SPD, field="spd_unit")
     if spd is None:
@@ -224,20 +261,31 @@ def dispatch_incident(
         )
     try:
         with change_transaction():
-            return _dispatch_locked(actor, device, incident_id, care, spd, override_reason)
+            return _dispatch_locked(
+                actor, device, incident_id, care, spd, override_reason, police_only_code
+            )
     except IntegrityError as exc:
         # The partial unique index caught a race the row locks did not (SQLite has none).
         raise UnitUnavailable("One of these units was just committed to another call.") from exc
 
 
-def _dispatch_locked(actor, device, incident_id, care, spd, override_reason) -> list[Assignment]:
+def _dispatch_locked(
+    actor, device, incident_id, care, spd, override_reason, police_only_code
+) -> list[Assignment]:
     incident = _locked_incident(incident_id)
     if incident.status not in DISPATCHABLE:
         raise Conflict(
             f"This call is {incident.get_status_display().lower()}; it can't be dispatched again.",
             current=incident.status,
         )
-    _check_override(incident, sends_care=care is not None, override_reason=override_reason)
+    reason = None
+    if care is None and incident.eligible:
+        reason = _police_only_choice(incident, police_only_code)
+    _check_override(
+        incident,
+        sends_care=care is not None,
+        override_reason=override_reason or (reason.code if reason else ""),
+    )
     units = [u for u in (care, spd) if u is not None]
     # Lock the units in a fixed order so two dispatchers can't deadlock on each other.
     list(Unit.objects.select_for_update().filter(pk__in=[u.pk for u in units]).order_by("pk"))
@@ -263,7 +311,8 @@ def _dispatch_locked(actor, device, incident_id, care, spd, override_reason) -> 
     incident.override_reason = override_reason
     incident.response = ResponseSent.DUAL if care else ResponseSent.POLICE_ONLY
     if care is None and incident.eligible:
-        incident.police_only_reason = override_reason
+        incident.police_only_code = reason
+        incident.police_only_note = override_reason
     incident.save()
     record_audit(
         actor=actor,
@@ -587,7 +636,8 @@ def _refresh_incident(incident: Incident, changed: Assignment, actor, device, no
         # CARE was pulled and police carry on alone: the call ends police-only, with the reason.
         incident.response = ResponseSent.POLICE_ONLY
         if incident.eligible:
-            incident.police_only_reason = note
+            incident.police_only_code = police_only_reason(CARE_WITHDRAWN)
+            incident.police_only_note = note
     after = snapshot(incident, INCIDENT_AUDIT_FIELDS)
     if after != before:
         incident.save()

@@ -18,6 +18,7 @@ from server.dispatch.models import (
     DispatchModel,
     Incident,
     IncidentStatus,
+    PoliceOnlyReason,
     UnitKind,
 )
 from server.dispatch.protocol import current_protocol
@@ -148,6 +149,7 @@ def call_page(request: HttpRequest, incident_id: uuid.UUID) -> HttpResponse:
             "problem": problem,
             "fields": fields,
             "protocol": current_protocol(),
+            "police_only_reasons": PoliceOnlyReason.objects.for_dispatchers(),
         },
         status=400 if problem else 200,
     )
@@ -155,7 +157,10 @@ def call_page(request: HttpRequest, incident_id: uuid.UUID) -> HttpResponse:
 
 # The call page's buttons, each the API's command for the same change.
 ACTIONS = {
-    "dispatch": (commands.dispatch_incident, ("care_unit", "spd_unit", "override_reason")),
+    "dispatch": (
+        commands.dispatch_incident,
+        ("care_unit", "spd_unit", "override_reason", "police_only_code"),
+    ),
     "cancel": (commands.cancel_incident, ("reason",)),
     "resolve_by_phone": (commands.resolve_by_phone, ("note",)),
     "refer_to_hotline": (commands.refer_to_hotline, ("note",)),

@@ -1,52 +1,36 @@
-"""Public program metrics."""
+"""Public program metrics as JSON: one whole published period, or any range for signed-in staff."""
 
 from __future__ import annotations
 
-import datetime
-
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.accounts.permissions import ANYONE
-from server.errors import InvalidInput
-from server.reports.metrics import LONGEST_RANGE_DAYS, program_metrics
-
-
-def _date(raw: str | None, default: datetime.date, name: str) -> datetime.date:
-    if not raw:
-        return default
-    try:
-        return datetime.date.fromisoformat(raw)
-    except ValueError as exc:
-        raise InvalidInput(
-            f"'{raw}' is not a date; write YYYY-MM-DD.",
-            fields={name: ["Write the date as YYYY-MM-DD."]},
-        ) from exc
+from server.reports.access import figures_asked
 
 
 class MetricsView(APIView):
     roles = {"GET": (ANYONE,)}
-    authentication_classes: list = []
 
     @extend_schema(
         responses=OpenApiTypes.OBJECT,
         parameters=[
-            OpenApiParameter("from", OpenApiTypes.DATE),
-            OpenApiParameter("to", OpenApiTypes.DATE),
+            OpenApiParameter(
+                "period",
+                OpenApiTypes.STR,
+                description="A closed month (2026-10), quarter (2026-Q3) or year (2025); "
+                "the latest published month when left out. Weeks are not published.",
+            ),
+            OpenApiParameter(
+                "from",
+                OpenApiTypes.DATE,
+                description="Signed-in administrators, supervisors and coordinators only "
+                "(audited); anyone else gets 400. With 'to', any range of days.",
+            ),
+            OpenApiParameter("to", OpenApiTypes.DATE, description="As 'from'."),
         ],
     )
     def get(self, request):
-        today = timezone.localdate()
-        end = _date(request.query_params.get("to"), today, "to")
-        start = _date(request.query_params.get("from"), end - datetime.timedelta(days=364), "from")
-        if start > end:
-            raise InvalidInput("'from' is after 'to'.", fields={"from": ["After 'to'."]})
-        if (end - start).days >= LONGEST_RANGE_DAYS:
-            raise InvalidInput(
-                f"Ask for at most {LONGEST_RANGE_DAYS} days at a time.",
-                fields={"from": [f"At most {LONGEST_RANGE_DAYS} days before 'to'."]},
-            )
-        return Response(program_metrics(start=start, end=end))
+        return Response(figures_asked(request.query_params, request.user, where="api"))

@@ -134,8 +134,7 @@ def spans_parts(spans: list[tuple[datetime.date, datetime.date]]) -> dict[dateti
 
 
 def call_total_counts() -> dict[str, Count]:
-    """The calls' totals as counts over a set of incidents: per day here, over a range in
-    `server.reports.metrics`."""
+    """The calls' totals as counts over a set of incidents (grouped per day here)."""
     return {
         "calls": Count("id"),
         "eligible_calls": Count("id", filter=Q(eligible=True)),
@@ -152,7 +151,7 @@ def _call_totals(spans, on) -> None:
     rows = (
         Incident.objects.filter(_received_on(spans, "received_at"))
         .annotate(day=TruncDate("received_at", tzinfo=zone()))
-        .values_list("day", "police_only_reason")
+        .values_list("day", "police_only_code")
         .annotate(**call_total_counts())
         .order_by()
     )
@@ -161,7 +160,7 @@ def _call_totals(spans, on) -> None:
         for name, n in zip(CALL_TOTALS, counts, strict=True):
             parts[(name, "")] += n
         if counts[3]:
-            parts[("police_only_reason", reason)] += counts[3]
+            parts[("police_only_code", reason or "")] += counts[3]
 
 
 def _care_responded(spans, on) -> None:
@@ -285,7 +284,7 @@ def _survey_answers(spans, on) -> None:
 # Rows: (kind, day, label, label, six numbers).
 _PG_CALLS = """
 WITH inc AS MATERIALIZED (
-  SELECT i.id, i.eligible, i.response, i.status, i.police_only_reason, i.area, t.code AS call_type,
+  SELECT i.id, i.eligible, i.response, i.status, i.police_only_code, i.area, t.code AS call_type,
          (i.received_at AT TIME ZONE %(zone)s) AS local
   FROM {incident} i JOIN {call_type} t ON t.id = i.call_type_id
   WHERE {ranges}
@@ -301,7 +300,7 @@ enc AS MATERIALIZED (
     SELECT id, before_scene_safe FROM {encounter} WHERE assignment_id = asg.id OFFSET 0
   ) e
 )
-SELECT 'calls', local::date, police_only_reason::text, '', count(*),
+SELECT 'calls', local::date, coalesce(police_only_code, '')::text, '', count(*),
        count(*) FILTER (WHERE eligible), count(*) FILTER (WHERE response = 'dual'),
        count(*) FILTER (WHERE eligible AND response = 'police_only'),
        count(*) FILTER (WHERE status = %(phone)s), count(*) FILTER (WHERE status = %(hotline)s)
@@ -402,7 +401,7 @@ def _take_row(parts: Parts, kind: str, label: str, other: str, numbers: list[int
         for name, n in zip(CALL_TOTALS, numbers, strict=True):
             figures[(name, "")] += n
         if numbers[3]:
-            figures[("police_only_reason", label)] += numbers[3]
+            figures[("police_only_code", label)] += numbers[3]
     elif kind == "responded":
         hour, n = numbers[0], numbers[1]
         figures[("care_responded_call_type", label)] += n
@@ -427,6 +426,7 @@ def _durations_python(spans, on) -> None:
     rows = Assignment.objects.filter(_received_on(spans, "incident__received_at")).values_list(
         "incident_id",
         "incident__received_at",
+        "incident__response",
         "kind",
         "dispatched_at",
         "on_scene_at",
@@ -435,7 +435,10 @@ def _durations_python(spans, on) -> None:
     )
     here = zone()
     care_by_call, spd_by_call = {}, {}
-    for incident_id, received, kind, dispatched, arrived, safe, cleared in rows:
+    dual = set()
+    for incident_id, received, response, kind, dispatched, arrived, safe, cleared in rows:
+        if response == ResponseSent.DUAL:
+            dual.add(incident_id)
         day = received.astimezone(here).date()
         durations = on(day).durations
         if kind == UnitKind.CARE and arrived:
@@ -447,7 +450,8 @@ def _durations_python(spans, on) -> None:
             durations[("scene_safe_to_spd_clear", whole_seconds(cleared - safe))] += 1
             spd_by_call[incident_id] = cleared
     for incident_id, spd_cleared in spd_by_call.items():
-        if incident_id in care_by_call:
+        # Police time freed counts dual-dispatched calls only, as on PostgreSQL.
+        if incident_id in care_by_call and incident_id in dual:
             day, arrived, cleared = care_by_call[incident_id]
             freed = max(datetime.timedelta(0), cleared - max(spd_cleared, arrived))
             on(day).figures.update(

@@ -85,3 +85,24 @@ class DailyDuration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.measure} {self.seconds}s: {self.calls}"
+
+
+class PublishedMonth(models.Model):
+    """A closed month's summed parts as they stood when its figures were first published.
+
+    Every public answer (the month, and the quarter and year it is part of) is worked out from
+    these frozen parts, so a record changed later never moves a published figure: two answers
+    about the same month, asked a week apart, can't be subtracted to find the one record that
+    changed in between.
+    """
+
+    month = models.DateField(primary_key=True, help_text="The month's first day.")
+    figures = models.JSONField(help_text="[[figure, item, value], ...]")
+    durations = models.JSONField(help_text="[[measure, seconds, calls], ...]")
+    published_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["month"]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} (published {self.published_at:%Y-%m-%d %H:%M})"

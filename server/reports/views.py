@@ -1,50 +1,38 @@
-"""The public dashboard: the program's figures as a page, charts and a CSV (no login)."""
+"""The public dashboard: the program's figures as a page, charts and a CSV (no login).
+
+The public picks a whole published period; signed-in staff may also ask a range of days (audited).
+A refused ask answers 400: the page with the reason, the CSV in the project's JSON error shape.
+"""
 
 from __future__ import annotations
 
-import csv
-import datetime
-
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils import timezone
 
+from server import csv_output
+from server.errors import CareFieldError
+from server.reports.access import figures_asked, may_ask_ranges
 from server.reports.charts import bar_chart
-from server.reports.metrics import LONGEST_RANGE_DAYS, program_metrics
-
-
-def _range(request: HttpRequest) -> tuple[datetime.date, datetime.date, list[str]]:
-    """The asked-for range, or the last 365 days with a message saying why the ask was ignored."""
-    today = timezone.localdate()
-    end, start, problems = today, today - datetime.timedelta(days=364), []
-    raw_to, raw_from = request.GET.get("to", ""), request.GET.get("from", "")
-    try:
-        if raw_to:
-            end = datetime.date.fromisoformat(raw_to)
-        start = (
-            datetime.date.fromisoformat(raw_from)
-            if raw_from
-            else end - datetime.timedelta(days=364)
-        )
-    except ValueError:
-        problems.append("Write dates as YYYY-MM-DD; showing the last 365 days instead.")
-        end, start = today, today - datetime.timedelta(days=364)
-    if start > end:
-        problems.append("The start date is after the end date; showing the last 365 days.")
-        end, start = today, today - datetime.timedelta(days=364)
-    if (end - start).days >= LONGEST_RANGE_DAYS:
-        start = end - datetime.timedelta(days=LONGEST_RANGE_DAYS - 1)
-        problems.append(
-            f"The page shows at most {LONGEST_RANGE_DAYS} days; showing the {LONGEST_RANGE_DAYS} "
-            f"days to {end.isoformat()}."
-        )
-    return start, end, problems
+from server.reports.periods import latest_published_month, recent_periods
 
 
 def dashboard(request: HttpRequest) -> HttpResponse:
-    start, end, problems = _range(request)
-    figures = program_metrics(start=start, end=end)
-    charts = {
+    context = {
+        "periods": recent_periods(),
+        "staff": may_ask_ranges(request.user),
+        "asked": request.GET.get("period", ""),
+    }
+    try:
+        figures = figures_asked(request.GET, request.user, where="page")
+    except CareFieldError as refused:
+        context |= {"m": None, "problems": [refused.detail], "latest": latest_published_month()}
+        return render(request, "reports/dashboard.html", context, status=refused.status)
+    context |= {"m": figures, "charts": _charts(figures), "problems": []}
+    return render(request, "reports/dashboard.html", context)
+
+
+def _charts(figures: dict) -> dict:
+    return {
         "by_call_type": bar_chart(
             "Calls CARE responded to, by call type",
             figures["care_responded_by_call_type"],
@@ -68,11 +56,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "response",
         ),
     }
-    return render(
-        request,
-        "reports/dashboard.html",
-        {"m": figures, "charts": charts, "problems": problems, "query": request.GET.urlencode()},
-    )
 
 
 def csv_rows(figures: dict) -> list[tuple[str, str, object]]:
@@ -81,8 +64,10 @@ def csv_rows(figures: dict) -> list[tuple[str, str, object]]:
         ("range", "from", figures["from"]),
         ("range", "to", figures["to"]),
     ]
+    if figures.get("period"):
+        rows.append(("range", "period", figures["period"]))
     for key, value in figures.items():
-        if key in ("from", "to", "definitions"):
+        if key in ("from", "to", "period", "period_label", "definitions"):
             continue
         if isinstance(value, list):
             for row in value:
@@ -99,13 +84,14 @@ def csv_rows(figures: dict) -> list[tuple[str, str, object]]:
 
 
 def dashboard_csv(request: HttpRequest) -> HttpResponse:
-    start, end, _ = _range(request)
-    figures = program_metrics(start=start, end=end)
+    try:
+        figures = figures_asked(request.GET, request.user, where="csv")
+    except CareFieldError as refused:
+        return JsonResponse(refused.as_dict(), status=refused.status)
     answer = HttpResponse(content_type="text/csv; charset=utf-8")
-    answer["Content-Disposition"] = (
-        f'attachment; filename="care-figures-{start.isoformat()}-to-{end.isoformat()}.csv"'
-    )
-    writer = csv.writer(answer)
+    name = figures["period"] or f"{figures['from']}-to-{figures['to']}"
+    answer["Content-Disposition"] = f'attachment; filename="care-figures-{name}.csv"'
+    writer = csv_output.writer(answer)
     writer.writerow(["section", "item", "value"])
     for section, item, value in csv_rows(figures):
         writer.writerow([section, item, "" if value is None else value])

@@ -8,18 +8,20 @@ import io
 import re
 
 from server.reports.views import csv_rows
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, sign_in
 
 
 def test_the_dashboard_draws_its_charts_and_its_csv_agrees_with_the_api(site, page):
     today = datetime.date.today()
     start = (today - datetime.timedelta(days=31)).isoformat()
     query = f"from={start}&to={today.isoformat()}"
+    # A range of days is for signed-in staff (the public picks a whole closed period).
+    sign_in(page, site, "coordinator")
 
     page.goto(f"{site}/dashboard/")
     page.get_by_label("From").fill(start)
     page.get_by_label("To").fill(today.isoformat())
-    page.get_by_role("button", name="Show").click()
+    page.get_by_role("button", name="Show range").click()
     page.wait_for_url(re.compile(r".*from=.*"))
 
     # The stylesheet came from our own static files (no CDN): the header has its colour.
@@ -42,6 +44,7 @@ def test_the_dashboard_draws_its_charts_and_its_csv_agrees_with_the_api(site, pa
 
 def test_no_count_under_11_shows_on_the_page_for_a_single_quiet_day(site, page):
     day = (datetime.date.today() - datetime.timedelta(days=3)).isoformat()
+    sign_in(page, site, "coordinator")
 
     page.goto(f"{site}/dashboard/?from={day}&to={day}")
 
@@ -51,3 +54,16 @@ def test_no_count_under_11_shows_on_the_page_for_a_single_quiet_day(site, page):
         assert not re.fullmatch(r"[1-9]|10", text.strip()), text
     assert "<11" in shown + cells
     screenshot(page, "dashboard-one-day")
+
+
+def test_the_public_picks_a_whole_closed_period_and_gets_no_range_of_days(site, page):
+    page.goto(f"{site}/dashboard/")
+
+    assert page.get_by_label("From").count() == 0
+    choices = page.locator("#period option").all_inner_texts()
+    assert len(choices) >= 12
+    page.get_by_label("Period", exact=True).select_option(index=1)
+    page.get_by_role("button", name="Show", exact=True).click()
+    page.wait_for_url(re.compile(r".*period=.*"))
+    assert page.locator('[data-figure="calls"]').count() == 1
+    screenshot(page, "dashboard-public-period")

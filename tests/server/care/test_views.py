@@ -18,7 +18,7 @@ from tests.conftest import PASSWORD
 @pytest.fixture
 def referrals(people) -> list[Referral]:
     write_sample_history(
-        start=timezone.localdate() - datetime.timedelta(days=3), days=3, calls_per_day=30
+        start=timezone.localdate() - datetime.timedelta(days=3), days=3, calls_per_day=45
     )
     made = list(Referral.objects.order_by("made_at"))
     assert len(made) > 25

@@ -183,7 +183,7 @@ def test_pulling_care_while_the_officer_arrives_loses_neither_change(
         # Whichever came first, the call is on scene and went police-only, with the reason.
         assert incident.status == "on_scene"
         assert incident.response == "police_only"
-        assert incident.police_only_reason == "CARE-1 needed at an overdose"
+        assert incident.police_only_note == "CARE-1 needed at an overdose"
         services.cancel_incident(actor=people["dispatcher"], incident_id=incident.pk, reason="next")
 
 

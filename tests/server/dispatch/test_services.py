@@ -14,6 +14,7 @@ from server.dispatch.models import (
     Assignment,
     AssignmentTransition,
     Incident,
+    PoliceOnlyReason,
     Protocol,
 )
 from server.errors import (
@@ -47,13 +48,16 @@ def make_incident(people):
 def send(people, units):
     """send(incident, "CARE-1", "2M12", reason) -> the assignments, through the service."""
 
-    def make(incident, care: str | None = "CARE-1", spd: str = "2M12", reason: str = ""):
+    def make(
+        incident, care: str | None = "CARE-1", spd: str = "2M12", reason: str = "", code: str = ""
+    ):
         return services.dispatch_incident(
             actor=people["dispatcher"],
             incident_id=incident.pk,
             care_unit=units[care].pk if care else None,
             spd_unit=units[spd].pk,
             override_reason=reason,
+            police_only_code=code,
         )
 
     return make
@@ -76,7 +80,8 @@ def open_assignments(unit) -> list[Assignment]:
 
 
 def metrics(client_for) -> dict:
-    answer = client_for(None).get(METRICS)
+    # A range of days is for signed-in staff (the public asks for whole periods).
+    answer = client_for("admin").get(METRICS)
     assert answer.status_code == 200
     return answer.json()
 
@@ -239,7 +244,11 @@ def test_sending_police_only_when_dual_dispatch_was_recommended_needs_a_reason(
     assert incident.recommendation == "dual_dispatch"
     with pytest.raises(InvalidInput) as refused:
         send(incident, care=None, reason=reason)
-    assert "override_reason" in refused.value.fields
+    # The reason is a code from the program's list; the program's own codes are not offered.
+    assert list(refused.value.fields) == ["police_only_code"]
+    offered = refused.value.fields["police_only_code"][0].removeprefix("One of: ").rstrip(".")
+    assert "no_care_team" in offered.split(", ")
+    assert not {"care_withdrawn", "screening"} & set(offered.split(", "))
     assert not Assignment.objects.filter(incident=incident).exists()
 
 
@@ -247,18 +256,36 @@ def test_an_eligible_call_sent_police_only_stores_the_reason_and_response(
     make_incident, send, client_for
 ):
     incident = make_incident()
-    made = send(incident, care=None, reason="  Both CARE teams are on calls  ")
+    made = send(incident, care=None, reason="  Both CARE teams are on calls  ", code="no_care_team")
 
     assert [(a.kind, a.unit.call_sign) for a in made] == [("spd", "2M12")]
     incident.refresh_from_db()
     assert incident.response == "police_only"
-    assert incident.police_only_reason == "Both CARE teams are on calls"
+    assert incident.police_only_code_id == "no_care_team"
+    assert incident.police_only_note == "Both CARE teams are on calls"
     assert incident.override_reason == "Both CARE teams are on calls"
+    audited = AuditEntry.objects.get(action="incident.dispatched", object_id=str(incident.pk))
+    assert audited.after["police_only_code_id"] == "no_care_team"
     figures = metrics(client_for)
     assert figures["eligible_police_only"] == "<11"
+    # The code and its count are public; the dispatcher's words are not.
     assert figures["eligible_police_only_reasons"] == [
-        {"reason": "Both CARE teams are on calls", "count": "<11"}
+        {"reason": "no_care_team", "label": "No CARE team available", "count": "<11"}
     ]
+
+
+@pytest.mark.parametrize("code", ["", "not-on-the-list", "retired"])
+def test_an_eligible_call_goes_police_only_only_with_an_active_code_from_the_list(
+    make_incident, send, code
+):
+    PoliceOnlyReason.objects.create(code="retired", label="Retired reason", active=False)
+    incident = make_incident()
+
+    with pytest.raises(InvalidInput) as refused:
+        send(incident, care=None, reason="CARE busy", code=code)
+
+    assert list(refused.value.fields) == ["police_only_code"]
+    assert not Assignment.objects.filter(incident=incident).exists()
 
 
 def test_sending_care_when_police_only_was_recommended_needs_a_reason(make_incident, send):
@@ -274,7 +301,7 @@ def test_sending_care_when_police_only_was_recommended_needs_a_reason(make_incid
     incident.refresh_from_db()
     assert incident.response == "dual"
     assert incident.override_reason == "Knife was secured by security before the call"
-    assert incident.police_only_reason == ""
+    assert incident.police_only_note == "" and incident.police_only_code is None
 
 
 def test_following_a_police_only_recommendation_needs_no_reason_and_is_not_counted_as_defaulting(
@@ -284,7 +311,7 @@ def test_following_a_police_only_recommendation_needs_no_reason_and_is_not_count
     send(incident, care=None)
     incident.refresh_from_db()
     assert incident.response == "police_only"
-    assert incident.override_reason == incident.police_only_reason == ""
+    assert incident.override_reason == incident.police_only_note == ""
     assert metrics(client_for)["eligible_police_only"] == 0
 
 
@@ -309,7 +336,8 @@ def test_pulling_care_off_a_call_while_spd_continues_makes_it_police_only_with_t
 
     incident = Incident.objects.get(pk=call["incident"]["id"])
     assert incident.response == "police_only"
-    assert incident.police_only_reason == "CARE-1 sent to an overdose"
+    assert incident.police_only_code_id == "care_withdrawn"
+    assert incident.police_only_note == "CARE-1 sent to an overdose"
     assert incident.status == "dispatched"
     assert Assignment.objects.get(pk=call["spd"]).status == "dispatched"
     assert open_assignments(units["CARE-1"]) == []
@@ -522,8 +550,20 @@ def test_phone_resolutions_and_hotline_referrals_are_counted_in_the_metrics(
 
     after = metrics(client_for)
     assert after["resolved_by_phone"] == "<11"  # small counts are suppressed
-    assert after["referred_to_hotline"] == 11
+    # 12 eligible calls less 11 referred to a hotline would reveal the 1 resolved by phone.
+    assert after["eligible_calls"] == 12
+    assert after["referred_to_hotline"] == "withheld"
     assert after["care_responded"] == 0
+
+    for _ in range(10):
+        services.refer_to_hotline(actor=people["dispatcher"], incident_id=make_incident().pk)
+    dispatch_model("embedded_professional")
+    for _ in range(10):
+        services.resolve_by_phone(
+            actor=people["dispatcher"], incident_id=make_incident().pk, note="ok"
+        )
+    later = metrics(client_for)
+    assert (later["resolved_by_phone"], later["referred_to_hotline"]) == (11, 21)
 
 
 # ---- events --------------------------------------------------------------------------------

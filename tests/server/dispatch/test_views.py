@@ -94,11 +94,27 @@ def test_sending_police_only_on_an_eligible_call_needs_a_reason(dispatcher, unit
     assert refused.status_code == 400
     assert not Assignment.objects.exists()
 
-    dispatcher.post(
+    refused = dispatcher.post(
         call,
         {"action": "dispatch", "spd_unit": units["2M12"].pk, "override_reason": "CARE busy"},
     )
-    assert Incident.objects.get().police_only_reason == "CARE busy"
+    assert refused.status_code == 400
+    assert "Choose why this eligible call goes police only" in refused.content.decode()
+
+    dispatcher.post(
+        call,
+        {
+            "action": "dispatch",
+            "spd_unit": units["2M12"].pk,
+            "police_only_code": "no_care_team",
+            "override_reason": "CARE busy",
+        },
+    )
+    incident = Incident.objects.get()
+    assert (incident.police_only_code_id, incident.police_only_note) == (
+        "no_care_team",
+        "CARE busy",
+    )
 
 
 def test_the_console_token_needs_the_session_and_csrf_and_opens_the_api(people):

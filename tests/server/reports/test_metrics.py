@@ -53,7 +53,7 @@ def history(people, units):
         response: str = ResponseSent.DUAL,
         eligible: bool = True,
         status: str = IncidentStatus.CLOSED,
-        police_only_reason: str = "",
+        police_only_code: str | None = None,
     ) -> Incident:
         made["n"] += 1
         received = local_time(hour, day=day)
@@ -72,7 +72,7 @@ def history(people, units):
             dispatch_model="911_led",
             status=status,
             response=response,
-            police_only_reason=police_only_reason,
+            police_only_code_id=police_only_code,
             created_by=people["dispatcher"],
         )
         at = lambda m: None if m is None else dispatched + m * MIN  # noqa: E731
@@ -199,9 +199,9 @@ def test_a_lone_small_cell_takes_the_next_smallest_with_it_so_subtraction_reveal
 
 def test_eligible_police_only_calls_phone_resolutions_and_hotline_referrals_are_counted(history):
     for _ in range(11):
-        history(response=ResponseSent.POLICE_ONLY, police_only_reason="No CARE team available")
+        history(response=ResponseSent.POLICE_ONLY, police_only_code="no_care_team")
     for _ in range(2):
-        history(response=ResponseSent.POLICE_ONLY, police_only_reason="Supervisor decision")
+        history(response=ResponseSent.POLICE_ONLY, police_only_code="supervisor_decision")
     for _ in range(11):
         history(response=ResponseSent.NONE, status=IncidentStatus.RESOLVED_BY_PHONE)
     for _ in range(4):
@@ -211,11 +211,14 @@ def test_eligible_police_only_calls_phone_resolutions_and_hotline_referrals_are_
 
     assert m["eligible_police_only"] == 13
     assert m["eligible_police_only_reasons"] == [
-        {"reason": "No CARE team available", "count": WITHHELD},
-        {"reason": "Supervisor decision", "count": SUPPRESSED},
+        {"reason": "no_care_team", "label": "No CARE team available", "count": WITHHELD},
+        {"reason": "supervisor_decision", "label": "Supervisor decision", "count": SUPPRESSED},
     ]
-    assert m["resolved_by_phone"] == 11
     assert m["referred_to_hotline"] == SUPPRESSED
+    # The 28 eligible calls less the 13 sent police only and 11 resolved by phone would leave
+    # the 4 referred to a hotline: the phone count is withheld with it.
+    assert m["eligible_calls"] == 28
+    assert m["resolved_by_phone"] == WITHHELD
 
 
 def test_naloxone_referrals_and_client_experience_are_counted_with_their_outcomes(history, people):
@@ -317,11 +320,12 @@ def test_the_figures_take_a_bounded_number_of_queries_however_many_calls(
         figures()
 
 
-def test_the_csv_holds_the_same_values_as_the_api(history, client):
+def test_the_csv_holds_the_same_values_as_the_api(history, client, people):
     for _ in range(15):
         history()
     for _ in range(3):
         history(call_type=WELFARE)
+    client.force_login(people["coordinator"])
 
     api = client.get("/api/v1/metrics?from=2026-11-18&to=2026-11-18").json()
     answer = client.get("/dashboard.csv?from=2026-11-18&to=2026-11-18")

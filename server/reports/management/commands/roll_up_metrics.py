@@ -3,6 +3,7 @@ import datetime
 from django.core.management.base import BaseCommand, CommandError
 
 from server.reports.daily import days_to_roll_up, roll_up
+from server.reports.publication import publish_due_months
 
 
 def _date(raw: str) -> datetime.date:
@@ -16,7 +17,8 @@ class Command(BaseCommand):
     help = (
         "Roll up the dashboard's figures for closed (Seattle) days. With no dates: the days since "
         "the last roll-up through yesterday, and every day whose calls changed since it was rolled "
-        "up; run it nightly after midnight. With --from/--to: those days (today and later are "
+        "up; run it nightly after midnight. Also publishes the months whose public figures are "
+        "due. With --from/--to: those days (today and later are "
         "skipped; they are computed from the calls). Safe to repeat."
     )
 
@@ -38,3 +40,6 @@ class Command(BaseCommand):
             self.stdout.write(f"Rolled up {len(done)} days, {done[0]} to {done[-1]}.")
         else:
             self.stdout.write("No closed days to roll up.")
+        published = publish_due_months()
+        if published:
+            self.stdout.write(f"Published the public figures of {', '.join(published)}.")
