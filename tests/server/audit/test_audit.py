@@ -4,6 +4,7 @@ record is an entry too; and nobody, not even a superuser in admin, can change or
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 import pytest
@@ -23,8 +24,10 @@ DESC_MOBILE_CRISIS = "0b7f0a52-5d2c-4c57-9b65-6f1d1a4e0001"
 
 
 def at() -> str:
-    """Care is recorded after the dispatch that sent the team (which the fixtures make now)."""
-    return timezone.now().isoformat()
+    """Care is recorded just after the dispatch that sent the team (the fixtures dispatch now):
+    the same time on every call in a test, so a retried record is the same record."""
+    latest = Assignment.objects.order_by("-dispatched_at").values_list("dispatched_at", flat=True)
+    return ((latest.first() or timezone.now()) + datetime.timedelta(seconds=1)).isoformat()
 
 
 def entries(action: str, object_id=None):

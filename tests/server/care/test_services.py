@@ -27,6 +27,7 @@ from server.care.models import (
     ServiceType,
     SurveyResponse,
 )
+from server.dispatch.models import Assignment
 from server.errors import (
     Conflict,
     Forbidden,
@@ -41,8 +42,10 @@ CRISIS_SOLUTIONS_CENTER = "0b7f0a52-5d2c-4c57-9b65-6f1d1a4e0002"
 
 
 def at() -> datetime.datetime:
-    """Care is recorded after the dispatch that sent the team (which the fixtures make now)."""
-    return timezone.now()
+    """Care is recorded just after the dispatch that sent the team (the fixtures dispatch now):
+    the same time on every call in a test, so a retried record is the same record."""
+    latest = Assignment.objects.order_by("-dispatched_at").values_list("dispatched_at", flat=True)
+    return (latest.first() or timezone.now()) + datetime.timedelta(seconds=1)
 
 
 @pytest.fixture
