@@ -20,9 +20,10 @@ everything. `--state FILE` keeps a JSON description (ports, pids) up to date for
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import resource
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -75,6 +76,10 @@ def balancer_maxconn() -> int:
     return max(256, min(50_000, (soft - 200) // 2))
 
 
+def server_lines(members: list[Member]) -> str:
+    return "\n".join(f"    server {m.name} 127.0.0.1:{m.port} check" for m in members)
+
+
 def server_command(server: str, fd: int, app: str) -> list[str]:
     """The ASGI server for one process, serving the socket on `fd`."""
     if server == "uvicorn":
@@ -107,7 +112,8 @@ class Cluster:
 
     def _add_server(self, name: str, role: str, server: str) -> None:
         sock = listening_socket("127.0.0.1", 0)
-        self.members.append(Member(name, role, server_command(server, sock.fileno(), self.args.app), sock))
+        command = server_command(server, sock.fileno(), self.args.app)
+        self.members.append(Member(name, role, command, sock))
 
     # ---- processes -----------------------------------------------------------------------------
 
@@ -142,8 +148,8 @@ class Cluster:
             runtime_socket=self.runtime_socket,
             maxconn=balancer_maxconn(),
             front_bind=f"fd@{self.front.fileno()}",
-            socket_servers="\n".join(f"    server {m.name} 127.0.0.1:{m.port} check" for m in sockets),
-            api_servers="\n".join(f"    server {m.name} 127.0.0.1:{m.port} check" for m in apis),
+            socket_servers=server_lines(sockets),
+            api_servers=server_lines(apis),
         )
         path = self.work / "haproxy.cfg"
         path.write_text(config)
@@ -211,10 +217,9 @@ class Cluster:
 
     def drain(self, member: Member) -> None:
         backend = "sockets" if member.role == "socket" else "api"
-        try:
+        # The balancer may be gone already (OSError): then there is nothing to drain from.
+        with contextlib.suppress(OSError):
             self.runtime(f"set server {backend}/{member.name} state drain")
-        except OSError:
-            pass  # the balancer is gone already: nothing to drain from
 
     def roll_socket_processes(self) -> None:
         """Replace each socket process in turn: drain it, stop it, start a new one, put it back."""

@@ -6,6 +6,7 @@ socket process is killed again."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -118,10 +119,8 @@ class RunningCluster:
             state = self.state() or {"members": {}}
             for member in state["members"].values():
                 if member["pid"]:
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(member["pid"], signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
             self.process.kill()
             self.process.wait()
 
@@ -140,10 +139,8 @@ class Tablet(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.is_set():
-            try:
+            with contextlib.suppress(websocket.WebSocketException, OSError, ValueError):
                 self._session()
-            except (websocket.WebSocketException, OSError, ValueError):
-                pass
             if not self.stopped.is_set():
                 time.sleep(0.2)  # a tablet's back-off before it tries again
 
