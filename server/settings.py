@@ -205,6 +205,9 @@ CARE_EVENT_RETENTION_DAYS = env.int("CARE_EVENT_RETENTION_DAYS", default=14)
 # The live feed: server ping interval (a socket silent for 2.5 of them is reaped), frames a
 # socket may send per second, and how often each Daphne process looks for overdue acks.
 CARE_FEED_HEARTBEAT_SECONDS = env.float("CARE_FEED_HEARTBEAT_SECONDS", default=20)
+# The token is read again every this many heartbeats: the bound on closing a revoked token's
+# socket should the revocation's close message be lost (docs/live-feed.md).
+CARE_FEED_TOKEN_CHECK_BEATS = env.int("CARE_FEED_TOKEN_CHECK_BEATS", default=3)
 CARE_FEED_FRAMES_PER_SECOND = env.float("CARE_FEED_FRAMES_PER_SECOND", default=50)
 CARE_ACK_WATCH_SECONDS = env.float("CARE_ACK_WATCH_SECONDS", default=5)
 

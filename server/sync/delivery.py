@@ -8,10 +8,12 @@ moment the dispatch reached the field: it sets `delivered_at` and tells the disp
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from server.accounts.models import Device
@@ -25,10 +27,13 @@ from server.sync.services import change_transaction, publish_event
 logger = logging.getLogger(__name__)
 
 
-def record_ack(*, device: Device, stream: str, seq: int) -> int:
+def record_ack(
+    *, device: Device, stream: str, seq: int, at: datetime.datetime | None = None
+) -> int:
     """Store a device's ack of everything up to `seq` on `stream`; returns its cursor after.
 
-    The caller has already checked the device may read the stream.
+    `at` is when the ack reached the server (now, unless it waited in a batch). The caller has
+    already checked the device may read the stream.
     """
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise InvalidInput("An ack names a stream and a seq of 1 or more.")
@@ -45,25 +50,83 @@ def record_ack(*, device: Device, stream: str, seq: int) -> int:
         cursor.acked_seq = seq
         cursor.save(update_fields=["acked_seq", "updated_at"])
         if stream.startswith("unit:"):
-            _mark_dispatches_delivered(device, stream, after=before, upto=seq)
+            _mark_dispatches_delivered(device, stream, after=before, upto=seq, at=at)
         return seq
 
 
-def _mark_dispatches_delivered(device: Device, stream: str, *, after: int, upto: int) -> None:
+@dataclasses.dataclass(frozen=True)
+class Receipt:
+    """One ack as a socket heard it: which device, which stream and seq, and when it arrived."""
+
+    device: Device
+    stream: str
+    seq: int
+    at: datetime.datetime
+
+
+def record_acks(receipts: list[Receipt]) -> list[str | None]:
+    """Store many acks in one transaction (one savepoint each); for each, None or why it was
+    refused. Delivered times are each ack's own arrival time, not the batch's.
+
+    Rows are locked in one order (device, stream, seq) so two processes' batches can't deadlock
+    on cursors. Should the batch fail as a whole (a deadlock with a dispatch on an assignment
+    row, a lost connection), each ack is written again on its own.
+    """
+    order = sorted(range(len(receipts)), key=lambda i: _lock_order(receipts[i]))
+    try:
+        return _record_in_one_transaction(receipts, order)
+    except DatabaseError:
+        logger.warning("ack batch failed; writing its %d acks one by one", len(receipts))
+        return [_record_one(r) for r in receipts]
+
+
+def _lock_order(receipt: Receipt) -> tuple:
+    return (str(receipt.device.pk), receipt.stream, receipt.seq)
+
+
+def _record_in_one_transaction(receipts: list[Receipt], order: list[int]) -> list[str | None]:
+    outcome: list[str | None] = [None] * len(receipts)
+    with change_transaction():
+        for i in order:
+            try:
+                _store(receipts[i])
+            except InvalidInput as exc:
+                outcome[i] = exc.detail
+    return outcome
+
+
+def _record_one(receipt: Receipt) -> str | None:
+    try:
+        _store(receipt)
+    except InvalidInput as exc:
+        return exc.detail
+    return None
+
+
+def _store(receipt: Receipt) -> None:
+    record_ack(device=receipt.device, stream=receipt.stream, seq=receipt.seq, at=receipt.at)
+
+
+def _mark_dispatches_delivered(
+    device: Device, stream: str, *, after: int, upto: int, at: datetime.datetime | None
+) -> None:
     covered = Event.objects.filter(
         stream_id=stream, seq__gt=after, seq__lte=upto, kind="assignment.dispatched"
     ).values_list("data", flat=True)
     for data in covered:
-        mark_delivered(device=device, assignment_id=data["id"])
+        mark_delivered(device=device, assignment_id=data["id"], at=at)
 
 
-def mark_delivered(*, device: Device, assignment_id: str) -> bool:
-    """Set an assignment's delivered time the first time a tablet of its unit acknowledges it.
+def mark_delivered(
+    *, device: Device, assignment_id: str, at: datetime.datetime | None = None
+) -> bool:
+    """Set an assignment's delivered time the first time a tablet of its unit acknowledges it:
+    `at`, when the ack arrived (now by default).
 
     Returns whether this call set it. Runs inside the ack's transaction.
     """
     with change_transaction():
-        now = timezone.now()
+        now = at or timezone.now()
         # Conditional update: of two tablets of one unit acking at once, exactly one wins.
         won = Assignment.objects.filter(
             pk=assignment_id, delivered_at__isnull=True, unit_id=device.user.unit_id
