@@ -702,7 +702,8 @@ MODE_NAMES = {
 def mode_name(mode: str) -> str:
     if mode.startswith("cluster"):
         count, server = cluster_shape(mode)
-        return f"HAProxy, {count} {server} socket + 2 API processes, Redis"
+        layer = os.environ.get("CARE_CHANNEL_LAYER", "core")
+        return f"HAProxy, {count} {server} socket + 2 API processes, Redis {layer}"
     return MODE_NAMES[mode]
 
 

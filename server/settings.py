@@ -118,7 +118,18 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["server.accounts.authentication.LockoutBackend"]
 
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
+# Which channels_redis layer carries the feed (docs/deployment.md, figures in docs/benchmarks.md):
+# `core` keeps a queue per socket in Redis and sends a group message to each member's queue;
+# `pubsub` publishes a group message once and each process hands it to its own members.
+CARE_CHANNEL_LAYER = env.str("CARE_CHANNEL_LAYER", default="core")
+if REDIS_URL and CARE_CHANNEL_LAYER == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
