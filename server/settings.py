@@ -133,7 +133,22 @@ elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py's defaults (5 s read timeout, 100 connections) break a socket
+                        # process with many sockets: the layer's blocking pop also waits 5 s, so
+                        # a busy Redis turns an empty pop into a timeout; and a thousand sockets
+                        # joining or leaving groups at once exhaust the pool. Either error reaches
+                        # every socket of the process (4503). Figures: docs/benchmarks.md.
+                        "socket_timeout": 30,
+                        "max_connections": env.int("CARE_REDIS_MAX_CONNECTIONS", default=1000),
+                    }
+                ],
+                "capacity": 1500,
+                "expiry": 30,
+            },
         }
     }
 else:
