@@ -121,6 +121,9 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # Which channels_redis layer carries the feed (docs/deployment.md, figures in docs/benchmarks.md):
 # `core` keeps a queue per socket in Redis and sends a group message to each member's queue;
 # `pubsub` publishes a group message once and each process hands it to its own members.
+# Pub/sub costs a sixth of the core layer's CPU per send and a tenth per broadcast to 3,000
+# sockets (bench/layer_fanout.py), but it reconnects to a restarted Redis silently, so sockets
+# aren't told to replay what was lost meanwhile: core stays the default (docs/deployment.md).
 CARE_CHANNEL_LAYER = env.str("CARE_CHANNEL_LAYER", default="core")
 if REDIS_URL and CARE_CHANNEL_LAYER == "pubsub":
     CHANNEL_LAYERS = {
