@@ -103,6 +103,33 @@ def test_a_batch_of_acks_keeps_each_acks_arrival_as_the_delivered_time_and_refus
 
 
 @pytest.mark.django_db
+def test_in_a_batch_the_earliest_ack_of_a_dispatch_delivers_it_whichever_tablet_sent_it(
+    people, dispatched
+):
+    call = dispatched()
+    first, second = tablet("care1"), tablet("care1")  # two tablets of one unit
+    stream = unit_stream(people["care1"].unit_id)
+    seq = unit_events(people, "care1", "assignment.dispatched")[0].seq
+    now = timezone.now()
+    earlier, later = now - datetime.timedelta(seconds=9), now - datetime.timedelta(seconds=2)
+
+    outcome = record_acks(
+        [
+            Receipt(first, stream, seq, later),
+            Receipt(second, stream, seq, earlier),
+            Receipt(second, stream, seq, later),  # the same ack again: old news
+        ]
+    )
+
+    assert outcome == [None, None, None]
+    assert Assignment.objects.get(pk=call["care"]).delivered_at == earlier
+    audit = AuditEntry.objects.get(action="assignment.delivered")
+    assert audit.device_id == second.pk
+    cursors = DeviceCursor.objects.filter(stream_id=stream)
+    assert sorted(c.acked_seq for c in cursors) == [seq, seq]
+
+
+@pytest.mark.django_db
 def test_no_alert_before_the_deadline_and_one_alert_after_it(people, dispatched, settings):
     settings.CARE_ACK_TIMEOUT_SECONDS = 30
     call = dispatched()
