@@ -50,7 +50,7 @@ schema: install ## Write the OpenAPI schema to docs/openapi.yml
 
 SOCKETS ?= 2
 API ?= 2
-cluster: install ## HAProxy on $(HOST):$(PORT), SOCKETS socket + API API processes, the always-on commands (needs DATABASE_URL=postgres://..., REDIS_URL)
+cluster: install ## HAProxy on 127.0.0.1:8000 before SOCKETS=2 socket + API=2 API processes and the always-on commands (DATABASE_URL=postgres://..., REDIS_URL; docs/deployment.md)
 	@test -n "$$REDIS_URL" || (echo "set REDIS_URL (and DATABASE_URL=postgres://...)"; exit 1)
 	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || (echo "install HAProxy: apt-get install -y haproxy"; exit 1)
 	$(PY) manage.py migrate --no-input -v0
