@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve demo-data test test-fast lint format schema clean
+.PHONY: help install run serve demo-data test test-fast lint format schema clean cluster
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,6 +51,14 @@ format: install ## ruff format + import sort
 
 schema: install ## Write the OpenAPI schema to docs/openapi.yml
 	$(PY) manage.py spectacular --validate --file docs/openapi.yml
+
+SOCKETS ?= 2
+API ?= 2
+cluster: install ## HAProxy on 127.0.0.1:8000 before SOCKETS=2 socket + API=2 API processes and the always-on commands (DATABASE_URL=postgres://..., REDIS_URL; docs/deployment.md)
+	@test -n "$$REDIS_URL" || (echo "set REDIS_URL (and DATABASE_URL=postgres://...)"; exit 1)
+	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || (echo "install HAProxy: apt-get install -y haproxy"; exit 1)
+	$(PY) manage.py migrate --no-input -v0
+	$(PY) deploy/cluster.py --host $(HOST) --port $(PORT) --sockets $(SOCKETS) --api $(API) $(CLUSTER_ARGS)
 
 bench-feed: install ## Live-feed latency benchmark (PostgreSQL + Redis on 127.0.0.1; minutes)
 	$(PY) bench/feed_latency.py $(BENCH_ARGS)

@@ -102,12 +102,22 @@ async def main(args) -> None:
     ]
     started = time.monotonic()
     gate = asyncio.Semaphore(CONNECT_AT_ONCE)
-    await asyncio.gather(*(d.open(gate) for d in devices))
+    tasks: list[asyncio.Task] = []
+
+    async def open_and_serve(device: Device) -> None:
+        # Each socket answers and sends heartbeats from its welcome on, as a tablet does: the
+        # first of 3,000 sockets would otherwise sit silent while the rest connect, and the
+        # server reaps a socket silent for 2.5 heartbeats (4408).
+        await device.open(gate)
+        if device.failed:
+            return
+        tasks.append(asyncio.create_task(device.listen()))
+        if args.ping_interval > 0:
+            tasks.append(asyncio.create_task(device.heartbeat()))
+
+    await asyncio.gather(*(open_and_serve(d) for d in devices))
     live = [d for d in devices if not d.failed]
     print(f"ready {len(live)} {time.monotonic() - started:.1f}", flush=True)
-    tasks = [asyncio.create_task(d.listen()) for d in live]
-    if args.ping_interval > 0:
-        tasks += [asyncio.create_task(d.heartbeat()) for d in live]
     await _stop_signal(args.max_seconds)
     for task in tasks:
         task.cancel()

@@ -22,9 +22,11 @@ clock. All traffic stays on 127.0.0.1 and every loop is bounded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -224,6 +226,36 @@ def device_specs(pop: dict, n: int, floor: bool) -> list[dict]:
 
 # ---- processes ---------------------------------------------------------------------------------
 
+ALL_CPUS = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+
+
+def unpinned(cmd: list[str]) -> list[str]:
+    """Servers may run on every core, whatever core the load generator pinned itself to."""
+    return ["taskset", "-c", ALL_CPUS, *cmd]
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    import psutil
+
+    out = {}
+    for name, pid in pids.items():
+        try:
+            times = psutil.Process(pid).cpu_times()
+            out[name] = times.user + times.system
+        except psutil.Error:
+            out[name] = float("nan")
+    return out
+
+
+def rss_bytes(pids: list[int]) -> int:
+    import psutil
+
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            total += psutil.Process(pid).memory_info().rss
+    return total
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -266,7 +298,7 @@ class Servers:
             "bench.feed_asgi:application",
         ]
         proc = subprocess.Popen(
-            cmd,
+            unpinned(cmd),
             cwd=ROOT,
             env={**env, "BENCH_COMMIT_LOG": str(commits)},
             stdout=log.open("w"),
@@ -274,11 +306,56 @@ class Servers:
         )
         self._started(proc, port, log)
 
+    def start_cluster(self, env: dict[str, str], sockets: int, server: str) -> None:
+        """deploy/cluster.py as `make cluster` runs it: HAProxy in front, `sockets` socket
+        processes, two API processes, the acknowledgement watcher."""
+        commits = self.work / f"{self.name}-commits.log"
+        commits.touch()
+        self.commit_logs.append(commits)
+        state = self.work / f"{self.name}-cluster.json"
+        log = self.work / f"{self.name}-cluster.log"
+        cmd = [
+            PY, "deploy/cluster.py", "--port", "0", "--sockets", str(sockets), "--api", "2",
+            "--socket-server", server, "--app", "bench.feed_asgi:application",
+            "--state", str(state), "--work", str(self.work / f"{self.name}-cluster"),
+        ]  # fmt: skip
+        proc = subprocess.Popen(
+            unpinned(cmd),
+            cwd=ROOT,
+            env={**env, "BENCH_COMMIT_LOG": str(commits)},
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        self.procs.append(proc)
+        deadline = time.monotonic() + 180
+        while not (state.exists() and "cluster on" in log.read_text()):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"cluster did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        self.cluster_state = json.loads(state.read_text())
+        self.ports.append(int(self.cluster_state["url"].rsplit(":", 1)[1]))
+
+    def server_pids(self) -> dict[str, int]:
+        """The processes whose CPU and memory the report shows, by name."""
+        if hasattr(self, "cluster_state"):
+            return {
+                name: m["pid"]
+                for name, m in self.cluster_state["members"].items()
+                if m["role"] in ("socket", "api", "balancer")
+            }
+        return {f"daphne{i + 1}": p.pid for i, p in enumerate(self.procs)}
+
+    def socket_pids(self) -> list[int]:
+        if hasattr(self, "cluster_state"):
+            members = self.cluster_state["members"].values()
+            return [m["pid"] for m in members if m["role"] == "socket"]
+        return [p.pid for p in self.procs]
+
     def start_floor(self, seconds: float) -> None:
         port = free_port()
         log, commits = self._files(port)
         cmd = [PY, str(ROOT / "bench" / "feed_floor.py"), str(port), str(commits), str(seconds)]
-        proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(unpinned(cmd), stdout=log.open("w"), stderr=subprocess.STDOUT)
         self._started(proc, port, log)
 
     def _files(self, port: int) -> tuple[Path, Path]:
@@ -310,7 +387,8 @@ class Servers:
 
     def stop(self) -> None:
         for proc in self.procs:
-            proc.terminate()
+            # cluster.py drains and stops its processes on SIGINT, as on Ctrl-C
+            proc.send_signal(signal.SIGINT if hasattr(self, "cluster_state") else signal.SIGTERM)
         for proc in self.procs:
             try:
                 proc.wait(timeout=15)
@@ -340,6 +418,8 @@ class Client:
             "--max-seconds",
             str(args.duration + args.broadcasts * args.broadcast_interval + 600),
         ]
+        if args.pin_load is not None:  # the devices' process shares the load generator's core
+            cmd = ["taskset", "-c", str(args.pin_load), *cmd]
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
         )
@@ -394,6 +474,8 @@ class ChannelsLoad:
 
     def __init__(self, servers: Servers, pop: dict, n: int, calls: list[str], args):
         self.urls, self.pop, self.n, self.calls, self.args = servers.http, pop, n, calls, args
+        # Behind the balancer the load is always what a dispatcher's console sends: HTTP.
+        self.cluster = hasattr(servers, "cluster_state")
         self.local = threading.local()
         self.errors: list[str] = []
         self.reuse = min(n, 25)  # cancel the call dispatched this many ticks ago
@@ -426,7 +508,7 @@ class ChannelsLoad:
         return self._post(base + self.calls[i] + "/dispatch", body)
 
     def targeted(self, count: int) -> tuple[int, float]:
-        if self.args.via == "http":
+        if self.args.via == "http" or self.cluster:
             return run_ticks(self.args.rate, count, self.tick, self.workers)
         # Dispatcher threads inside the first process; the second (if any) only serves sockets.
         plan = {
@@ -515,16 +597,23 @@ def run_scenario(mode: str, n: int, pop: dict, db_url: str, work: Path, args) ->
         elif mode == "two":
             for _ in range(2):
                 servers.start_daphne(server_env(db_url, args.redis))
+        elif mode.startswith("cluster"):
+            count, server = cluster_shape(mode)
+            servers.start_cluster(server_env(db_url, args.redis), count, server)
         else:
             servers.start_floor(args.duration + args.broadcasts * args.broadcast_interval + 900)
+        time.sleep(args.settle)
+        rss_before = rss_bytes(servers.socket_pids())
         client = Client(work, name, servers.ws, specs, args)
         live, connect_seconds = client.wait_ready()
+        time.sleep(args.settle)
+        rss_after = rss_bytes(servers.socket_pids())
         load = (
             FloorLoad(servers, pop, n, args)
             if mode == "floor"
             else ChannelsLoad(servers, pop, n, calls, args)
         )
-        time.sleep(args.settle)
+        cpu_before, cpu_started = cpu_seconds(servers.server_pids()), time.monotonic()
         dispatched, took = load.targeted(ticks)
         time.sleep(args.settle)
         broadcasts = 0
@@ -532,6 +621,7 @@ def run_scenario(mode: str, n: int, pop: dict, db_url: str, work: Path, args) ->
             broadcasts += load.broadcast(j)
             time.sleep(args.broadcast_interval)
         time.sleep(args.settle)
+        cpu_after, cpu_wall = cpu_seconds(servers.server_pids()), time.monotonic() - cpu_started
         status, rows = client.finish()
         commits = servers.commit_times()
     finally:
@@ -547,9 +637,19 @@ def run_scenario(mode: str, n: int, pop: dict, db_url: str, work: Path, args) ->
         "client": status,
         "errors": load.errors[:5],
         "error_count": len(load.errors),
+        # share of one core each server process used over the load phases
+        "cpu": {k: (cpu_after[k] - cpu_before[k]) / cpu_wall for k in cpu_before},
+        "rss_per_socket_kib": (rss_after - rss_before) / max(live, 1) / 1024,
     }
     result.update(latencies(rows, commits, dispatched, broadcasts * live))
     return result
+
+
+def cluster_shape(mode: str) -> tuple[int, str]:
+    """`cluster3` is three Daphne socket processes, `cluster3u` three uvicorn ones."""
+    shape = mode.removeprefix("cluster")
+    server = "uvicorn" if shape.endswith("u") else "daphne"
+    return int(shape.rstrip("u")), server
 
 
 def latencies(rows, commits, dispatched: int, broadcast_frames: int) -> dict:
@@ -599,6 +699,14 @@ MODE_NAMES = {
 }
 
 
+def mode_name(mode: str) -> str:
+    if mode.startswith("cluster"):
+        count, server = cluster_shape(mode)
+        layer = os.environ.get("CARE_CHANNEL_LAYER", "core")
+        return f"HAProxy, {count} {server} socket + 2 API processes, Redis {layer}"
+    return MODE_NAMES[mode]
+
+
 def table(results: list[dict]) -> str:
     floors = {
         (r["sockets"], p): r[p]
@@ -608,8 +716,8 @@ def table(results: list[dict]) -> str:
     }
     lines = [
         "| server | sockets | load | frames got/expected | p50 ms | p95 ms | p99 ms | max ms "
-        "| p50 / floor | p99 / floor |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| p50 / floor | p99 / floor | CPU per process | RSS/socket KiB |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in results:
         for pattern, label in (
@@ -622,11 +730,17 @@ def table(results: list[dict]) -> str:
             if floor and r["mode"] != "floor" and floor["p50"] > 0 and floor["p99"] > 0:
                 ratios = (f"{s['p50'] / floor['p50']:.1f}×", f"{s['p99'] / floor['p99']:.1f}×")
             lines.append(
-                f"| {MODE_NAMES[r['mode']]} | {r['sockets']} | {label} "
+                f"| {mode_name(r['mode'])} | {r['sockets']} | {label} "
                 f"| {s['frames']}/{s['expected']} | {s['p50']:.1f} | {s['p95']:.1f} "
-                f"| {s['p99']:.1f} | {s['max']:.1f} | {ratios[0]} | {ratios[1]} |"
+                f"| {s['p99']:.1f} | {s['max']:.1f} | {ratios[0]} | {ratios[1]} "
+                f"| {cpu_text(r) if pattern == 'targeted' else ''} "
+                f"| {r['rss_per_socket_kib']:.0f} |"
             )
     return "\n".join(lines)
+
+
+def cpu_text(r: dict) -> str:
+    return " ".join(f"{name} {share:.0%}" for name, share in r.get("cpu", {}).items())
 
 
 def machine() -> str:
@@ -658,7 +772,19 @@ def machine() -> str:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--sockets", default="1,100,1000", help="socket counts, comma-separated")
-    p.add_argument("--modes", default="single,two,floor", help="single, two, floor")
+    p.add_argument(
+        "--modes",
+        default="single,two,floor",
+        help="single, two, floor, clusterN (HAProxy + N Daphne socket processes + 2 API "
+        "processes: deploy/cluster.py), clusterNu (the same with uvicorn socket processes)",
+    )
+    p.add_argument(
+        "--pin-load",
+        type=int,
+        default=None,
+        help="pin the load generator (this process's dispatches) and the devices' process to "
+        "this CPU with taskset; servers stay on every CPU",
+    )
     p.add_argument("--duration", type=float, default=10.0, help="seconds of targeted dispatches")
     p.add_argument("--rate", type=float, default=50.0, help="targeted dispatches per second")
     p.add_argument("--broadcasts", type=int, default=10, help="broadcasts to every socket")
@@ -685,6 +811,8 @@ def parse_args(argv=None):
 
 def main() -> None:
     args = parse_args()
+    if args.pin_load is not None:
+        os.sched_setaffinity(0, {args.pin_load})
     counts = [int(c) for c in args.sockets.split(",")]
     modes = args.modes.split(",")
     print(f"# feed latency {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")

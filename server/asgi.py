@@ -1,4 +1,6 @@
-"""ASGI entry point for Daphne: HTTP goes to Django, websockets to the change-feed consumer."""
+"""ASGI entry point (Daphne by default, uvicorn works too): HTTP goes to Django, websockets to
+the change-feed consumer. `CARE_PROCESS_ROLE` (server/health.py) narrows a process to the API or
+to the sockets; every role answers `/healthz`."""
 
 import os
 
@@ -10,11 +12,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from server.health import HealthCheck, process_role  # noqa: E402
 from server.sync.routing import guarded, websocket_urlpatterns  # noqa: E402
 
+role = process_role()
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": HealthCheck(django_asgi_app, role),
         "websocket": guarded(URLRouter(websocket_urlpatterns)),
     }
 )

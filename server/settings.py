@@ -126,11 +126,40 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
+# Which channels_redis layer carries the feed (docs/deployment.md, figures in docs/benchmarks.md):
+# `core` keeps a queue per socket in Redis and sends a group message to each member's queue;
+# `pubsub` publishes a group message once and each process hands it to its own members.
+# Pub/sub costs a sixth of the core layer's CPU per send and a tenth per broadcast to 3,000
+# sockets (bench/layer_fanout.py), but it reconnects to a restarted Redis silently, so sockets
+# aren't told to replay what was lost meanwhile: core stays the default (docs/deployment.md).
+CARE_CHANNEL_LAYER = env.str("CARE_CHANNEL_LAYER", default="core")
+if REDIS_URL and CARE_CHANNEL_LAYER == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py's defaults (5 s read timeout, 100 connections) break a socket
+                        # process with many sockets: the layer's blocking pop also waits 5 s, so
+                        # a busy Redis turns an empty pop into a timeout; and a thousand sockets
+                        # joining or leaving groups at once exhaust the pool. Either error reaches
+                        # every socket of the process (4503). Figures: docs/benchmarks.md.
+                        "socket_timeout": 30,
+                        "max_connections": env.int("CARE_REDIS_MAX_CONNECTIONS", default=1000),
+                    }
+                ],
+                "capacity": 1500,
+                "expiry": 30,
+            },
         }
     }
 else:
@@ -243,6 +272,9 @@ CARE_EVENT_RETENTION_DAYS = env.int("CARE_EVENT_RETENTION_DAYS", default=14)
 # The live feed: server ping interval (a socket silent for 2.5 of them is reaped), frames a
 # socket may send per second, and how often each Daphne process looks for overdue acks.
 CARE_FEED_HEARTBEAT_SECONDS = env.float("CARE_FEED_HEARTBEAT_SECONDS", default=20)
+# The token is read again every this many heartbeats: the bound on closing a revoked token's
+# socket should the revocation's close message be lost (docs/live-feed.md).
+CARE_FEED_TOKEN_CHECK_BEATS = env.int("CARE_FEED_TOKEN_CHECK_BEATS", default=3)
 CARE_FEED_FRAMES_PER_SECOND = env.float("CARE_FEED_FRAMES_PER_SECOND", default=50)
 CARE_ACK_WATCH_SECONDS = env.float("CARE_ACK_WATCH_SECONDS", default=5)
 

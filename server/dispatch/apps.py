@@ -7,10 +7,10 @@ class DispatchConfig(AppConfig):
     verbose_name = "Dispatch"
 
     def ready(self) -> None:
-        from server.dispatch.delivery import mark_acked_dispatches_delivered
+        from server.dispatch.delivery import mark_covered_dispatches_delivered
         from server.dispatch.events import EVENT_KINDS
-        from server.feed.cursors import stream_acked
+        from server.feed.cursors import acks_recorded
         from server.feed.services import declare_event_kinds
 
         declare_event_kinds(EVENT_KINDS)
-        stream_acked.connect(mark_acked_dispatches_delivered, dispatch_uid="dispatch-delivered")
+        acks_recorded.connect(mark_covered_dispatches_delivered, dispatch_uid="dispatch-delivered")

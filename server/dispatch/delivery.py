@@ -12,6 +12,7 @@ import datetime
 import logging
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from server.accounts.models import Device
@@ -24,27 +25,36 @@ from server.feed.services import change_transaction, publish_event
 logger = logging.getLogger(__name__)
 
 
-def mark_acked_dispatches_delivered(
-    *, device: Device, stream: str, after: int, upto: int, **_
-) -> None:
-    """`stream_acked` receiver: the first ack covering a unit's `assignment.dispatched` event is
-    when the dispatch reached the field."""
-    if not stream.startswith("unit:"):
+def mark_covered_dispatches_delivered(*, covered: list, **_) -> None:
+    """`acks_recorded` receiver: the first ack covering a unit's `assignment.dispatched` event
+    is when the dispatch reached the field — the ack's own arrival time, whichever device sent
+    it, even when a batch of acks is written together."""
+    on_units = [(r, before) for r, before in covered if r.stream.startswith("unit:")]
+    if not on_units:
         return
-    covered = Event.objects.filter(
-        stream_id=stream, seq__gt=after, seq__lte=upto, kind="assignment.dispatched"
-    ).values_list("data", flat=True)
-    for data in covered:
-        mark_delivered(device=device, assignment_id=data["id"])
+    ranges = Q()
+    for receipt, before in on_units:
+        ranges |= Q(stream_id=receipt.stream, seq__gt=before, seq__lte=receipt.seq)
+    dispatched = Event.objects.filter(ranges, kind="assignment.dispatched").values_list(
+        "stream_id", "seq", "data"
+    )
+    by_arrival = sorted(on_units, key=lambda pair: pair[0].at)
+    for stream, seq, data in sorted(dispatched, key=lambda row: (row[0], row[1])):
+        for receipt, before in by_arrival:
+            if receipt.stream == stream and before < seq <= receipt.seq:
+                mark_delivered(device=receipt.device, assignment_id=data["id"], at=receipt.at)
 
 
-def mark_delivered(*, device: Device, assignment_id: str) -> bool:
-    """Set an assignment's delivered time the first time a tablet of its unit acknowledges it.
+def mark_delivered(
+    *, device: Device, assignment_id: str, at: datetime.datetime | None = None
+) -> bool:
+    """Set an assignment's delivered time the first time a tablet of its unit acknowledges it:
+    `at`, when the ack arrived (now by default).
 
     Returns whether this call set it. Runs inside the ack's transaction.
     """
     with change_transaction():
-        now = timezone.now()
+        now = at or timezone.now()
         # Conditional update: of two tablets of one unit acking at once, exactly one wins.
         won = Assignment.objects.filter(
             pk=assignment_id, delivered_at__isnull=True, unit_id=device.user.unit_id

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 
 from channels.db import database_sync_to_async
@@ -31,7 +32,6 @@ from redis.exceptions import RedisError
 
 from server.accounts.models import DeviceToken
 from server.dispatch.delivery import raise_overdue_acknowledgements
-from server.errors import InvalidInput
 from server.feed.codes import (
     CLOSE_FLOODING,
     CLOSE_LAYER_LOST,
@@ -40,10 +40,10 @@ from server.feed.codes import (
     CLOSE_SILENT,
     CLOSE_UNAUTHENTICATED,
 )
-from server.feed.cursors import record_ack
 from server.feed.models import Event, Stream
 from server.feed.services import device_group, group_name
 from server.sync.access import readable_streams
+from server.sync.ack_batch import AckBatch
 
 logger = logging.getLogger(__name__)
 
@@ -62,17 +62,20 @@ def group_refresh_seconds() -> float:
     return float(getattr(settings, "CARE_FEED_GROUP_REFRESH_SECONDS", 3600))
 
 
+def token_check_beats() -> int:
+    """The token is read again every this many heartbeats (not every one: at a thousand sockets
+    that was most of the process's database work). A revocation or sign-out still closes the
+    socket at once through the device's group; this re-check is the backstop should that message
+    be lost, so a revoked token's socket closes within this many heartbeats."""
+    return max(1, int(getattr(settings, "CARE_FEED_TOKEN_CHECK_BEATS", 3)))
+
+
 def frames_per_second() -> float:
     return float(getattr(settings, "CARE_FEED_FRAMES_PER_SECOND", 50))
 
 
 def ack_watch_seconds() -> float:
     return float(getattr(settings, "CARE_ACK_WATCH_SECONDS", 5))
-
-
-# Ack writes go to the executor's pool, not the one thread Channels keeps for database work:
-# every socket of the process shares that thread, and receipts must not hold up deliveries.
-_record_ack = database_sync_to_async(record_ack, thread_sensitive=False)
 
 
 @database_sync_to_async
@@ -217,8 +220,6 @@ class FeedConsumer(AsyncWebsocketConsumer):
         self.budget = FrameBudget(frames_per_second())
         self.warned_at = 0.0
         self.closing = False
-        self.pending_acks: dict[str, int] = {}
-        self.ack_writers: dict[str, asyncio.Future] = {}
         await self.accept()
         AckWatch.socket_opened()
         self.counted = True
@@ -362,9 +363,12 @@ class FeedConsumer(AsyncWebsocketConsumer):
 
     async def _beat(self) -> None:
         """Ping every interval; a socket silent for two and a half intervals is dead and reaped.
-        Each beat also re-checks the token, in case a revocation's message was lost."""
+        Every few beats it also re-checks the token, in case a revocation's message was lost."""
         interval = heartbeat_seconds()
         joined_at = time.monotonic()
+        # Sockets start at different points of the cycle, so a thousand that reconnected
+        # together (a restarted process) don't all read the database on the same beat.
+        beats = random.randrange(token_check_beats())
         while True:
             await asyncio.sleep(interval)
             if time.monotonic() - joined_at > group_refresh_seconds():
@@ -373,19 +377,22 @@ class FeedConsumer(AsyncWebsocketConsumer):
             if time.monotonic() - self.last_heard > interval * 2.5:
                 await self._close(CLOSE_SILENT)
                 return
-            standing = await _token_standing(self.token_id)
-            if standing is not None:
-                await self._close(standing)
+            beats += 1
+            # The token and the streams its person may read now, read together every few beats
+            # (revocation and deactivation also close the socket at once, over the device group).
+            if beats % token_check_beats() == 0 and (
+                await self._token_lapsed() or await self._leave_lost_streams()
+            ):
                 return
-            await self._leave_lost_streams()
             await self._send({"type": "ping", "server_time": timezone.now().isoformat()})
 
-    async def _leave_lost_streams(self) -> None:
-        """Stop forwarding, and leave the groups of, streams the person may no longer read."""
+    async def _leave_lost_streams(self) -> bool:
+        """Stop forwarding, and leave the groups of, streams the person may no longer read;
+        whether that closed the socket (a deactivated person reads nothing)."""
         allowed = await _streams_allowed_now(self.token_id)
         if not allowed:  # deactivated (every person reads at least their own stream)
             await self._close(CLOSE_UNAUTHENTICATED)
-            return
+            return True
         for stream in [s for s in self.sent if s not in allowed]:
             del self.sent[stream]  # feed_event drops what isn't in `sent`, before any await
             group = group_name(stream)
@@ -393,6 +400,14 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 self.groups_joined.remove(group)
                 await self.channel_layer.group_discard(group, self.channel_name)
             await self._error("stream_closed", f"You may no longer read {stream}.")
+        return False
+
+    async def _token_lapsed(self) -> bool:
+        """Read the token again; close the socket (and say so) if it no longer stands."""
+        standing = await _token_standing(self.token_id)
+        if standing is not None:
+            await self._close(standing)
+        return standing is not None
 
     async def _rejoin(self) -> None:
         """Join every group again (resetting the layer's expiry), then send whatever a lapsed
@@ -412,23 +427,11 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 "bad_ack", f"Ack a seq you were sent on {stream}: 1 to {self.sent[stream]}."
             )
             return
-        # Acks are cumulative: while one is being written, later ones on the stream fold into
-        # the next write. The write runs beside delivery, never in front of it, so a socket's
-        # events don't queue behind its own receipts.
-        self.pending_acks[stream] = max(seq, self.pending_acks.get(stream, 0))
-        if stream not in self.ack_writers:
-            self.ack_writers[stream] = asyncio.ensure_future(self._write_acks(stream))
+        # Written by the process's ack writer, beside delivery, never in front of it.
+        AckBatch.submit(self.device, stream, seq, self._refused_ack)
 
-    async def _write_acks(self, stream: str) -> None:
-        try:
-            while stream in self.pending_acks:
-                seq = self.pending_acks.pop(stream)
-                try:
-                    await _record_ack(device=self.device, stream=stream, seq=seq)
-                except InvalidInput as exc:
-                    await self._error("bad_ack", exc.detail)
-        finally:
-            self.ack_writers.pop(stream, None)
+    async def _refused_ack(self, detail: str) -> None:
+        await self._error("bad_ack", detail)
 
     async def _replay(self, stream: str, upto: int | None = None) -> None:
         """Everything after what was sent (up to `upto`), a batch at a time, however far behind."""

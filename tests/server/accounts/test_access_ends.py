@@ -222,6 +222,7 @@ def test_a_socket_leaves_a_stream_its_person_lost_even_when_no_signal_was_sent(
 ):
     """A bulk update skips the signals: the heartbeat's re-check finds the new unit."""
     settings.CARE_FEED_HEARTBEAT_SECONDS = 0.2
+    settings.CARE_FEED_TOKEN_CHECK_BEATS = 1  # the re-check on every beat, before any reaping
     key = token_for("care2")
     note = "Walked with the client to the day center."
 
@@ -269,6 +270,7 @@ def test_an_open_socket_of_a_person_deactivated_without_a_signal_closes_at_the_h
     care2, settings
 ):
     settings.CARE_FEED_HEARTBEAT_SECONDS = 0.2
+    settings.CARE_FEED_TOKEN_CHECK_BEATS = 1  # the re-check on every beat, before any reaping
     key = token_for("care2")
 
     async def scenario():

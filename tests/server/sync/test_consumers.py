@@ -13,6 +13,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
+from django.utils import timezone
 
 from server.accounts.models import Device, DeviceToken
 from server.accounts.services import issue_device_token, revoke_device, sign_out
@@ -367,6 +368,36 @@ def test_the_server_pings_and_reaps_a_socket_that_stops_answering(people, settin
     run(scenario)
 
 
+def test_a_token_revoked_behind_the_sockets_back_closes_it_at_the_next_token_check_beat(
+    people, settings, monkeypatch
+):
+    """The revocation's close message is the fast path; here it is never sent (the row changed
+    directly), so only the heartbeat's re-check can notice. It reads the token every fourth beat:
+    three pings go out first, then the socket closes."""
+    settings.CARE_FEED_HEARTBEAT_SECONDS = 0.2
+    settings.CARE_FEED_TOKEN_CHECK_BEATS = 4
+    monkeypatch.setattr(consumers.random, "randrange", lambda n: 0)  # no head start in the cycle
+    key = token_for("care1")
+
+    async def scenario():
+        ws, _ = await signed_in(key)
+        await database_sync_to_async(
+            DeviceToken.objects.filter(key_hash=DeviceToken.hash(key)).update
+        )(revoked_at=timezone.now())
+        pings, code = 0, None
+        while code is None:
+            message = await ws.receive_output(timeout=10)
+            if message["type"] == "websocket.close":
+                code = message["code"]
+            elif json.loads(message["text"])["type"] == "ping":
+                pings += 1
+                await ws.send_json_to({"type": "pong"})
+        assert code == 4401
+        assert pings == 3
+
+    run(scenario)
+
+
 async def event_or_pong(ws: WebsocketCommunicator) -> dict:
     while True:
         frame = await ws.receive_json_from()
@@ -547,6 +578,16 @@ def test_a_socket_whose_group_membership_lapsed_joins_again_and_gets_what_it_mis
     deaf. The lapse is made here by leaving the group behind the socket's back."""
     settings.CARE_FEED_HEARTBEAT_SECONDS = 0.2
     settings.CARE_FEED_GROUP_REFRESH_SECONDS = 0.5
+    if "pubsub" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
+        # Pub/sub memberships live in the process and never lapse: the lapse is the core
+        # layer's, so that is the layer this test runs on.
+        settings.CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [settings.REDIS_URL]},
+            }
+        }
+        channel_layers.backends = {}
     token = token_for("dispatcher")
 
     async def scenario():

@@ -18,7 +18,7 @@ from server.audit.models import AuditEntry
 from server.dispatch.delivery import raise_overdue_acknowledgements
 from server.dispatch.models import Assignment
 from server.errors import InvalidInput
-from server.feed.cursors import record_ack
+from server.feed.cursors import Receipt, record_ack, record_acks
 from server.feed.models import DeviceCursor, Event
 from server.feed.services import publish_event, unit_stream
 from tests.conftest import PASSWORD
@@ -74,6 +74,60 @@ def test_the_first_ack_of_a_dispatch_sets_delivered_once_audited_and_told_to_dis
     audit = AuditEntry.objects.filter(action="assignment.delivered")
     assert [(a.object_id, a.device_id) for a in audit] == [(call["care"], first.pk)]
     assert Assignment.objects.get(pk=call["spd"]).delivered_at is None
+
+
+@pytest.mark.django_db
+def test_a_batch_of_acks_keeps_each_acks_arrival_as_the_delivered_time_and_refuses_only_the_bad(
+    people, dispatched
+):
+    call = dispatched()
+    care, board = tablet("care1"), tablet("dispatcher")
+    stream = unit_stream(people["care1"].unit_id)
+    seq = unit_events(people, "care1", "assignment.dispatched")[0].seq
+    heard = timezone.now() - datetime.timedelta(seconds=7)  # waited in the batch since
+    dispatch_end = Event.objects.filter(stream_id="dispatch").order_by("-seq")[0].seq
+
+    outcome = record_acks(
+        [
+            Receipt(care, stream, seq, heard),
+            Receipt(care, "dispatch", dispatch_end + 50, heard),  # past the end: refused
+            Receipt(board, "dispatch", dispatch_end, heard),
+        ]
+    )
+
+    assert outcome[0] is None and outcome[2] is None
+    assert f"no event {dispatch_end + 50}" in outcome[1]
+    assert Assignment.objects.get(pk=call["care"]).delivered_at == heard
+    cursors = dict(DeviceCursor.objects.values_list("stream_id", "acked_seq"))
+    assert cursors == {stream: seq, "dispatch": dispatch_end}
+    assert DeviceCursor.objects.get(stream_id="dispatch").device_id == board.pk
+
+
+@pytest.mark.django_db
+def test_in_a_batch_the_earliest_ack_of_a_dispatch_delivers_it_whichever_tablet_sent_it(
+    people, dispatched
+):
+    call = dispatched()
+    first, second = tablet("care1"), tablet("care1")  # two tablets of one unit
+    stream = unit_stream(people["care1"].unit_id)
+    seq = unit_events(people, "care1", "assignment.dispatched")[0].seq
+    now = timezone.now()
+    earlier, later = now - datetime.timedelta(seconds=9), now - datetime.timedelta(seconds=2)
+
+    outcome = record_acks(
+        [
+            Receipt(first, stream, seq, later),
+            Receipt(second, stream, seq, earlier),
+            Receipt(second, stream, seq, later),  # the same ack again: old news
+        ]
+    )
+
+    assert outcome == [None, None, None]
+    assert Assignment.objects.get(pk=call["care"]).delivered_at == earlier
+    audit = AuditEntry.objects.get(action="assignment.delivered")
+    assert audit.device_id == second.pk
+    cursors = DeviceCursor.objects.filter(stream_id=stream)
+    assert sorted(c.acked_seq for c in cursors) == [seq, seq]
 
 
 @pytest.mark.django_db
