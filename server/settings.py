@@ -162,6 +162,7 @@ LOGIN_URL = "/admin/login/"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "server.accounts.authentication.DeviceTokenAuthentication",
+        "server.accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Deny by default: a view answers only the roles it names.
