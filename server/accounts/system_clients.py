@@ -129,9 +129,7 @@ def client_for_key(key: str) -> tuple[SystemClient | None, bool]:
     prefix, _, secret = key.partition(KEY_SEPARATOR)
     client = None
     if secret and len(prefix) == KEY_PREFIX_LENGTH:
-        client = (
-            SystemClient.objects.select_related("user").filter(key_prefix=prefix).first()
-        )
+        client = SystemClient.objects.select_related("user").filter(key_prefix=prefix).first()
     stored = client.key_hash if client else _NO_SUCH_HASH
     # Constant time: how long the refusal takes says nothing about how much of the key matched.
     matches = hmac.compare_digest(stored.encode(), SystemClient.hash(key).encode())

@@ -18,9 +18,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("kind", choices=SystemClientKind.values)
         parser.add_argument("name")
-        parser.add_argument(
-            "--organization", default="", help="A partner's HSDS organization id."
-        )
+        parser.add_argument("--organization", default="", help="A partner's HSDS organization id.")
 
     def handle(self, *args, kind: str, name: str, organization: str, **options) -> None:
         try:
