@@ -3,6 +3,7 @@ pilot-area calls in the same format, so a demo shows a live stream of real-forma
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import json
@@ -83,10 +84,8 @@ def row_to_eido(row: dict[str, str]) -> dict[str, Any]:
         "incidentStatusCommonRegistryText": "Pending",
         "callReference": [{"$ref": f"call-{number}"}],
     }
-    try:
+    with contextlib.suppress(KeyError, ValueError):
         incident["incidentCommonPriorityNumber"] = min(max(int(row["Priority"]), 0), 9)
-    except (KeyError, ValueError):
-        pass
     if row.get("Beat", "").strip():
         incident["beatOrDispatchGroupText"] = row["Beat"].strip()[:10]
     document: dict[str, Any] = {
