@@ -16,8 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from server.accounts.models import SystemClient
-from server.dispatch import services as dispatch
-from server.dispatch.models import CallType, Incident, IncidentStatus
+from server.dispatch import commands
+from server.dispatch.models import OPEN_INCIDENT_STATUSES, CallType, Incident, IncidentStatus
 from server.errors import Conflict
 from server.interop.eido_in import CadCall, read_document
 from server.interop.models import (
@@ -127,21 +127,23 @@ def _priority(call: CadCall) -> int:
 
 def _create(actor, call: CadCall) -> Incident:
     where = call.where
-    incident = dispatch.create_incident_from_cad(
+    incident = commands.create_incident_from_cad.execute(
         actor=actor,
-        cad_number=call.cad_number,
-        call_type=call_type_for(call),
-        priority=_priority(call),
-        address=(
-            where.address
-            or ("Location by reference" if call.location_by_reference else "Location not given")
-        )[:200],
-        latitude=where.latitude,
-        longitude=where.longitude,
-        narrative=call.narrative[:4000],
-        received_at=min(call.received_at or timezone.now(), timezone.now()),
-        screening=screening_for(call),
-        beat=call.beat[:10],
+        data=dict(
+            cad_number=call.cad_number,
+            call_type=call_type_for(call).pk,
+            priority=_priority(call),
+            address=(
+                where.address
+                or ("Location by reference" if call.location_by_reference else "Location not given")
+            )[:200],
+            latitude=where.latitude,
+            longitude=where.longitude,
+            narrative=call.narrative[:4000],
+            received_at=min(call.received_at or timezone.now(), timezone.now()),
+            screening=screening_for(call),
+            beat=call.beat[:10],
+        ),
     )
     _close_if_cad_closed(actor, incident, call)
     return incident
@@ -176,7 +178,11 @@ def _update(actor, link: CadIncident, call: CadCall) -> str:
     if "notesComponent" in newer and call.narrative:
         changes["narrative"] = call.narrative[:4000]
     if changes:
-        dispatch.update_incident_from_cad(actor=actor, incident_id=link.incident_id, **changes)
+        if "call_type" in changes:
+            changes["call_type"] = changes["call_type"].pk
+        commands.update_incident_from_cad.execute(
+            actor=actor, data=changes, incident_id=link.incident_id
+        )
     if "incidentComponent" in newer:
         link.cad_status = call.cad_status
         link.save(update_fields=["cad_status"])
@@ -193,8 +199,10 @@ def _close_if_cad_closed(actor, incident: Incident, call: CadCall) -> None:
     if not (cancelled or closed):
         return
     incident.refresh_from_db(fields=["status"])
-    if incident.status not in dispatch.OPEN_INCIDENT_STATUSES:
+    if incident.status not in OPEN_INCIDENT_STATUSES:
         return
     what = "Cancelled in the CAD" if cancelled else "Closed in the CAD"
     reason = f"{what}: {call.disposition}" if call.disposition else what
-    dispatch.cancel_incident(actor=actor, incident_id=incident.pk, reason=reason[:1000])
+    commands.cancel_incident.execute(
+        actor=actor, data={"reason": reason[:1000]}, incident_id=incident.pk
+    )

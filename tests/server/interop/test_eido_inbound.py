@@ -278,3 +278,35 @@ def test_only_a_cad_key_may_post(send, client_for, people):
     assert other.post("/api/v1/eido", valley_document(), format="json").status_code == 403
     assert client_for(None).post("/api/v1/eido", {}, format="json").status_code in (401, 403)
     assert not Incident.objects.exists()
+
+
+def test_the_board_shows_a_cad_call_waiting_for_a_location_marked_from_the_cad(
+    send, client, people
+):
+    document = valley_document()
+    document["locationComponent"][0]["locationByValue"] = CIVIC_ONLY
+    send(document)
+    client.force_login(people["dispatcher"])
+    board = client.get("/dispatch/board/").content.decode()
+    row = board[board.index("VC26-118733") :][:600]
+    assert "from CAD" in row and "Needs a location" in row
+
+
+def test_raw_documents_past_their_retention_are_pruned_and_the_incident_stays(send):
+    from django.utils import timezone
+
+    from server.interop.services import prune_documents
+
+    send(valley_document())
+    assert prune_documents(timezone.now()) == 0
+    later_on = timezone.now() + datetime.timedelta(days=366)
+    assert prune_documents(later_on) == 1
+    assert not CadDocument.objects.exists() and Incident.objects.count() == 1
+
+
+def test_a_beat_longer_than_ours_is_cut_and_the_call_kept(send):
+    document = valley_document()
+    document["locationComponent"][0]["locationByValue"] = CIVIC_ONLY
+    document["incidentComponent"][0]["beatOrDispatchGroupText"] = "NORTHWEST-7-SECTOR"
+    assert send(document).status_code == 201
+    assert Incident.objects.get().beat == "NORTHWEST-"
