@@ -46,6 +46,7 @@ from server.errors import (
 )
 from server.feed.services import change_transaction, publish_event, unit_stream
 
+NO_LOCATION_YET = "The call has no location yet; it is screened again when it is placed."
 DISPATCHABLE = (IncidentStatus.RECEIVED, IncidentStatus.SCREENED, IncidentStatus.TRIAGE)
 INCIDENT_AUDIT_FIELDS = [
     "status",
@@ -130,6 +131,10 @@ def _record_incident(
     triage = result.eligible and model == DispatchModel.EMBEDDED_PROFESSIONAL
     if fields["latitude"] is None or fields["longitude"] is None:
         status = IncidentStatus.NEEDS_LOCATION
+        # Not "outside the pilot area": nobody knows where it is yet.
+        result.reasons = [NO_LOCATION_YET] + [
+            r for r in result.reasons if not r.startswith("The location is outside")
+        ]
     else:
         status = IncidentStatus.TRIAGE if triage else IncidentStatus.SCREENED
     try:

@@ -8,6 +8,7 @@ one applies its facts. The raw document is kept with the incident under the rete
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ from server.interop.models import (
 )
 
 CREATED, UPDATED, DUPLICATE, STALE = "created", "updated", "duplicate", "stale"
+CALL_TYPE_UNSAFE = re.compile(r"[^A-Z0-9 ,./()&'-]")
+NO_TYPE = "CAD CALL (NO TYPE)"
 DEFAULT_PRIORITY = 3  # a CAD call with no priority: SPD's routine 911 priority
 TERMINAL = (IncidentStatus.CLOSED, IncidentStatus.CANCELLED)
 
@@ -106,8 +109,17 @@ def call_type_for(call: CadCall) -> CallType:
         found = CallType.objects.filter(code=code).first() if code else None
         if found:
             return found
-    text = (call.internal_code or call.incident_type or "CAD CALL (NO TYPE)")[:120]
-    return CallType.objects.get_or_create(code=text, defaults={"eligible": False})[0]
+    code = new_call_type_code(call.internal_code or call.incident_type)
+    return CallType.objects.get_or_create(code=code, defaults={"eligible": False})[0]
+
+
+def new_call_type_code(text: str) -> str:
+    """A call type named from the CAD's text: call-type names reach the public dashboard and its
+    CSV (calls CARE reached, by type), so only the characters call types use, never a leading
+    character a spreadsheet reads as a formula."""
+    cleaned = " ".join(CALL_TYPE_UNSAFE.sub(" ", text.upper()).split())
+    cleaned = cleaned.lstrip("=+-@ ")[:120].strip()
+    return cleaned or NO_TYPE
 
 
 def screening_for(call: CadCall) -> dict[str, bool]:

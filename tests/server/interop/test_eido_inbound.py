@@ -310,3 +310,35 @@ def test_a_beat_longer_than_ours_is_cut_and_the_call_kept(send):
     document["incidentComponent"][0]["beatOrDispatchGroupText"] = "NORTHWEST-7-SECTOR"
     assert send(document).status_code == 201
     assert Incident.objects.get().beat == "NORTHWEST-"
+
+
+def test_a_call_with_no_location_says_so_instead_of_outside_the_pilot_area(send):
+    document = valley_document()
+    document["locationComponent"][0]["locationByValue"] = CIVIC_ONLY
+    send(document)
+    reasons = Incident.objects.get().eligibility_reasons
+    assert reasons[0].startswith("The call has no location yet")
+    assert not any("outside the CARE pilot area" in r for r in reasons)
+
+
+def test_a_new_call_type_named_by_the_cad_carries_no_formula_or_markup(send):
+    document = valley_document()
+    comp = document["incidentComponent"][0]
+    comp["incidentTypeInternalCode"] = '=HYPERLINK("http://x")<script>'
+    comp["incidentTypeCommonRegistryText"] = "Other"
+    send(document)
+    code = Incident.objects.get().call_type.code
+    assert code == "HYPERLINK( HTTP //X ) SCRIPT"
+    assert not CallType.objects.get(code=code).eligible
+
+
+def test_an_external_entity_in_the_pidf_lo_is_never_read(send):
+    document = valley_document()
+    document["locationComponent"][0]["locationByValue"] = (
+        '<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        + CIVIC_ONLY.replace("<ca:A3>Seattle</ca:A3>", "<ca:A3>&x;</ca:A3>")
+    )
+    answer = send(document)
+    assert answer.status_code in (201, 422)
+    if answer.status_code == 201:
+        assert "root:" not in Incident.objects.get().address
