@@ -9,6 +9,7 @@ from server.care import api as care_api
 from server.care import views as care_views
 from server.dispatch import api as dispatch_api
 from server.dispatch import views as dispatch_views
+from server.interop import api as interop_api
 from server.reports import api as reports_api
 from server.reports import views as reports_views
 from server.sync import api as sync_api
@@ -28,6 +29,12 @@ api_v1 = [
         dispatch_api.IncidentDetailView.as_view(),
         name="incident-detail",
     ),
+    path(
+        "incidents/<uuid:incident_id>/eido",
+        interop_api.IncidentEidoView.as_view(),
+        name="incident-eido",
+    ),
+    path("eido", interop_api.EidoInboundView.as_view(), name="eido"),
     path(
         "incidents/<uuid:incident_id>/dispatch",
         dispatch_api.DispatchView.as_view(),
