@@ -22,7 +22,24 @@ api_v1 = [
     path("me", accounts_api.MeView.as_view(), name="me"),
     path("protocol", sync_protocol.ProtocolView.as_view(), name="protocol"),
     path("units", dispatch_api.UnitListView.as_view(), name="units"),
+    path(
+        "units/<int:unit_id>/position",
+        dispatch_api.UnitPositionView.as_view(),
+        name="unit-position",
+    ),
     path("incidents", dispatch_api.IncidentListView.as_view(), name="incidents"),
+    path(
+        "incidents/<uuid:incident_id>/suggested-units",
+        dispatch_api.SuggestedUnitsView.as_view(),
+        name="incident-suggested-units",
+    ),
+    path(
+        "incidents/<uuid:incident_id>/locate",
+        dispatch_api.LocateView.as_view(),
+        name="incident-locate",
+    ),
+    path("geocode", dispatch_api.GeocodeView.as_view(), name="geocode"),
+    path("screen-point", dispatch_api.ScreenPointView.as_view(), name="screen-point"),
     path(
         "incidents/<uuid:incident_id>",
         dispatch_api.IncidentDetailView.as_view(),

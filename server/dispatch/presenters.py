@@ -6,7 +6,7 @@ thing. Nothing here carries CARE clinical records: those travel only on the CARE
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 
 from server.dispatch import lifecycle, selectors
@@ -183,17 +183,93 @@ class IncidentSerializer(serializers.ModelSerializer):
         ]
 
 
+class PositionSerializer(serializers.Serializer):
+    latitude = serializers.FloatField()
+    longitude = serializers.FloatField()
+    accuracy_m = serializers.FloatField(allow_null=True)
+    recorded_at = serializers.DateTimeField()
+
+
+def unit_position(unit: Unit) -> dict | None:
+    """The unit's last accepted fix, or None before its first."""
+    if unit.last_position_at is None or unit.last_latitude is None:
+        return None
+    return {
+        "latitude": unit.last_latitude,
+        "longitude": unit.last_longitude,
+        "accuracy_m": unit.last_accuracy_m,
+        "recorded_at": _iso(unit.last_position_at),
+    }
+
+
+def unit_position_data(unit: Unit) -> dict:
+    """The feed event `unit.position` (dispatch stream only)."""
+    return {
+        "unit": unit.pk,
+        "call_sign": unit.call_sign,
+        "kind": unit.kind,
+        "position": unit_position(unit),
+    }
+
+
+def position_outcome(outcome) -> dict:
+    """The answer to a reported fix (`services.PositionOutcome`)."""
+    answer = {"unit": outcome.unit.pk, "status": outcome.status}
+    if outcome.status == "refused":
+        answer |= {"code": outcome.code, "reason": outcome.reason}
+    return answer
+
+
 class UnitSerializer(serializers.ModelSerializer):
+    """A unit; its `position` only when the serializer's context says the reader may see it
+    (dispatchers and supervisors), else null."""
+
     status = serializers.SerializerMethodField()
+    position = serializers.SerializerMethodField()
 
     class Meta:
         model = Unit
-        fields = ["id", "call_sign", "kind", "status", "home_beat"]
+        fields = ["id", "call_sign", "kind", "status", "home_beat", "position"]
 
     def get_status(self, obj: Unit) -> str:
         if not obj.in_service:
             return "out_of_service"
         return "committed" if getattr(obj, "open_assignments", None) else "available"
+
+    @extend_schema_field(PositionSerializer(allow_null=True))
+    def get_position(self, obj: Unit) -> dict | None:
+        if not self.context.get("show_positions"):
+            return None
+        return unit_position(obj)
+
+
+def suggested_unit_data(candidate) -> dict:
+    """One row of `GET /incidents/{id}/suggested-units` (`selectors.Candidate`)."""
+    unit = candidate.unit
+    return {
+        "unit": unit.pk,
+        "call_sign": unit.call_sign,
+        "kind": unit.kind,
+        "home_beat": unit.home_beat,
+        "distance_m": None if candidate.distance_m is None else round(candidate.distance_m),
+        "eta_minutes": candidate.eta_minutes,
+        "basis": candidate.basis,
+        "position": unit_position(unit),
+    }
+
+
+def geocode_candidate(candidate) -> dict:
+    return {
+        "label": candidate.label,
+        "latitude": candidate.latitude,
+        "longitude": candidate.longitude,
+        "source": candidate.source,
+    }
+
+
+def place_data(place) -> dict:
+    """Where a point falls (`geography.Place`): what the pin's screening shows as it moves."""
+    return {"beat": place.beat, "area": place.area, "in_pilot_area": place.in_pilot_area}
 
 
 def incident_detail(incident: Incident) -> dict:
