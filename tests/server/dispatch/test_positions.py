@@ -37,9 +37,7 @@ def positions_on(stream: str) -> list[Event]:
     return list(Event.objects.filter(stream_id=stream, kind="unit.position"))
 
 
-def test_a_tablet_signed_in_to_its_unit_reports_a_position_that_the_unit_keeps(
-    client_for, units
-):
+def test_a_tablet_signed_in_to_its_unit_reports_a_position_that_the_unit_keeps(client_for, units):
     answer = post_position(client_for("care1"), units["CARE-1"], fix())
     assert answer.status_code == 202, answer.content
     unit = Unit.objects.get(pk=units["CARE-1"].pk)
@@ -83,9 +81,7 @@ def test_an_older_fix_than_the_kept_one_is_answered_like_a_duplicate_and_not_app
     assert len(positions_on("dispatch")) == 1
 
 
-def test_a_fix_far_outside_the_service_area_is_refused_with_a_reason_and_counted(
-    client_for, units
-):
+def test_a_fix_far_outside_the_service_area_is_refused_with_a_reason_and_counted(client_for, units):
     answer = post_position(client_for("care1"), units["CARE-1"], fix(**PORTLAND))
     assert answer.status_code == 422
     body = answer.json()
