@@ -299,3 +299,59 @@ def dispatch_protocol() -> dict:
         "dispatch_model": protocol.dispatch_model,
         "hotline_name": protocol.hotline_name,
     }
+
+
+def map_state(incidents, units: list[tuple[Unit, bool]]) -> dict:
+    """Open calls and units as the board's map draws them."""
+    from django.utils import timezone
+
+    committed: dict[int, dict] = {}
+    calls = []
+    for incident in incidents:
+        open_ones = [a for a in incident.assignments.all() if a.is_open]
+        for a in open_ones:
+            committed[a.unit_id] = {
+                "incident": str(incident.pk),
+                "cad_number": incident.cad_number,
+                "status": a.status,
+            }
+        calls.append(
+            {
+                "id": str(incident.pk),
+                "cad_number": incident.cad_number,
+                "call_type": incident.call_type.code,
+                "address": incident.address,
+                "latitude": incident.latitude,
+                "longitude": incident.longitude,
+                "status": incident.status,
+                "state": map_call_state(incident, open_ones),
+                "units": [a.unit.call_sign for a in open_ones],
+            }
+        )
+    return {
+        "now": timezone.now().isoformat(),
+        "calls": calls,
+        "units": [
+            {
+                "id": u.pk,
+                "call_sign": u.call_sign,
+                "kind": u.kind,
+                "available": available,
+                "in_service": u.in_service,
+                "position": unit_position(u),
+                "assignment": committed.get(u.pk),
+            }
+            for u, available in units
+        ],
+    }
+
+
+def map_call_state(incident: Incident, open_assignments: list[Assignment]) -> str:
+    """The colour a call has on the map."""
+    if incident.latitude is None or incident.status == "needs_location":
+        return "needs_location"
+    if any(a.status == "scene_unsafe" for a in open_assignments):
+        return "scene_unsafe"
+    if incident.status in ("on_scene", "dispatched"):
+        return incident.status
+    return "waiting"
