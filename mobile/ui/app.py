@@ -18,6 +18,7 @@ from kivy.core.window import Window
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
+from mobile.client.position import PositionSource
 from mobile.client.sync_engine import SyncState
 from mobile.ui.alert import NewAssignmentAlert, to_announce
 from mobile.ui.assignment import AssignmentScreen
@@ -42,6 +43,7 @@ class CareTabletApp(App):
         store_path: Path,
         server_url: str | None,
         lock_after_minutes: float | None = None,
+        position_source: PositionSource | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -50,7 +52,7 @@ class CareTabletApp(App):
         self.locked = True
         self.resume_to = "inbox"
         self.last_touch = time.monotonic()
-        self.session = TabletSession(store_path, server_url)
+        self.session = TabletSession(store_path, server_url, position_source)
         self.session.on_sync_change = self.sync_changed
         self.sync_state: SyncState | None = None
         self.alert = NewAssignmentAlert()

@@ -102,7 +102,7 @@ class _Nominatim(BaseHTTPRequestHandler):
 
     asked: list[dict] = []
 
-    def do_GET(self):  # noqa: N802 - the http.server name
+    def do_GET(self):
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         type(self).asked.append({"path": url.path, **query})
