@@ -16,6 +16,7 @@ from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
 from mobile.client.recorder import NotAllowed
+from mobile.ui.call_place import CallPlace  # noqa: F401 - the kv below places one
 from mobile.ui.inbox import partner_line, since, state_label
 from mobile.ui.widgets import AMBER, BLUE, GREEN, RED, BigButton
 
@@ -40,6 +41,7 @@ class AssignmentScreen(Screen):
             return
         call = assignment.get("incident") or {}
         self.tick()
+        self.ids.call_place.show(call)
         allowed = app.session.tablet.recorder.allowed_next(self.assignment_id)
         signature = json.dumps([assignment, allowed], sort_keys=True)
         if signature == self.shown:

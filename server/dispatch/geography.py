@@ -89,3 +89,19 @@ def beat_centres() -> dict[str, tuple[float, float]]:
         point = geom.context.representative_point()
         centres[name] = (point.y, point.x)
     return centres
+
+
+# About 20 m: the tablet's small map needs the area's shape, not its surveyed edge.
+OUTLINE_TOLERANCE_DEGREES = 0.0002
+
+
+def pilot_outline() -> dict | None:
+    """The pilot area as one simplified GeoJSON geometry (a few kilobytes), for the tablet."""
+    from shapely.geometry import mapping
+    from shapely.ops import unary_union
+
+    shapes = [row[-1].context for row in _shapes(Area, "areas", ("in_pilot",)) if row[1]]
+    if not shapes:
+        return None
+    outline = unary_union(shapes).simplify(OUTLINE_TOLERANCE_DEGREES, preserve_topology=True)
+    return mapping(outline)

@@ -6,10 +6,11 @@ thing. Nothing here carries CARE clinical records: those travel only on the CARE
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 
-from server.dispatch import lifecycle, selectors
+from server.dispatch import geography, lifecycle, selectors
 from server.dispatch.models import (
     Assignment,
     CallType,
@@ -298,6 +299,14 @@ def dispatch_protocol() -> dict:
         },
         "dispatch_model": protocol.dispatch_model,
         "hotline_name": protocol.hotline_name,
+        # The tablet's position reports and its small map of the call.
+        "positions": {
+            "moving_interval_seconds": 15,
+            "still_interval_seconds": 120,
+            "fresh_seconds": settings.CARE_POSITION_FRESH_SECONDS,
+        },
+        "pilot_area": geography.pilot_outline(),
+        "map_tile_url": settings.MAP_TILE_URL,
     }
 
 
