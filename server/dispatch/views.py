@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from server.accounts.models import Role
 from server.accounts.services import issue_console_token
@@ -80,12 +80,14 @@ def map_settings() -> dict:
 
 
 @console_for(*DISPATCHERS)
+@require_GET
 def map_layers(request: HttpRequest) -> JsonResponse:
     """The pilot area and the SPD beats as GeoJSON, for the board's map."""
     return JsonResponse(geography.map_layers())
 
 
 @console_for(*DISPATCHERS)
+@require_GET
 def map_state(request: HttpRequest) -> JsonResponse:
     """Every open call and unit where the map draws them; fetched again when the feed says a
     call changed (a unit's position arrives on the feed itself)."""

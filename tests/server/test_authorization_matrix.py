@@ -107,6 +107,8 @@ PAGES = {
     "GET    dispatch/board/":                                     "login ok   no   no   no   ok",
     "POST   dispatch/board/":                                     "login ok   no   no   no   ok",
     "POST   dispatch/console-token":                              "login ok   no   no   no   ok",
+    "GET    dispatch/map/layers.json":                            "login ok   no   no   no   ok",
+    "GET    dispatch/map/state.json":                             "login ok   no   no   no   ok",
     "POST   dispatch/calls/new":                                  "login ok   no   no   no   ok",
     "GET    dispatch/calls/<uuid:incident_id>/":                  "login ok   no   no   no   ok",
     "POST   dispatch/calls/<uuid:incident_id>/":                  "login ok   no   no   no   ok",
