@@ -4,7 +4,7 @@ selector, each answer a presenter."""
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -45,7 +45,17 @@ class UnitPositionView(APIView):
 
     @extend_schema(
         request=commands.PositionSerializer,
-        responses={202: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
+        responses={
+            202: presenters.PositionOutcomeSerializer,
+            200: OpenApiResponse(
+                presenters.PositionOutcomeSerializer,
+                description="Older than the unit's last fix (`stale`): not applied.",
+            ),
+            422: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="An absurd fix (`position_refused`): counted, not applied.",
+            ),
+        },
     )
     def post(self, request, unit_id):
         answer = _run(commands.report_position, request, unit_id=unit_id)
@@ -62,7 +72,7 @@ class UnitPositionView(APIView):
 class SuggestedUnitsView(APIView):
     roles = {"GET": DISPATCH_ROLES}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=presenters.SuggestedUnitsSerializer)
     def get(self, request, incident_id):
         incident = selectors.incidents().filter(pk=incident_id).first()
         if incident is None:
@@ -90,7 +100,8 @@ class GeocodeView(APIView):
     roles = {"GET": (Role.DISPATCHER, Role.ADMIN)}
 
     @extend_schema(
-        parameters=[OpenApiParameter("q", str, required=True)], responses=OpenApiTypes.OBJECT
+        parameters=[OpenApiParameter("q", str, required=True)],
+        responses=presenters.GeocodeCandidateSerializer(many=True),
     )
     def get(self, request):
         query = (request.query_params.get("q") or "").strip()
@@ -109,8 +120,11 @@ class ScreenPointView(APIView):
     roles = {"GET": DISPATCH_ROLES}
 
     @extend_schema(
-        parameters=[OpenApiParameter("latitude", float), OpenApiParameter("longitude", float)],
-        responses=OpenApiTypes.OBJECT,
+        parameters=[
+            OpenApiParameter("latitude", float, required=True),
+            OpenApiParameter("longitude", float, required=True),
+        ],
+        responses=presenters.PlaceSerializer,
     )
     def get(self, request):
         point = commands.LocateSerializer(data=request.query_params)

@@ -244,6 +244,40 @@ class UnitSerializer(serializers.ModelSerializer):
         return unit_position(obj)
 
 
+class PositionOutcomeSerializer(serializers.Serializer):
+    unit = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["accepted", "stale", "refused"])
+
+
+class SuggestedUnitSerializer(serializers.Serializer):
+    unit = serializers.IntegerField()
+    call_sign = serializers.CharField()
+    kind = serializers.CharField()
+    home_beat = serializers.CharField()
+    distance_m = serializers.IntegerField(allow_null=True)
+    eta_minutes = serializers.FloatField(allow_null=True)
+    basis = serializers.ChoiceField(choices=["position", "beat"])
+    position = PositionSerializer(allow_null=True)
+
+
+class SuggestedUnitsSerializer(serializers.Serializer):
+    care = SuggestedUnitSerializer(many=True)
+    spd = SuggestedUnitSerializer(many=True)
+
+
+class GeocodeCandidateSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    latitude = serializers.FloatField()
+    longitude = serializers.FloatField()
+    source = serializers.ChoiceField(choices=["gazetteer", "geocoder"])
+
+
+class PlaceSerializer(serializers.Serializer):
+    beat = serializers.CharField(allow_blank=True)
+    area = serializers.CharField(allow_blank=True)
+    in_pilot_area = serializers.BooleanField()
+
+
 def suggested_unit_data(candidate) -> dict:
     """One row of `GET /incidents/{id}/suggested-units` (`selectors.Candidate`)."""
     unit = candidate.unit
