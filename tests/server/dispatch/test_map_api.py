@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -222,3 +223,40 @@ def test_locate_refuses_coordinates_off_the_globe(client_for, new_call):
     )
     assert answer.status_code == 400
     assert "latitude" in answer.json()["fields"]
+
+
+def test_the_board_serves_leaflet_itself_and_draws_no_tiles_unless_configured(
+    people, client, settings
+):
+    client.force_login(people["dispatcher"])
+    page = client.get("/dispatch/").content.decode()
+    sources = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', page)
+    assert "/static/vendor/leaflet/leaflet.js" in sources
+    assert all(s.startswith("/static/") for s in sources), sources
+    assert 'data-tile-url=""' in page
+    settings.MAP_TILE_URL = "https://tiles.example.org/{z}/{x}/{y}.png"
+    page = client.get("/dispatch/").content.decode()
+    assert 'data-tile-url="https://tiles.example.org/{z}/{x}/{y}.png"' in page
+
+
+def test_the_maps_state_holds_open_calls_by_colour_and_units_with_positions(
+    people, client, dispatched, units
+):
+    call = dispatched()
+    place(units["2K21"], PIKE_PLACE)
+    client.force_login(people["dispatcher"])
+    state = client.get("/dispatch/map/state.json").json()
+    [shown] = [c for c in state["calls"] if c["id"] == call["incident"]["id"]]
+    assert shown["state"] == "dispatched"
+    by_sign = {u["call_sign"]: u for u in state["units"]}
+    assert by_sign["2K21"]["position"]["latitude"] == PIKE_PLACE[0]
+    assert by_sign["CARE-1"]["assignment"]["cad_number"] == call["incident"]["cad_number"]
+    client.force_login(people["care1"])
+    assert client.get("/dispatch/map/state.json").status_code in (302, 403)
+
+
+def test_the_protocol_gives_the_tablet_the_pilot_areas_outline(client_for):
+    protocol = client_for("care1").get("/api/v1/protocol").json()
+    outline = protocol["pilot_area"]
+    assert outline["type"] in ("Polygon", "MultiPolygon")
+    assert len(json.dumps(outline)) < 50_000  # a tablet's small map, not the survey
