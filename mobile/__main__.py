@@ -28,6 +28,10 @@ def main() -> None:
         type=float,
         help="Lock after this many idle minutes (default 10, never over 30)",
     )
+    parser.add_argument(
+        "--position",
+        help="Report this fixed position, LAT,LON (a desktop has no GPS; Android uses its own)",
+    )
     parser.add_argument("--driver-port", type=int, help="Test hook: accept commands on this port")
     args = parser.parse_args()
 
@@ -40,10 +44,22 @@ def main() -> None:
     Config.set("graphics", "height", height)
     Config.set("input", "mouse", "mouse,disable_multitouch")
 
+    from mobile.client.position import AndroidGps, FixedPosition, parse_position
     from mobile.ui.app import CareTabletApp
 
+    source = None
+    if args.position:
+        try:
+            source = FixedPosition(*parse_position(args.position))
+        except ValueError as exc:
+            parser.error(f"--position: {exc}")
+    elif "ANDROID_ARGUMENT" in os.environ:  # set by python-for-android
+        source = AndroidGps()
     app = CareTabletApp(
-        store_path=args.store, server_url=args.server, lock_after_minutes=args.lock_minutes
+        store_path=args.store,
+        server_url=args.server,
+        lock_after_minutes=args.lock_minutes,
+        position_source=source,
     )
     if args.driver_port:
         from mobile.ui.driver import Driver

@@ -74,6 +74,13 @@ class VersionConflict(Conflict):
     code = "version_conflict"
 
 
+class PositionRefused(CareFieldError):
+    """An absurd position fix (far outside the service area, an impossible speed)."""
+
+    status = 422
+    code = "position_refused"
+
+
 class IdReused(Conflict):
     code = "id_reused"
 

@@ -6,6 +6,7 @@ sets DATABASE_URL (PostgreSQL), REDIS_URL, SECRET_KEY and ALLOWED_HOSTS.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -288,6 +289,27 @@ CARE_FEED_TOKEN_CHECK_BEATS = env.int("CARE_FEED_TOKEN_CHECK_BEATS", default=3)
 CARE_FEED_FRAMES_PER_SECOND = env.float("CARE_FEED_FRAMES_PER_SECOND", default=50)
 CARE_ACK_WATCH_SECONDS = env.float("CARE_ACK_WATCH_SECONDS", default=5)
 
+# The map (README "The map"): unit positions, nearest-unit dispatch, address search and tiles.
+# A fix further than this outside the pilot area's and beats' bounds, or implying a speed above
+# this since the unit's last fix, is refused with a reason and counted.
+CARE_POSITION_AREA_MARGIN_KM = env.float("CARE_POSITION_AREA_MARGIN_KM", default=50)
+CARE_POSITION_MAX_SPEED_KMH = env.float("CARE_POSITION_MAX_SPEED_KMH", default=200)
+# A unit's last fix counts for nearest-unit dispatch while younger than this; older, its beat.
+CARE_POSITION_FRESH_SECONDS = env.int("CARE_POSITION_FRESH_SECONDS", default=300)
+# Breadcrumb tracks (and refused fixes) are kept this long (`manage.py prune_positions`).
+CARE_POSITION_RETENTION_DAYS = env.int("CARE_POSITION_RETENTION_DAYS", default=7)
+# The average speed a drive time is estimated from (straight-line distance / speed).
+CARE_AVERAGE_SPEED_KMH = env.float("CARE_AVERAGE_SPEED_KMH", default=30)
+# A Nominatim-compatible geocoder whose candidates join the gazetteer's; unset, none is asked.
+GEOCODER_URL = env.str("GEOCODER_URL", default="")
+GEOCODER_TIMEOUT_SECONDS = env.float("GEOCODER_TIMEOUT_SECONDS", default=3)
+# Map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; unset, the map draws the pilot
+# area and beats on a plain background and needs no network.
+MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
+MAP_TILE_ATTRIBUTION = env.str(
+    "MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors"
+)
+
 # Web hardening (docs/security.md). These headers cost nothing over plain HTTP, so the demo sends
 # them too; HSTS, secure cookies and the HTTPS redirect only make sense behind TLS (production).
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -301,10 +323,17 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
 # Scripts and styles only from this site (server/security.py); frames never. The pages' own
 # inline <style> (the server-drawn SVG charts) is why styles allow 'unsafe-inline'; scripts don't.
+# Map tiles, when configured, are the one outside origin, and only as images.
+_TILE_ORIGIN = (
+    "{0.scheme}://{0.netloc}".format(urlsplit(MAP_TILE_URL.replace("{s}", "*")))
+    if MAP_TILE_URL
+    else ""
+)
 CARE_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
-    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    f"img-src 'self' data:{' ' + _TILE_ORIGIN if _TILE_ORIGIN else ''}; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
 )
 
 if not DEBUG:

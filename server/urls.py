@@ -23,7 +23,24 @@ api_v1 = [
     path("me", accounts_api.MeView.as_view(), name="me"),
     path("protocol", sync_protocol.ProtocolView.as_view(), name="protocol"),
     path("units", dispatch_api.UnitListView.as_view(), name="units"),
+    path(
+        "units/<int:unit_id>/position",
+        dispatch_api.UnitPositionView.as_view(),
+        name="unit-position",
+    ),
     path("incidents", dispatch_api.IncidentListView.as_view(), name="incidents"),
+    path(
+        "incidents/<uuid:incident_id>/suggested-units",
+        dispatch_api.SuggestedUnitsView.as_view(),
+        name="incident-suggested-units",
+    ),
+    path(
+        "incidents/<uuid:incident_id>/locate",
+        dispatch_api.LocateView.as_view(),
+        name="incident-locate",
+    ),
+    path("geocode", dispatch_api.GeocodeView.as_view(), name="geocode"),
+    path("screen-point", dispatch_api.ScreenPointView.as_view(), name="screen-point"),
     path(
         "incidents/<uuid:incident_id>",
         dispatch_api.IncidentDetailView.as_view(),
@@ -104,6 +121,8 @@ urlpatterns = [
     path("logout/", accounts_views.SignOutPageView.as_view(), name="logout"),
     path("dispatch/", dispatch_views.board, name="dispatch-board"),
     path("dispatch/board/", dispatch_views.board_fragment, name="dispatch-board-fragment"),
+    path("dispatch/map/layers.json", dispatch_views.map_layers, name="dispatch-map-layers"),
+    path("dispatch/map/state.json", dispatch_views.map_state, name="dispatch-map-state"),
     path("dispatch/console-token", dispatch_views.console_token, name="dispatch-console-token"),
     path("dispatch/calls/new", dispatch_views.new_call, name="dispatch-new-call"),
     path("dispatch/calls/<uuid:incident_id>/", dispatch_views.call_page, name="dispatch-call"),

@@ -17,6 +17,7 @@ MUTATION_TYPES: tuple[str, ...] = (
     "referral.create",
     "referral.update",
     "survey.create",
+    "unit.position",
 )
 
 # Feed events that carry an assignment (this unit's own view of it).

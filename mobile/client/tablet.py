@@ -13,6 +13,7 @@ import requests
 
 from mobile.client.api import ApiClient
 from mobile.client.live_feed import LiveFeed
+from mobile.client.position import PositionReporter, PositionSource
 from mobile.client.recorder import Recorder
 from mobile.client.store import Store
 from mobile.client.sync_engine import DEFAULT_RETENTION, SyncEngine
@@ -27,6 +28,7 @@ class Tablet:
         session: requests.Session | None = None,
         timeout: float = 10.0,
         retention: datetime.timedelta = DEFAULT_RETENTION,
+        position_source: PositionSource | None = None,
         **engine_options,
     ):
         self.store = Store(store_path)
@@ -39,6 +41,7 @@ class Tablet:
         self.engine = SyncEngine(self.store, self.client, retention=retention, **engine_options)
         self.recorder = Recorder(self.store, on_change=self.engine.nudge)
         self.feed = LiveFeed(self.engine)
+        self.positions = PositionReporter(self.store, position_source, on_change=self.engine.nudge)
         self.engine.revocation_check = self.feed.is_revoked
 
     def sign_in(self, username: str, password: str, device_name: str) -> dict:
@@ -59,8 +62,10 @@ class Tablet:
         self.engine.start()
         if live:
             self.feed.start()
+        self.positions.start()
 
     def close(self) -> None:
+        self.positions.stop()
         self.feed.stop()
         self.engine.stop()
         self.store.close()

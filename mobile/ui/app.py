@@ -22,6 +22,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from mobile.client.announce import to_announce
 from mobile.client.lock import IdleLock
+from mobile.client.position import PositionSource
 from mobile.client.sync_engine import SyncState
 from mobile.client.undo import Offer, TapGuard, UndoShelf
 from mobile.ui.alert import NewAssignmentAlert
@@ -53,10 +54,11 @@ class CareTabletApp(App):
         store_path: Path,
         server_url: str | None,
         lock_after_minutes: float | None = None,
+        position_source: PositionSource | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.session = TabletSession(store_path, server_url)
+        self.session = TabletSession(store_path, server_url, position_source)
         self.session.on_sync_change = self.sync_changed
         self.lock = IdleLock(lambda: self.session.tablet.store, minutes=lock_after_minutes)
         self.resume_to = "inbox"  # a remembered tablet opens locked: the PIN, then the inbox

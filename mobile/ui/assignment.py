@@ -30,6 +30,7 @@ from mobile.client.assignment_view import (
     state_label,
 )
 from mobile.client.recorder import NotAllowed
+from mobile.ui.call_place import CallPlace  # noqa: F401 - the kv below places one
 from mobile.ui.widgets import AMBER, BLUE, GREEN, GREY, RED, BigButton
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -76,6 +77,7 @@ class AssignmentScreen(Screen):
         if view is None:
             return
         self.tick()
+        self.ids.call_place.show(assignment.get("incident") or {})
         signature = json.dumps([assignment, repr(view)], sort_keys=True)
         if signature == self.shown:
             return

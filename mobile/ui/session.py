@@ -14,21 +14,30 @@ from pathlib import Path
 from kivy.clock import mainthread
 
 from mobile.client.api import ApiError
+from mobile.client.position import PositionSource
 from mobile.client.store import Store
 from mobile.client.sync_engine import SyncState
 from mobile.client.tablet import Tablet
 
 
 class TabletSession:
-    def __init__(self, store_path: Path, server_url: str | None):
+    def __init__(
+        self,
+        store_path: Path,
+        server_url: str | None,
+        position_source: PositionSource | None = None,
+    ):
         self.store_path = Path(store_path)
+        self.position_source = position_source
         self.store_path.parent.mkdir(parents=True, exist_ok=True)
         self.server_url = server_url
         self.tablet: Tablet | None = None
         self.on_sync_change: Callable[[SyncState], None] = lambda state: None
         remembered = self._remembered()
         if remembered:
-            self.tablet = Tablet(self.store_path, server_url=server_url)
+            self.tablet = Tablet(
+                self.store_path, server_url=server_url, position_source=self.position_source
+            )
             self._watch()
 
     def _remembered(self) -> bool:
@@ -66,7 +75,9 @@ class TabletSession:
         def work() -> None:
             tablet = None
             try:
-                tablet = Tablet(self.store_path, server_url=server_url)
+                tablet = Tablet(
+                    self.store_path, server_url=server_url, position_source=self.position_source
+                )
                 tablet.sign_in(username, password, device_name)
             except ApiError as exc:
                 if tablet is not None:

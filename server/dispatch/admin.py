@@ -12,9 +12,11 @@ from server.dispatch.models import (
     CallType,
     Incident,
     PoliceOnlyReason,
+    PositionRefusal,
     Protocol,
     ScreeningQuestion,
     Unit,
+    UnitPosition,
 )
 from server.errors import CareFieldError
 
@@ -237,3 +239,36 @@ class AssignmentTransitionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyTrack(admin.ModelAdmin):
+    """Positions are written by the tablets only; review reads them, retention deletes them."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(UnitPosition)
+class UnitPositionAdmin(ReadOnlyTrack):
+    list_display = ("unit", "latitude", "longitude", "accuracy_m", "recorded_at", "received_at")
+    list_filter = ("unit",)
+    list_select_related = ("unit",)
+    date_hierarchy = "recorded_at"
+
+
+@admin.register(PositionRefusal)
+class PositionRefusalAdmin(ReadOnlyTrack):
+    """Refused fixes, counted per unit and reason (a faulty GPS, a spoofed device)."""
+
+    list_display = ("unit", "reason", "latitude", "longitude", "recorded_at", "received_at")
+    list_filter = ("reason", "unit")
+    list_select_related = ("unit",)

@@ -4,19 +4,22 @@ selector, each answer a presenter."""
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.accounts.authentication import request_device
 from server.accounts.models import Role
-from server.accounts.permissions import FIELD_ROLES
-from server.dispatch import commands, presenters, selectors
-from server.dispatch.models import OPEN_INCIDENT_STATUSES
-from server.errors import NotFound
+from server.accounts.permissions import FIELD_ROLES, role_of
+from server.dispatch import commands, geocoding, presenters, selectors
+from server.dispatch.geography import locate
+from server.dispatch.models import OPEN_INCIDENT_STATUSES, UnitKind
+from server.errors import InvalidInput, NotFound, PositionRefused
 
 DISPATCH_ROLES = selectors.DISPATCH_ROLES
+# Supervisors are the admin role.
+POSITION_READERS = (Role.DISPATCHER, Role.ADMIN)
 
 
 def _run(command, request, **fixed) -> dict:
@@ -32,7 +35,104 @@ class UnitListView(APIView):
         kind = request.query_params.get("kind")
         if kind:
             units = units.filter(kind=kind)
-        return Response(presenters.UnitSerializer(units, many=True).data)
+        # Where units are is for dispatchers and supervisors only, never a unit in the field.
+        context = {"show_positions": role_of(request.user) in POSITION_READERS}
+        return Response(presenters.UnitSerializer(units, many=True, context=context).data)
+
+
+class UnitPositionView(APIView):
+    roles = {"POST": FIELD_ROLES}
+
+    @extend_schema(
+        request=commands.PositionSerializer,
+        responses={
+            202: presenters.PositionOutcomeSerializer,
+            200: OpenApiResponse(
+                presenters.PositionOutcomeSerializer,
+                description="Older than the unit's last fix (`stale`): not applied.",
+            ),
+            422: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="An absurd fix (`position_refused`): counted, not applied.",
+            ),
+        },
+    )
+    def post(self, request, unit_id):
+        answer = _run(commands.report_position, request, unit_id=unit_id)
+        if answer["status"] == "refused":
+            # Stored and counted by the service; the tablet is told why, in the error shape.
+            raise PositionRefused(
+                answer["reason"], fields={"position": [answer["reason"]]}, reason=answer["code"]
+            )
+        # An older fix than the one kept is answered like a duplicate: nothing changed.
+        code = status.HTTP_202_ACCEPTED if answer["status"] == "accepted" else status.HTTP_200_OK
+        return Response(answer, status=code)
+
+
+class SuggestedUnitsView(APIView):
+    roles = {"GET": DISPATCH_ROLES}
+
+    @extend_schema(responses=presenters.SuggestedUnitsSerializer)
+    def get(self, request, incident_id):
+        incident = selectors.incidents().filter(pk=incident_id).first()
+        if incident is None:
+            raise NotFound("No such incident.")
+        return Response(
+            {
+                kind: [
+                    presenters.suggested_unit_data(c)
+                    for c in selectors.suggested_units(incident, kind)
+                ]
+                for kind in (UnitKind.CARE, UnitKind.SPD)
+            }
+        )
+
+
+class LocateView(APIView):
+    roles = {"POST": DISPATCH_ROLES}
+
+    @extend_schema(request=commands.LocateSerializer, responses=presenters.IncidentSerializer)
+    def post(self, request, incident_id):
+        return Response(_run(commands.locate_incident, request, incident_id=incident_id))
+
+
+class GeocodeView(APIView):
+    roles = {"GET": (Role.DISPATCHER, Role.ADMIN)}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, required=True)],
+        responses=presenters.GeocodeCandidateSerializer(many=True),
+    )
+    def get(self, request):
+        query = (request.query_params.get("q") or "").strip()
+        if not 2 <= len(query) <= geocoding.QUERY_MAX:
+            raise InvalidInput(
+                "Type at least two characters of the address.",
+                fields={"q": [f"Between 2 and {geocoding.QUERY_MAX} characters."]},
+            )
+        found = geocoding.candidates(query)
+        return Response([presenters.geocode_candidate(c) for c in found])
+
+
+class ScreenPointView(APIView):
+    """Where a point falls (pilot area, beat), saving nothing: the pin's live screening."""
+
+    roles = {"GET": DISPATCH_ROLES}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("latitude", float, required=True),
+            OpenApiParameter("longitude", float, required=True),
+        ],
+        responses=presenters.PlaceSerializer,
+    )
+    def get(self, request):
+        point = commands.LocateSerializer(data=request.query_params)
+        if not point.is_valid():
+            fields = {k: [str(m) for m in v] for k, v in point.errors.items()}
+            raise InvalidInput("Give a latitude and a longitude.", fields=fields)
+        place = locate(**{k: point.validated_data[k] for k in ("latitude", "longitude")})
+        return Response(presenters.place_data(place))
 
 
 class IncidentListView(APIView):
@@ -133,6 +233,4 @@ class TransitionView(APIView):
 
     @extend_schema(request=commands.TransitionSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, assignment_id):
-        return Response(
-            _run(commands.transition_assignment, request, assignment_id=assignment_id)
-        )
+        return Response(_run(commands.transition_assignment, request, assignment_id=assignment_id))

@@ -188,3 +188,39 @@ transition_assignment = Command(
     entity_arg="assignment_id",
     time_field="occurred_at",
 )
+
+
+class LocateSerializer(serializers.Serializer):
+    latitude = serializers.FloatField(min_value=-90, max_value=90)
+    longitude = serializers.FloatField(min_value=-180, max_value=180)
+    address = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class PositionSerializer(serializers.Serializer):
+    # The REST door takes the unit from its URL; an offline mutation names it here.
+    unit = serializers.IntegerField(source="unit_id", required=False, min_value=1)
+    latitude = serializers.FloatField(min_value=-90, max_value=90)
+    longitude = serializers.FloatField(min_value=-180, max_value=180)
+    accuracy_m = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=100_000
+    )
+    recorded_at = serializers.DateTimeField()
+
+
+locate_incident = Command(
+    name="incident.locate",
+    schema=LocateSerializer,
+    service=services.locate_incident,
+    present=presenters.incident_detail,
+)
+
+report_position = Command(
+    name="unit.position",
+    schema=PositionSerializer,
+    service=services.report_position,
+    present=presenters.position_outcome,
+    roles=FIELD_ROLES,
+    # The fix's time is the mutation's own, translated to server time when the device's clock
+    # is known to be off.
+    time_field="recorded_at",
+)

@@ -9,4 +9,5 @@ EVENT_KINDS = {
     "assignment.partner_updated": "The other unit on the call changed (the unit's stream).",
     "assignment.delivered": "A unit's tablet acknowledged receiving a dispatch (dispatch).",
     "assignment.ack_overdue": "Nobody acknowledged an assignment in time (dispatch).",
+    "unit.position": "A unit's tablet reported where it is (dispatch stream only).",
 }

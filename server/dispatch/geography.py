@@ -48,3 +48,60 @@ def locate(*, latitude: float, longitude: float) -> Place:
             if pilot:
                 break
     return Place(beat=beat, area=area, in_pilot_area=in_pilot)
+
+
+def service_bounds() -> tuple[float, float, float, float] | None:
+    """(min_lon, min_lat, max_lon, max_lat) around every beat and area, or None with none."""
+    geoms = [row[-1].context for row in _shapes(Beat, "beats")]
+    geoms += [row[-1].context for row in _shapes(Area, "areas", ("in_pilot",))]
+    if not geoms:
+        return None
+    boxes = [g.bounds for g in geoms]
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def map_layers() -> dict:
+    """The pilot area and the SPD beats as GeoJSON feature collections, for the board's map."""
+    areas = [
+        {"type": "Feature", "geometry": g, "properties": {"name": n}}
+        for n, g in Area.objects.filter(in_pilot=True).values_list("name", "geometry")
+    ]
+    beats = [
+        {"type": "Feature", "geometry": g, "properties": {"name": n}}
+        for n, g in Beat.objects.values_list("name", "geometry")
+    ]
+    return {
+        "pilot_area": {"type": "FeatureCollection", "features": areas},
+        "beats": {"type": "FeatureCollection", "features": beats},
+    }
+
+
+def beat_centres() -> dict[str, tuple[float, float]]:
+    """Each beat's representative point as (latitude, longitude): where a unit with no fresh
+    fix is assumed to be (its home beat)."""
+    centres = {}
+    for name, geom in _shapes(Beat, "beats"):
+        point = geom.context.representative_point()
+        centres[name] = (point.y, point.x)
+    return centres
+
+
+# About 20 m: the tablet's small map needs the area's shape, not its surveyed edge.
+OUTLINE_TOLERANCE_DEGREES = 0.0002
+
+
+def pilot_outline() -> dict | None:
+    """The pilot area as one simplified GeoJSON geometry (a few kilobytes), for the tablet."""
+    from shapely.geometry import mapping
+    from shapely.ops import unary_union
+
+    shapes = [row[-1].context for row in _shapes(Area, "areas", ("in_pilot",)) if row[1]]
+    if not shapes:
+        return None
+    outline = unary_union(shapes).simplify(OUTLINE_TOLERANCE_DEGREES, preserve_topology=True)
+    return mapping(outline)

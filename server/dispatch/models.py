@@ -156,6 +156,32 @@ class UnitPosition(models.Model):
         return f"{self.unit} at {self.latitude:.5f},{self.longitude:.5f}"
 
 
+class PositionRefusalReason(models.TextChoices):
+    OUTSIDE_AREA = "outside_area", "Far outside the service area"
+    IMPOSSIBLE_SPEED = "impossible_speed", "Impossible speed since the last fix"
+
+
+class PositionRefusal(models.Model):
+    """A fix a unit's tablet reported and the server refused as absurd: counted, so a faulty GPS
+    or a spoofed device shows up in review instead of vanishing."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="position_refusals")
+    device = models.ForeignKey(
+        "accounts.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=20, choices=PositionRefusalReason.choices)
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    recorded_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.unit}: {self.get_reason_display()}"
+
+
 class IncidentStatus(models.TextChoices):
     NEEDS_LOCATION = "needs_location", "Needs a location"
     RECEIVED = "received", "Received"

@@ -6,10 +6,11 @@ thing. Nothing here carries CARE clinical records: those travel only on the CARE
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.conf import settings
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 
-from server.dispatch import lifecycle, selectors
+from server.dispatch import geography, lifecycle, selectors
 from server.dispatch.models import (
     Assignment,
     CallType,
@@ -186,17 +187,127 @@ class IncidentSerializer(serializers.ModelSerializer):
         ]
 
 
+class PositionSerializer(serializers.Serializer):
+    latitude = serializers.FloatField()
+    longitude = serializers.FloatField()
+    accuracy_m = serializers.FloatField(allow_null=True)
+    recorded_at = serializers.DateTimeField()
+
+
+def unit_position(unit: Unit) -> dict | None:
+    """The unit's last accepted fix, or None before its first."""
+    if unit.last_position_at is None or unit.last_latitude is None:
+        return None
+    return {
+        "latitude": unit.last_latitude,
+        "longitude": unit.last_longitude,
+        "accuracy_m": unit.last_accuracy_m,
+        "recorded_at": _iso(unit.last_position_at),
+    }
+
+
+def unit_position_data(unit: Unit) -> dict:
+    """The feed event `unit.position` (dispatch stream only)."""
+    return {
+        "unit": unit.pk,
+        "call_sign": unit.call_sign,
+        "kind": unit.kind,
+        "position": unit_position(unit),
+    }
+
+
+def position_outcome(outcome) -> dict:
+    """The answer to a reported fix (`services.PositionOutcome`)."""
+    answer = {"unit": outcome.unit.pk, "status": outcome.status}
+    if outcome.status == "refused":
+        answer |= {"code": outcome.code, "reason": outcome.reason}
+    return answer
+
+
 class UnitSerializer(serializers.ModelSerializer):
+    """A unit; its `position` only when the serializer's context says the reader may see it
+    (dispatchers and supervisors), else null."""
+
     status = serializers.SerializerMethodField()
+    position = serializers.SerializerMethodField()
 
     class Meta:
         model = Unit
-        fields = ["id", "call_sign", "kind", "status", "home_beat"]
+        fields = ["id", "call_sign", "kind", "status", "home_beat", "position"]
 
     def get_status(self, obj: Unit) -> str:
         if not obj.in_service:
             return "out_of_service"
         return "committed" if getattr(obj, "open_assignments", None) else "available"
+
+    @extend_schema_field(PositionSerializer(allow_null=True))
+    def get_position(self, obj: Unit) -> dict | None:
+        if not self.context.get("show_positions"):
+            return None
+        return unit_position(obj)
+
+
+class PositionOutcomeSerializer(serializers.Serializer):
+    unit = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["accepted", "stale", "refused"])
+
+
+class SuggestedUnitSerializer(serializers.Serializer):
+    unit = serializers.IntegerField()
+    call_sign = serializers.CharField()
+    kind = serializers.CharField()
+    home_beat = serializers.CharField()
+    distance_m = serializers.IntegerField(allow_null=True)
+    eta_minutes = serializers.FloatField(allow_null=True)
+    basis = serializers.ChoiceField(choices=["position", "beat"])
+    position = PositionSerializer(allow_null=True)
+
+
+class SuggestedUnitsSerializer(serializers.Serializer):
+    care = SuggestedUnitSerializer(many=True)
+    spd = SuggestedUnitSerializer(many=True)
+
+
+class GeocodeCandidateSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    latitude = serializers.FloatField()
+    longitude = serializers.FloatField()
+    source = serializers.ChoiceField(choices=["gazetteer", "geocoder"])
+
+
+class PlaceSerializer(serializers.Serializer):
+    beat = serializers.CharField(allow_blank=True)
+    area = serializers.CharField(allow_blank=True)
+    in_pilot_area = serializers.BooleanField()
+
+
+def suggested_unit_data(candidate) -> dict:
+    """One row of `GET /incidents/{id}/suggested-units` (`selectors.Candidate`)."""
+    unit = candidate.unit
+    return {
+        "unit": unit.pk,
+        "call_sign": unit.call_sign,
+        "kind": unit.kind,
+        "home_beat": unit.home_beat,
+        "distance_m": None if candidate.distance_m is None else round(candidate.distance_m),
+        "eta_minutes": candidate.eta_minutes,
+        "basis": candidate.basis,
+        "position": unit_position(unit),
+    }
+
+
+def geocode_candidate(candidate) -> dict:
+    return {
+        "label": candidate.label,
+        "latitude": candidate.latitude,
+        "longitude": candidate.longitude,
+        "source": candidate.source,
+    }
+
+
+def place_data(place) -> dict:
+    """Where a point falls (`geography.Place`): what the pin's screening shows as it moves."""
+    return {"beat": place.beat, "area": place.area, "in_pilot_area": place.in_pilot_area}
 
 
 def incident_detail(incident: Incident) -> dict:
@@ -228,4 +339,68 @@ def dispatch_protocol() -> dict:
         "police_only_reasons": list(
             PoliceOnlyReason.objects.for_dispatchers().values("code", "label")
         ),
+        # The tablet's position reports and its small map of the call.
+        "positions": {
+            "moving_interval_seconds": 15,
+            "still_interval_seconds": 120,
+            "fresh_seconds": settings.CARE_POSITION_FRESH_SECONDS,
+        },
+        "pilot_area": geography.pilot_outline(),
+        "map_tile_url": settings.MAP_TILE_URL,
     }
+
+
+def map_state(incidents, units: list[tuple[Unit, bool]]) -> dict:
+    """Open calls and units as the board's map draws them."""
+    from django.utils import timezone
+
+    committed: dict[int, dict] = {}
+    calls = []
+    for incident in incidents:
+        open_ones = [a for a in incident.assignments.all() if a.is_open]
+        for a in open_ones:
+            committed[a.unit_id] = {
+                "incident": str(incident.pk),
+                "cad_number": incident.cad_number,
+                "status": a.status,
+            }
+        calls.append(
+            {
+                "id": str(incident.pk),
+                "cad_number": incident.cad_number,
+                "call_type": incident.call_type.code,
+                "address": incident.address,
+                "latitude": incident.latitude,
+                "longitude": incident.longitude,
+                "status": incident.status,
+                "state": map_call_state(incident, open_ones),
+                "units": [a.unit.call_sign for a in open_ones],
+            }
+        )
+    return {
+        "now": timezone.now().isoformat(),
+        "calls": calls,
+        "units": [
+            {
+                "id": u.pk,
+                "call_sign": u.call_sign,
+                "kind": u.kind,
+                "available": available,
+                "in_service": u.in_service,
+                "position": unit_position(u),
+                "assignment": committed.get(u.pk),
+            }
+            for u, available in units
+        ],
+    }
+
+
+def map_call_state(incident: Incident, open_assignments: list[Assignment]) -> str:
+    """The colour a call has on the map."""
+    if incident.latitude is None or incident.status == "needs_location":
+        return "needs_location"
+    if any(a.status == "scene_unsafe" for a in open_assignments):
+        return "scene_unsafe"
+    if incident.status in ("on_scene", "dispatched"):
+        return incident.status
+    return "waiting"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
@@ -29,13 +30,16 @@ from server.dispatch.models import (
     IncidentSource,
     IncidentStatus,
     PoliceOnlyReason,
+    PositionRefusal,
     Recommendation,
     ResponseSent,
     ScreeningQuestion,
     Unit,
     UnitKind,
+    UnitPosition,
 )
-from server.dispatch.presenters import assignment_data, incident_summary
+from server.dispatch.positions import absurdity
+from server.dispatch.presenters import assignment_data, incident_summary, unit_position_data
 from server.dispatch.protocol import current_protocol
 from server.dispatch.screening import assess
 from server.errors import (
@@ -787,3 +791,151 @@ def _rescreen(incident: Incident) -> None:
     if incident.status == IncidentStatus.NEEDS_LOCATION:
         triage = result.eligible and protocol.dispatch_model == DispatchModel.EMBEDDED_PROFESSIONAL
         incident.status = IncidentStatus.TRIAGE if triage else IncidentStatus.SCREENED
+
+
+# ---- locating a call -----------------------------------------------------------------------
+
+LOCATABLE = (IncidentStatus.NEEDS_LOCATION, *DISPATCHABLE)
+LOCATION_AUDIT_FIELDS = ["address", "latitude", "longitude", "beat", "area", "in_pilot_area"]
+
+
+def locate_incident(
+    *,
+    actor: User,
+    device: Device | None = None,
+    incident_id,
+    latitude: float,
+    longitude: float,
+    address: str | None = None,
+) -> Incident:
+    """Place a call on the map (or move it) and screen it again for the new place: a call that
+    needed a location becomes screened (or waits in triage) exactly as a new call would."""
+    with change_transaction():
+        incident = _locked_incident(incident_id)
+        if incident.status not in LOCATABLE:
+            raise Conflict(
+                f"This call is {incident.get_status_display().lower()}; its location can't be "
+                "changed here any more.",
+                current=incident.status,
+            )
+        before = snapshot(incident, [*LOCATION_AUDIT_FIELDS, *INCIDENT_AUDIT_FIELDS])
+        incident.latitude, incident.longitude = latitude, longitude
+        if address is not None and address.strip():
+            incident.address = address.strip()
+        _rescreen(incident)
+        full_clean(incident, exclude=["call_type", "created_by", "eligibility_reasons"])
+        incident.save()
+        record_audit(
+            actor=actor,
+            device=device,
+            action="incident.located",
+            obj=incident,
+            before=before,
+            after=snapshot(incident, [*LOCATION_AUDIT_FIELDS, *INCIDENT_AUDIT_FIELDS]),
+        )
+        _publish_incident(incident, "incident.updated")
+    return incident
+
+
+# ---- unit positions ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PositionOutcome:
+    """What became of a fix: `accepted`, `stale` (older than the one kept: not applied, answered
+    like a duplicate) or `refused` (absurd: counted, with the reason)."""
+
+    unit: Unit
+    status: str
+    reason: str = ""
+    code: str = ""
+
+
+def report_position(
+    *,
+    actor: User,
+    device: Device | None = None,
+    unit_id: int | str | None = None,
+    latitude: float,
+    longitude: float,
+    accuracy_m: float | None = None,
+    recorded_at: datetime.datetime,
+    mutation_id: uuid.UUID | None = None,
+) -> PositionOutcome:
+    """A unit's tablet says where it is. Only a device signed in to that unit may; the latest fix
+    wins; an absurd one is refused and counted. Dispatchers see it on the dispatch stream only."""
+    if unit_id is None:
+        unit_id = actor.unit_id  # an offline mutation that left its unit out: the sender's
+    if role_of(actor) not in (Role.CARE_RESPONDER, Role.SPD_OFFICER) or (
+        actor.unit_id is None or str(actor.unit_id) != str(unit_id)
+    ):
+        raise Forbidden(
+            "Only a tablet signed in to this unit may report its position.",
+            fields={"unit": ["Not your unit."]},
+        )
+    check_time(recorded_at, field_name="recorded_at")
+    with change_transaction():
+        unit = Unit.objects.select_for_update().get(pk=actor.unit_id)
+        fix = UnitPosition(
+            unit=unit,
+            device=device,
+            latitude=latitude,
+            longitude=longitude,
+            accuracy_m=accuracy_m,
+            recorded_at=recorded_at,
+        )
+        full_clean(fix, exclude=["device"])
+        if unit.last_position_at is not None and recorded_at <= unit.last_position_at:
+            return PositionOutcome(unit=unit, status="stale")
+        refused = absurdity(unit, latitude, longitude, recorded_at)
+        if refused is not None:
+            return _refuse_position(actor, device, fix, *refused)
+        fix.save(force_insert=True)
+        unit.last_latitude, unit.last_longitude = latitude, longitude
+        unit.last_accuracy_m, unit.last_position_at = accuracy_m, recorded_at
+        unit.save(
+            update_fields=["last_latitude", "last_longitude", "last_accuracy_m", "last_position_at"]
+        )
+        # Dispatch only: never a unit's stream, never the public.
+        publish_event(stream="dispatch", kind="unit.position", data=unit_position_data(unit))
+    return PositionOutcome(unit=unit, status="accepted")
+
+
+def _refuse_position(actor, device, fix: UnitPosition, code: str, reason: str) -> PositionOutcome:
+    refusal = PositionRefusal.objects.create(
+        unit=fix.unit,
+        device=device,
+        reason=code,
+        latitude=fix.latitude,
+        longitude=fix.longitude,
+        recorded_at=fix.recorded_at,
+    )
+    record_audit(
+        actor=actor,
+        device=device,
+        action="unit.position_refused",
+        obj=refusal,
+        after={"reason": code, "unit": fix.unit.call_sign},
+    )
+    return PositionOutcome(unit=fix.unit, status="refused", reason=reason, code=code)
+
+
+def prune_positions(*, older_than: datetime.timedelta | None = None) -> int:
+    """Delete breadcrumbs and refused fixes older than their retention; return how many."""
+    from django.conf import settings
+
+    if older_than is None:
+        older_than = datetime.timedelta(days=settings.CARE_POSITION_RETENTION_DAYS)
+    cutoff = timezone.now() - older_than
+    with change_transaction():
+        crumbs, _ = UnitPosition.objects.filter(recorded_at__lt=cutoff).delete()
+        refusals, _ = PositionRefusal.objects.filter(received_at__lt=cutoff).delete()
+        deleted = crumbs + refusals
+        if deleted:
+            record_audit(
+                actor=None,
+                action="positions.pruned",
+                object_type="dispatch.unitposition",
+                after={"deleted": deleted, "recorded_before": cutoff.isoformat()},
+            )
+    return deleted

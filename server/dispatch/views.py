@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from server.accounts.models import Role
 from server.accounts.services import issue_console_token
 from server.accounts.views import console_for
-from server.dispatch import commands, selectors
+from server.dispatch import commands, geography, presenters, selectors
 from server.dispatch.models import (
     DispatchModel,
     Incident,
@@ -22,6 +23,7 @@ from server.dispatch.models import (
     UnitKind,
 )
 from server.dispatch.protocol import current_protocol
+from server.dispatch.services import LOCATABLE
 from server.errors import CareFieldError
 from server.feed.models import Stream
 from server.feed.services import user_stream
@@ -67,9 +69,31 @@ def board(request: HttpRequest) -> HttpResponse:
             "questions": selectors.active_screening_questions(),
             **_panels(request.user),
             "cursors": {s: cursors.get(s, 0) for s in streams},
+            "map": map_settings(),
             "now": timezone.localtime().strftime("%Y%m%d-%H%M%S"),
         },
     )
+
+
+def map_settings() -> dict:
+    """What the page's map needs from the settings: the tiles, or none (vector layers only)."""
+    return {"tile_url": settings.MAP_TILE_URL, "attribution": settings.MAP_TILE_ATTRIBUTION}
+
+
+@console_for(*DISPATCHERS)
+@require_GET
+def map_layers(request: HttpRequest) -> JsonResponse:
+    """The pilot area and the SPD beats as GeoJSON, for the board's map."""
+    return JsonResponse(geography.map_layers())
+
+
+@console_for(*DISPATCHERS)
+@require_GET
+def map_state(request: HttpRequest) -> JsonResponse:
+    """Every open call and unit where the map draws them; fetched again when the feed says a
+    call changed (a unit's position arrives on the feed itself)."""
+    state = presenters.map_state(selectors.open_incidents(), selectors.available_units())
+    return JsonResponse(state)
 
 
 @console_for(*DISPATCHERS)
@@ -99,6 +123,7 @@ def new_call(request: HttpRequest) -> HttpResponse:
             "questions": selectors.active_screening_questions(),
             **_panels(request.user),
             "cursors": {},
+            "map": map_settings(),
             "problem": exc.detail,
             "fields": exc.fields,
             "form": form,
@@ -146,6 +171,8 @@ def call_page(request: HttpRequest, incident_id: uuid.UUID) -> HttpResponse:
             "spd_units": spd,
             "can_dispatch": incident.status
             in (IncidentStatus.RECEIVED, IncidentStatus.SCREENED, IncidentStatus.TRIAGE),
+            "can_locate": incident.status in LOCATABLE,
+            "map": map_settings(),
             "problem": problem,
             "fields": fields,
             "protocol": current_protocol(),
@@ -164,6 +191,7 @@ ACTIONS = {
     "cancel": (commands.cancel_incident, ("reason",)),
     "resolve_by_phone": (commands.resolve_by_phone, ("note",)),
     "refer_to_hotline": (commands.refer_to_hotline, ("note",)),
+    "locate": (commands.locate_incident, ("latitude", "longitude", "address")),
 }
 
 

@@ -257,7 +257,7 @@ def _settle(claim: AppliedMutation, answer: dict[str, Any], occurred_at) -> None
     if claim.clock_flagged:
         answer["clock_flagged"] = True
         answer["occurred_at"] = occurred_at.isoformat()
-    claim.status = answer["status"]
+    claim.status = answer.get("original_status", answer["status"])
     claim.answer = answer
 
 
@@ -293,6 +293,12 @@ def _decide(actor, device, raw, mutation_id, occurred_at) -> dict[str, Any]:
             return _rejected(mid, _role_refusal(actor, mutation.type), code="forbidden")
         with transaction.atomic() if open_write_batch() is None else contextlib.nullcontext():
             server = _run(command, actor, device, mutation)
+        if server.get("status") == "refused":  # an absurd position fix: counted, not kept
+            return _rejected(mid, server["reason"], code="position_refused", server=server)
+        if server.get("status") == "stale":  # an older fix than the unit's: nothing to apply
+            return {"id": mid, "status": "duplicate", "original_status": "applied"} | {
+                "server": server
+            }
         return {"id": mid, "status": MutationStatus.APPLIED.value, "server": server}
     except VersionConflict as exc:
         return _conflict(mid, exc)
@@ -365,6 +371,7 @@ COMMANDS: dict[str, Command] = {
     command.name: command
     for command in (
         dispatch_commands.transition_assignment,
+        dispatch_commands.report_position,
         care_commands.upsert_encounter,
         care_commands.record_service_given,
         care_commands.record_naloxone,

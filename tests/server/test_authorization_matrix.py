@@ -59,6 +59,12 @@ API = {
     "GET    incidents/<uuid:incident_id>":                        "401   ok   no   no   no   ok",
     "GET    incidents/<uuid:incident_id>/eido":                   "401   ok   no   no   no   ok",
     "POST   eido":                                                "401   no   no   no   no   no",
+    "GET    incidents/<uuid:incident_id>/suggested-units":        "401   ok   no   no   no   ok",
+    "POST   incidents/<uuid:incident_id>/locate":                 "401   ok   no   no   no   ok",
+    "GET    geocode":                                             "401   ok   no   no   no   ok",
+    "GET    screen-point":                                        "401   ok   no   no   no   ok",
+    # A tablet reports its own unit's position only (the sample is the caller's own unit).
+    "POST   units/<int:unit_id>/position":                        "401   no   ok   ok   no   no",
     "POST   incidents/<uuid:incident_id>/dispatch":               "401   ok   no   no   no   ok",
     "POST   incidents/<uuid:incident_id>/cancel":                 "401   ok   no   no   no   ok",
     "POST   incidents/<uuid:incident_id>/resolve-by-phone":       "401   ok   no   no   no   ok",
@@ -103,6 +109,8 @@ PAGES = {
     "GET    dispatch/board/":                                     "login ok   no   no   no   ok",
     "POST   dispatch/board/":                                     "login ok   no   no   no   ok",
     "POST   dispatch/console-token":                              "login ok   no   no   no   ok",
+    "GET    dispatch/map/layers.json":                            "login ok   no   no   no   ok",
+    "GET    dispatch/map/state.json":                             "login ok   no   no   no   ok",
     "POST   dispatch/calls/new":                                  "login ok   no   no   no   ok",
     "GET    dispatch/calls/<uuid:incident_id>/":                  "login ok   no   no   no   ok",
     "POST   dispatch/calls/<uuid:incident_id>/":                  "login ok   no   no   no   ok",
@@ -348,6 +356,9 @@ def sample_ids(records: dict[str, str], role: str) -> dict[str, str]:
         "encounter_id": records["encounter"],
         "administration_id": records["naloxone"],
         "referral_id": records["referral"],
+        "unit_id": str(
+            User.objects.get(username="officer1" if role == "spd_officer" else "care1").unit_id
+        ),
     }
 
 

@@ -52,7 +52,9 @@
         cursors[frame.stream] = frame.seq;
         ws.send(JSON.stringify({ type: "ack", stream: frame.stream, seq: frame.seq }));
         if (frame.kind === "assignment.ack_overdue") alertOverdue(frame.data);
-        refreshBoard();
+        // The map (map.js) follows every event; a unit's position changes nothing in the lists.
+        document.dispatchEvent(new CustomEvent("care:feed", { detail: frame }));
+        if (frame.kind !== "unit.position") refreshBoard();
       } else if (frame.type === "ping") {
         ws.send(JSON.stringify({ type: "pong" }));
       }
