@@ -8,6 +8,7 @@ from server.accounts import views as accounts_views
 from server.care import api as care_api
 from server.care import views as care_views
 from server.dispatch import api as dispatch_api
+from server.dispatch import safety_api
 from server.dispatch import views as dispatch_views
 from server.reports import api as reports_api
 from server.reports import views as reports_views
@@ -58,6 +59,49 @@ api_v1 = [
         "assignments/<uuid:assignment_id>/transitions",
         dispatch_api.TransitionView.as_view(),
         name="assignment-transitions",
+    ),
+    path("shifts", safety_api.ShiftListView.as_view(), name="shifts"),
+    path("shifts/<uuid:shift_id>/end", safety_api.ShiftEndView.as_view(), name="shift-end"),
+    path(
+        "units/<int:unit_id>/duty-status",
+        safety_api.DutyStatusView.as_view(),
+        name="unit-duty-status",
+    ),
+    path("emergencies", safety_api.EmergencyListView.as_view(), name="emergencies"),
+    path(
+        "emergencies/<uuid:emergency_id>/acknowledge",
+        safety_api.EmergencyAcknowledgeView.as_view(),
+        name="emergency-acknowledge",
+    ),
+    path(
+        "emergencies/<uuid:emergency_id>/end",
+        safety_api.EmergencyEndView.as_view(),
+        name="emergency-end",
+    ),
+    path(
+        "assignments/<uuid:assignment_id>/backup",
+        safety_api.BackupView.as_view(),
+        name="assignment-backup",
+    ),
+    path(
+        "incidents/<uuid:incident_id>/backup",
+        safety_api.SendBackupView.as_view(),
+        name="incident-send-backup",
+    ),
+    path(
+        "assignments/<uuid:assignment_id>/check-ins",
+        safety_api.CheckInView.as_view(),
+        name="assignment-check-ins",
+    ),
+    path(
+        "check-in-alerts/<int:lapse_id>/clear",
+        safety_api.LapseClearView.as_view(),
+        name="check-in-alert-clear",
+    ),
+    path(
+        "incidents/<uuid:incident_id>/cautions",
+        safety_api.CautionsView.as_view(),
+        name="incident-cautions",
     ),
     path("directory/services", care_api.DirectoryView.as_view(), name="directory-services"),
     path(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from server.dispatch.geography import Place
 from server.dispatch.models import (
     CallType,
+    ProgramHours,
     Protocol,
     Recommendation,
     ScreeningEffect,
@@ -30,12 +31,24 @@ class Eligibility:
         }
 
 
-def within_pilot_hours(protocol: Protocol, received_at: datetime.datetime) -> bool:
-    local = received_at.astimezone(zoneinfo.ZoneInfo(protocol.timezone)).time()
-    start, end = protocol.pilot_start, protocol.pilot_end
+def _within(start: datetime.time, end: datetime.time, local: datetime.time) -> bool:
     if start <= end:
         return start <= local < end
     return local >= start or local < end  # hours that run past midnight
+
+
+def hours_on(protocol: Protocol, day: datetime.date) -> list[tuple[datetime.time, datetime.time]]:
+    """The program's hours on a local day: the weekday schedule an administrator edits, or the
+    protocol's one window every day when there is no schedule."""
+    schedule = list(ProgramHours.objects.values_list("weekday", "start", "end"))
+    if not schedule:
+        return [(protocol.pilot_start, protocol.pilot_end)]
+    return [(start, end) for weekday, start, end in schedule if weekday == day.weekday()]
+
+
+def within_pilot_hours(protocol: Protocol, received_at: datetime.datetime) -> bool:
+    local = received_at.astimezone(zoneinfo.ZoneInfo(protocol.timezone))
+    return any(_within(s, e, local.time()) for s, e in hours_on(protocol, local.date()))
 
 
 def assess(
@@ -55,9 +68,9 @@ def assess(
         reasons.append(f"The location is outside the CARE pilot area{where}.")
     if not within_pilot_hours(protocol, received_at):
         local = received_at.astimezone(zoneinfo.ZoneInfo(protocol.timezone))
+        windows = ", ".join(f"{s:%H:%M}–{e:%H:%M}" for s, e in hours_on(protocol, local.date()))
         reasons.append(
-            f"Received at {local:%H:%M}, outside CARE hours "
-            f"{protocol.pilot_start:%H:%M}–{protocol.pilot_end:%H:%M}."
+            f"Received at {local:%H:%M}, outside CARE hours {windows or 'none that day'}."
         )
     no_response = False
     for question in questions:
