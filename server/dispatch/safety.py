@@ -219,6 +219,7 @@ def end_emergency(
     emergency_id: uuid.UUID,
     pin_verified: bool = False,
     note: str = "",
+    mutation_id: uuid.UUID | None = None,
 ) -> Emergency:
     """Ended by the unit's own responder after their PIN, or by a dispatcher with a note."""
     note = (note or "").strip()
