@@ -8,7 +8,7 @@ from server.accounts import views as accounts_views
 from server.care import api as care_api
 from server.care import views as care_views
 from server.dispatch import api as dispatch_api
-from server.dispatch import safety_api
+from server.dispatch import safety_api, safety_views
 from server.dispatch import views as dispatch_views
 from server.reports import api as reports_api
 from server.reports import views as reports_views
@@ -144,6 +144,21 @@ urlpatterns = [
     path("dispatch/console-token", dispatch_views.console_token, name="dispatch-console-token"),
     path("dispatch/calls/new", dispatch_views.new_call, name="dispatch-new-call"),
     path("dispatch/calls/<uuid:incident_id>/", dispatch_views.call_page, name="dispatch-call"),
+    path(
+        "dispatch/emergencies/<uuid:emergency_id>/acknowledge",
+        safety_views.acknowledge_emergency,
+        name="dispatch-emergency-acknowledge",
+    ),
+    path(
+        "dispatch/emergencies/<uuid:emergency_id>/end",
+        safety_views.end_emergency,
+        name="dispatch-emergency-end",
+    ),
+    path(
+        "dispatch/check-in-alerts/<int:lapse_id>/clear",
+        safety_views.clear_lapse,
+        name="dispatch-check-in-alert-clear",
+    ),
     path("coordinator/", care_views.referral_queue, name="coordinator"),
     path(
         "coordinator/referrals/<uuid:referral_id>/", care_views.referral_page, name="referral-page"

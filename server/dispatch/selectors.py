@@ -215,3 +215,37 @@ def open_lapses():
     return CheckInLapse.objects.filter(cleared_at__isnull=True).select_related(
         "assignment__unit", "assignment__incident"
     )
+
+
+def safety_board() -> dict:
+    """The board's safety panels: open emergencies, backup requests, unanswered check-ins,
+    staffing and the program hours."""
+    return {
+        "emergencies": list(open_emergencies().order_by("started_at")),
+        "backup_requests": list(open_backup_requests().order_by("requested_at")),
+        "lapses": list(open_lapses().order_by("raised_at")),
+        "staffing": staffing_board(),
+        "program_hours": program_hours_table(),
+    }
+
+
+def care_alternative(incident: Incident, available_care: list[Unit]) -> dict | None:
+    """The CARE team a dispatcher passes over by sending police only to an eligible call:
+    the nearest by last position (or the first suggested), and how far it is."""
+    from server.dispatch.geography import distance_m
+
+    if not incident.eligible or not available_care:
+        return None
+    best, metres = available_care[0], None
+    if incident.latitude is not None:
+        placed = [u for u in available_care if u.last_latitude is not None]
+        if placed:
+            away = {
+                u.pk: distance_m(
+                    incident.latitude, incident.longitude, u.last_latitude, u.last_longitude
+                )
+                for u in placed
+            }
+            best = min(placed, key=lambda u: away[u.pk])
+            metres = away[best.pk]
+    return {"unit": best, "distance_km": round(metres / 1000, 1) if metres is not None else None}

@@ -50,6 +50,7 @@ def _board_context(request: HttpRequest) -> dict:
         "units": selectors.unit_board(),
         "triage": triage,
         "protocol": protocol,
+        **selectors.safety_board(),
     }
 
 
@@ -147,6 +148,9 @@ def call_page(request: HttpRequest, incident_id: uuid.UUID) -> HttpResponse:
             "problem": problem,
             "fields": fields,
             "protocol": current_protocol(),
+            "care_available": selectors.care_alternative(incident, care),
+            "can_send_backup": incident.status
+            in (IncidentStatus.DISPATCHED, IncidentStatus.ON_SCENE),
         },
         status=400 if problem else 200,
     )
@@ -154,10 +158,14 @@ def call_page(request: HttpRequest, incident_id: uuid.UUID) -> HttpResponse:
 
 # The call page's buttons, each the API's command for the same change.
 ACTIONS = {
-    "dispatch": (commands.dispatch_incident, ("care_unit", "spd_unit", "override_reason")),
+    "dispatch": (
+        commands.dispatch_incident,
+        ("care_unit", "spd_unit", "override_reason", "police_only_reason"),
+    ),
     "cancel": (commands.cancel_incident, ("reason",)),
     "resolve_by_phone": (commands.resolve_by_phone, ("note",)),
     "refer_to_hotline": (commands.refer_to_hotline, ("note",)),
+    "send_backup": (commands.send_backup, ("spd_unit",)),
 }
 
 
