@@ -467,7 +467,9 @@ class Emergency(models.Model):
         null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
     )
     position_at = models.DateTimeField(null=True, blank=True)
-    alerted_units = models.JSONField(default=list, blank=True, help_text="SPD units told on their tablets.")
+    alerted_units = models.JSONField(
+        default=list, blank=True, help_text="SPD units told on their tablets."
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -163,9 +163,8 @@ def test_an_emergency_queued_offline_is_applied_before_the_changes_queued_ahead_
 
 
 def test_an_officer_can_not_push_another_unit_s_emergency(client_for, units):
-    found = results(
-        client_for("officer1"), change("emergency.start", uuid.uuid4(), {"unit": units["CARE-1"].pk})
-    )
+    theirs = change("emergency.start", uuid.uuid4(), {"unit": units["CARE-1"].pk})
+    found = results(client_for("officer1"), theirs)
     assert statuses(found) == ["rejected"]
     assert not Emergency.objects.exists()
 

@@ -1,0 +1,119 @@
+"""The tablet's safety rules against the real server: hold-to-send, the emergency sent at once
+over HTTP or, offline, queued and sent first on reconnect ahead of older queued changes; the
+acknowledgement reaching the tablet; check-in prompts and one-tap answers."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from mobile.client.safety import HoldToSend, check_in_due
+from server.accounts.models import User
+from server.dispatch.models import Assignment, CheckIn, Emergency
+from server.dispatch.safety import acknowledge_emergency
+from server.feed.models import Event
+from tests.mobile.client.faults import faulty_session
+
+
+@pytest.fixture
+def crew(field_server, tablet_for):
+    username, care, spd = field_server.new_crew()
+    call = field_server.dispatch(care, spd)
+    session, network = faulty_session()
+    tablet = tablet_for(username, session=session, timeout=5)
+    return tablet, network, call, care
+
+
+def test_a_touch_shorter_than_the_hold_sends_nothing_and_a_full_hold_fires_once():
+    button = HoldToSend(hold_seconds=2)
+    button.press(at=10.0)
+    assert button.tick(at=11.0) is False
+    assert button.release(at=11.9) is False
+    button.press(at=20.0)
+    assert button.progress(at=21.0) == 0.5
+    assert button.tick(at=22.0) is True
+    assert button.tick(at=22.5) is False
+    assert button.release(at=23.0) is False
+
+
+def test_the_check_in_is_asked_only_once_the_officers_have_cleared():
+    arrived = "2026-11-18T14:00:00-08:00"
+    officer = {"kind": "spd", "status": "scene_safe", "cleared_at": None}
+    assignment = {"kind": "care", "status": "on_scene", "on_scene_at": arrived,
+                  "partners": [officer]}
+    assert check_in_due(assignment, last_answer=None, minutes=20) is None
+    officer.update(status="cleared", cleared_at="2026-11-18T14:10:00-08:00")
+    due = check_in_due(assignment, last_answer=None, minutes=20)
+    assert due == datetime.datetime.fromisoformat("2026-11-18T14:30:00-08:00")
+    later = check_in_due(assignment, last_answer="2026-11-18T14:25:00-08:00", minutes=20)
+    assert later == datetime.datetime.fromisoformat("2026-11-18T14:45:00-08:00")
+
+
+def test_an_emergency_goes_at_once_over_http_and_the_acknowledgement_reaches_the_tablet(crew):
+    tablet, _, call, care = crew
+    view = tablet.safety.send_emergency(unit=care.pk, latitude=47.61, longitude=-122.34)
+    assert view.sent
+    assert tablet.store.queued_count() == 0  # HTTP took it: nothing left to push
+    emergency = Emergency.objects.get(pk=view.id)
+    assert str(emergency.incident_id) == call["incident"]
+    acknowledge_emergency(actor=User.objects.get(username="dispatcher"), emergency_id=view.id)
+    tablet.engine.sync_once()
+    assert tablet.safety.emergency().acknowledged
+    assert tablet.safety.emergency().message == "Dispatch has your alert."
+
+
+def test_an_emergency_made_offline_is_sent_first_on_reconnect(crew):
+    tablet, network, call, care = crew
+    network.offline()
+    for to in ("acknowledged", "en_route"):
+        tablet.recorder.transition(call["care"], to)
+    view = tablet.safety.send_emergency(unit=care.pk)
+    assert not view.sent
+    assert [m.type for m in tablet.store.pending()][0] == "emergency.start"
+    network.online()
+    assert tablet.engine.sync_once()
+    stream = Event.objects.filter(stream_id=f"unit:{care.pk}").exclude(
+        kind="assignment.dispatched"
+    ).order_by("seq")
+    assert list(stream.values_list("kind", flat=True))[0] == "emergency.started"
+    assert Emergency.objects.filter(pk=view.id).exists()
+    assert Assignment.objects.get(pk=call["care"]).status == "en_route"
+    assert tablet.safety.emergency().sent
+
+
+def test_the_responder_ends_the_emergency_after_the_pin(crew):
+    tablet, _, _, care = crew
+    view = tablet.safety.send_emergency(unit=care.pk)
+    assert tablet.safety.end_emergency(pin_ok=False).ended is False
+    assert tablet.safety.end_emergency(pin_ok=True).ended
+    tablet.engine.sync_once()
+    assert Emergency.objects.get(pk=view.id).ended_with_pin
+
+
+def test_a_check_in_answered_offline_counts_at_the_tablet_s_time(crew, move_officer):
+    tablet, network, call, care = crew
+    move_officer(call)
+    for to in ("acknowledged", "en_route", "on_scene"):
+        tablet.recorder.transition(call["care"], to)
+    tablet.engine.sync_once()
+    Assignment.objects.filter(pk=call["spd"]).update(status="cleared", cleared_at=timezone.now())
+    tablet.engine.resync()
+    network.offline()
+    tablet.safety.answer_check_in(call["care"])
+    answered = timezone.now()
+    network.online()
+    assert tablet.engine.sync_once()
+    stored = CheckIn.objects.get(assignment_id=call["care"])
+    assert abs((stored.at - answered).total_seconds()) < 5
+
+
+@pytest.fixture
+def move_officer():
+    """The officer's side, straight through the model: not the tablet under test."""
+
+    def move(call):
+        Assignment.objects.filter(pk=call["spd"]).update(status="scene_safe")
+
+    return move
