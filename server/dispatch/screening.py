@@ -37,18 +37,29 @@ def _within(start: datetime.time, end: datetime.time, local: datetime.time) -> b
     return local >= start or local < end  # hours that run past midnight
 
 
-def hours_on(protocol: Protocol, day: datetime.date) -> list[tuple[datetime.time, datetime.time]]:
-    """The program's hours on a local day: the weekday schedule an administrator edits, or the
-    protocol's one window every day when there is no schedule."""
-    schedule = list(ProgramHours.objects.values_list("weekday", "start", "end"))
+Schedule = list[tuple[int, datetime.time, datetime.time]]  # (weekday, start, end) rows
+
+
+def program_schedule() -> Schedule:
+    """The weekday schedule an administrator edits (empty: the protocol's one window)."""
+    return list(ProgramHours.objects.values_list("weekday", "start", "end"))
+
+
+def hours_on(
+    protocol: Protocol, day: datetime.date, schedule: Schedule = ()
+) -> list[tuple[datetime.time, datetime.time]]:
+    """The program's hours on a local day: the weekday schedule, or the protocol's one window
+    every day when there is no schedule."""
     if not schedule:
         return [(protocol.pilot_start, protocol.pilot_end)]
     return [(start, end) for weekday, start, end in schedule if weekday == day.weekday()]
 
 
-def within_pilot_hours(protocol: Protocol, received_at: datetime.datetime) -> bool:
+def within_pilot_hours(
+    protocol: Protocol, received_at: datetime.datetime, schedule: Schedule = ()
+) -> bool:
     local = received_at.astimezone(zoneinfo.ZoneInfo(protocol.timezone))
-    return any(_within(s, e, local.time()) for s, e in hours_on(protocol, local.date()))
+    return any(_within(s, e, local.time()) for s, e in hours_on(protocol, local.date(), schedule))
 
 
 def assess(
@@ -59,6 +70,7 @@ def assess(
     received_at: datetime.datetime,
     answers: dict[str, bool],
     questions: list[ScreeningQuestion],
+    schedule: Schedule = (),
 ) -> Eligibility:
     reasons: list[str] = []
     if not call_type.eligible:
@@ -66,9 +78,10 @@ def assess(
     if not place.in_pilot_area:
         where = f" ({place.area})" if place.area else ""
         reasons.append(f"The location is outside the CARE pilot area{where}.")
-    if not within_pilot_hours(protocol, received_at):
+    if not within_pilot_hours(protocol, received_at, schedule):
         local = received_at.astimezone(zoneinfo.ZoneInfo(protocol.timezone))
-        windows = ", ".join(f"{s:%H:%M}–{e:%H:%M}" for s, e in hours_on(protocol, local.date()))
+        today = hours_on(protocol, local.date(), schedule)
+        windows = ", ".join(f"{s:%H:%M}–{e:%H:%M}" for s, e in today)
         reasons.append(
             f"Received at {local:%H:%M}, outside CARE hours {windows or 'none that day'}."
         )

@@ -32,7 +32,7 @@ from server.dispatch.models import (
 )
 from server.dispatch.presenters import assignment_data, incident_summary
 from server.dispatch.protocol import current_protocol
-from server.dispatch.screening import assess
+from server.dispatch.screening import assess, program_schedule
 from server.errors import (
     Conflict,
     Forbidden,
@@ -102,6 +102,7 @@ def create_incident(
         received_at=received_at,
         answers=screening,
         questions=questions,
+        schedule=program_schedule(),
     )
     model = protocol.dispatch_model
     triage = result.eligible and model == DispatchModel.EMBEDDED_PROFESSIONAL
