@@ -11,6 +11,7 @@ from server.dispatch import api as dispatch_api
 from server.dispatch import safety_api, safety_views
 from server.dispatch import views as dispatch_views
 from server.reports import api as reports_api
+from server.reports import police_only_views
 from server.reports import views as reports_views
 from server.sync import api as sync_api
 from server.sync import protocol as sync_protocol
@@ -159,6 +160,7 @@ urlpatterns = [
         safety_views.clear_lapse,
         name="dispatch-check-in-alert-clear",
     ),
+    path("reports/police-only/", police_only_views.police_only_page, name="police-only-report"),
     path("coordinator/", care_views.referral_queue, name="coordinator"),
     path(
         "coordinator/referrals/<uuid:referral_id>/", care_views.referral_page, name="referral-page"

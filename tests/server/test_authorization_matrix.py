@@ -118,6 +118,8 @@ PAGES = {
     "POST   dispatch/emergencies/<uuid:emergency_id>/acknowledge": "login ok   no   no   no   ok",
     "POST   dispatch/emergencies/<uuid:emergency_id>/end":        "login ok   no   no   no   ok",
     "POST   dispatch/check-in-alerts/<int:lapse_id>/clear":       "login ok   no   no   no   ok",
+    "GET    reports/police-only/":                                "login no   no   no   no   ok",
+    "POST   reports/police-only/":                                "login no   no   no   no   ok",
     "GET    coordinator/":                                        "login no   no   no   ok   ok",
     "POST   coordinator/":                                        "login no   no   no   ok   ok",
     "GET    coordinator/referrals/<uuid:referral_id>/":           "login no   no   no   ok   ok",
