@@ -1,0 +1,157 @@
+"""The safety bar on every screen: the emergency button (press and hold), the emergency's
+status and its end with the PIN, the check-in prompt, and the unit's duty status in one tap.
+
+Rules live in `mobile.client.safety`; this only renders and binds. Network calls run off the UI
+thread and come back through `mainthread`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from kivy.clock import Clock, mainthread
+from kivy.lang import Builder
+from kivy.properties import NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from mobile.client.api import ApiError, Offline
+from mobile.client.safety import HoldToSend
+from mobile.ui.lock import pin_matches
+from mobile.ui.widgets import BigButton
+
+HOLD_TICK_SECONDS = 0.05
+
+
+class EmergencyButton(BigButton):
+    """Press and hold; the bar decides when the hold is long enough."""
+
+    def on_touch_down(self, touch):
+        if self.collide_point(*touch.pos) and not self.disabled:
+            touch.grab(self)
+            self.parent.parent.hold_started()
+            return True
+        return super().on_touch_down(touch)
+
+    def on_touch_up(self, touch):
+        if touch.grab_current is self:
+            touch.ungrab(self)
+            self.parent.parent.hold_ended()
+            return True
+        return super().on_touch_up(touch)
+
+
+class SafetyBar(BoxLayout):
+    banner = StringProperty("")
+    hold_progress = NumericProperty(0)
+    can_end = NumericProperty(0)
+    check_in_for = StringProperty("")
+    duty_status = StringProperty("")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.tablet = None
+        self.hold = HoldToSend()
+        self._holding = None
+
+    # ---- binding to the tablet -----------------------------------------------------------
+
+    def bind_tablet(self, tablet) -> None:
+        self.tablet = tablet
+        seconds = (tablet.store.protocol() or {}).get("emergency_hold_seconds")
+        if seconds:
+            self.hold = HoldToSend(seconds)
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.tablet is None:
+            return
+        safety = self.tablet.safety
+        view = safety.emergency()
+        self.banner = view.message if view else ""
+        self.can_end = 1 if view is not None and not view.ended else 0
+        asked = [a for a in self.tablet.store.assignments() if safety.check_in_asked(a)]
+        self.check_in_for = str(asked[0]["id"]) if asked else ""
+        self.duty_status = (safety.state().get("unit") or {}).get("duty_status", "")
+
+    # ---- the emergency button ------------------------------------------------------------
+
+    def hold_started(self) -> None:
+        self.hold.press(time.monotonic())
+        self._holding = Clock.schedule_interval(lambda dt: self._held(), HOLD_TICK_SECONDS)
+
+    def _held(self) -> None:
+        at = time.monotonic()
+        self.hold_progress = self.hold.progress(at)
+        if self.hold.tick(at):
+            self._send()
+
+    def hold_ended(self) -> None:
+        if self._holding is not None:
+            self._holding.cancel()
+            self._holding = None
+        if self.hold.release(time.monotonic()):
+            self._send()
+        self.hold_progress = 0
+
+    def _send(self) -> None:
+        if self.tablet is None:
+            return
+        user = self.tablet.store.get_setting("user") or {}
+        unit = (user.get("unit") or {}).get("id")
+        if unit is None:
+            self.banner = "This account rides no unit: call dispatch by radio."
+            return
+        self.banner = "Sending emergency…"
+        tablet = self.tablet
+        threading.Thread(
+            target=lambda: self._sent(tablet.safety.send_emergency(unit=unit)), daemon=True
+        ).start()
+
+    @mainthread
+    def _sent(self, view) -> None:
+        self.banner = view.message
+        self.refresh()
+
+    def end_emergency(self, pin: str) -> None:
+        if self.tablet is None:
+            return
+        if not pin_matches(self.tablet.store, pin):
+            self.banner = "That PIN is not right: the emergency is still on."
+            return
+        self.ids.pin.text = ""
+        self.tablet.safety.end_emergency(pin_ok=True)
+        self.refresh()
+
+    # ---- check-ins and duty status -------------------------------------------------------
+
+    def answer_check_in(self) -> None:
+        if self.tablet is not None and self.check_in_for:
+            self.tablet.safety.answer_check_in(self.check_in_for)
+            self.refresh()
+
+    def set_duty(self, status: str) -> None:
+        if self.tablet is None:
+            return
+        unit = ((self.tablet.store.get_setting("user") or {}).get("unit") or {}).get("id")
+        tablet = self.tablet
+
+        def work() -> None:
+            try:
+                tablet.safety.set_duty_status(unit, status)
+            except (Offline, ApiError) as exc:
+                self._told(f"Duty status not changed: {exc}")
+                return
+            self._told("")
+
+        threading.Thread(target=work, daemon=True).start()
+
+    @mainthread
+    def _told(self, message: str) -> None:
+        if message:
+            self.banner = message
+        self.refresh()
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))
