@@ -11,7 +11,7 @@ from server.dispatch import api as dispatch_api
 from server.dispatch import safety_api, safety_views
 from server.dispatch import views as dispatch_views
 from server.reports import api as reports_api
-from server.reports import police_only_views
+from server.reports import peer_api, police_only_views
 from server.reports import views as reports_views
 from server.sync import api as sync_api
 from server.sync import protocol as sync_protocol
@@ -126,6 +126,7 @@ api_v1 = [
     path("sync/push", sync_api.PushView.as_view(), name="sync-push"),
     path("sync/snapshot", sync_api.SnapshotView.as_view(), name="sync-snapshot"),
     path("metrics", reports_api.MetricsView.as_view(), name="metrics"),
+    path("metrics/peer", peer_api.PeerMetricsView.as_view(), name="metrics-peer"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path(
         "docs/",

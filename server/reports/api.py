@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 from server.accounts.permissions import ANYONE
 from server.errors import InvalidInput
 from server.reports.metrics import LONGEST_RANGE_DAYS, program_metrics
-from server.reports.peer_figures import peer_figures
 
 
 def _date(raw: str | None, default: datetime.date, name: str) -> datetime.date:
@@ -50,6 +49,4 @@ class MetricsView(APIView):
                 f"Ask for at most {LONGEST_RANGE_DAYS} days at a time.",
                 fields={"from": [f"At most {LONGEST_RANGE_DAYS} days before 'to'."]},
             )
-        figures = program_metrics(start=start, end=end)
-        figures["peer_figures"] = peer_figures(start=start, end=end)
-        return Response(figures)
+        return Response(program_metrics(start=start, end=end))

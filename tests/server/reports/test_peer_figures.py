@@ -44,9 +44,9 @@ def test_backup_is_counted_with_its_minutes_from_request_to_the_officer_on_scene
 
 def test_small_counts_are_withheld_in_the_public_figures(dispatched, client):
     dispatched()
-    answer = client.get("/api/v1/metrics")
+    answer = client.get("/api/v1/metrics/peer")
     assert answer.status_code == 200
-    figures = answer.json()["peer_figures"]
+    figures = answer.json()
     assert figures["eligible_calls"] == "<11"
     assert figures["care_responded_share_of_eligible"] == "withheld"
 
