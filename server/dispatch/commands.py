@@ -75,10 +75,6 @@ class DispatchSerializer(serializers.Serializer):
     override_reason = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=REASON_MAX
     )
-    # A reason code for sending police only to an eligible call (the codes are edited in admin).
-    police_only_reason = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=40
-    )
 
 
 class ReasonSerializer(serializers.Serializer):

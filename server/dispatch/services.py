@@ -212,13 +212,10 @@ def dispatch_incident(
     care_unit: int | None,
     spd_unit: int | None,
     override_reason: str = "",
-    police_only_reason: str = "",
 ) -> list[Assignment]:
     """Send a CARE team and an SPD unit at once (or SPD alone, with a reason when CARE was
     recommended). Both assignments are made in one transaction or neither is."""
     override_reason = (override_reason or "").strip()
-    # The reason code, when given, is what the police-only figures group by.
-    police_only_reason = (police_only_reason or "").strip() or override_reason
     care = _unit(care_unit, kind=UnitKind.CARE, field="care_unit")
     spd = _unit(spd_unit, kind=UnitKind.SPD, field="spd_unit")
     if spd is None:
@@ -228,17 +225,13 @@ def dispatch_incident(
         )
     try:
         with change_transaction():
-            return _dispatch_locked(
-                actor, device, incident_id, care, spd, override_reason, police_only_reason
-            )
+            return _dispatch_locked(actor, device, incident_id, care, spd, override_reason)
     except IntegrityError as exc:
         # The partial unique index caught a race the row locks did not (SQLite has none).
         raise UnitUnavailable("One of these units was just committed to another call.") from exc
 
 
-def _dispatch_locked(
-    actor, device, incident_id, care, spd, override_reason, police_only_reason=""
-) -> list[Assignment]:
+def _dispatch_locked(actor, device, incident_id, care, spd, override_reason) -> list[Assignment]:
     incident = _locked_incident(incident_id)
     if incident.status not in DISPATCHABLE:
         raise Conflict(
@@ -271,7 +264,7 @@ def _dispatch_locked(
     incident.override_reason = override_reason
     incident.response = ResponseSent.DUAL if care else ResponseSent.POLICE_ONLY
     if care is None and incident.eligible:
-        incident.police_only_reason = police_only_reason or override_reason
+        incident.police_only_reason = override_reason
     incident.save()
     record_audit(
         actor=actor,

@@ -158,10 +158,7 @@ def call_page(request: HttpRequest, incident_id: uuid.UUID) -> HttpResponse:
 
 # The call page's buttons, each the API's command for the same change.
 ACTIONS = {
-    "dispatch": (
-        commands.dispatch_incident,
-        ("care_unit", "spd_unit", "override_reason", "police_only_reason"),
-    ),
+    "dispatch": (commands.dispatch_incident, ("care_unit", "spd_unit", "override_reason")),
     "cancel": (commands.cancel_incident, ("reason",)),
     "resolve_by_phone": (commands.resolve_by_phone, ("note",)),
     "refer_to_hotline": (commands.refer_to_hotline, ("note",)),

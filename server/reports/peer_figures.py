@@ -100,6 +100,13 @@ def _band(local: datetime.datetime) -> str:
     return "night (23–11)"
 
 
+def _reason_of(call: Incident) -> str:
+    """The police-only reason: the program's code where calls carry one, else the text kept
+    before the codes existed."""
+    code = getattr(call, "police_only_code_id", None)
+    return code or getattr(call, "police_only_reason", "") or "(none given)"
+
+
 def police_only_report(*, start: datetime.date, end: datetime.date) -> dict:
     """Eligible calls sent police only, by reason, shift, dispatcher and week: for coaching."""
     first, after = _bounds(start, end)
@@ -119,7 +126,7 @@ def police_only_report(*, start: datetime.date, end: datetime.date) -> dict:
         local = call.received_at.astimezone(zone)
         monday = (local.date() - datetime.timedelta(days=local.weekday())).isoformat()
         for key, value in (
-            ("reason", call.police_only_reason or "(none given)"),
+            ("reason", _reason_of(call)),
             ("shift", _band(local)),
             ("dispatcher", call.created_by.username),
             ("week", monday),

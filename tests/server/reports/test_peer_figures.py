@@ -57,12 +57,7 @@ def test_the_supervisor_page_groups_police_only_calls_by_reason_dispatcher_and_w
     incident = new_call()
     answer = client_for("dispatcher").post(
         f"/api/v1/incidents/{incident['id']}/dispatch",
-        {
-            "care_unit": None,
-            "spd_unit": units["2M12"].pk,
-            "override_reason": "Weapon mentioned",
-            "police_only_reason": "weapon_reported",
-        },
+        {"care_unit": None, "spd_unit": units["2M12"].pk, "override_reason": "weapon_reported"},
         format="json",
     )
     assert answer.status_code == 201, answer.content
