@@ -148,6 +148,9 @@ class ApiClient:
             timeout=timeout or self.timeout,
         )
 
+    def units(self) -> list[dict[str, Any]]:
+        return self._call("GET", "units")
+
     def post(
         self, path: str, body: dict[str, Any] | None = None, *, timeout: float | None = None
     ) -> Any:

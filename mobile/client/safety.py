@@ -275,12 +275,26 @@ class Safety:
 
     # ---- shift and duty status (online: the board and dispatch need them now) --------------
 
+    def units_to_sign_on(self) -> list[dict]:
+        """The units of this responder's kind (a CARE responder rides CARE teams only)."""
+        role = (self.store.get_setting("user") or {}).get("role")
+        kind = {"care_responder": "care", "spd_officer": "spd"}.get(role)
+        return [u for u in self.client.units() if u.get("kind") == kind]
+
     def sign_on(self, *, unit: int, partner: int | None = None, vehicle: str = "") -> dict:
         body: dict[str, Any] = {"unit": unit, "vehicle": vehicle}
         if partner:
             body["partner"] = partner
         shift = self.client.post("shifts", body)
         self._save(shift=shift)
+        user = self.store.get_setting("user") or {}
+        # The unit this tablet now rides with: its emergency and duty status are that unit's.
+        user["unit"] = {
+            **(user.get("unit") or {}),
+            "id": shift["unit"],
+            "call_sign": shift["call_sign"],
+        }
+        self.store.set_settings(user=user)
         return shift
 
     def sign_off(self) -> dict | None:

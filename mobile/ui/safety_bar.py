@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kivy.clock import Clock, mainthread
 from kivy.lang import Builder
-from kivy.properties import NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from mobile.client.api import ApiError, Offline
@@ -48,6 +48,8 @@ class SafetyBar(BoxLayout):
     can_end = NumericProperty(0)
     check_in_for = StringProperty("")
     duty_status = StringProperty("")
+    unit_names = ListProperty([])
+    on_shift = BooleanProperty(False)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -74,6 +76,7 @@ class SafetyBar(BoxLayout):
         asked = [a for a in self.tablet.store.assignments() if safety.check_in_asked(a)]
         self.check_in_for = str(asked[0]["id"]) if asked else ""
         self.duty_status = (safety.state().get("unit") or {}).get("duty_status", "")
+        self.on_shift = bool(safety.state().get("shift"))
 
     # ---- the emergency button ------------------------------------------------------------
 
@@ -144,6 +147,49 @@ class SafetyBar(BoxLayout):
                 self._told(f"Duty status not changed: {exc}")
                 return
             self._told("")
+
+        threading.Thread(target=work, daemon=True).start()
+
+    # ---- sign on and off -----------------------------------------------------------------
+
+    def load_units(self) -> None:
+        if self.tablet is None:
+            return
+        tablet = self.tablet
+
+        def work() -> None:
+            try:
+                units = tablet.safety.units_to_sign_on()
+            except (Offline, ApiError) as exc:
+                self._told(f"Units not loaded: {exc}")
+                return
+            self._units_loaded(units)
+
+        threading.Thread(target=work, daemon=True).start()
+
+    @mainthread
+    def _units_loaded(self, units: list[dict]) -> None:
+        self._units = {u["call_sign"]: u["id"] for u in units}
+        self.unit_names = sorted(self._units)
+
+    def toggle_shift(self, call_sign: str, vehicle: str) -> None:
+        if self.tablet is None:
+            return
+        tablet, unit = self.tablet, getattr(self, "_units", {}).get(call_sign)
+        if not self.on_shift and unit is None:
+            self.banner = "Choose your unit first."
+            return
+
+        def work() -> None:
+            try:
+                if self.on_shift:
+                    tablet.safety.sign_off()
+                    self._told("Signed off.")
+                else:
+                    tablet.safety.sign_on(unit=unit, vehicle=vehicle)
+                    self._told(f"Signed on to {call_sign}.")
+            except (Offline, ApiError) as exc:
+                self._told(f"Not done: {exc}")
 
         threading.Thread(target=work, daemon=True).start()
 

@@ -9,9 +9,10 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from mobile.client.api import ApiError
 from mobile.client.safety import HoldToSend, check_in_due
 from server.accounts.models import User
-from server.dispatch.models import Assignment, CheckIn, Emergency
+from server.dispatch.models import Assignment, CheckIn, Emergency, Shift, Unit
 from server.dispatch.safety import acknowledge_emergency
 from server.feed.models import Event
 from tests.mobile.client.faults import faulty_session
@@ -108,3 +109,16 @@ def test_a_check_in_answered_offline_counts_at_the_tablet_s_time(crew):
     assert tablet.engine.sync_once()
     stored = CheckIn.objects.get(assignment_id=call["care"])
     assert abs((stored.at - answered).total_seconds()) < 5
+
+
+def test_the_responder_signs_on_sets_duty_status_and_signs_off_from_the_tablet(crew):
+    tablet, _, _, care = crew
+    offered = [u["call_sign"] for u in tablet.safety.units_to_sign_on()]
+    assert care.call_sign in offered
+    assert all(not sign.startswith("SPD-") for sign in offered)
+    shift = tablet.safety.sign_on(unit=care.pk, vehicle="Van 2")
+    assert Shift.objects.get(pk=shift["id"]).vehicle == "Van 2"
+    assert tablet.safety.set_duty_status(care.pk, "on_break")["duty_status"] == "on_break"
+    assert Unit.objects.get(pk=care.pk).duty_status == "on_break"
+    with pytest.raises(ApiError):  # still on its call: the last person can't sign off
+        tablet.safety.sign_off()
