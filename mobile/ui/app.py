@@ -170,6 +170,7 @@ class CareTabletApp(App):
     def refresh(self) -> None:
         if not self.session.signed_in:
             self.status_bar.show(None, 0)
+            self.safety_bar.unbind_tablet()
             return
         tablet = self.session.tablet
         self.status_bar.show(self.sync_state or tablet.engine.state, tablet.store.queued_count())

@@ -50,6 +50,8 @@ class SafetyBar(BoxLayout):
     duty_status = StringProperty("")
     unit_names = ListProperty([])
     on_shift = BooleanProperty(False)
+    signed_in = BooleanProperty(False)
+    show_shift = BooleanProperty(False)  # the shift and duty-status rows, shown on demand
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -59,6 +61,10 @@ class SafetyBar(BoxLayout):
 
     # ---- binding to the tablet -----------------------------------------------------------
 
+    def unbind_tablet(self) -> None:
+        self.tablet = None
+        self.refresh()
+
     def bind_tablet(self, tablet) -> None:
         self.tablet = tablet
         seconds = (tablet.store.protocol() or {}).get("emergency_hold_seconds")
@@ -67,7 +73,8 @@ class SafetyBar(BoxLayout):
         self.refresh()
 
     def refresh(self) -> None:
-        if self.tablet is None:
+        self.signed_in = self.tablet is not None and self.tablet.signed_in
+        if not self.signed_in:
             return
         safety = self.tablet.safety
         view = safety.emergency()
