@@ -142,6 +142,9 @@ class Safety:
         row = db.execute("SELECT value FROM settings WHERE key = 'safety'").fetchone()
         state = json.loads(row[0]) if row else {}
         mine = state.get("emergency") or {}
+        nearby = state.get("nearby_alert") or {}
+        if kind == "emergency.ended" and nearby.get("id") == data.get("id"):
+            state["nearby_alert"] = None
         if kind.startswith("emergency.") and kind != "emergency.alert":
             if mine.get("id") == data.get("id"):
                 mine.update(
@@ -224,6 +227,14 @@ class Safety:
             self._save_in(db, state)
         self.nudge()
         return self.emergency()
+
+    def nearby_alert(self) -> str:
+        """Another unit's emergency this unit was alerted to (an SPD tablet), in words."""
+        alert = self.state().get("nearby_alert")
+        if not alert:
+            return ""
+        where = (alert.get("incident") or {}).get("address") or "see dispatch"
+        return f"EMERGENCY: {alert.get('call_sign', 'a unit')} needs help — {where}."
 
     def forget_ended_emergency(self) -> None:
         view = self.emergency()

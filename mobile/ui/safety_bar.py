@@ -78,7 +78,7 @@ class SafetyBar(BoxLayout):
             return
         safety = self.tablet.safety
         view = safety.emergency()
-        self.banner = view.message if view else ""
+        self.banner = view.message if view else safety.nearby_alert()
         self.can_end = 1 if view is not None and not view.ended else 0
         asked = [a for a in self.tablet.store.assignments() if safety.check_in_asked(a)]
         self.check_in_for = str(asked[0]["id"]) if asked else ""

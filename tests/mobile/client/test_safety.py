@@ -122,3 +122,24 @@ def test_the_responder_signs_on_sets_duty_status_and_signs_off_from_the_tablet(c
     assert Unit.objects.get(pk=care.pk).duty_status == "on_break"
     with pytest.raises(ApiError):  # still on its call: the last person can't sign off
         tablet.safety.sign_off()
+
+
+def test_an_officer_s_tablet_shows_a_care_team_s_emergency_until_it_ends(
+    field_server, tablet_for, people
+):
+    username, care, spd = field_server.new_crew()
+    call = field_server.dispatch(care, spd)
+    officer = User.objects.create_user(
+        username=f"officer-{spd.call_sign}", password="care-demo", role="spd_officer", unit=spd
+    )
+    officer_tablet = tablet_for(officer.username)
+    care_tablet = tablet_for(username)
+    view = care_tablet.safety.send_emergency(unit=care.pk)
+    officer_tablet.engine.sync_once()
+    assert care.call_sign in officer_tablet.safety.nearby_alert()
+    assert call["incident"]
+    care_tablet.safety.end_emergency(pin_ok=True)
+    care_tablet.engine.sync_once()
+    officer_tablet.engine.sync_once()
+    assert officer_tablet.safety.nearby_alert() == ""
+    assert Emergency.objects.get(pk=view.id).ended_at is not None
