@@ -177,6 +177,7 @@ class CareTabletApp(App):
         self.announce_new_assignments()
         if self.safety_bar.tablet is not tablet:
             self.safety_bar.bind_tablet(tablet)
+        self.safety_bar.locked = self.needs_pin()
         self.safety_bar.refresh()
         self.screens.current_screen.refresh()
         if self.ready_at is None:

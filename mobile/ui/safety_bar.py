@@ -52,6 +52,7 @@ class SafetyBar(BoxLayout):
     on_shift = BooleanProperty(False)
     signed_in = BooleanProperty(False)
     show_shift = BooleanProperty(False)  # the shift and duty-status rows, shown on demand
+    locked = BooleanProperty(False)  # a locked tablet keeps only the emergency button
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -60,6 +61,10 @@ class SafetyBar(BoxLayout):
         self._holding = None
 
     # ---- binding to the tablet -----------------------------------------------------------
+
+    def on_locked(self, _widget, locked: bool) -> None:
+        if locked:
+            self.show_shift = False
 
     def unbind_tablet(self) -> None:
         self.tablet = None
