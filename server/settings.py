@@ -227,6 +227,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "NaloxoneResponseEnum": "server.care.models.NaloxoneResponse",
         "ResponseSentEnum": "server.dispatch.models.ResponseSent",
+        "DutyStatusEnum": "server.dispatch.models.DutyStatus",
+        "AssignmentStatusEnum": "server.dispatch.models.AssignmentStatus",
     },
 }
 

@@ -8,9 +8,11 @@ from server.accounts import views as accounts_views
 from server.care import api as care_api
 from server.care import views as care_views
 from server.dispatch import api as dispatch_api
+from server.dispatch import safety_api, safety_views
 from server.dispatch import views as dispatch_views
 from server.interop import api as interop_api
 from server.reports import api as reports_api
+from server.reports import peer_api, police_only_views
 from server.reports import views as reports_views
 from server.sync import api as sync_api
 from server.sync import protocol as sync_protocol
@@ -83,6 +85,49 @@ api_v1 = [
         dispatch_api.TransitionView.as_view(),
         name="assignment-transitions",
     ),
+    path("shifts", safety_api.ShiftListView.as_view(), name="shifts"),
+    path("shifts/<uuid:shift_id>/end", safety_api.ShiftEndView.as_view(), name="shift-end"),
+    path(
+        "units/<int:unit_id>/duty-status",
+        safety_api.DutyStatusView.as_view(),
+        name="unit-duty-status",
+    ),
+    path("emergencies", safety_api.EmergencyListView.as_view(), name="emergencies"),
+    path(
+        "emergencies/<uuid:emergency_id>/acknowledge",
+        safety_api.EmergencyAcknowledgeView.as_view(),
+        name="emergency-acknowledge",
+    ),
+    path(
+        "emergencies/<uuid:emergency_id>/end",
+        safety_api.EmergencyEndView.as_view(),
+        name="emergency-end",
+    ),
+    path(
+        "assignments/<uuid:assignment_id>/backup",
+        safety_api.BackupView.as_view(),
+        name="assignment-backup",
+    ),
+    path(
+        "incidents/<uuid:incident_id>/backup",
+        safety_api.SendBackupView.as_view(),
+        name="incident-send-backup",
+    ),
+    path(
+        "assignments/<uuid:assignment_id>/check-ins",
+        safety_api.CheckInView.as_view(),
+        name="assignment-check-ins",
+    ),
+    path(
+        "check-in-alerts/<int:lapse_id>/clear",
+        safety_api.LapseClearView.as_view(),
+        name="check-in-alert-clear",
+    ),
+    path(
+        "incidents/<uuid:incident_id>/cautions",
+        safety_api.CautionsView.as_view(),
+        name="incident-cautions",
+    ),
     path("directory/services", care_api.DirectoryView.as_view(), name="directory-services"),
     path(
         "encounters/<uuid:encounter_id>", care_api.EncounterView.as_view(), name="encounter-detail"
@@ -105,6 +150,7 @@ api_v1 = [
     path("sync/push", sync_api.PushView.as_view(), name="sync-push"),
     path("sync/snapshot", sync_api.SnapshotView.as_view(), name="sync-snapshot"),
     path("metrics", reports_api.MetricsView.as_view(), name="metrics"),
+    path("metrics/peer", peer_api.PeerMetricsView.as_view(), name="metrics-peer"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path(
         "docs/",
@@ -126,6 +172,22 @@ urlpatterns = [
     path("dispatch/console-token", dispatch_views.console_token, name="dispatch-console-token"),
     path("dispatch/calls/new", dispatch_views.new_call, name="dispatch-new-call"),
     path("dispatch/calls/<uuid:incident_id>/", dispatch_views.call_page, name="dispatch-call"),
+    path(
+        "dispatch/emergencies/<uuid:emergency_id>/acknowledge",
+        safety_views.acknowledge_emergency,
+        name="dispatch-emergency-acknowledge",
+    ),
+    path(
+        "dispatch/emergencies/<uuid:emergency_id>/end",
+        safety_views.end_emergency,
+        name="dispatch-emergency-end",
+    ),
+    path(
+        "dispatch/check-in-alerts/<int:lapse_id>/clear",
+        safety_views.clear_lapse,
+        name="dispatch-check-in-alert-clear",
+    ),
+    path("reports/police-only/", police_only_views.police_only_page, name="police-only-report"),
     path("coordinator/", care_views.referral_queue, name="coordinator"),
     path(
         "coordinator/referrals/<uuid:referral_id>/", care_views.referral_page, name="referral-page"

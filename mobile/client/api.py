@@ -148,6 +148,15 @@ class ApiClient:
             timeout=timeout or self.timeout,
         )
 
+    def units(self) -> list[dict[str, Any]]:
+        return self._call("GET", "units")
+
+    def post(
+        self, path: str, body: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> Any:
+        """A write the tablet needs answered now (an emergency, a sign-on), outside the queue."""
+        return self._call("POST", path, json=body or {}, timeout=timeout or self.timeout)
+
     def pull(self, cursors: dict[str, int], *, limit: int = 500) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
         if cursors:

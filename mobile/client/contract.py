@@ -18,6 +18,10 @@ MUTATION_TYPES: tuple[str, ...] = (
     "referral.update",
     "survey.create",
     "unit.position",
+    "emergency.start",
+    "emergency.end",
+    "backup.request",
+    "check_in.create",
 )
 
 # Feed events that carry an assignment (this unit's own view of it).
@@ -36,5 +40,22 @@ RECORD_EVENTS: dict[str, str] = {
     "survey.recorded": "survey",
 }
 
+# Feed events about the responders' safety and their unit (the safety bar acts on them).
+SAFETY_EVENTS: tuple[str, ...] = (
+    "emergency.started",
+    "emergency.acknowledged",
+    "emergency.ended",
+    "emergency.alert",
+    "check_in.answered",
+    "backup.requested",
+    "backup.sent",
+    "unit.updated",
+)
+
 # Every event kind the tablet acts on; anything else is skipped (its cursor still moves).
-EVENT_KINDS: tuple[str, ...] = (*ASSIGNMENT_EVENTS, PARTNER_EVENT, *RECORD_EVENTS)
+EVENT_KINDS: tuple[str, ...] = (
+    *ASSIGNMENT_EVENTS,
+    PARTNER_EVENT,
+    *RECORD_EVENTS,
+    *SAFETY_EVENTS,
+)

@@ -370,8 +370,12 @@ class Store:
 
     def pending(self, limit: int = 100) -> list[Mutation]:
         """The oldest unfinished mutations, in the order they were made."""
+        # An emergency goes ahead of everything queued before it (mobile.client.safety).
         rows = self._all(
-            "SELECT * FROM outbox WHERE state IN (?, ?) ORDER BY seq LIMIT ?", *PENDING, limit
+            "SELECT * FROM outbox WHERE state IN (?, ?) "
+            "ORDER BY type = 'emergency.start' DESC, seq LIMIT ?",
+            *PENDING,
+            limit,
         )
         return [_mutation(r) for r in rows]
 

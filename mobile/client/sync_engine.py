@@ -75,6 +75,7 @@ class SyncEngine:
     ):
         self.store = store
         self.client = client
+        self.event_hooks: list[Callable[[Any, str, dict[str, Any]], None]] = []
         self.batch_size = self.max_batch_size = batch_size
         self.page_size = page_size
         self.interval = interval
@@ -353,6 +354,8 @@ class SyncEngine:
             record = RECORD_EVENTS[kind]
             parent = data.get("assignment") if record == "encounter" else data.get("encounter")
             self.store.take_server_record(db, record, data, parent=parent)
+        for hook in self.event_hooks:  # e.g. the safety rules (emergency acknowledged, check-ins)
+            hook(db, kind, data)
 
     def _update_partner(self, db, view: dict[str, Any]) -> None:
         """The other unit on our call moved (e.g. SPD marked the scene safe).

@@ -15,6 +15,7 @@ from mobile.client.api import ApiClient
 from mobile.client.live_feed import LiveFeed
 from mobile.client.position import PositionReporter, PositionSource
 from mobile.client.recorder import Recorder
+from mobile.client.safety import Safety
 from mobile.client.store import Store
 from mobile.client.sync_engine import DEFAULT_RETENTION, SyncEngine
 
@@ -40,6 +41,8 @@ class Tablet:
         self.client = ApiClient(url, token=self.store.token, session=session, timeout=timeout)
         self.engine = SyncEngine(self.store, self.client, retention=retention, **engine_options)
         self.recorder = Recorder(self.store, on_change=self.engine.nudge)
+        self.safety = Safety(self.store, self.client, nudge=self.engine.nudge)
+        self.engine.event_hooks.append(self.safety.take_event)
         self.feed = LiveFeed(self.engine)
         self.positions = PositionReporter(self.store, position_source, on_change=self.engine.nudge)
         self.engine.revocation_check = self.feed.is_revoked

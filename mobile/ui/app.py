@@ -30,6 +30,7 @@ from mobile.ui.assignment import AssignmentScreen
 from mobile.ui.encounter import EncounterScreen
 from mobile.ui.inbox import InboxScreen
 from mobile.ui.lock import LockScreen
+from mobile.ui.safety_bar import SafetyBar
 from mobile.ui.session import TabletSession
 from mobile.ui.signin import SignInScreen
 from mobile.ui.survey import SurveyScreen
@@ -90,6 +91,8 @@ class CareTabletApp(App):
         ):
             self.screens.add_widget(screen)
         root.add_widget(self.status_bar)
+        self.safety_bar = SafetyBar()  # the emergency button, on every screen
+        root.add_widget(self.safety_bar)
         root.add_widget(self.notice)
         root.add_widget(self.screens)
         self.refresh_soon = Clock.create_trigger(lambda dt: self.refresh(), 0.1)
@@ -159,6 +162,8 @@ class CareTabletApp(App):
             self.go(self.screens.current)
         self.show_undo()
         screen = self.screens.current_screen
+        if self.session.signed_in:
+            self.safety_bar.refresh()  # a check-in comes due with time alone
         if self.session.signed_in and hasattr(screen, "tick"):
             screen.tick()
 
@@ -229,10 +234,15 @@ class CareTabletApp(App):
         if not self.session.signed_in:
             self.status_bar.show(None, 0)
             self.show_undo()
+            self.safety_bar.unbind_tablet()
             return
         tablet = self.session.tablet
         self.status_bar.show(self.sync_state or tablet.engine.state, tablet.store.queued_count())
         self.announce_new_assignments()
+        if self.safety_bar.tablet is not tablet:
+            self.safety_bar.bind_tablet(tablet)
+        self.safety_bar.locked = self.needs_pin()
+        self.safety_bar.refresh()
         self.screens.current_screen.refresh()
         self.watch_layout()
         if self.ready_at is None:

@@ -247,6 +247,44 @@ class ReadOnlyTrack(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
+
+# ---- shifts, program hours and responder safety ----------------------------------------------
+
+from server.dispatch.models import (  # noqa: E402 - kept beside the admins that use them
+    BackupReason,
+    BackupRequest,
+    CheckIn,
+    CheckInLapse,
+    Emergency,
+    ProgramHours,
+    Shift,
+)
+
+
+@admin.register(ProgramHours)
+class ProgramHoursAdmin(admin.ModelAdmin):
+    list_display = ["weekday", "start", "end"]
+    ordering = ["weekday", "start"]
+
+
+@admin.register(BackupReason)
+class BackupReasonAdmin(admin.ModelAdmin):
+    list_display = ["code", "label", "active"]
+    list_filter = ["active"]
+    search_fields = ["code", "label"]
+
+
+@admin.register(Shift)
+class ShiftAdmin(admin.ModelAdmin):
+    list_display = ["unit", "user", "partner", "vehicle", "started_at", "ended_at"]
+    list_filter = ["unit", "ended_at"]
+    search_fields = ["user__username", "unit__call_sign", "vehicle"]
+    raw_id_fields = ["user", "partner", "signed_on_by", "signed_off_by"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by the field and dispatch through their commands only: read here, never edited."""
+
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -272,3 +310,26 @@ class PositionRefusalAdmin(ReadOnlyTrack):
     list_display = ("unit", "reason", "latitude", "longitude", "recorded_at", "received_at")
     list_filter = ("reason", "unit")
     list_select_related = ("unit",)
+
+
+@admin.register(Emergency)
+class EmergencyAdmin(ReadOnlyAdmin):
+    list_display = ["unit", "started_at", "acknowledged_at", "ended_at", "incident"]
+    list_filter = ["unit"]
+    date_hierarchy = "started_at"
+
+
+@admin.register(BackupRequest)
+class BackupRequestAdmin(ReadOnlyAdmin):
+    list_display = ["assignment", "urgent", "reason", "requested_at", "answered_at"]
+    list_filter = ["urgent", "reason"]
+
+
+@admin.register(CheckIn)
+class CheckInAdmin(ReadOnlyAdmin):
+    list_display = ["assignment", "at", "recorded_at"]
+
+
+@admin.register(CheckInLapse)
+class CheckInLapseAdmin(ReadOnlyAdmin):
+    list_display = ["assignment", "due_at", "raised_at", "cleared_at"]

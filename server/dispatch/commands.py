@@ -10,13 +10,15 @@ from rest_framework import serializers
 from server.accounts.models import Role
 from server.accounts.permissions import FIELD_ROLES
 from server.commands import Command
-from server.dispatch import presenters, services
+from server.dispatch import presenters, safety, services, shifts
 from server.dispatch.models import (
     NARRATIVE_MAX,
     NOTE_MAX,
     REASON_MAX,
+    VEHICLE_MAX,
     AssignmentStatus,
     CallType,
+    DutyStatus,
 )
 
 SCREENING_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")  # ScreeningQuestion.key is a slug
@@ -223,4 +225,124 @@ report_position = Command(
     # The fix's time is the mutation's own, translated to server time when the device's clock
     # is known to be off.
     time_field="recorded_at",
+)
+
+
+# ---- shifts, duty status and responder safety ----------------------------------------------
+
+
+class SignOnSerializer(serializers.Serializer):
+    unit = serializers.IntegerField()
+    partner = serializers.IntegerField(required=False, allow_null=True, default=None)
+    vehicle = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=VEHICLE_MAX
+    )
+    user = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="Administrators only."
+    )
+
+
+class EmptySerializer(serializers.Serializer):
+    pass
+
+
+class DutyStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=DutyStatus.choices)
+    at = serializers.DateTimeField(required=False, default=None)
+
+
+class EmergencySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    unit = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    latitude = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=-90, max_value=90
+    )
+    longitude = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=-180, max_value=180
+    )
+
+
+class EmergencyEndSerializer(serializers.Serializer):
+    pin_verified = serializers.BooleanField(required=False, default=False)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX)
+
+
+class BackupSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    urgent = serializers.BooleanField(required=False, default=False)
+    reason = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, default=None, max_length=40
+    )
+    requested_at = serializers.DateTimeField(required=False, default=None)
+
+
+class SendBackupSerializer(serializers.Serializer):
+    spd_unit = serializers.IntegerField()
+
+
+class CheckInSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    at = serializers.DateTimeField()
+
+
+class LapseClearSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX)
+
+
+FIELD_AND_ADMIN = (*FIELD_ROLES, Role.ADMIN)
+
+sign_on = Command(
+    name="shift.start", schema=SignOnSerializer, service=shifts.sign_on,
+    present=presenters.shift_data,
+)
+
+sign_off = Command(
+    name="shift.end", schema=EmptySerializer, service=shifts.sign_off,
+    present=presenters.shift_data,
+)
+
+set_duty_status = Command(
+    name="unit.duty_status", schema=DutyStatusSerializer, service=shifts.set_duty_status,
+    present=presenters.unit_staffing,
+)
+
+start_emergency = Command(
+    name="emergency.start", schema=EmergencySerializer, service=safety.start_emergency,
+    present=presenters.emergency_data, roles=FIELD_ROLES, entity_field="id",
+    time_field="started_at",
+)
+
+acknowledge_emergency = Command(
+    name="emergency.acknowledge", schema=EmptySerializer,
+    service=safety.acknowledge_emergency, present=presenters.emergency_data,
+)
+
+end_emergency = Command(
+    name="emergency.end", schema=EmergencyEndSerializer, service=safety.end_emergency,
+    present=presenters.emergency_data, roles=FIELD_ROLES, entity_arg="emergency_id",
+)
+
+request_backup = Command(
+    name="backup.request", schema=BackupSerializer, service=safety.request_backup,
+    present=presenters.backup_data, roles=(Role.CARE_RESPONDER, Role.ADMIN),
+    time_field="requested_at",
+    # The mutation's entity is the CARE assignment; the request's own id is in its data.
+    entity_arg="assignment_id",
+)
+
+send_backup = Command(
+    name="incident.send_backup", schema=SendBackupSerializer, service=safety.send_backup,
+    present=lambda a: presenters.assignments_with_partners([a])[0],
+)
+
+record_check_in = Command(
+    name="check_in.create", schema=CheckInSerializer, service=safety.record_check_in,
+    present=presenters.check_in_data, roles=(Role.CARE_RESPONDER, Role.ADMIN),
+    entity_arg="assignment_id", time_field="at",
+)
+
+clear_lapse = Command(
+    name="check_in.clear_lapse", schema=LapseClearSerializer, service=safety.clear_lapse,
+    present=presenters.lapse_data,
 )

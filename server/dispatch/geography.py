@@ -105,3 +105,16 @@ def pilot_outline() -> dict | None:
         return None
     outline = unary_union(shapes).simplify(OUTLINE_TOLERANCE_DEGREES, preserve_topology=True)
     return mapping(outline)
+
+
+EARTH_RADIUS_M = 6_371_000
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine): ample at a city's scale."""
+    import math
+
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))

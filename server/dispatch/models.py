@@ -30,6 +30,16 @@ class Protocol(models.Model):
         max_length=32, choices=DispatchModel.choices, default=DispatchModel.NINE_ONE_ONE_LED
     )
     hotline_name = models.CharField(max_length=120, default="988 Suicide & Crisis Lifeline")
+    check_in_minutes = models.PositiveSmallIntegerField(
+        default=20,
+        validators=[MinValueValidator(5), MaxValueValidator(120)],
+        help_text="How often a CARE team on scene after police cleared is asked 'All OK?'.",
+    )
+    caution_radius_m = models.PositiveIntegerField(
+        default=150,
+        validators=[MinValueValidator(10), MaxValueValidator(2000)],
+        help_text="How near a call earlier safety flags count as its caution history.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -113,6 +123,14 @@ class UnitKind(models.TextChoices):
     SPD = "spd", "SPD unit"
 
 
+class DutyStatus(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    ON_ASSIGNMENT = "on_assignment", "On assignment"
+    ON_BREAK = "on_break", "On break"
+    OUT_OF_SERVICE = "out_of_service", "Out of service"
+    OFF_DUTY = "off_duty", "Off duty"
+
+
 class Unit(models.Model):
     call_sign = models.CharField(max_length=20, unique=True)
     kind = models.CharField(max_length=4, choices=UnitKind.choices)
@@ -126,6 +144,11 @@ class Unit(models.Model):
     last_position_at = models.DateTimeField(
         null=True, blank=True, help_text="When the last fix was taken, by the device."
     )
+    # Set in one tap from the tablet; dispatch recommends only staffed, available units.
+    duty_status = models.CharField(
+        max_length=16, choices=DutyStatus.choices, default=DutyStatus.AVAILABLE
+    )
+    duty_status_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["kind", "call_sign"]
@@ -430,3 +453,208 @@ class AssignmentTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status} → {self.to_status}"
+
+
+# ---- shifts and program hours ------------------------------------------------------------
+
+
+class ProgramHours(models.Model):
+    """When CARE takes calls, per weekday (0 Monday … 6 Sunday), in the protocol's time zone.
+    With no rows, the protocol's single pilot window applies every day."""
+
+    weekday = models.PositiveSmallIntegerField(
+        validators=[MaxValueValidator(6)], help_text="0 is Monday, 6 is Sunday."
+    )
+    start = models.TimeField(help_text="Local time CARE starts taking calls (inclusive).")
+    end = models.TimeField(help_text="Local time CARE stops taking calls (exclusive).")
+
+    class Meta:
+        ordering = ["weekday", "start"]
+        verbose_name_plural = "program hours"
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}-{self.end:%H:%M}"
+
+    def get_weekday_display(self) -> str:
+        return WEEKDAYS[self.weekday] if 0 <= self.weekday <= 6 else str(self.weekday)
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+VEHICLE_MAX = 40
+
+
+class Shift(models.Model):
+    """A responder signed on to a unit, from sign-on to sign-off."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="shifts")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="shifts"
+    )
+    partner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="partner_shifts",
+    )
+    vehicle = models.CharField(max_length=VEHICLE_MAX, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    signed_on_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(ended_at__isnull=True), name="one_open_shift"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.unit}"
+
+
+# ---- responder safety --------------------------------------------------------------------
+
+
+class Emergency(models.Model):
+    """A responder pressed the emergency button. Start, acknowledgement and end are the three
+    times NENA EIDO's UnitEmergencyState keeps."""
+
+    id = models.UUIDField(primary_key=True, editable=False, help_text="Made by the tablet.")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="emergencies")
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="emergencies"
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    device = models.ForeignKey(
+        "accounts.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(help_text="When the button was held, by the device.")
+    received_at = models.DateTimeField(auto_now_add=True)
+    latitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)]
+    )
+    longitude = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(-180), MaxValueValidator(180)]
+    )
+    position_at = models.DateTimeField(null=True, blank=True)
+    alerted_units = models.JSONField(
+        default=list, blank=True, help_text="SPD units told on their tablets."
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ended_with_pin = models.BooleanField(default=False)
+    end_note = models.TextField(blank=True, validators=[MaxLengthValidator(NOTE_MAX)])
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name_plural = "emergencies"
+
+    def __str__(self) -> str:
+        return f"Emergency {self.unit} at {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
+
+
+class BackupReason(models.Model):
+    """Why a CARE team asks police to come back: codes an administrator edits."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    label = models.CharField(max_length=120)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class BackupRequest(models.Model):
+    """A CARE team on a call asks police to return; answered by a new SPD assignment."""
+
+    id = models.UUIDField(primary_key=True, editable=False, help_text="Made by the tablet.")
+    assignment = models.ForeignKey(
+        Assignment, on_delete=models.PROTECT, related_name="backup_requests"
+    )
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="backup_requests")
+    urgent = models.BooleanField(default=False)
+    reason = models.ForeignKey(
+        BackupReason, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    device = models.ForeignKey(
+        "accounts.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    answered_by = models.ForeignKey(
+        Assignment, null=True, blank=True, on_delete=models.PROTECT, related_name="answers"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"Backup for {self.assignment}"
+
+
+class CheckIn(models.Model):
+    """A CARE team answered "All OK?" while on scene without police."""
+
+    id = models.UUIDField(primary_key=True, editable=False, help_text="Made by the tablet.")
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="check_ins")
+    at = models.DateTimeField(help_text="When the team answered, by the tablet's clock.")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    device = models.ForeignKey(
+        "accounts.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"Check-in {self.assignment} at {self.at}"
+
+
+class CheckInLapse(models.Model):
+    """A check-in that went unanswered: one alert per lapse, cleared by a dispatcher."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="lapses")
+    due_at = models.DateTimeField()
+    raised_at = models.DateTimeField()
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.TextField(blank=True, validators=[MaxLengthValidator(NOTE_MAX)])
+
+    class Meta:
+        ordering = ["-raised_at"]
+        constraints = [
+            # Several watchers may look at once: the database keeps one alert per lapse.
+            models.UniqueConstraint(fields=["assignment", "due_at"], name="one_alert_per_lapse"),
+        ]
+
+    def __str__(self) -> str:
+        return f"No check-in from {self.assignment} due {self.due_at}"

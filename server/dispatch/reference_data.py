@@ -16,6 +16,7 @@ from django.conf import settings
 
 from server.dispatch.models import (
     Area,
+    BackupReason,
     Beat,
     CallType,
     PoliceOnlyReason,
@@ -96,6 +97,23 @@ def load_protocol() -> dict[str, int]:
     return made
 
 
+# Why a CARE team asks police back: a starting list; administrators edit it in admin.
+BACKUP_REASONS = (
+    ("escalating", "Person escalating or threatening"),
+    ("weapon_seen", "Weapon seen"),
+    ("crowd", "Crowd or others interfering"),
+    ("medical_scene", "Scene needs control for medics"),
+    ("other", "Other"),
+)
+
+
+def load_backup_reasons() -> dict[str, int]:
+    made = 0
+    for code, label in BACKUP_REASONS:
+        made += BackupReason.objects.get_or_create(code=code, defaults={"label": label})[1]
+    return {"backup_reasons": made}
+
+
 def load_dispatch_reference_data() -> dict[str, int]:
     """The pilot area, beats and protocol; the care catalogs load above this app."""
-    return {**load_geography(), **load_protocol()}
+    return {**load_geography(), **load_protocol(), **load_backup_reasons()}

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from server.dispatch.geography import Place
 from server.dispatch.models import (
     CallType,
+    ProgramHours,
     Protocol,
     Recommendation,
     ScreeningEffect,
@@ -30,12 +31,35 @@ class Eligibility:
         }
 
 
-def within_pilot_hours(protocol: Protocol, received_at: datetime.datetime) -> bool:
-    local = received_at.astimezone(zoneinfo.ZoneInfo(protocol.timezone)).time()
-    start, end = protocol.pilot_start, protocol.pilot_end
+def _within(start: datetime.time, end: datetime.time, local: datetime.time) -> bool:
     if start <= end:
         return start <= local < end
     return local >= start or local < end  # hours that run past midnight
+
+
+Schedule = list[tuple[int, datetime.time, datetime.time]]  # (weekday, start, end) rows
+
+
+def program_schedule() -> Schedule:
+    """The weekday schedule an administrator edits (empty: the protocol's one window)."""
+    return list(ProgramHours.objects.values_list("weekday", "start", "end"))
+
+
+def hours_on(
+    protocol: Protocol, day: datetime.date, schedule: Schedule = ()
+) -> list[tuple[datetime.time, datetime.time]]:
+    """The program's hours on a local day: the weekday schedule, or the protocol's one window
+    every day when there is no schedule."""
+    if not schedule:
+        return [(protocol.pilot_start, protocol.pilot_end)]
+    return [(start, end) for weekday, start, end in schedule if weekday == day.weekday()]
+
+
+def within_pilot_hours(
+    protocol: Protocol, received_at: datetime.datetime, schedule: Schedule = ()
+) -> bool:
+    local = received_at.astimezone(zoneinfo.ZoneInfo(protocol.timezone))
+    return any(_within(s, e, local.time()) for s, e in hours_on(protocol, local.date(), schedule))
 
 
 def assess(
@@ -46,6 +70,7 @@ def assess(
     received_at: datetime.datetime,
     answers: dict[str, bool],
     questions: list[ScreeningQuestion],
+    schedule: Schedule = (),
 ) -> Eligibility:
     reasons: list[str] = []
     if not call_type.eligible:
@@ -53,11 +78,12 @@ def assess(
     if not place.in_pilot_area:
         where = f" ({place.area})" if place.area else ""
         reasons.append(f"The location is outside the CARE pilot area{where}.")
-    if not within_pilot_hours(protocol, received_at):
+    if not within_pilot_hours(protocol, received_at, schedule):
         local = received_at.astimezone(zoneinfo.ZoneInfo(protocol.timezone))
+        today = hours_on(protocol, local.date(), schedule)
+        windows = ", ".join(f"{s:%H:%M}–{e:%H:%M}" for s, e in today)
         reasons.append(
-            f"Received at {local:%H:%M}, outside CARE hours "
-            f"{protocol.pilot_start:%H:%M}–{protocol.pilot_end:%H:%M}."
+            f"Received at {local:%H:%M}, outside CARE hours {windows or 'none that day'}."
         )
     no_response = False
     for question in questions:

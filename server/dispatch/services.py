@@ -41,7 +41,7 @@ from server.dispatch.models import (
 from server.dispatch.positions import absurdity
 from server.dispatch.presenters import assignment_data, incident_summary, unit_position_data
 from server.dispatch.protocol import current_protocol
-from server.dispatch.screening import assess
+from server.dispatch.screening import assess, program_schedule
 from server.errors import (
     Conflict,
     Forbidden,
@@ -134,6 +134,7 @@ def _record_incident(
         received_at=fields["received_at"],
         answers=fields["screening"],
         questions=questions,
+        schedule=program_schedule(),
     )
     model = protocol.dispatch_model
     triage = result.eligible and model == DispatchModel.EMBEDDED_PROFESSIONAL

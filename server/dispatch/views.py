@@ -53,6 +53,7 @@ def _board_context(request: HttpRequest) -> dict:
         "units": selectors.unit_board(),
         "triage": triage,
         "protocol": protocol,
+        **selectors.safety_board(),
     }
 
 
@@ -177,6 +178,9 @@ def call_page(request: HttpRequest, incident_id: uuid.UUID) -> HttpResponse:
             "fields": fields,
             "protocol": current_protocol(),
             "police_only_reasons": PoliceOnlyReason.objects.for_dispatchers(),
+            "care_available": selectors.care_alternative(incident, care),
+            "can_send_backup": incident.status
+            in (IncidentStatus.DISPATCHED, IncidentStatus.ON_SCENE),
         },
         status=400 if problem else 200,
     )
@@ -192,6 +196,7 @@ ACTIONS = {
     "resolve_by_phone": (commands.resolve_by_phone, ("note",)),
     "refer_to_hotline": (commands.refer_to_hotline, ("note",)),
     "locate": (commands.locate_incident, ("latitude", "longitude", "address")),
+    "send_backup": (commands.send_backup, ("spd_unit",)),
 }
 
 

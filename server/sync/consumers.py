@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 
 from server.accounts.models import DeviceToken
 from server.dispatch.delivery import raise_overdue_acknowledgements
+from server.dispatch.safety import raise_check_in_lapses
 from server.feed.codes import (
     CLOSE_FLOODING,
     CLOSE_LAYER_LOST,
@@ -185,6 +186,7 @@ class AckWatch:
             await asyncio.sleep(ack_watch_seconds())
             try:
                 await database_sync_to_async(raise_overdue_acknowledgements)()
+                await database_sync_to_async(raise_check_in_lapses)()
             except Exception:  # a database hiccup must not end the watch
                 logger.exception("overdue-acknowledgement check failed")
 

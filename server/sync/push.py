@@ -128,7 +128,7 @@ def push_batch(
         [uuid.UUID(str(raw["id"])) for raw in mutations]
     )
     results: list[dict[str, Any]] = []
-    for run in _runs(mutations, seen):
+    for run in _runs(_emergencies_first(mutations), seen):
         if len(run) > 1:
             results.extend(_apply_run(actor=actor, device=device, raws=run, clock=clock))
             continue
@@ -137,11 +137,25 @@ def push_batch(
         results.append(
             apply_mutation(actor=actor, device=device, raw=raw, clock=clock, stored=stored)
         )
+    # Answered in the order sent, whatever order they were applied in.
+    position = {str(raw["id"]): i for i, raw in enumerate(mutations)}
+    results.sort(key=lambda answer: position.get(str(answer.get("id")), len(position)))
     return {
         "results": results,
         "server_time": timezone.now().isoformat(),
         "clock_skew_seconds": round(clock.skew.total_seconds(), 3),
     }
+
+
+FIRST = frozenset({"emergency.start"})
+
+
+def _emergencies_first(mutations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An emergency queued behind an offline shift's records is applied (and alerts the board)
+    before any of them, whatever order the tablet sent them in."""
+    return [m for m in mutations if m.get("type") in FIRST] + [
+        m for m in mutations if m.get("type") not in FIRST
+    ]
 
 
 # Records that are only ever created, each under its own new id: nothing in a run of them reads
@@ -372,6 +386,10 @@ COMMANDS: dict[str, Command] = {
     for command in (
         dispatch_commands.transition_assignment,
         dispatch_commands.report_position,
+        dispatch_commands.start_emergency,
+        dispatch_commands.end_emergency,
+        dispatch_commands.request_backup,
+        dispatch_commands.record_check_in,
         care_commands.upsert_encounter,
         care_commands.record_service_given,
         care_commands.record_naloxone,

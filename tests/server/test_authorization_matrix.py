@@ -72,6 +72,17 @@ API = {
     "GET    assignments":                                         "401   ok   ok   ok   no   ok",
     "GET    assignments/<uuid:assignment_id>":                    "401   ok   ok   ok   no   ok",
     "POST   assignments/<uuid:assignment_id>/transitions":        "401   ok   ok   ok   no   ok",
+    "POST   shifts":                                              "401   no   ok   ok   no   ok",
+    "POST   shifts/<uuid:shift_id>/end":                          "401   no   ok   ok   no   ok",
+    "POST   units/<int:unit_id>/duty-status":                     "401   ok   ok   ok   no   ok",
+    "POST   emergencies":                                         "401   no   ok   ok   no   no",
+    "POST   emergencies/<uuid:emergency_id>/acknowledge":         "401   ok   no   no   no   ok",
+    "POST   emergencies/<uuid:emergency_id>/end":                 "401   ok   ok   no   no   ok",
+    "POST   assignments/<uuid:assignment_id>/backup":             "401   no   ok   no   no   ok",
+    "POST   incidents/<uuid:incident_id>/backup":                 "401   ok   no   no   no   ok",
+    "POST   assignments/<uuid:assignment_id>/check-ins":          "401   no   ok   no   no   ok",
+    "POST   check-in-alerts/<int:lapse_id>/clear":                "401   ok   no   no   no   ok",
+    "GET    incidents/<uuid:incident_id>/cautions":               "401   ok   ok   ok   no   ok",
     "GET    directory/services":                                  "401   no   ok   no   ok   ok",
     "GET    encounters/<uuid:encounter_id>":                      "401   no   ok   no   ok   ok",
     "PUT    encounters/<uuid:encounter_id>":                      "401   no   ok   no   no   ok",
@@ -87,6 +98,7 @@ API = {
     "POST   sync/push":                                           "401   no   ok   ok   no   ok",
     "GET    sync/snapshot":                                       "401   ok   ok   ok   ok   ok",
     "GET    metrics":                                             " ok   ok   ok   ok   ok   ok",
+    "GET    metrics/peer":                                        " ok   ok   ok   ok   ok   ok",
     "GET    schema/":                                             " ok   ok   ok   ok   ok   ok",
     "GET    docs/":                                               " ok   ok   ok   ok   ok   ok",
 }  # fmt: skip
@@ -114,6 +126,11 @@ PAGES = {
     "POST   dispatch/calls/new":                                  "login ok   no   no   no   ok",
     "GET    dispatch/calls/<uuid:incident_id>/":                  "login ok   no   no   no   ok",
     "POST   dispatch/calls/<uuid:incident_id>/":                  "login ok   no   no   no   ok",
+    "POST   dispatch/emergencies/<uuid:emergency_id>/acknowledge": "login ok   no   no   no   ok",
+    "POST   dispatch/emergencies/<uuid:emergency_id>/end":        "login ok   no   no   no   ok",
+    "POST   dispatch/check-in-alerts/<int:lapse_id>/clear":       "login ok   no   no   no   ok",
+    "GET    reports/police-only/":                                "login no   no   no   no   ok",
+    "POST   reports/police-only/":                                "login no   no   no   no   ok",
     "GET    coordinator/":                                        "login no   no   no   ok   ok",
     "POST   coordinator/":                                        "login no   no   no   ok   ok",
     "GET    coordinator/referrals/<uuid:referral_id>/":           "login no   no   no   ok   ok",
@@ -346,7 +363,35 @@ def care_records(dispatched, client_for) -> dict[str, str]:
     ]
     for answer in made:
         assert answer.status_code in (200, 201), answer.content
-    return {**ids, "incident": call["incident"]["id"], "care": call["care"], "spd": call["spd"]}
+    return {
+        **ids,
+        **safety_records(client_for, call),
+        "incident": call["incident"]["id"],
+        "care": call["care"],
+        "spd": call["spd"],
+    }
+
+
+def safety_records(client_for, call) -> dict[str, str]:
+    """Shifts for the field players, an emergency from CARE-1 and a check-in alert on its call."""
+    from server.dispatch.models import CheckInLapse
+
+    made = {}
+    for who in ("care1", "officer1"):
+        unit_id = User.objects.get(username=who).unit_id
+        answer = client_for(who).post("/api/v1/shifts", {"unit": unit_id}, format="json")
+        assert answer.status_code == 201, answer.content
+        made[f"shift:{who}"], made[f"unit:{who}"] = answer.json()["id"], str(unit_id)
+    emergency = client_for("care1").post(
+        "/api/v1/emergencies",
+        {"id": str(uuid.uuid4()), "unit": made["unit:care1"], "started_at": timezone.now()},
+        format="json",
+    )
+    assert emergency.status_code == 201, emergency.content
+    lapse = CheckInLapse.objects.create(
+        assignment_id=call["care"], due_at=timezone.now(), raised_at=timezone.now()
+    )
+    return {**made, "emergency": emergency.json()["id"], "lapse": str(lapse.pk)}
 
 
 def sample_ids(records: dict[str, str], role: str) -> dict[str, str]:
@@ -356,9 +401,10 @@ def sample_ids(records: dict[str, str], role: str) -> dict[str, str]:
         "encounter_id": records["encounter"],
         "administration_id": records["naloxone"],
         "referral_id": records["referral"],
-        "unit_id": str(
-            User.objects.get(username="officer1" if role == "spd_officer" else "care1").unit_id
-        ),
+        "shift_id": records["shift:officer1" if role == "spd_officer" else "shift:care1"],
+        "unit_id": records["unit:officer1" if role == "spd_officer" else "unit:care1"],
+        "emergency_id": records["emergency"],
+        "lapse_id": records["lapse"],
     }
 
 

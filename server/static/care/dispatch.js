@@ -36,6 +36,12 @@
     alerts.appendChild(p);
   }
 
+  // A responder's emergency: a red alert that reads out who and where, and a tone that repeats
+  // until the emergency is acknowledged on the board (care/safety.js).
+  function alertEmergency(data) {
+    if (window.careSafety) window.careSafety.emergency(alerts, data || {});
+  }
+
   function connect(token) {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = new WebSocket(scheme + location.host + "/ws/feed/");
@@ -52,6 +58,8 @@
         cursors[frame.stream] = frame.seq;
         ws.send(JSON.stringify({ type: "ack", stream: frame.stream, seq: frame.seq }));
         if (frame.kind === "assignment.ack_overdue") alertOverdue(frame.data);
+        if (frame.kind === "emergency.started") alertEmergency(frame.data);
+        if (frame.kind === "check_in.lapsed") alertOverdue(frame.data);
         // The map (map.js) follows every event; a unit's position changes nothing in the lists.
         document.dispatchEvent(new CustomEvent("care:feed", { detail: frame }));
         if (frame.kind !== "unit.position") refreshBoard();

@@ -12,6 +12,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from server.dispatch.delivery import raise_overdue_acknowledgements
+from server.dispatch.safety import raise_check_in_lapses
 
 
 class Command(BaseCommand):
@@ -27,6 +28,9 @@ class Command(BaseCommand):
         while True:
             for assignment in raise_overdue_acknowledgements():
                 self.stdout.write(f"ack overdue: {assignment}")
+            # The same watch raises unanswered on-scene check-ins (once per lapse, any process).
+            for lapse in raise_check_in_lapses():
+                self.stdout.write(f"check-in lapsed: {lapse.assignment}")
             if once:
                 return
             time.sleep(interval)

@@ -1,0 +1,215 @@
+"""The safety bar on every screen: the emergency button (press and hold), the emergency's
+status and its end with the PIN, the check-in prompt, and the unit's duty status in one tap.
+
+Rules live in `mobile.client.safety`; this only renders and binds. Network calls run off the UI
+thread and come back through `mainthread`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from kivy.clock import Clock, mainthread
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+from mobile.client.api import ApiError, Offline
+from mobile.client.safety import HoldToSend
+from mobile.ui.lock import pin_matches
+from mobile.ui.widgets import BigButton
+
+HOLD_TICK_SECONDS = 0.05
+
+
+class EmergencyButton(BigButton):
+    """Press and hold; the bar decides when the hold is long enough."""
+
+    def on_touch_down(self, touch):
+        if self.collide_point(*touch.pos) and not self.disabled:
+            touch.grab(self)
+            self.parent.parent.hold_started()
+            return True
+        return super().on_touch_down(touch)
+
+    def on_touch_up(self, touch):
+        if touch.grab_current is self:
+            touch.ungrab(self)
+            self.parent.parent.hold_ended()
+            return True
+        return super().on_touch_up(touch)
+
+
+class SafetyBar(BoxLayout):
+    banner = StringProperty("")
+    hold_progress = NumericProperty(0)
+    can_end = NumericProperty(0)
+    check_in_for = StringProperty("")
+    duty_status = StringProperty("")
+    unit_names = ListProperty([])
+    on_shift = BooleanProperty(False)
+    signed_in = BooleanProperty(False)
+    show_shift = BooleanProperty(False)  # the shift and duty-status rows, shown on demand
+    locked = BooleanProperty(False)  # a locked tablet keeps only the emergency button
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.tablet = None
+        self.hold = HoldToSend()
+        self._holding = None
+
+    # ---- binding to the tablet -----------------------------------------------------------
+
+    def on_locked(self, _widget, locked: bool) -> None:
+        if locked:
+            self.show_shift = False
+
+    def unbind_tablet(self) -> None:
+        self.tablet = None
+        self.refresh()
+
+    def bind_tablet(self, tablet) -> None:
+        self.tablet = tablet
+        seconds = (tablet.store.protocol() or {}).get("emergency_hold_seconds")
+        if seconds:
+            self.hold = HoldToSend(seconds)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.signed_in = self.tablet is not None and self.tablet.signed_in
+        if not self.signed_in:
+            return
+        safety = self.tablet.safety
+        view = safety.emergency()
+        self.banner = view.message if view else safety.nearby_alert()
+        self.can_end = 1 if view is not None and not view.ended else 0
+        asked = [a for a in self.tablet.store.assignments() if safety.check_in_asked(a)]
+        self.check_in_for = str(asked[0]["id"]) if asked else ""
+        self.duty_status = (safety.state().get("unit") or {}).get("duty_status", "")
+        self.on_shift = bool(safety.state().get("shift"))
+
+    # ---- the emergency button ------------------------------------------------------------
+
+    def hold_started(self) -> None:
+        self.hold.press(time.monotonic())
+        self._holding = Clock.schedule_interval(lambda dt: self._held(), HOLD_TICK_SECONDS)
+
+    def _held(self) -> None:
+        at = time.monotonic()
+        self.hold_progress = self.hold.progress(at)
+        if self.hold.tick(at):
+            self._send()
+
+    def hold_ended(self) -> None:
+        if self._holding is not None:
+            self._holding.cancel()
+            self._holding = None
+        if self.hold.release(time.monotonic()):
+            self._send()
+        self.hold_progress = 0
+
+    def _send(self) -> None:
+        if self.tablet is None:
+            return
+        user = self.tablet.store.get_setting("user") or {}
+        unit = (user.get("unit") or {}).get("id")
+        if unit is None:
+            self.banner = "This account rides no unit: call dispatch by radio."
+            return
+        self.banner = "Sending emergency…"
+        tablet = self.tablet
+        threading.Thread(
+            target=lambda: self._sent(tablet.safety.send_emergency(unit=unit)), daemon=True
+        ).start()
+
+    @mainthread
+    def _sent(self, view) -> None:
+        self.banner = view.message
+        self.refresh()
+
+    def end_emergency(self, pin: str) -> None:
+        if self.tablet is None:
+            return
+        if not pin_matches(self.tablet.store, pin):
+            self.banner = "That PIN is not right: the emergency is still on."
+            return
+        self.ids.pin.text = ""
+        self.tablet.safety.end_emergency(pin_ok=True)
+        self.refresh()
+
+    # ---- check-ins and duty status -------------------------------------------------------
+
+    def answer_check_in(self) -> None:
+        if self.tablet is not None and self.check_in_for:
+            self.tablet.safety.answer_check_in(self.check_in_for)
+            self.refresh()
+
+    def set_duty(self, status: str) -> None:
+        if self.tablet is None:
+            return
+        unit = ((self.tablet.store.get_setting("user") or {}).get("unit") or {}).get("id")
+        tablet = self.tablet
+
+        def work() -> None:
+            try:
+                tablet.safety.set_duty_status(unit, status)
+            except (Offline, ApiError) as exc:
+                self._told(f"Duty status not changed: {exc}")
+                return
+            self._told("")
+
+        threading.Thread(target=work, daemon=True).start()
+
+    # ---- sign on and off -----------------------------------------------------------------
+
+    def load_units(self) -> None:
+        if self.tablet is None:
+            return
+        tablet = self.tablet
+
+        def work() -> None:
+            try:
+                units = tablet.safety.units_to_sign_on()
+            except (Offline, ApiError) as exc:
+                self._told(f"Units not loaded: {exc}")
+                return
+            self._units_loaded(units)
+
+        threading.Thread(target=work, daemon=True).start()
+
+    @mainthread
+    def _units_loaded(self, units: list[dict]) -> None:
+        self._units = {u["call_sign"]: u["id"] for u in units}
+        self.unit_names = sorted(self._units)
+
+    def toggle_shift(self, call_sign: str, vehicle: str) -> None:
+        if self.tablet is None:
+            return
+        tablet, unit = self.tablet, getattr(self, "_units", {}).get(call_sign)
+        if not self.on_shift and unit is None:
+            self.banner = "Choose your unit first."
+            return
+
+        def work() -> None:
+            try:
+                if self.on_shift:
+                    tablet.safety.sign_off()
+                    self._told("Signed off.")
+                else:
+                    tablet.safety.sign_on(unit=unit, vehicle=vehicle)
+                    self._told(f"Signed on to {call_sign}.")
+            except (Offline, ApiError) as exc:
+                self._told(f"Not done: {exc}")
+
+        threading.Thread(target=work, daemon=True).start()
+
+    @mainthread
+    def _told(self, message: str) -> None:
+        if message:
+            self.banner = message
+        self.refresh()
+
+
+Builder.load_file(str(Path(__file__).with_suffix(".kv")))

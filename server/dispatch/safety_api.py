@@ -1,0 +1,127 @@
+"""Shifts, duty status and responder safety over REST: thin views over their commands."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from server.accounts.authentication import request_device
+from server.accounts.models import Role
+from server.accounts.permissions import FIELD_ROLES, role_of
+from server.dispatch import commands, selectors
+from server.dispatch.protocol import current_protocol
+from server.errors import NotFound
+
+DISPATCH_ROLES = selectors.DISPATCH_ROLES
+CARE_ONLY = (Role.CARE_RESPONDER, Role.ADMIN)
+
+
+def _run(command, request, **fixed) -> dict:
+    return command(actor=request.user, device=request_device(request), data=request.data, **fixed)
+
+
+class ShiftListView(APIView):
+    roles = {"POST": (*FIELD_ROLES, Role.ADMIN)}
+
+    @extend_schema(request=commands.SignOnSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request):
+        return Response(_run(commands.sign_on, request), status=status.HTTP_201_CREATED)
+
+
+class ShiftEndView(APIView):
+    roles = {"POST": (*FIELD_ROLES, Role.ADMIN)}
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request, shift_id):
+        return Response(_run(commands.sign_off, request, shift_id=shift_id))
+
+
+class DutyStatusView(APIView):
+    roles = {"POST": (*FIELD_ROLES, *DISPATCH_ROLES)}
+
+    @extend_schema(request=commands.DutyStatusSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request, unit_id):
+        return Response(_run(commands.set_duty_status, request, unit_id=unit_id))
+
+
+class EmergencyListView(APIView):
+    roles = {"POST": FIELD_ROLES}
+
+    @extend_schema(request=commands.EmergencySerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request):
+        return Response(_run(commands.start_emergency, request), status=status.HTTP_201_CREATED)
+
+
+class EmergencyAcknowledgeView(APIView):
+    roles = {"POST": DISPATCH_ROLES}
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request, emergency_id):
+        return Response(_run(commands.acknowledge_emergency, request, emergency_id=emergency_id))
+
+
+class EmergencyEndView(APIView):
+    roles = {"POST": (*FIELD_ROLES, *DISPATCH_ROLES)}
+
+    @extend_schema(request=commands.EmergencyEndSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request, emergency_id):
+        return Response(_run(commands.end_emergency, request, emergency_id=emergency_id))
+
+
+class BackupView(APIView):
+    roles = {"POST": CARE_ONLY}
+
+    @extend_schema(request=commands.BackupSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request, assignment_id):
+        answer = _run(commands.request_backup, request, assignment_id=assignment_id)
+        return Response(answer, status=status.HTTP_201_CREATED)
+
+
+class SendBackupView(APIView):
+    roles = {"POST": DISPATCH_ROLES}
+
+    @extend_schema(request=commands.SendBackupSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request, incident_id):
+        answer = _run(commands.send_backup, request, incident_id=incident_id)
+        return Response(answer, status=status.HTTP_201_CREATED)
+
+
+class CheckInView(APIView):
+    roles = {"POST": CARE_ONLY}
+
+    @extend_schema(request=commands.CheckInSerializer, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request, assignment_id):
+        answer = _run(commands.record_check_in, request, assignment_id=assignment_id)
+        return Response(answer, status=status.HTTP_201_CREATED)
+
+
+class LapseClearView(APIView):
+    roles = {"POST": DISPATCH_ROLES}
+
+    @extend_schema(request=commands.LapseClearSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request, lapse_id):
+        return Response(_run(commands.clear_lapse, request, lapse_id=lapse_id))
+
+
+class CautionsView(APIView):
+    """Safety flags near the call, for the units assigned to it (and dispatch)."""
+
+    roles = {"GET": (*FIELD_ROLES, *DISPATCH_ROLES)}
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, incident_id):
+        incident = selectors.incidents().filter(pk=incident_id).first()
+        in_field = role_of(request.user) in FIELD_ROLES
+        if incident is None or (in_field and not selectors.assigned_to(request.user, incident)):
+            raise NotFound("No such incident.")
+        radius = current_protocol().caution_radius_m
+        return Response(
+            {
+                "incident": str(incident.pk),
+                "radius_m": radius,
+                "cautions": selectors.caution_history(incident, radius_m=radius),
+            }
+        )

@@ -1,0 +1,372 @@
+"""Responder safety after the officers leave: the emergency button, police backup, on-scene
+check-ins and caution history, through the service, REST and offline-push doors."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from server.audit.models import AuditEntry
+from server.dispatch.models import (
+    Assignment,
+    BackupRequest,
+    CheckIn,
+    CheckInLapse,
+    Emergency,
+    Protocol,
+    Unit,
+)
+from server.dispatch.safety import raise_check_in_lapses
+from server.feed.models import Event
+from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data
+from tests.server.sync.conftest import change, results, statuses
+
+EMERGENCIES = "/api/v1/emergencies"
+
+
+def events(stream: str, kind: str) -> list[dict]:
+    return list(
+        Event.objects.filter(stream_id=stream, kind=kind).order_by("seq").values_list(
+            "data", flat=True
+        )
+    )
+
+
+def press(client, unit: Unit, **extra):
+    body = {"id": str(uuid.uuid4()), "unit": unit.pk, "started_at": timezone.now().isoformat()}
+    return client.post(EMERGENCIES, {**body, **extra}, format="json")
+
+
+def walk(move, who: str, assignment: str, *states: str, **extra) -> None:
+    for to in states:
+        answer = move(who, assignment, to, **extra)
+        assert answer.status_code == 200, answer.content
+
+
+# ---- emergencies ---------------------------------------------------------------------------
+
+
+def test_an_emergency_alerts_the_board_its_unit_and_the_officers_on_its_call(
+    dispatched, client_for, units
+):
+    call = dispatched()
+    care = units["CARE-1"]
+    Unit.objects.filter(pk=care.pk).update(
+        last_latitude=47.61, last_longitude=-122.34, last_position_at=timezone.now()
+    )
+    answer = press(client_for("care1"), care)
+    assert answer.status_code == 201, answer.content
+    body = answer.json()
+    assert body["incident"]["cad_number"] == call["incident"]["cad_number"]
+    assert (body["latitude"], body["longitude"]) == (47.61, -122.34)
+    assert [e["id"] for e in events("dispatch", "emergency.started")] == [body["id"]]
+    assert [e["id"] for e in events(f"unit:{care.pk}", "emergency.started")] == [body["id"]]
+    assert [e["id"] for e in events(f"unit:{units['2M12'].pk}", "emergency.alert")] == [
+        body["id"]
+    ]
+    assert AuditEntry.objects.filter(action="emergency.started", object_id=body["id"]).exists()
+
+
+def test_the_nearest_staffed_officers_are_alerted_too(client_for, units, people):
+    for sign, lat in (("2M12", 47.611), ("2K21", 47.70)):
+        Unit.objects.filter(pk=units[sign].pk).update(last_latitude=lat, last_longitude=-122.34)
+    answer = press(client_for("care1"), units["CARE-1"], latitude=47.61, longitude=-122.34)
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["alerted_units"][0] == units["2M12"].pk
+    assert answer.json()["incident"] is None
+
+
+def test_the_same_press_sent_twice_is_one_emergency(client_for, units, people):
+    same = str(uuid.uuid4())
+    first = press(client_for("care1"), units["CARE-1"], id=same)
+    again = press(client_for("care1"), units["CARE-1"], id=same)
+    assert (first.status_code, again.status_code) == (201, 201), first.content
+    assert Emergency.objects.count() == 1
+    assert len(events("dispatch", "emergency.started")) == 1
+
+
+@pytest.mark.parametrize(
+    ("who", "unit", "status"),
+    [("officer1", "CARE-1", 403), ("dispatcher", "CARE-1", 403), ("coordinator", "CARE-1", 403)],
+)
+def test_only_a_unit_s_own_responders_send_its_emergency(client_for, units, who, unit, status):
+    assert press(client_for(who), units[unit]).status_code == status
+    assert not Emergency.objects.exists()
+
+
+def test_a_future_start_is_refused(client_for, units):
+    later = (timezone.now() + datetime.timedelta(hours=1)).isoformat()
+    answer = press(client_for("care1"), units["CARE-1"], started_at=later)
+    assert answer.status_code == 400
+    assert "started_at" in answer.json()["fields"]
+
+
+def test_dispatch_acknowledges_and_the_tablet_hears_it(client_for, units):
+    emergency = press(client_for("care1"), units["CARE-1"]).json()
+    ack = f"{EMERGENCIES}/{emergency['id']}/acknowledge"
+    assert client_for("care1").post(ack).status_code == 403
+    answer = client_for("dispatcher").post(ack)
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["acknowledged_at"]
+    heard = events(f"unit:{units['CARE-1'].pk}", "emergency.acknowledged")
+    assert [e["id"] for e in heard] == [emergency["id"]]
+
+
+def test_the_responder_ends_it_with_the_pin_and_no_other_unit_can(client_for, units):
+    emergency = press(client_for("care1"), units["CARE-1"]).json()
+    end = f"{EMERGENCIES}/{emergency['id']}/end"
+    assert client_for("care3").post(end, {"pin_verified": True}, format="json").status_code == 403
+    assert client_for("care1").post(end, {}, format="json").status_code == 400
+    answer = client_for("care1").post(end, {"pin_verified": True}, format="json")
+    assert answer.status_code == 200, answer.content
+    stored = Emergency.objects.get(pk=emergency["id"])
+    assert stored.ended_at and stored.ended_with_pin
+    again = client_for("care1").post(end, {"pin_verified": True}, format="json")
+    assert again.status_code == 409
+
+
+def test_a_dispatcher_ends_it_only_with_a_note(client_for, units):
+    emergency = press(client_for("care1"), units["CARE-1"]).json()
+    end = f"{EMERGENCIES}/{emergency['id']}/end"
+    assert client_for("dispatcher").post(end, {}, format="json").status_code == 400
+    answer = client_for("dispatcher").post(end, {"note": "Reached by radio."}, format="json")
+    assert answer.status_code == 200
+    assert Emergency.objects.get(pk=emergency["id"]).end_note == "Reached by radio."
+
+
+def test_an_emergency_queued_offline_is_applied_before_the_changes_queued_ahead_of_it(
+    dispatched, client_for, units
+):
+    call = dispatched()
+    care1 = client_for("care1")
+    emergency_id = uuid.uuid4()
+    steps = [
+        change("assignment.transition", call["care"], {"to": "acknowledged"}),
+        change("assignment.transition", call["care"], {"to": "en_route"}),
+        change("emergency.start", emergency_id, {"unit": units["CARE-1"].pk}),
+    ]
+    found = results(care1, *steps)
+    assert statuses(found) == ["applied"] * 3
+    assert [r["id"] for r in found] == [s["id"] for s in steps]  # answered in the order sent
+    kinds = list(
+        Event.objects.filter(stream_id=f"unit:{units['CARE-1'].pk}")
+        .exclude(kind="assignment.dispatched")
+        .order_by("seq")
+        .values_list("kind", flat=True)
+    )
+    assert kinds[0] == "emergency.started"
+    assert Emergency.objects.get(pk=emergency_id).incident_id is not None
+
+
+def test_an_officer_can_not_push_another_unit_s_emergency(client_for, units):
+    theirs = change("emergency.start", uuid.uuid4(), {"unit": units["CARE-1"].pk})
+    found = results(client_for("officer1"), theirs)
+    assert statuses(found) == ["rejected"]
+    assert not Emergency.objects.exists()
+
+
+def test_the_emergency_ends_through_the_push_with_the_pin(client_for, units):
+    emergency = press(client_for("care1"), units["CARE-1"]).json()
+    found = results(
+        client_for("care1"), change("emergency.end", emergency["id"], {"pin_verified": True})
+    )
+    assert statuses(found) == ["applied"]
+    assert Emergency.objects.get(pk=emergency["id"]).ended_at is not None
+
+
+# ---- police backup -------------------------------------------------------------------------
+
+
+def test_care_asks_for_backup_and_dispatch_sends_a_second_officer_to_the_same_call(
+    dispatched, client_for, units, move
+):
+    call = dispatched()
+    walk(move, "officer1", call["spd"], "acknowledged", "en_route", "on_scene", "scene_safe")
+    walk(move, "officer1", call["spd"], "cleared")
+    request_id = str(uuid.uuid4())
+    answer = client_for("care1").post(
+        f"/api/v1/assignments/{call['care']}/backup",
+        {"id": request_id, "urgent": True, "reason": "escalating"},
+        format="json",
+    )
+    assert answer.status_code == 201, answer.content
+    assert [e["id"] for e in events("dispatch", "backup.requested")] == [request_id]
+
+    again = client_for("dispatcher").post(
+        f"/api/v1/incidents/{call['incident']['id']}/dispatch",
+        {"care_unit": None, "spd_unit": units["2K21"].pk, "override_reason": "backup"},
+        format="json",
+    )
+    assert again.status_code == 409  # the first dispatch can't be repeated
+    sent = client_for("dispatcher").post(
+        f"/api/v1/incidents/{call['incident']['id']}/backup",
+        {"spd_unit": units["2K21"].pk},
+        format="json",
+    )
+    assert sent.status_code == 201, sent.content
+    backup = Assignment.objects.get(pk=sent.json()["id"])
+    assert (backup.unit, str(backup.incident_id)) == (units["2K21"], call["incident"]["id"])
+    assert BackupRequest.objects.get(pk=request_id).answered_by == backup
+    assert events(f"unit:{units['2K21'].pk}", "assignment.dispatched")
+    assert events(f"unit:{units['CARE-1'].pk}", "backup.sent")
+    walk(move, "officer2", str(backup.pk), "acknowledged", "en_route", "on_scene")
+
+
+def test_a_backup_reason_must_be_one_of_the_list(dispatched, client_for):
+    call = dispatched()
+    answer = client_for("care1").post(
+        f"/api/v1/assignments/{call['care']}/backup",
+        {"id": str(uuid.uuid4()), "reason": "<script>"},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert "reason" in answer.json()["fields"]
+    assert not BackupRequest.objects.exists()
+
+
+@pytest.mark.parametrize(("who", "status"), [("officer1", 403), ("care3", 404)])
+def test_only_the_care_team_on_the_call_asks_for_backup(dispatched, client_for, who, status):
+    call = dispatched()
+    answer = client_for(who).post(
+        f"/api/v1/assignments/{call['care']}/backup", {"id": str(uuid.uuid4())}, format="json"
+    )
+    assert answer.status_code == status
+    assert not BackupRequest.objects.exists()
+
+
+def test_backup_is_asked_for_through_the_push(dispatched, client_for):
+    call = dispatched()
+    request_id = uuid.uuid4()
+    found = results(
+        client_for("care1"),
+        change("backup.request", call["care"], {"id": str(request_id), "urgent": False}),
+    )
+    assert statuses(found) == ["applied"], found
+    assert BackupRequest.objects.filter(pk=request_id).exists()
+
+
+def test_a_busy_officer_is_not_sent_as_backup(dispatched, client_for, units):
+    call = dispatched()
+    answer = client_for("dispatcher").post(
+        f"/api/v1/incidents/{call['incident']['id']}/backup",
+        {"spd_unit": units["2M12"].pk},
+        format="json",
+    )
+    assert answer.status_code == 409
+
+
+# ---- check-ins -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def care_alone(dispatched, move):
+    """CARE-1 on scene; the officer marked it safe and cleared."""
+    call = dispatched()
+    walk(move, "officer1", call["spd"], "acknowledged", "en_route", "on_scene", "scene_safe")
+    walk(move, "care1", call["care"], "acknowledged", "en_route", "on_scene")
+    walk(move, "officer1", call["spd"], "cleared")
+    return call
+
+
+def test_an_unanswered_check_in_raises_one_alert_per_lapse(care_alone, client_for):
+    minutes = Protocol.objects.get().check_in_minutes
+    soon = timezone.now() + datetime.timedelta(minutes=minutes + 1)
+    assert raise_check_in_lapses(now=soon) == []  # within the two minutes' grace
+    late = timezone.now() + datetime.timedelta(minutes=minutes + 3)
+    assert len(raise_check_in_lapses(now=late)) == 1
+    assert raise_check_in_lapses(now=late) == []
+    assert len(events("dispatch", "check_in.lapsed")) == 1
+
+    lapse = CheckInLapse.objects.get()
+    clear = f"/api/v1/check-in-alerts/{lapse.pk}/clear"
+    assert client_for("care1").post(clear, {}, format="json").status_code == 403
+    answer = client_for("dispatcher").post(clear, {"note": "Reached by phone."}, format="json")
+    assert answer.status_code == 200
+    assert CheckInLapse.objects.get().cleared_at is not None
+
+
+def test_no_check_in_is_asked_while_police_are_still_there(dispatched, move):
+    call = dispatched()
+    walk(move, "care1", call["care"], "acknowledged", "en_route", "on_scene")
+    later = timezone.now() + datetime.timedelta(hours=2)
+    assert raise_check_in_lapses(now=later) == []
+
+
+def test_an_answer_resets_the_clock(care_alone, client_for):
+    answer = client_for("care1").post(
+        f"/api/v1/assignments/{care_alone['care']}/check-ins",
+        {"id": str(uuid.uuid4()), "at": timezone.now().isoformat()},
+        format="json",
+    )
+    assert answer.status_code == 201, answer.content
+    minutes = Protocol.objects.get().check_in_minutes
+    just_before = timezone.now() + datetime.timedelta(minutes=minutes + 1)
+    assert raise_check_in_lapses(now=just_before) == []
+
+
+def test_an_offline_answer_counts_by_the_tablet_s_time(care_alone, client_for):
+    answered = timezone.now() - datetime.timedelta(seconds=30)
+    mutation = change("check_in.create", care_alone["care"], {"id": str(uuid.uuid4())})
+    mutation["occurred_at"] = answered.isoformat()
+    assert statuses(results(client_for("care1"), mutation)) == ["applied"]
+    assert abs((CheckIn.objects.get().at - answered).total_seconds()) < 1
+
+
+def test_the_watch_command_raises_a_lapse_once_however_often_it_runs(care_alone):
+    CheckIn.objects.all().delete()
+    Assignment.objects.filter(pk=care_alone["care"]).update(
+        on_scene_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    from server.dispatch.models import Assignment as A
+
+    A.objects.filter(pk=care_alone["spd"]).update(
+        cleared_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    call_command("watch_acknowledgements", "--once")
+    call_command("watch_acknowledgements", "--once")
+    assert CheckInLapse.objects.count() == 1
+
+
+@pytest.mark.parametrize("who", ["officer1", "care3"])
+def test_only_the_care_team_checks_in(care_alone, client_for, who):
+    answer = client_for(who).post(
+        f"/api/v1/assignments/{care_alone['care']}/check-ins",
+        {"id": str(uuid.uuid4()), "at": timezone.now().isoformat()},
+        format="json",
+    )
+    assert answer.status_code in (403, 404)
+    assert not CheckIn.objects.exists()
+
+
+def test_the_protocol_publishes_the_check_in_interval_and_backup_reasons(client_for):
+    protocol = client_for("care1").get("/api/v1/protocol").json()
+    assert protocol["check_in_minutes"] == 20
+    assert "escalating" in [r["code"] for r in protocol["backup_reasons"]]
+
+
+# ---- caution history -----------------------------------------------------------------------
+
+
+def test_assigned_units_see_earlier_unsafe_scenes_nearby_and_no_one_else_does(
+    dispatched, client_for, move
+):
+    earlier = dispatched()
+    walk(move, "officer1", earlier["spd"], "acknowledged", "en_route", "on_scene")
+    walk(move, "officer1", earlier["spd"], "scene_unsafe", note="Dog on the property.")
+    walk(move, "officer1", earlier["spd"], "cleared")
+    walk(move, "care1", earlier["care"], "acknowledged", "en_route", "on_scene", "cleared")
+    far = dispatched(latitude=47.6070, longitude=-122.3350)
+    for a, who in ((far["spd"], "officer1"), (far["care"], "care1")):
+        walk(move, who, a, "acknowledged", "en_route", "on_scene", "cleared")
+    now = dispatched()
+    path = f"/api/v1/incidents/{now['incident']['id']}/cautions"
+    answer = client_for("care1").get(path)
+    assert answer.status_code == 200, answer.content
+    cautions = answer.json()["cautions"]
+    assert [(c["kind"], c["note"]) for c in cautions] == [("scene_unsafe", "Dog on the property.")]
+    assert client_for("care3").get(path).status_code == 404
+    assert client_for("coordinator").get(path).status_code == 403

@@ -1,0 +1,76 @@
+"""The peer programs' figures: the share of eligible calls CARE reached, police backup asked for
+and its time to arrive, and the supervisors' page of eligible calls sent police only."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from django.test import Client
+from django.utils import timezone
+
+from server.dispatch.models import Assignment, BackupRequest, Incident
+from server.reports.peer_figures import dispatcher_outcomes, peer_counts, police_only_report
+from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data
+
+
+def test_backup_is_counted_with_its_minutes_from_request_to_the_officer_on_scene(
+    dispatched, people
+):
+    call = dispatched()
+    care = Assignment.objects.get(pk=call["care"])
+    requested = timezone.now() - datetime.timedelta(minutes=30)
+    backup = Assignment.objects.get(pk=call["spd"])
+    Assignment.objects.filter(pk=backup.pk).update(
+        on_scene_at=requested + datetime.timedelta(minutes=8)
+    )
+    Assignment.objects.filter(pk=care.pk).update(on_scene_at=requested)
+    BackupRequest.objects.create(
+        id=uuid.uuid4(),
+        assignment=care,
+        incident=care.incident,
+        requested_by=people["care1"],
+        requested_at=requested,
+        answered_by=backup,
+        answered_at=requested,
+    )
+    counts = peer_counts(Incident.objects.all())
+    assert counts["backup_requested"] == 1
+    assert counts["backup_minutes_median"] == 8.0
+    assert counts["eligible_calls"] == 1
+    assert counts["eligible_calls_care_responded"] == 1
+    assert dispatcher_outcomes(people["dispatcher"])["peer_outcomes"]["backup_requested"] == 1
+
+
+def test_small_counts_are_withheld_in_the_public_figures(dispatched, client):
+    dispatched()
+    answer = client.get("/api/v1/metrics/peer")
+    assert answer.status_code == 200
+    figures = answer.json()
+    assert figures["eligible_calls"] == "<11"
+    assert figures["care_responded_share_of_eligible"] == "withheld"
+
+
+def test_the_supervisor_page_groups_police_only_calls_by_reason_dispatcher_and_week(
+    new_call, client_for, units, people
+):
+    incident = new_call()
+    answer = client_for("dispatcher").post(
+        f"/api/v1/incidents/{incident['id']}/dispatch",
+        {"care_unit": None, "spd_unit": units["2M12"].pk, "override_reason": "weapon_reported"},
+        format="json",
+    )
+    assert answer.status_code == 201, answer.content
+    received = Incident.objects.get(pk=incident["id"]).received_at.date()
+    report = police_only_report(start=received, end=received)
+    assert report["police_only"] == 1
+    assert report["by"]["reason"] == [("weapon_reported", 1)]
+    assert report["by"]["dispatcher"] == [("dispatcher", 1)]
+
+    page = Client()
+    page.force_login(people["admin"])
+    shown = page.get(f"/reports/police-only/?from={received}&to={received}")
+    assert shown.status_code == 200
+    assert "weapon_reported" in shown.content.decode()
+    page.force_login(people["dispatcher"])
+    assert page.get("/reports/police-only/").status_code == 403
