@@ -98,7 +98,7 @@ API = {
     "POST   sync/push":                                           "401   no   ok   ok   no   ok",
     "GET    sync/snapshot":                                       "401   ok   ok   ok   ok   ok",
     "GET    metrics":                                             " ok   ok   ok   ok   ok   ok",
-    "GET    metrics/peer":                                        " ok   ok   ok   ok   ok   ok",
+    "GET    metrics/peer":                                        "401   no   no   no   ok   ok",
     "GET    schema/":                                             " ok   ok   ok   ok   ok   ok",
     "GET    docs/":                                               " ok   ok   ok   ok   ok   ok",
 }  # fmt: skip

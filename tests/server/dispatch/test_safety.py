@@ -198,7 +198,12 @@ def test_care_asks_for_backup_and_dispatch_sends_a_second_officer_to_the_same_ca
 
     again = client_for("dispatcher").post(
         f"/api/v1/incidents/{call['incident']['id']}/dispatch",
-        {"care_unit": None, "spd_unit": units["2K21"].pk, "override_reason": "backup"},
+        {
+            "care_unit": None,
+            "spd_unit": units["2K21"].pk,
+            "police_only_code": "other",
+            "override_reason": "backup",
+        },
         format="json",
     )
     assert again.status_code == 409  # the first dispatch can't be repeated

@@ -74,7 +74,9 @@ def test_backup_is_sent_from_the_call_page(desk, dispatched, units):
 
 
 def test_the_call_page_names_the_care_team_passed_over_and_how_far(desk, new_call, units):
-    Unit.objects.filter(pk=units["CARE-1"].pk).update(last_latitude=47.62, last_longitude=-122.34)
+    Unit.objects.filter(pk=units["CARE-1"].pk).update(
+        last_latitude=47.62, last_longitude=-122.34, last_position_at=timezone.now()
+    )
     incident = new_call()
     page = desk.get(f"/dispatch/calls/{incident['id']}/").content.decode()
     assert 'id="care-available"' in page

@@ -42,9 +42,10 @@ def test_backup_is_counted_with_its_minutes_from_request_to_the_officer_on_scene
     assert dispatcher_outcomes(people["dispatcher"])["peer_outcomes"]["backup_requested"] == 1
 
 
-def test_small_counts_are_withheld_in_the_public_figures(dispatched, client):
+def test_the_peer_figures_are_for_staff_and_withhold_small_counts(dispatched, client, client_for):
     dispatched()
-    answer = client.get("/api/v1/metrics/peer")
+    assert client.get("/api/v1/metrics/peer").status_code == 401  # not public: see peer_api
+    answer = client_for("coordinator").get("/api/v1/metrics/peer")
     assert answer.status_code == 200
     figures = answer.json()
     assert figures["eligible_calls"] == "<11"
@@ -57,20 +58,26 @@ def test_the_supervisor_page_groups_police_only_calls_by_reason_dispatcher_and_w
     incident = new_call()
     answer = client_for("dispatcher").post(
         f"/api/v1/incidents/{incident['id']}/dispatch",
-        {"care_unit": None, "spd_unit": units["2M12"].pk, "override_reason": "weapon_reported"},
+        {
+            "care_unit": None,
+            "spd_unit": units["2M12"].pk,
+            "police_only_code": "safety_after_screening",
+            "override_reason": "weapon reported by a neighbour",
+        },
         format="json",
     )
     assert answer.status_code == 201, answer.content
     received = Incident.objects.get(pk=incident["id"]).received_at.date()
     report = police_only_report(start=received, end=received)
     assert report["police_only"] == 1
-    assert report["by"]["reason"] == [("weapon_reported", 1)]
+    assert report["by"]["reason"] == [("safety_after_screening", 1)]
     assert report["by"]["dispatcher"] == [("dispatcher", 1)]
 
     page = Client()
     page.force_login(people["admin"])
     shown = page.get(f"/reports/police-only/?from={received}&to={received}")
     assert shown.status_code == 200
-    assert "weapon_reported" in shown.content.decode()
+    assert "safety_after_screening" in shown.content.decode()
+    assert "weapon reported by a neighbour" not in shown.content.decode()  # the note stays in
     page.force_login(people["dispatcher"])
     assert page.get("/reports/police-only/").status_code == 403
