@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "server.feed",
     "server.sync",
     "server.reports",
+    "server.interop",
     "server.audit",
 ]
 

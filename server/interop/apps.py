@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class InteropConfig(AppConfig):
+    name = "server.interop"
+    label = "interop"
+    verbose_name = "Standards: NEMSIS, research extract, HSDS, FHIR"
+
+    def ready(self) -> None:
+        # The care admin sits below interop and can't import it: interop adds its exports as
+        # actions on the care admin pages.
+        from server.interop.admin_actions import install_admin_actions
+
+        install_admin_actions()
