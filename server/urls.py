@@ -9,6 +9,7 @@ from server.care import api as care_api
 from server.care import views as care_views
 from server.dispatch import api as dispatch_api
 from server.dispatch import views as dispatch_views
+from server.interop import api as interop_api
 from server.reports import api as reports_api
 from server.reports import views as reports_views
 from server.sync import api as sync_api
@@ -60,6 +61,7 @@ api_v1 = [
         name="assignment-transitions",
     ),
     path("directory/services", care_api.DirectoryView.as_view(), name="directory-services"),
+    path("directory.hsds.json", interop_api.HsdsDirectoryView.as_view(), name="directory-hsds"),
     path(
         "encounters/<uuid:encounter_id>", care_api.EncounterView.as_view(), name="encounter-detail"
     ),

@@ -61,3 +61,60 @@ def _add(model, action) -> None:
 def install_admin_actions() -> None:
     _add(NaloxoneAdministration, export_nemsis)
     _add(Encounter, export_research)
+    install_upload()
+
+
+def hsds_upload_view(request: HttpRequest) -> HttpResponse:
+    """Admin page: upload an HSDS publication (JSON, datapackage zip) and see what it changed."""
+    import tempfile
+    from pathlib import Path
+
+    from django.shortcuts import render
+
+    from server.interop.hsds import PublicationError, import_publication, read_file
+
+    context = {**admin.site.each_context(request), "title": "Import an HSDS directory"}
+    if request.method == "POST":
+        upload = request.FILES.get("publication")
+        source = (request.POST.get("source") or "").strip()
+        if upload is None or not source:
+            context["problem"] = "Choose a file and name its source."
+        elif upload.size > 20 * 1024 * 1024:
+            context["problem"] = "The file is larger than 20 MB."
+        else:
+            suffix = Path(upload.name).suffix.lower()
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / f"publication{suffix if suffix in ('.zip', '.json') else ''}"
+                with path.open("wb") as out:
+                    for chunk in upload.chunks():
+                        out.write(chunk)
+                try:
+                    context["report"] = import_publication(request.user, read_file(path), source)
+                except PublicationError as exc:
+                    context["problem"] = str(exc)
+    return render(request, "interop/hsds_upload.html", context)
+
+
+def _with_upload(model_admin) -> None:
+    from django.urls import path
+
+    original = model_admin.get_urls
+
+    def get_urls():
+        upload = path(
+            "import-hsds/",
+            admin.site.admin_view(hsds_upload_view),
+            name="care_directoryservice_import_hsds",
+        )
+        return [upload, *original()]
+
+    model_admin.get_urls = get_urls
+
+
+def install_upload() -> None:
+    from server.care.models import DirectoryService
+
+    model_admin = admin.site._registry.get(DirectoryService)
+    if model_admin is not None and not getattr(model_admin, "_hsds_upload", False):
+        _with_upload(model_admin)
+        model_admin._hsds_upload = True

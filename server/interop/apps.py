@@ -12,3 +12,9 @@ class InteropConfig(AppConfig):
         from server.interop.admin_actions import install_admin_actions
 
         install_admin_actions()
+
+        from server.care.reference_data import DIRECTORY_IMPORTERS
+        from server.interop.hsds import load_demo_directory
+
+        if load_demo_directory not in DIRECTORY_IMPORTERS:
+            DIRECTORY_IMPORTERS.append(load_demo_directory)

@@ -6,7 +6,7 @@ import datetime
 
 from django.db.models import QuerySet
 
-from server.care.models import Encounter, NaloxoneAdministration
+from server.care.models import DirectoryService, Encounter, NaloxoneAdministration
 
 
 def naloxone_administrations(
@@ -37,3 +37,9 @@ def research_encounters(
     if until is not None:
         queryset = queryset.filter(started_at__lt=until)
     return queryset
+
+
+def published_directory() -> QuerySet[DirectoryService]:
+    """Every directory service, offered or not: a service taken out of use is published as
+    inactive so a reader learns it is gone."""
+    return DirectoryService.objects.order_by("organization", "name")
