@@ -163,6 +163,7 @@ LOGIN_URL = "/admin/login/"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "server.accounts.authentication.DeviceTokenAuthentication",
+        "server.accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Deny by default: a view answers only the roles it names.
@@ -193,6 +194,14 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Program settings with defaults; the live values an administrator edits are in the Protocol row.
+# The 911 CAD link (docs/cad-integration.md): the largest EIDO document taken, how long raw
+# documents are kept with their incident, and where (and with which secret) updates are sent.
+CARE_EIDO_MAX_BYTES = env.int("CARE_EIDO_MAX_BYTES", default=256 * 1024)
+CARE_EIDO_RETENTION_DAYS = env.int("CARE_EIDO_RETENTION_DAYS", default=365)
+CARE_CAD_ENDPOINT_URL = env.str("CARE_CAD_ENDPOINT_URL", default="")
+CARE_CAD_SIGNING_SECRET = env.str("CARE_CAD_SIGNING_SECRET", default="")
+CARE_EIDO_ISSUER = env.str("CARE_EIDO_ISSUER", default="care-field.seattle.gov")
+CARE_CAD_TIMEOUT_SECONDS = env.float("CARE_CAD_TIMEOUT_SECONDS", default=10)
 CARE_DISPATCH_MODEL = env.str("CARE_DISPATCH_MODEL", default="911_led")
 CARE_HOTLINE_NAME = env.str("CARE_HOTLINE_NAME", default="988 Suicide & Crisis Lifeline")
 CARE_TOKEN_TTL_HOURS = env.int("CARE_TOKEN_TTL_HOURS", default=24 * 14)

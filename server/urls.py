@@ -10,6 +10,7 @@ from server.care import views as care_views
 from server.dispatch import api as dispatch_api
 from server.dispatch import views as dispatch_views
 from server.interop import api as interop_api
+from server.interop import directory_api
 from server.reports import api as reports_api
 from server.reports import views as reports_views
 from server.sync import api as sync_api
@@ -29,6 +30,12 @@ api_v1 = [
         dispatch_api.IncidentDetailView.as_view(),
         name="incident-detail",
     ),
+    path(
+        "incidents/<uuid:incident_id>/eido",
+        interop_api.IncidentEidoView.as_view(),
+        name="incident-eido",
+    ),
+    path("eido", interop_api.EidoInboundView.as_view(), name="eido"),
     path(
         "incidents/<uuid:incident_id>/dispatch",
         dispatch_api.DispatchView.as_view(),
@@ -61,7 +68,7 @@ api_v1 = [
         name="assignment-transitions",
     ),
     path("directory/services", care_api.DirectoryView.as_view(), name="directory-services"),
-    path("directory.hsds.json", interop_api.HsdsDirectoryView.as_view(), name="directory-hsds"),
+    path("directory.hsds.json", directory_api.HsdsDirectoryView.as_view(), name="directory-hsds"),
     path(
         "encounters/<uuid:encounter_id>", care_api.EncounterView.as_view(), name="encounter-detail"
     ),

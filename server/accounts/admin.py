@@ -2,9 +2,10 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
 
-from server.accounts import services
+from server.accounts import services, system_clients
 from server.accounts.forms import AdminSignInForm
-from server.accounts.models import Device, DeviceToken, User
+from server.accounts.models import Device, DeviceToken, SystemClient, User
+from server.errors import CareFieldError
 
 admin.site.login_form = AdminSignInForm
 
@@ -84,3 +85,68 @@ class DeviceAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # devices come from signing in on them
+
+
+@admin.register(SystemClient)
+class SystemClientAdmin(admin.ModelAdmin):
+    """Issue, rotate and revoke the keys a CAD or a partner calls with. A new key is shown once,
+    in the message after the action, and never again."""
+
+    list_display = (
+        "name",
+        "kind",
+        "scope",
+        "organization_id",
+        "active",
+        "key_prefix",
+        "created_at",
+        "rotated_at",
+        "revoked_at",
+    )
+    list_filter = ("kind", "active", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "key_prefix", "organization_id")
+    readonly_fields = ("key_prefix", "scope", "created_at", "rotated_at", "revoked_at")
+    fields = ("kind", "name", "organization_id", *readonly_fields)
+    actions = ["rotate", "revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Kind and name are fixed once issued: a CAD's key never turns into a partner's.
+        return ("kind", "name", *self.readonly_fields) if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            return  # nothing editable once issued but through the actions
+        client, key = system_clients.create_system_client(
+            actor=request.user,
+            kind=obj.kind,
+            name=obj.name,
+            organization_id=obj.organization_id,
+        )
+        obj.pk = client.pk
+        self.message_user(request, _key_message(client, key), messages.WARNING)
+
+    @admin.action(description="Rotate the key of the selected clients (old keys stop at once)")
+    def rotate(self, request, queryset):
+        for client in queryset:
+            try:
+                key = system_clients.rotate_key(actor=request.user, client=client)
+            except CareFieldError as exc:
+                self.message_user(request, f"{client.name}: {exc.detail}", messages.ERROR)
+                continue
+            self.message_user(request, _key_message(client, key), messages.WARNING)
+
+    @admin.action(description="Revoke the selected clients (their keys stop for good)")
+    def revoke(self, request, queryset):
+        for client in queryset:
+            system_clients.revoke(actor=request.user, client=client, reason="revoked in admin")
+        self.message_user(request, f"Revoked {queryset.count()} client(s).", messages.SUCCESS)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # audit rows name clients; revoke instead
+
+
+def _key_message(client: SystemClient, key: str) -> str:
+    return (
+        f"The key for {client.name} is {key} — copy it now: it is shown only this once "
+        "(only its hash is kept)."
+    )

@@ -1,4 +1,5 @@
-"""`Authorization: Token <key>` for devices; the token names the device it was issued to."""
+"""`Authorization: Token <key>` for devices (the token names the device it was issued to), and
+`Authorization: Api-Key <key>` for system clients."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from server.accounts.models import SystemClient
 from server.accounts.services import device_for_token, locked_until, token_device_revoked
+from server.accounts.system_clients import client_for_key
 
 
 class LockoutBackend(ModelBackend):
@@ -62,3 +65,44 @@ def request_device(request):
     """The device behind a request, or None for a browser session."""
     auth = getattr(request, "auth", None)
     return getattr(auth, "device", None)
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Api-Key <key>` for a system client (a CAD, a partner).
+
+    The request runs as the client's `system` account, with the client itself as `request.auth`,
+    so `RoleAllowed` can hold it to its endpoint family and audit rows can name it.
+    """
+
+    keyword = "Api-Key"
+
+    def authenticate(self, request):
+        parts = authentication.get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Send the header as 'Authorization: Api-Key <key>'."
+            )
+        try:
+            key = parts[1].decode("ascii")
+        except UnicodeError as exc:
+            raise exceptions.AuthenticationFailed("The key has characters it can't have.") from exc
+        client, usable = client_for_key(key)
+        if client is None:
+            raise exceptions.AuthenticationFailed("This key is unknown.")
+        if not usable:
+            raise exceptions.AuthenticationFailed(
+                "This key was revoked or its client deactivated by an administrator.",
+                code="revoked",
+            )
+        return client.user, client
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+def request_system_client(request):
+    """The system client behind a request, or None for a person."""
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, SystemClient) else None

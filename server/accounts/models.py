@@ -1,4 +1,5 @@
-"""People, their roles, the tablets they sign in on, and the tokens bound to those tablets."""
+"""People, their roles, the tablets they sign in on, the tokens bound to those tablets, and the
+systems (a CAD, a partner organization) that call with an API key."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ class Role(models.TextChoices):
     SPD_OFFICER = "spd_officer", "SPD officer"
     COORDINATOR = "coordinator", "Case coordinator"
     ADMIN = "admin", "Supervisor / administrator"
+    # The account behind a system client (a CAD, a partner): it never signs in with a password,
+    # and no person endpoint lists it; only its key, through `SystemClient`, opens a door.
+    SYSTEM = "system", "System client (CAD or partner)"
 
 
 class User(AbstractUser):
@@ -71,6 +75,80 @@ class DeviceToken(models.Model):
 
     def __str__(self) -> str:
         return f"token for {self.device}"
+
+    @staticmethod
+    def hash(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+
+class SystemClientKind(models.TextChoices):
+    CAD = "cad", "Computer-aided dispatch (911 CAD)"
+    PARTNER = "partner", "Partner organization"
+
+
+class SystemScope(models.TextChoices):
+    """The endpoint family a key opens: a CAD's EIDO doors, or a partner's referral doors."""
+
+    CAD = "cad", "CAD endpoints (EIDO in and out)"
+    PARTNER = "partner", "Partner endpoints (referrals, directory)"
+
+
+KEY_PREFIX_LENGTH = 8  # the visible part of a key, shown in admin to tell keys apart
+
+
+class SystemClient(models.Model):
+    """A system that calls the API with `Authorization: Api-Key <key>`.
+
+    Only the key's SHA-256 is stored, with its first characters so an administrator can tell
+    which key a CAD is configured with. Requests made with the key run as `user`, an account
+    with the `system` role that can't sign in; audit rows name the client itself.
+    """
+
+    kind = models.CharField(max_length=8, choices=SystemClientKind.choices)
+    name = models.CharField(max_length=100, unique=True)
+    scope = models.CharField(max_length=8, choices=SystemScope.choices)
+    organization_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="For a partner: the HSDS organization id it acts for.",
+    )
+    active = models.BooleanField(default=True)
+    key_prefix = models.CharField(max_length=KEY_PREFIX_LENGTH, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    user = models.OneToOneField(
+        User, on_delete=models.PROTECT, related_name="system_client", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.kind and self.scope and self.kind != self.scope:
+            # One key, one family: a CAD's key never opens a partner's doors, nor the reverse.
+            raise ValidationError({"scope": "A key's scope is its kind's own endpoint family."})
+        if self.kind == SystemClientKind.PARTNER and not self.organization_id.strip():
+            raise ValidationError(
+                {"organization_id": "A partner acts for an HSDS organization; give its id."}
+            )
+        if self.kind == SystemClientKind.CAD and self.organization_id:
+            raise ValidationError({"organization_id": "A CAD acts for no partner organization."})
+
+    @property
+    def usable(self) -> bool:
+        return self.active and self.revoked_at is None
+
+    @property
+    def label(self) -> str:
+        """How audit rows and logs name it."""
+        return f"{self.kind}:{self.name}"
 
     @staticmethod
     def hash(key: str) -> str:

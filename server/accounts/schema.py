@@ -14,3 +14,17 @@ class DeviceTokenScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Token <key>` from POST /api/v1/auth/token; bound to one device.",
         }
+
+
+class SystemClientKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "server.accounts.authentication.ApiKeyAuthentication"
+    name = "systemClientKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>` from manage.py create_system_client (a CAD or a "
+            "partner); opens only its own endpoint family.",
+        }

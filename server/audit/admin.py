@@ -7,9 +7,14 @@ from server.audit.models import AuditEntry
 class AuditEntryAdmin(admin.ModelAdmin):
     """Read-only: the trail is append-only, for everyone."""
 
-    list_display = ("at", "action", "actor", "device", "object_type", "object_id")
-    list_filter = ("action", "object_type", ("at", admin.DateFieldListFilter))
-    search_fields = ("object_id", "actor__username", "action")
+    list_display = ("at", "action", "actor_label", "device", "object_type", "object_id")
+    list_filter = (
+        "action",
+        "object_type",
+        ("system_client", admin.RelatedOnlyFieldListFilter),
+        ("at", admin.DateFieldListFilter),
+    )
+    search_fields = ("object_id", "actor__username", "actor_label", "action")
     date_hierarchy = "at"
     list_select_related = ("actor", "device")
 

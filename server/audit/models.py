@@ -22,6 +22,16 @@ class AuditEntry(models.Model):
     device = models.ForeignKey(
         "accounts.Device", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # A request made with a system client's key: the client itself is the actor (`actor` is its
+    # system account). `actor_label` names whoever acted, readable without a join.
+    system_client = models.ForeignKey(
+        "accounts.SystemClient",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=120, blank=True)
     action = models.CharField(max_length=64, db_index=True)
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64, db_index=True)

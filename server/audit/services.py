@@ -56,6 +56,15 @@ def record_audit(
     return entry
 
 
+def _system_client_of(actor: Any) -> Any:
+    """The system client whose key made the request, when the actor is its system account.
+
+    Duck-typed: audit sits below accounts and names none of its models."""
+    if actor is None or getattr(actor, "role", None) != "system":
+        return None
+    return getattr(actor, "system_client", None)
+
+
 def audit_entry(
     *,
     actor: Any,
@@ -71,8 +80,12 @@ def audit_entry(
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
+    actor = actor if getattr(actor, "pk", None) else None
+    client = _system_client_of(actor)
     return AuditEntry(
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor,
+        system_client=client,
+        actor_label=client.label if client else (actor.get_username() if actor else ""),
         device=device,
         action=action,
         object_type=object_type,

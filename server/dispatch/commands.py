@@ -11,7 +11,13 @@ from server.accounts.models import Role
 from server.accounts.permissions import FIELD_ROLES
 from server.commands import Command
 from server.dispatch import presenters, services
-from server.dispatch.models import NARRATIVE_MAX, NOTE_MAX, REASON_MAX, AssignmentStatus
+from server.dispatch.models import (
+    NARRATIVE_MAX,
+    NOTE_MAX,
+    REASON_MAX,
+    AssignmentStatus,
+    CallType,
+)
 
 SCREENING_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")  # ScreeningQuestion.key is a slug
 
@@ -62,6 +68,34 @@ class IncidentCreateSerializer(serializers.Serializer):
     screening = ScreeningAnswersSerializer()
 
 
+class CadIncidentSerializer(serializers.Serializer):
+    """A call as the CAD's document gave it (server/interop reads the document into this)."""
+
+    cad_number = serializers.RegexField(r"^[A-Za-z0-9-]{1,32}$", max_length=32)
+    call_type = serializers.PrimaryKeyRelatedField(queryset=CallType.objects.all())
+    priority = serializers.IntegerField(min_value=1, max_value=9)
+    address = serializers.CharField(max_length=200)
+    latitude = serializers.FloatField(min_value=-90, max_value=90, allow_null=True)
+    longitude = serializers.FloatField(min_value=-180, max_value=180, allow_null=True)
+    narrative = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=NARRATIVE_MAX
+    )
+    received_at = serializers.DateTimeField()
+    screening = serializers.DictField(child=serializers.BooleanField(), required=False)
+    beat = serializers.CharField(max_length=10, allow_blank=True, required=False, default="")
+
+
+class CadIncidentUpdateSerializer(serializers.Serializer):
+    """Newer facts from the CAD: only those given change."""
+
+    call_type = serializers.PrimaryKeyRelatedField(queryset=CallType.objects.all(), required=False)
+    priority = serializers.IntegerField(min_value=1, max_value=9, required=False)
+    address = serializers.CharField(max_length=200, required=False)
+    latitude = serializers.FloatField(min_value=-90, max_value=90, required=False)
+    longitude = serializers.FloatField(min_value=-180, max_value=180, required=False)
+    narrative = serializers.CharField(allow_blank=True, required=False, max_length=NARRATIVE_MAX)
+
+
 class DispatchSerializer(serializers.Serializer):
     care_unit = serializers.IntegerField(required=False, allow_null=True, default=None)
     spd_unit = serializers.IntegerField()
@@ -95,6 +129,20 @@ create_incident = Command(
     name="incident.create",
     schema=IncidentCreateSerializer,
     service=services.create_incident,
+    present=presenters.incident_detail,
+)
+
+create_incident_from_cad = Command(
+    name="incident.create_from_cad",
+    schema=CadIncidentSerializer,
+    service=services.create_incident_from_cad,
+    present=presenters.incident_detail,
+)
+
+update_incident_from_cad = Command(
+    name="incident.update_from_cad",
+    schema=CadIncidentUpdateSerializer,
+    service=services.update_incident_from_cad,
     present=presenters.incident_detail,
 )
 

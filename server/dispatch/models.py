@@ -194,6 +194,13 @@ class ResponseSent(models.TextChoices):
     CARE_ONLY = "care_only", "CARE only"
 
 
+class IncidentSource(models.TextChoices):
+    """Where a call came from: typed at the dispatch console, or sent by the 911 CAD."""
+
+    CONSOLE = "console", "Dispatch console"
+    CAD = "cad", "911 CAD"
+
+
 NARRATIVE_MAX = 4000  # characters of a call's narrative
 REASON_MAX = 1000  # an override, cancel or police-only reason
 NOTE_MAX = 2000  # a note on a transition or a phone resolution
@@ -247,6 +254,9 @@ class Incident(models.Model):
     resolution_note = models.TextField(blank=True)
     hotline_name = models.CharField(max_length=120, blank=True)
     cancel_reason = models.TextField(blank=True)
+    source = models.CharField(
+        max_length=8, choices=IncidentSource.choices, default=IncidentSource.CONSOLE
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -38,6 +38,7 @@ def incident_summary(incident: Incident) -> dict:
         "narrative": incident.narrative,
         "received_at": _iso(incident.received_at),
         "status": incident.status,
+        "source": incident.source,
     }
 
 

@@ -15,14 +15,16 @@ from server.accounts.permissions import role_of
 from server.audit.services import record_audit, snapshot
 from server.commands import check_time, full_clean
 from server.dispatch import lifecycle
-from server.dispatch.geography import locate
+from server.dispatch.geography import Place, locate
 from server.dispatch.models import (
+    OPEN_INCIDENT_STATUSES,
     Assignment,
     AssignmentStatus,
     AssignmentTransition,
     CallType,
     DispatchModel,
     Incident,
+    IncidentSource,
     IncidentStatus,
     Recommendation,
     ResponseSent,
@@ -44,6 +46,7 @@ from server.errors import (
 )
 from server.feed.services import change_transaction, publish_event, unit_stream
 
+NO_LOCATION_YET = "The call has no location yet; it is screened again when it is placed."
 DISPATCHABLE = (IncidentStatus.RECEIVED, IncidentStatus.SCREENED, IncidentStatus.TRIAGE)
 INCIDENT_AUDIT_FIELDS = [
     "status",
@@ -93,30 +96,51 @@ def create_incident(
     if Incident.objects.filter(cad_number=cad_number).exists():
         raise _duplicate_cad(cad_number)
 
-    protocol = current_protocol()
     place = locate(latitude=latitude, longitude=longitude)
+    return _record_incident(
+        actor=actor,
+        device=device,
+        call=call,
+        questions=questions,
+        place=place,
+        cad_number=cad_number,
+        priority=priority,
+        address=address,
+        latitude=latitude,
+        longitude=longitude,
+        narrative=narrative,
+        received_at=received_at,
+        screening=screening,
+    )
+
+
+def _record_incident(
+    *, actor, device, call, questions, place: Place, source=IncidentSource.CONSOLE, **fields
+) -> Incident:
+    """Screen a call and store it; a call without coordinates waits as `needs_location`."""
+    protocol = current_protocol()
     result = assess(
         protocol=protocol,
         call_type=call,
         place=place,
-        received_at=received_at,
-        answers=screening,
+        received_at=fields["received_at"],
+        answers=fields["screening"],
         questions=questions,
     )
     model = protocol.dispatch_model
     triage = result.eligible and model == DispatchModel.EMBEDDED_PROFESSIONAL
+    if fields["latitude"] is None or fields["longitude"] is None:
+        status = IncidentStatus.NEEDS_LOCATION
+        # Not "outside the pilot area": nobody knows where it is yet.
+        result.reasons = [NO_LOCATION_YET] + [
+            r for r in result.reasons if not r.startswith("The location is outside")
+        ]
+    else:
+        status = IncidentStatus.TRIAGE if triage else IncidentStatus.SCREENED
     try:
         with change_transaction():
             incident = Incident(
-                cad_number=cad_number,
                 call_type=call,
-                priority=priority,
-                address=address,
-                latitude=latitude,
-                longitude=longitude,
-                narrative=narrative,
-                received_at=received_at,
-                screening=screening,
                 beat=place.beat,
                 area=place.area,
                 in_pilot_area=place.in_pilot_area,
@@ -124,8 +148,10 @@ def create_incident(
                 eligibility_reasons=result.reasons,
                 recommendation=result.recommendation,
                 dispatch_model=model,
-                status=IncidentStatus.TRIAGE if triage else IncidentStatus.SCREENED,
+                status=status,
+                source=source,
                 created_by=actor,
+                **fields,
             )
             # The screening result is the server's own; an eligible call has no reasons.
             full_clean(incident, exclude=["call_type", "created_by", "eligibility_reasons"])
@@ -140,9 +166,9 @@ def create_incident(
             _publish_incident(incident, "incident.created")
     except IntegrityError as exc:
         # Two CAD feeds sent the same call at once; the unique index refused the second.
-        if not Incident.objects.filter(cad_number=cad_number).exists():
+        if not Incident.objects.filter(cad_number=fields["cad_number"]).exists():
             raise
-        raise _duplicate_cad(cad_number) from exc
+        raise _duplicate_cad(fields["cad_number"]) from exc
     return incident
 
 
@@ -242,10 +268,7 @@ def _dispatch_locked(actor, device, incident_id, care, spd, override_reason) -> 
     # Lock the units in a fixed order so two dispatchers can't deadlock on each other.
     list(Unit.objects.select_for_update().filter(pk__in=[u.pk for u in units]).order_by("pk"))
     busy = (
-        Assignment.objects.filter(unit__in=units)
-        .open()
-        .select_related("unit", "incident")
-        .first()
+        Assignment.objects.filter(unit__in=units).open().select_related("unit", "incident").first()
     )
     if busy:
         raise UnitUnavailable(
@@ -373,6 +396,7 @@ def cancel_incident(
         incident = _locked_incident(incident_id)
         if incident.status not in (
             *DISPATCHABLE,
+            IncidentStatus.NEEDS_LOCATION,
             IncidentStatus.DISPATCHED,
             IncidentStatus.ON_SCENE,
         ):
@@ -380,9 +404,7 @@ def cancel_incident(
                 f"This call is already {incident.get_status_display().lower()}.",
                 current=incident.status,
             )
-        open_ones = list(
-            incident.assignments.select_for_update().open()
-        )
+        open_ones = list(incident.assignments.select_for_update().open())
         for a in open_ones:
             _apply_transition(
                 a,
@@ -600,3 +622,118 @@ def _refresh_incident(incident: Incident, changed: Assignment, actor, device, no
             after=after,
         )
         _publish_incident(incident, "incident.updated")
+
+
+# ---- calls from the 911 CAD ----------------------------------------------------------------
+
+
+def create_incident_from_cad(
+    *,
+    actor: User,
+    device: Device | None = None,
+    cad_number: str,
+    call_type: CallType,
+    priority: int,
+    address: str,
+    latitude: float | None,
+    longitude: float | None,
+    narrative: str = "",
+    received_at: datetime.datetime,
+    screening: dict[str, bool],
+    beat: str = "",
+) -> Incident:
+    """A call the CAD sent, screened as a typed one. Never lost: a call without coordinates is
+    kept as `needs_location` (beat from the CAD's document) until it is placed."""
+    check_time(received_at, field_name="received_at")
+    questions = list(ScreeningQuestion.objects.filter(active=True))
+    # A CAD answers the questions only through its caution flags: an unflagged one is a no.
+    answers = {q.key: bool(screening.get(q.key)) for q in questions}
+    if latitude is not None and longitude is not None:
+        place = locate(latitude=latitude, longitude=longitude)
+    else:
+        place = Place(beat=beat, area="", in_pilot_area=False)
+    if Incident.objects.filter(cad_number=cad_number).exists():
+        raise _duplicate_cad(cad_number)
+    return _record_incident(
+        actor=actor,
+        device=device,
+        call=call_type,
+        questions=questions,
+        place=place,
+        source=IncidentSource.CAD,
+        cad_number=cad_number,
+        priority=priority,
+        address=address,
+        latitude=latitude,
+        longitude=longitude,
+        narrative=narrative,
+        received_at=received_at,
+        screening=answers,
+    )
+
+
+CAD_UPDATABLE = ("priority", "address", "narrative", "latitude", "longitude", "call_type")
+
+
+def update_incident_from_cad(
+    *, actor: User, device: Device | None = None, incident_id, **changes
+) -> Incident:
+    """Newer facts from the CAD about an open call: notes, a moved or found location, priority.
+
+    A call that gets its first coordinates leaves `needs_location` and is screened again where
+    it now is; a call already dispatched keeps its status and its units."""
+    unknown = set(changes) - set(CAD_UPDATABLE)
+    if unknown:
+        raise InvalidInput(f"Not something the CAD updates: {', '.join(sorted(unknown))}.")
+    with change_transaction():
+        incident = _locked_incident(incident_id)
+        if incident.status not in OPEN_INCIDENT_STATUSES:
+            return incident  # the call ended here; the CAD's later notes change nothing
+        before = snapshot(incident)
+        for key, value in changes.items():
+            setattr(incident, key, value)
+        if "latitude" in changes or "longitude" in changes or "call_type" in changes:
+            _rescreen(incident)
+        full_clean(incident, exclude=["call_type", "created_by", "eligibility_reasons"])
+        after = snapshot(incident)
+        if after == before:
+            return incident
+        incident.save()
+        record_audit(
+            actor=actor,
+            device=device,
+            action="incident.updated_from_cad",
+            obj=incident,
+            before={k: v for k, v in before.items() if after.get(k) != v},
+            after={k: v for k, v in after.items() if before.get(k) != v},
+        )
+        _publish_incident(incident, "incident.updated")
+    return incident
+
+
+def _rescreen(incident: Incident) -> None:
+    """Screen again where the call now is (only before anyone was sent)."""
+    if incident.latitude is None or incident.longitude is None:
+        return
+    if incident.status not in (IncidentStatus.NEEDS_LOCATION, *DISPATCHABLE):
+        return
+    protocol = current_protocol()
+    place = locate(latitude=incident.latitude, longitude=incident.longitude)
+    result = assess(
+        protocol=protocol,
+        call_type=incident.call_type,
+        place=place,
+        received_at=incident.received_at,
+        answers=incident.screening,
+        questions=list(ScreeningQuestion.objects.filter(active=True)),
+    )
+    incident.beat, incident.area, incident.in_pilot_area = (
+        place.beat,
+        place.area,
+        place.in_pilot_area,
+    )
+    incident.eligible, incident.eligibility_reasons = result.eligible, result.reasons
+    incident.recommendation = result.recommendation
+    if incident.status == IncidentStatus.NEEDS_LOCATION:
+        triage = result.eligible and protocol.dispatch_model == DispatchModel.EMBEDDED_PROFESSIONAL
+        incident.status = IncidentStatus.TRIAGE if triage else IncidentStatus.SCREENED

@@ -1,22 +1,79 @@
-"""Standards endpoints: the directory as Open Referral HSDS 3.0."""
+"""The CAD's doors: POST /api/v1/eido (a CAD key only) and GET /api/v1/incidents/{id}/eido."""
 
 from __future__ import annotations
 
+import json
+
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.accounts.models import Role
-from server.interop.hsds import publish_directory
-from server.interop.selectors import published_directory
+from server.accounts.permissions import CAD_KEY
+from server.dispatch.models import Incident
+from server.errors import CareFieldError, InvalidInput, NotFound
+from server.interop.eido_out import incident_eido
+from server.interop.services import CREATED, ingest
 
-DIRECTORY_READERS = (Role.CARE_RESPONDER, Role.COORDINATOR, Role.ADMIN, Role.DISPATCHER)
+
+class TooLarge(CareFieldError):
+    status = 413
+    code = "too_large"
 
 
-class HsdsDirectoryView(APIView):
-    roles = {"GET": DIRECTORY_READERS}
+class EidoInboundView(APIView):
+    """Take an EIDO document from the CAD: a new call, or newer facts about one."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="The services directory as HSDS 3.0")
-    def get(self, request):
-        return Response(publish_directory(published_directory()))
+    roles = {"POST": (CAD_KEY,)}
+    parser_classes: list = []  # the body is read here, after its size is checked
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request):
+        limit = settings.CARE_EIDO_MAX_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise _too_large(limit)  # refused before a byte of it is read
+        body = request._request.read(limit + 1)
+        if len(body) > limit:
+            raise _too_large(limit)
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidInput(
+                f"The body is not JSON: {exc}.", fields={"/": ["Not a JSON document."]}
+            ) from exc
+        result = ingest(client=request.auth, document=document)
+        incident = result.incident
+        return Response(
+            {
+                "outcome": result.outcome,
+                "incident": str(incident.pk),
+                "cad_number": incident.cad_number,
+                "status": incident.status,
+                "eligible": incident.eligible,
+                "recommendation": incident.recommendation,
+            },
+            status=201 if result.outcome == CREATED else 200,
+        )
+
+
+def _too_large(limit: int) -> TooLarge:
+    return TooLarge(f"An EIDO document may be at most {limit} bytes.")
+
+
+class IncidentEidoView(APIView):
+    """The incident's current state as an EIDO document (no clinical record, ever)."""
+
+    roles = {"GET": (Role.DISPATCHER, Role.ADMIN, CAD_KEY)}
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, incident_id):
+        incident = Incident.objects.select_related("call_type").filter(pk=incident_id).first()
+        if incident is None:
+            raise NotFound("No such incident.")
+        return Response(incident_eido(incident))

@@ -4,7 +4,8 @@ from django.apps import AppConfig
 class InteropConfig(AppConfig):
     name = "server.interop"
     label = "interop"
-    verbose_name = "Standards: NEMSIS, research extract, HSDS, FHIR"
+    verbose_name = "Standards: CAD (NENA EIDO), NEMSIS, research extract, HSDS, FHIR"
+    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         # The care admin sits below interop and can't import it: interop adds its exports as

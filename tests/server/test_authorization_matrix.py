@@ -57,6 +57,8 @@ API = {
     "GET    incidents":                                           "401   ok   no   no   no   ok",
     "POST   incidents":                                           "401   ok   no   no   no   ok",
     "GET    incidents/<uuid:incident_id>":                        "401   ok   no   no   no   ok",
+    "GET    incidents/<uuid:incident_id>/eido":                   "401   ok   no   no   no   ok",
+    "POST   eido":                                                "401   no   no   no   no   no",
     "POST   incidents/<uuid:incident_id>/dispatch":               "401   ok   no   no   no   ok",
     "POST   incidents/<uuid:incident_id>/cancel":                 "401   ok   no   no   no   ok",
     "POST   incidents/<uuid:incident_id>/resolve-by-phone":       "401   ok   no   no   no   ok",

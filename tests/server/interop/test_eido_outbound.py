@@ -1,0 +1,108 @@
+"""GET /api/v1/incidents/{id}/eido: the call as an EIDO document for the CAD — both agencies,
+each unit's status in NENA's words, a caution while the scene is unsafe, the disposition at the
+end, and nothing clinical (the emitted schema is closed; every document is checked against it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.interop.eido_in import read_document
+from tests.server.interop.emitted import EMITTED, assert_valid_eido
+
+
+def eido(client, incident_id: str) -> dict:
+    answer = client.get(f"/api/v1/incidents/{incident_id}/eido")
+    assert answer.status_code == 200, answer.content
+    return answer.json()
+
+
+def units_by_name(document: dict) -> dict[str, str]:
+    return {
+        u["emergencyResourceName"]: u["primaryUnitStatusRegistryText"]
+        for u in document["emergencyResourceComponent"]
+    }
+
+
+def test_a_new_call_is_pending_with_both_agencies_and_its_place(new_call, client_for):
+    incident = new_call()
+    document = eido(client_for("dispatcher"), incident["id"])
+    assert_valid_eido(document)
+    [comp] = document["incidentComponent"]
+    assert comp["internalIncidentId"] == incident["cad_number"]
+    assert comp["incidentTypeInternalCode"] == "DOWN - CHECK FOR DOWN PERSON"
+    assert comp["incidentStatusCommonRegistryText"] == "Pending"
+    assert {a["agencyIdentifier"] for a in document["agencyComponent"]} == {"CARE", "SPD"}
+    assert document["emergencyResourceComponent"] == []
+    # Our own reader takes our location back as the same point.
+    where = read_document(document).where
+    assert (where.latitude, where.longitude) == (47.6107, -122.3396)
+    assert where.address == ""  # kept as civicAddress LOC, which a reader shows as free text
+
+
+def test_units_report_their_status_and_an_unsafe_scene_is_a_caution_with_the_note(
+    dispatched, move, client_for
+):
+    call = dispatched()
+    for step in ("acknowledged", "en_route", "on_scene"):
+        assert move("officer1", call["spd"], step).status_code == 200
+    assert move("care1", call["care"], "acknowledged").status_code == 200
+    unsafe = move("officer1", call["spd"], "scene_unsafe", note="Dog loose in the yard.")
+    assert unsafe.status_code == 200
+    document = eido(client_for("dispatcher"), call["incident"]["id"])
+    assert_valid_eido(document)
+    assert units_by_name(document) == {"2M12": "OnScene", "CARE-1": "Acknowledged"}
+    [caution] = document["cautionComponent"]
+    assert caution["cautionComment"] == "Dog loose in the yard."
+    refs = {r["$ref"] for r in document["incidentComponent"][0]["cautionReference"]}
+    assert refs == {caution["$id"]}
+
+    assert move("officer1", call["spd"], "scene_safe").status_code == 200
+    assert "cautionComponent" not in eido(client_for("dispatcher"), call["incident"]["id"])
+
+
+def test_a_closed_call_carries_its_disposition(dispatched, move, client_for):
+    call = dispatched()
+    for who, assignment in (("officer1", call["spd"]), ("care1", call["care"])):
+        for step in ("acknowledged", "en_route", "on_scene", "cleared"):
+            assert move(who, assignment, step).status_code == 200
+    document = eido(client_for("dispatcher"), call["incident"]["id"])
+    assert_valid_eido(document)
+    comp = document["incidentComponent"][0]
+    assert comp["incidentStatusCommonRegistryText"] == "Closed"
+    assert comp["dispositionComponent"]["dispositionCommonRegistryText"] == "Assistance Rendered"
+    assert set(units_by_name(document).values()) == {"Available"}
+
+
+def test_a_cancelled_call_says_so(new_call, client_for):
+    incident = new_call()
+    client_for("dispatcher").post(
+        f"/api/v1/incidents/{incident['id']}/cancel", {"reason": "Caller hung up."}, format="json"
+    )
+    document = eido(client_for("dispatcher"), incident["id"])
+    assert_valid_eido(document)
+    disposition = document["incidentComponent"][0]["dispositionComponent"]
+    assert disposition["dispositionCommonRegistryText"] == "Cancelled"
+
+
+def test_the_schema_refuses_a_field_we_never_send(new_call, client_for):
+    document = eido(client_for("dispatcher"), new_call()["id"])
+    document["incidentComponent"][0]["narrative"] = "anything"
+    assert not EMITTED.is_valid(document)
+
+
+def test_a_cad_key_may_read_it(new_call, cad):
+    assert cad[1].get(f"/api/v1/incidents/{new_call()['id']}/eido").status_code == 200
+
+
+@pytest.mark.parametrize("username", ["care1", "officer1", "coordinator", None])
+def test_field_units_coordinators_and_the_public_may_not(username, new_call, client_for):
+    incident = new_call()
+    answer = client_for(username).get(f"/api/v1/incidents/{incident['id']}/eido")
+    assert answer.status_code in (401, 403)
+
+
+def test_an_unknown_incident_is_a_404(client_for, people):
+    answer = client_for("dispatcher").get(
+        "/api/v1/incidents/00000000-0000-4000-8000-000000000000/eido"
+    )
+    assert answer.status_code == 404
