@@ -546,6 +546,22 @@ def create_referral(
         )
 
 
+def _check_partner(actor: User, referral: Referral) -> None:
+    """A partner organization's key updates only referrals to its own services, made with the
+    person's consent; any other referral is, to it, not there."""
+    client = getattr(actor, "system_client", None)
+    organization = referral.service.organization_hsds_id
+    if (
+        client is None
+        or client.kind != "partner"
+        or not client.active
+        or not organization
+        or client.organization_id != organization
+        or not referral.consent
+    ):
+        raise NotFound("No such referral.")
+
+
 def update_referral(
     *,
     actor: User,
@@ -562,7 +578,7 @@ def update_referral(
         try:
             referral = (
                 Referral.objects.select_for_update(of=("self",))
-                .select_related("encounter__assignment")
+                .select_related("encounter__assignment", "service")
                 .get(pk=referral_id)
             )
         except (Referral.DoesNotExist, ValueError, DjangoValidationError) as exc:
@@ -570,6 +586,8 @@ def update_referral(
         role = role_of(actor)
         if role == Role.CARE_RESPONDER:
             _check_unit_member(actor, referral.encounter.assignment)
+        elif role == Role.SYSTEM:
+            _check_partner(actor, referral)
         elif role not in (Role.COORDINATOR, Role.ADMIN):
             raise Forbidden("Your role may not update referrals.")
         if base_version is not None and base_version != referral.version:
