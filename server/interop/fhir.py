@@ -287,7 +287,9 @@ def _text(value: Any) -> str:
 
 
 def _output_text(outputs: Any) -> str:
-    for item in outputs or []:
+    if not isinstance(outputs, list):
+        return ""
+    for item in outputs:
         if not isinstance(item, dict):
             continue
         for key in ("valueString", "valueMarkdown"):

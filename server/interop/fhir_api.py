@@ -124,10 +124,9 @@ class TaskView(APIView):
         if str(body.get("id", "")) != str(referral_id):
             raise InvalidInput("The Task's id is not the one in the URL.", fields={"id": ["."]})
         current = fhir.task(fhir.referral_for(request.user, referral_id))
-        if (
-            body.get("focus") != current["focus"]
-            or body.get("owner", {}).get("reference") != current["owner"]["reference"]
-        ):
+        owner = body.get("owner")
+        owner_ref = owner.get("reference") if isinstance(owner, dict) else None
+        if body.get("focus") != current["focus"] or owner_ref != current["owner"]["reference"]:
             raise InvalidInput(
                 "The Task's focus and owner are the referral's and can't change.",
                 fields={"focus": ["Keep as read."], "owner": ["Keep as read."]},
@@ -148,6 +147,7 @@ class TaskSearchView(APIView):
     roles = {"GET": READERS}
 
     @extend_schema(
+        operation_id="fhir_Task_search",
         responses=OpenApiTypes.OBJECT,
         summary="Tasks owned by an organization, by status",
         parameters=[

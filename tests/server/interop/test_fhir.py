@@ -249,3 +249,34 @@ def test_a_receiving_organization_drives_the_exchange_from_its_own_process(refer
     assert seen["stale"] == [412, "precondition_failed"]
     assert seen["other_organization"] == 404
     assert Referral.objects.get(pk=referral.pk).status == "connected"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"resourceType": "Task", "status": "accepted"},
+        "not an object",
+        [1, 2],
+        {"status": {"nested": True}},
+        {"output": "text"},
+    ],
+)
+def test_malformed_task_updates_are_refused_with_a_reason_and_change_nothing(
+    referral, harbor, body
+):
+    if isinstance(body, dict) and body.get("resourceType") == "Task":
+        answer = harbor.put(f"/fhir/Task/{referral.pk}", body, format="json")
+    else:
+        answer = _patch(harbor, referral, body)
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["detail"]
+    assert Referral.objects.get(pk=referral.pk).status == "made"
+
+
+def test_a_put_that_moves_the_task_to_another_owner_is_refused(referral, harbor):
+    task = harbor.get(f"/fhir/Task/{referral.pk}").json()
+    task["status"] = "accepted"
+    task["owner"] = "Organization/somebody-else"
+    answer = harbor.put(f"/fhir/Task/{referral.pk}", task, format="json")
+    assert answer.status_code == 400
+    assert Referral.objects.get(pk=referral.pk).status == "made"
