@@ -16,12 +16,15 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from server.accounts.authentication import ApiKeyAuthentication, DeviceTokenAuthentication
 from server.accounts.models import Role
 from server.accounts.permissions import PARTNER_KEY
 from server.errors import InvalidInput
 from server.interop import fhir
 
 READERS = (Role.COORDINATOR, Role.ADMIN, PARTNER_KEY)
+# A machine interface: keys and device tokens, never a browser session (no CSRF surface).
+KEYS_ONLY = [DeviceTokenAuthentication, ApiKeyAuthentication]
 PATCHABLE = {"status", "statusReason", "output", "businessStatus"}
 
 
@@ -48,6 +51,7 @@ def _fhir(body: dict[str, Any], *, etag: str | None = None, status: int = 200) -
 
 
 class ServiceRequestView(APIView):
+    authentication_classes = KEYS_ONLY
     roles = {"GET": READERS}
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="A referral as a FHIR ServiceRequest")
@@ -57,6 +61,7 @@ class ServiceRequestView(APIView):
 
 
 class ConsentView(APIView):
+    authentication_classes = KEYS_ONLY
     roles = {"GET": READERS}
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="A referral's consent as FHIR Consent")
@@ -65,6 +70,7 @@ class ConsentView(APIView):
 
 
 class BundleView(APIView):
+    authentication_classes = KEYS_ONLY
     roles = {"GET": READERS}
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="A referral as a FHIR Bundle")
@@ -99,6 +105,7 @@ def _patched(current: dict[str, Any], body: Any) -> dict[str, Any]:
 
 
 class TaskView(APIView):
+    authentication_classes = KEYS_ONLY
     roles = {"GET": READERS, "PUT": READERS, "PATCH": READERS}
     parser_classes = PARSERS
 
@@ -144,6 +151,7 @@ class TaskView(APIView):
 
 
 class TaskSearchView(APIView):
+    authentication_classes = KEYS_ONLY
     roles = {"GET": READERS}
 
     @extend_schema(
