@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,11 +21,24 @@ from server.accounts.models import Role
 from server.accounts.permissions import PARTNER_KEY
 from server.errors import InvalidInput
 from server.interop import fhir
+from server.openapi import ErrorSerializer
 
 READERS = (Role.COORDINATOR, Role.ADMIN, PARTNER_KEY)
 # A machine interface: keys and device tokens, never a browser session (no CSRF surface).
 KEYS_ONLY = [DeviceTokenAuthentication, ApiKeyAuthentication]
 PATCHABLE = {"status", "statusReason", "output", "businessStatus"}
+FHIR_ANSWER = {(200, "application/fhir+json"): OpenApiTypes.OBJECT}
+UPDATE_ANSWERS = {
+    **FHIR_ANSWER,
+    412: OpenApiResponse(ErrorSerializer, description="If-Match is not the Task's current ETag."),
+}
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description='The ETag a read gave (W/"<version>"); a stale one answers 412.',
+)
 
 
 class FhirJsonParser(JSONParser):
@@ -54,7 +67,7 @@ class ServiceRequestView(APIView):
     authentication_classes = KEYS_ONLY
     roles = {"GET": READERS}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="A referral as a FHIR ServiceRequest")
+    @extend_schema(responses=FHIR_ANSWER, summary="A referral as a FHIR ServiceRequest")
     def get(self, request, referral_id):
         referral = fhir.referral_for(request.user, referral_id)
         return _fhir(fhir.service_request(referral), etag=fhir.etag(referral))
@@ -64,7 +77,7 @@ class ConsentView(APIView):
     authentication_classes = KEYS_ONLY
     roles = {"GET": READERS}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="A referral's consent as FHIR Consent")
+    @extend_schema(responses=FHIR_ANSWER, summary="A referral's consent as FHIR Consent")
     def get(self, request, referral_id):
         return _fhir(fhir.consent(fhir.referral_for(request.user, referral_id)))
 
@@ -73,7 +86,7 @@ class BundleView(APIView):
     authentication_classes = KEYS_ONLY
     roles = {"GET": READERS}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="A referral as a FHIR Bundle")
+    @extend_schema(responses=FHIR_ANSWER, summary="A referral as a FHIR Bundle")
     def get(self, request, referral_id):
         return _fhir(fhir.referral_bundle(fhir.referral_for(request.user, referral_id)))
 
@@ -109,7 +122,7 @@ class TaskView(APIView):
     roles = {"GET": READERS, "PUT": READERS, "PATCH": READERS}
     parser_classes = PARSERS
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="A referral's FHIR Task")
+    @extend_schema(responses=FHIR_ANSWER, summary="A referral's FHIR Task")
     def get(self, request, referral_id):
         referral = fhir.referral_for(request.user, referral_id)
         return _fhir(fhir.task(referral), etag=fhir.etag(referral))
@@ -123,7 +136,7 @@ class TaskView(APIView):
         )
         return _fhir(fhir.task(referral), etag=fhir.etag(referral))
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=UPDATE_ANSWERS, parameters=[IF_MATCH])
     def put(self, request, referral_id):
         body = request.data
         if not isinstance(body, dict) or body.get("resourceType") != "Task":
@@ -144,7 +157,7 @@ class TaskView(APIView):
         wanted["status"] = body.get("status")
         return self._update(request, referral_id, wanted)
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=UPDATE_ANSWERS, parameters=[IF_MATCH])
     def patch(self, request, referral_id):
         current = fhir.task(fhir.referral_for(request.user, referral_id))
         return self._update(request, referral_id, _patched(current, request.data))
@@ -156,7 +169,7 @@ class TaskSearchView(APIView):
 
     @extend_schema(
         operation_id="fhir_Task_search",
-        responses=OpenApiTypes.OBJECT,
+        responses=FHIR_ANSWER,
         summary="Tasks owned by an organization, by status",
         parameters=[
             OpenApiParameter("owner", str, description="Organization/<HSDS organization id>"),
