@@ -6,6 +6,7 @@ tablet, with or without a network, and the sync engine carries them to the serve
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
+from mobile.client.directory import picker_label
 from mobile.client.recorder import NotAllowed
 from mobile.client.store import Store
 from mobile.ui.sync import clock_time
@@ -228,9 +230,10 @@ class EncounterScreen(Screen):
         box = self.ids.matches
         box.clear_widgets()
         found = matching(self.store.directory(), self.ids.search.text)
+        now = datetime.datetime.now(datetime.UTC)
         for entry in found:
             toggle = BigToggle(
-                text=f"{entry['name']} — {entry.get('organization', '')}",
+                text=picker_label(entry, now),
                 stable_id=f"referral-{entry['id']}",
                 group="referral",
                 state="down" if str(entry["id"]) == self.chosen_service else "normal",
