@@ -11,6 +11,7 @@ from server.dispatch import api as dispatch_api
 from server.dispatch import safety_api, safety_views
 from server.dispatch import views as dispatch_views
 from server.interop import api as interop_api
+from server.interop import directory_api, fhir_api
 from server.reports import api as reports_api
 from server.reports import peer_api, police_only_views
 from server.reports import views as reports_views
@@ -129,6 +130,7 @@ api_v1 = [
         name="incident-cautions",
     ),
     path("directory/services", care_api.DirectoryView.as_view(), name="directory-services"),
+    path("directory.hsds.json", directory_api.HsdsDirectoryView.as_view(), name="directory-hsds"),
     path(
         "encounters/<uuid:encounter_id>", care_api.EncounterView.as_view(), name="encounter-detail"
     ),
@@ -193,6 +195,15 @@ urlpatterns = [
         "coordinator/referrals/<uuid:referral_id>/", care_views.referral_page, name="referral-page"
     ),
     path("admin/", admin.site.urls),
+    path("fhir/Task", fhir_api.TaskSearchView.as_view(), name="fhir-task-search"),
+    path("fhir/Task/<uuid:referral_id>", fhir_api.TaskView.as_view(), name="fhir-task"),
+    path(
+        "fhir/ServiceRequest/<uuid:referral_id>",
+        fhir_api.ServiceRequestView.as_view(),
+        name="fhir-service-request",
+    ),
+    path("fhir/Consent/<uuid:referral_id>", fhir_api.ConsentView.as_view(), name="fhir-consent"),
+    path("fhir/Bundle/<uuid:referral_id>", fhir_api.BundleView.as_view(), name="fhir-bundle"),
     *[path(f"api/v1/{p.pattern}", p.callback, name=p.name) for p in api_v1],
 ]
 

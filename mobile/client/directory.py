@@ -1,7 +1,15 @@
-"""The referral picker's search over the cached directory of services."""
+"""The referral picker: the search over the cached directory of services, and how an entry
+reads there.
+
+The server says, when the tablet last synced, whether a service is open (`opening`) and how much
+room it has (`capacity`). The tablet keeps that for hours offline, so an "open now" is shown only
+while it can still be true: until the closing time the server gave, or, for "opens at", until that
+time comes. After that the entry falls back to the source's own hours text.
+"""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 # As many matches as the encounter screen has room reserved for.
@@ -17,3 +25,40 @@ def matching(directory: list[dict[str, Any]], words: str) -> list[dict[str, Any]
         if all(w in text.lower() for w in wanted):
             found.append(entry)
     return found[:SHOWN_MATCHES]
+
+
+def _when(text: Any) -> datetime.datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def opening_text(entry: dict[str, Any], now: datetime.datetime) -> str:
+    """The server's open-now text while it still holds, else the service's hours."""
+    opening = entry.get("opening") or {}
+    text = str(opening.get("text") or "")
+    if opening.get("open_now") is True:
+        closes = _when(opening.get("closes_at"))
+        if text and (closes is None or now < closes):
+            return text
+    elif opening.get("open_now") is False:
+        opens = _when(opening.get("opens_at"))
+        if text and opens is not None and now < opens:
+            return text
+    return str(entry.get("hours") or "")
+
+
+def picker_label(entry: dict[str, Any], now: datetime.datetime) -> str:
+    """'Night shelter — Harbor Light · Opens at 19:00 · 12 of 40 beds available'."""
+    parts = [f"{entry.get('name', '')} — {entry.get('organization', '')}"]
+    hours = opening_text(entry, now)
+    if hours:
+        parts.append(hours)
+    capacity = entry.get("capacity") or {}
+    if isinstance(capacity, dict) and capacity.get("text"):
+        parts.append(str(capacity["text"]))
+    return " · ".join(parts)

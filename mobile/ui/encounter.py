@@ -12,6 +12,7 @@ referral with consent come with an Undo for 10 seconds.
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from kivy.lang import Builder
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
-from mobile.client.directory import matching
+from mobile.client.directory import matching, picker_label
 from mobile.client.recorder import NotAllowed
 from mobile.client.store import Store
 from mobile.ui.sync import clock_time
@@ -246,9 +247,10 @@ class EncounterScreen(Screen):
         box = self.ids.matches
         box.clear_widgets()
         found = matching(self.store.directory(), self.ids.search.text)
+        now = datetime.datetime.now(datetime.UTC)
         for entry in found:
             toggle = BigToggle(
-                text=f"{entry['name']} — {entry.get('organization', '')}",
+                text=picker_label(entry, now),
                 stable_id=f"referral-{entry['id']}",
                 group="referral",
                 state="down" if str(entry["id"]) == self.chosen_service else "normal",

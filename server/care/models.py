@@ -40,8 +40,17 @@ class Disposition(models.Model):
         return self.label
 
 
+class DirectoryStatus(models.TextChoices):
+    # Open Referral HSDS 3.0 service.status; only active services are offered.
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+    DEFUNCT = "defunct", "Defunct"
+    TEMPORARILY_CLOSED = "temporarily closed", "Temporarily closed"
+
+
 class DirectoryService(models.Model):
-    """A place CARE can refer someone to."""
+    """A place CARE can refer someone to: typed in admin, or imported from an Open Referral HSDS
+    publication (`source`), where `hsds_id` is the service's id in that publication."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     name = models.CharField(max_length=160)
@@ -51,13 +60,35 @@ class DirectoryService(models.Model):
     phone = models.CharField(max_length=40, blank=True)
     address = models.CharField(max_length=200, blank=True)
     hours = models.CharField(max_length=120, blank=True)
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(
+        default=True, help_text="Offered to responders: active in its source and still listed."
+    )
     updated_at = models.DateTimeField(auto_now=True)
+    hsds_id = models.CharField(max_length=64, blank=True, default="")
+    source = models.CharField(max_length=300, blank=True, default="")
+    source_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="The service's last_modified in its source."
+    )
+    status = models.CharField(
+        max_length=24, choices=DirectoryStatus.choices, default=DirectoryStatus.ACTIVE
+    )
+    organization_hsds_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    email = models.EmailField(blank=True, default="")
+    url = models.URLField(max_length=300, blank=True, default="")
+    schedules = models.JSONField(
+        default=list, blank=True, help_text="HSDS schedules: freq, byday, opens_at, closes_at..."
+    )
+    capacity = models.JSONField(
+        default=list, blank=True, help_text="HSDS service_capacity: available, maximum, unit..."
+    )
 
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="directory_name_unique")
+            models.UniqueConstraint(fields=["organization", "name"], name="directory_name_unique"),
+            models.UniqueConstraint(
+                fields=["hsds_id"], condition=~models.Q(hsds_id=""), name="directory_hsds_id"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -23,6 +23,7 @@ from server.care.models import (
     SurveyQuestion,
     SurveyResponse,
 )
+from server.care.opening import capacity_text, opening
 
 
 def encounter_data(encounter: Encounter) -> dict:
@@ -140,6 +141,14 @@ def referral_detail(referral: Referral) -> dict:
 
 
 class DirectoryServiceSerializer(serializers.ModelSerializer):
+    opening = serializers.SerializerMethodField(
+        help_text="From the service's HSDS schedules: open_now (null when no schedule says), "
+        "opens_at, closes_at, and a text such as 'Open now, until 17:00' or 'Opens at 09:00'."
+    )
+    capacity = serializers.SerializerMethodField(
+        help_text="The source's service capacity: available, maximum, unit, updated, and a text."
+    )
+
     class Meta:
         model = DirectoryService
         fields = [
@@ -151,7 +160,18 @@ class DirectoryServiceSerializer(serializers.ModelSerializer):
             "phone",
             "address",
             "hours",
+            "url",
+            "opening",
+            "capacity",
         ]
+
+    def get_opening(self, service: DirectoryService) -> dict:
+        return opening(service.schedules)
+
+    def get_capacity(self, service: DirectoryService) -> dict | None:
+        if not service.capacity:
+            return None
+        return {"items": service.capacity, "text": capacity_text(service.capacity)}
 
 
 def care_protocol() -> dict:

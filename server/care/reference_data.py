@@ -4,12 +4,20 @@ never overwrites an administrator's edits."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from django.db import transaction
 
 from server.care.models import DirectoryService, Disposition, ServiceType, SurveyQuestion
 from server.dispatch.reference_data import FIXTURES, json_fixture, load_dispatch_reference_data
 
-__all__ = ["FIXTURES", "load_catalogs", "load_reference_data"]
+__all__ = ["DIRECTORY_IMPORTERS", "FIXTURES", "load_catalogs", "load_reference_data"]
+
+DEMO_DIRECTORY_FILE = "directory-hsds.json"
+DEMO_DIRECTORY_SOURCE = "fixtures/directory-hsds.json"
+# (path, source name) -> services added. Filled by server.interop at startup.
+DIRECTORY_IMPORTERS: list[Callable[[Path, str], int]] = []
 
 
 def load_catalogs() -> dict[str, int]:
@@ -27,10 +35,11 @@ def load_catalogs() -> dict[str, int]:
         made["survey_questions"] += SurveyQuestion.objects.get_or_create(
             key=item["key"], defaults={"text": item["text"], "order": order}
         )[1]
-    for item in json_fixture("directory.json"):
-        made["directory"] += DirectoryService.objects.get_or_create(
-            id=item["id"], defaults={k: v for k, v in item.items() if k != "id"}
-        )[1]
+    if not DirectoryService.objects.filter(source=DEMO_DIRECTORY_SOURCE).exists():
+        # First install: the demo directory, an HSDS publication, read by the HSDS importer
+        # (interop, above care, registers it at startup). Later runs leave it to `import_hsds`.
+        for load in DIRECTORY_IMPORTERS:
+            made["directory"] += load(FIXTURES / DEMO_DIRECTORY_FILE, DEMO_DIRECTORY_SOURCE)
     return made
 
 

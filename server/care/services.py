@@ -49,6 +49,7 @@ from server.errors import (
     InvalidInput,
     NotFound,
     VersionConflict,
+    summarize_fields,
 )
 from server.feed.services import EventDraft, change_transaction, publish_event, unit_stream
 from server.feed.write_batch import open_write_batch
@@ -559,6 +560,22 @@ def create_referral(
         )
 
 
+def _check_partner(actor: User, referral: Referral) -> None:
+    """A partner organization's key updates only referrals to its own services, made with the
+    person's consent; any other referral is, to it, not there."""
+    client = getattr(actor, "system_client", None)
+    organization = referral.service.organization_hsds_id
+    if (
+        client is None
+        or client.kind != "partner"
+        or not client.active
+        or not organization
+        or client.organization_id != organization
+        or not referral.consent
+    ):
+        raise NotFound("No such referral.")
+
+
 def update_referral(
     *,
     actor: User,
@@ -575,7 +592,7 @@ def update_referral(
         try:
             referral = (
                 Referral.objects.select_for_update(of=("self",))
-                .select_related("encounter__assignment")
+                .select_related("encounter__assignment", "service")
                 .get(pk=referral_id)
             )
         except (Referral.DoesNotExist, ValueError, DjangoValidationError) as exc:
@@ -583,6 +600,8 @@ def update_referral(
         role = role_of(actor)
         if role == Role.CARE_RESPONDER:
             _check_unit_member(actor, referral.encounter.assignment)
+        elif role == Role.SYSTEM:
+            _check_partner(actor, referral)
         elif role not in (Role.COORDINATOR, Role.ADMIN):
             raise Forbidden("Your role may not update referrals.")
         if base_version is not None and base_version != referral.version:
@@ -678,3 +697,128 @@ def record_survey(
             kind="survey.recorded",
             to_data=lambda r: {"id": str(r.id), "encounter": str(r.encounter_id)},
         )
+
+
+# ---- the services directory, from an Open Referral HSDS publication --------------------------
+
+DIRECTORY_FIELDS = (
+    "name",
+    "organization",
+    "organization_hsds_id",
+    "category",
+    "description",
+    "phone",
+    "address",
+    "hours",
+    "email",
+    "url",
+    "status",
+    "source_updated_at",
+    "schedules",
+    "capacity",
+)
+
+
+def _directory_match(hsds_id: str) -> DirectoryService | None:
+    found = DirectoryService.objects.filter(hsds_id=hsds_id).first()
+    if found is None:
+        # A service typed in before the directory came from HSDS keeps its identity (and its
+        # referrals) when the publication uses its id.
+        try:
+            found = DirectoryService.objects.filter(pk=uuid.UUID(hsds_id), hsds_id="").first()
+        except ValueError:
+            found = None
+    return found
+
+
+def _directory_row(source: str, values: dict[str, Any]) -> tuple[str, DirectoryService, list]:
+    """Upsert one service; ("added" | "changed" | "unchanged", the service, changed fields)."""
+    hsds_id = str(values["hsds_id"])
+    service = _directory_match(hsds_id)
+    outcome = "changed"
+    if service is None:
+        outcome = "added"
+        try:
+            pk = uuid.UUID(hsds_id)
+        except ValueError:
+            pk = uuid.uuid5(uuid.NAMESPACE_URL, f"{source}#{hsds_id}")
+        service = DirectoryService(pk=pk)
+    wanted = {
+        name: values.get(name, DirectoryService._meta.get_field(name).get_default())
+        for name in DIRECTORY_FIELDS
+    }
+    wanted.update(hsds_id=hsds_id, source=source, active=wanted["status"] == "active")
+    changed = [name for name, value in wanted.items() if getattr(service, name) != value]
+    if outcome == "changed" and not changed:
+        return "unchanged", service, []
+    for name, value in wanted.items():
+        setattr(service, name, value)
+    try:
+        service.full_clean()
+    except DjangoValidationError as exc:
+        raise InvalidInput(summarize_fields(exc.message_dict), fields=exc.message_dict) from exc
+    service.save()
+    return outcome, service, changed
+
+
+def import_directory(
+    *, actor: User | None, source: str, services: list[dict[str, Any]], publish: bool = True
+) -> dict[str, list]:
+    """Bring the directory in line with one HSDS publication: upsert each service by its HSDS id,
+    take out of use (never delete: referrals point at them) the source's services it no longer
+    lists. A row that fails its checks is refused with the reason and the rest go on."""
+    report: dict[str, list] = {"added": [], "changed": [], "deactivated": [], "refused": []}
+    listed: set[str] = set()
+    with change_transaction():
+        for values in services:
+            listed.add(str(values["hsds_id"]))
+            try:
+                with change_transaction():  # a savepoint: a refused row leaves nothing behind
+                    outcome, service, changed = _directory_row(source, values)
+            except InvalidInput as exc:
+                report["refused"].append(
+                    {
+                        "id": str(values["hsds_id"]),
+                        "name": values.get("name", ""),
+                        "reason": exc.detail,
+                        "fields": exc.fields,
+                    }
+                )
+                continue
+            except IntegrityError:
+                report["refused"].append(
+                    {
+                        "id": str(values["hsds_id"]),
+                        "name": values.get("name", ""),
+                        "reason": "Another service of this organization has the same name.",
+                        "fields": {"name": ["Already in the directory for this organization."]},
+                    }
+                )
+                continue
+            if outcome != "unchanged":
+                report[outcome].append(
+                    {
+                        "id": str(service.pk),
+                        "name": service.name,
+                        "fields": changed if outcome == "changed" else [],
+                    }
+                )
+        gone = DirectoryService.objects.filter(source=source, active=True).exclude(
+            hsds_id__in=listed
+        )
+        for service in gone:
+            service.active = False
+            service.save(update_fields=["active", "updated_at"])
+            report["deactivated"].append({"id": str(service.pk), "name": service.name})
+        if report["added"] or report["changed"] or report["deactivated"]:
+            summary = {key: len(items) for key, items in report.items()}
+            record_audit(
+                actor=actor,
+                action="directory.imported",
+                object_type="care.directoryservice",
+                object_id=source[:64],
+                after={"source": source, **summary},
+            )
+            if publish:  # the first install's reference data has no tablets to tell
+                publish_event(stream="directory", kind="directory.updated", data=summary)
+    return report

@@ -17,6 +17,7 @@ from server.accounts.views import console_for
 from server.audit.services import record_audit
 from server.care import commands, selectors
 from server.care.models import REFERRAL_FLOW, DirectoryService, Referral, ReferralStatus
+from server.care.opening import capacity_text, opening
 from server.dispatch.models import Unit, UnitKind
 from server.errors import CareFieldError
 
@@ -129,6 +130,8 @@ def referral_page(request: HttpRequest, referral_id) -> HttpResponse:
                 if value in REFERRAL_FLOW.get(referral.status, [])
             ],
             "overdue": selectors.is_overdue(referral),
+            "service_opening": opening(referral.service.schedules),
+            "service_capacity": capacity_text(referral.service.capacity),
             "problem": problem,
             "fields": fields,
             "saved": request.GET.get("saved") == "1",

@@ -138,3 +138,20 @@ class CadOutboxCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.last_seq}"
+
+
+class ReferralTaskOutcome(models.Model):
+    """What a receiving organization said through its FHIR Task that the referral's own status
+    can't hold: how it ended for them (completed, rejected, cancelled), why, and what came of it.
+    The Task's status otherwise follows the referral's."""
+
+    referral = models.OneToOneField(
+        "care.Referral", on_delete=models.CASCADE, related_name="fhir_task", primary_key=True
+    )
+    outcome = models.CharField(max_length=12, blank=True, default="")
+    status_reason = models.CharField(max_length=500, blank=True, default="")
+    output = models.CharField(max_length=1000, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Task outcome of {self.referral_id}: {self.outcome or 'open'}"

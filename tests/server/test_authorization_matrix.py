@@ -84,6 +84,7 @@ API = {
     "POST   check-in-alerts/<int:lapse_id>/clear":                "401   ok   no   no   no   ok",
     "GET    incidents/<uuid:incident_id>/cautions":               "401   ok   ok   ok   no   ok",
     "GET    directory/services":                                  "401   no   ok   no   ok   ok",
+    "GET    directory.hsds.json":                                 "401   ok   ok   no   ok   ok",
     "GET    encounters/<uuid:encounter_id>":                      "401   no   ok   no   ok   ok",
     "PUT    encounters/<uuid:encounter_id>":                      "401   no   ok   no   no   ok",
     "POST   services-given":                                      "401   no   ok   no   no   ok",
@@ -135,6 +136,14 @@ PAGES = {
     "POST   coordinator/":                                        "login no   no   no   ok   ok",
     "GET    coordinator/referrals/<uuid:referral_id>/":           "login no   no   no   ok   ok",
     "POST   coordinator/referrals/<uuid:referral_id>/":           "login no   no   no   ok   ok",
+    # FHIR is for keys and device tokens only: a browser session is not signed in there.
+    "GET    fhir/Task":                                           "401   401  401  401  401  401",
+    "GET    fhir/Task/<uuid:referral_id>":                        "401   401  401  401  401  401",
+    "PUT    fhir/Task/<uuid:referral_id>":                        "401   401  401  401  401  401",
+    "PATCH  fhir/Task/<uuid:referral_id>":                        "401   401  401  401  401  401",
+    "GET    fhir/ServiceRequest/<uuid:referral_id>":              "401   401  401  401  401  401",
+    "GET    fhir/Consent/<uuid:referral_id>":                     "401   401  401  401  401  401",
+    "GET    fhir/Bundle/<uuid:referral_id>":                      "401   401  401  401  401  401",
 }  # fmt: skip
 
 # The feed's streams each role may read (server/sync/access.py), by the stream's kind.

@@ -1,0 +1,120 @@
+"""The standards exports as admin actions on the care pages (care can't import interop)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+
+from server.care.models import Encounter, NaloxoneAdministration
+
+
+def _zip(name: str, files: dict[str, bytes | str]) -> HttpResponse:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for filename, content in files.items():
+            archive.writestr(filename, content)
+    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{name}.zip"'
+    return response
+
+
+@admin.action(description="Export as NEMSIS 3.5 (XML, CSV, gap report)")
+def export_nemsis(modeladmin, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+    from server.interop.nemsis import export_naloxone
+    from server.interop.selectors import naloxone_administrations
+
+    records = list(naloxone_administrations().filter(pk__in=queryset.values("pk")))
+    export = export_naloxone(request.user, records)
+    return _zip(
+        "nemsis-naloxone",
+        {
+            "nemsis-naloxone.xml": export.xml,
+            "nemsis-naloxone.csv": export.csv,
+            "nemsis-gaps.csv": export.gaps_csv,
+        },
+    )
+
+
+@admin.action(description="De-identified research extract (CSV, Parquet, dictionary)")
+def export_research(modeladmin, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+    from server.interop.research import research_extract
+    from server.interop.selectors import research_encounters
+
+    encounters = research_encounters().filter(pk__in=queryset.values("pk"))
+    extract = research_extract(request.user, encounters)
+    return _zip("care-research-extract", extract.files())
+
+
+def _add(model, action) -> None:
+    model_admin = admin.site._registry.get(model)
+    if model_admin is None:
+        return
+    actions = list(model_admin.actions or [])
+    if action not in actions:
+        model_admin.actions = [*actions, action]
+
+
+def install_admin_actions() -> None:
+    _add(NaloxoneAdministration, export_nemsis)
+    _add(Encounter, export_research)
+    install_upload()
+
+
+def hsds_upload_view(request: HttpRequest) -> HttpResponse:
+    """Admin page: upload an HSDS publication (JSON, datapackage zip) and see what it changed."""
+    import tempfile
+    from pathlib import Path
+
+    from django.shortcuts import render
+
+    from server.interop.hsds import PublicationError, import_publication, read_file
+
+    context = {**admin.site.each_context(request), "title": "Import an HSDS directory"}
+    if request.method == "POST":
+        upload = request.FILES.get("publication")
+        source = (request.POST.get("source") or "").strip()
+        if upload is None or not source:
+            context["problem"] = "Choose a file and name its source."
+        elif upload.size > 20 * 1024 * 1024:
+            context["problem"] = "The file is larger than 20 MB."
+        else:
+            suffix = Path(upload.name).suffix.lower()
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / f"publication{suffix if suffix in ('.zip', '.json') else ''}"
+                with path.open("wb") as out:
+                    for chunk in upload.chunks():
+                        out.write(chunk)
+                try:
+                    context["report"] = import_publication(request.user, read_file(path), source)
+                except PublicationError as exc:
+                    context["problem"] = str(exc)
+    return render(request, "interop/hsds_upload.html", context)
+
+
+def _with_upload(model_admin) -> None:
+    from django.urls import path
+
+    original = model_admin.get_urls
+
+    def get_urls():
+        upload = path(
+            "import-hsds/",
+            admin.site.admin_view(hsds_upload_view),
+            name="care_directoryservice_import_hsds",
+        )
+        return [upload, *original()]
+
+    model_admin.get_urls = get_urls
+
+
+def install_upload() -> None:
+    from server.care.models import DirectoryService
+
+    model_admin = admin.site._registry.get(DirectoryService)
+    if model_admin is not None and not getattr(model_admin, "_hsds_upload", False):
+        _with_upload(model_admin)
+        model_admin._hsds_upload = True

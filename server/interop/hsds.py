@@ -1,0 +1,596 @@
+"""The services directory in Open Referral HSDS 3.0: read a publication (the JSON form — tables
+of objects linked by UUID `id`, or the API's nested service objects — or the tabular form, a
+Frictionless data package of CSV files) into the care directory, and publish the directory back.
+
+Reading never trusts a row: each service is checked here for what HSDS requires (a UUID id, a
+name, a known organization, a status from HSDS's list) and by the care service for what the
+directory stores; a refused row is reported with its reason and the rest go on.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import tempfile
+import uuid
+import zipfile
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from frictionless import Detector, FrictionlessException, Package, Resource
+
+from server.care.models import DirectoryService, DirectoryStatus
+from server.care.services import import_directory
+
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+MAX_ZIP_BYTES = 50 * 1024 * 1024
+TABLES = {
+    "organization": "organizations",
+    "service": "services",
+    "location": "locations",
+    "address": "addresses",
+    "service_at_location": "service_at_locations",
+    "phone": "phones",
+    "schedule": "schedules",
+    "service_capacity": "service_capacity",
+    "unit": "units",
+    "attribute": "attributes",
+    "taxonomy_term": "taxonomy_terms",
+}
+BY_FILE = {plural: table for table, plural in TABLES.items()}
+STATUSES = {choice.value for choice in DirectoryStatus}
+SCHEDULE_FIELDS = (
+    "freq", "interval", "byday", "bymonthday", "opens_at", "closes_at", "valid_from", "valid_to",
+    "timezone", "description",
+)  # fmt: skip
+
+
+class PublicationError(Exception):
+    """The publication as a whole can't be read (not one row of it)."""
+
+
+@dataclass
+class Publication:
+    tables: dict[str, list[dict[str, Any]]]
+    refused: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ---- reading the two forms ------------------------------------------------------------------
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | float):
+        return int(value) if value == int(value) else float(value)
+    return value
+
+
+def _flatten_service(service: dict[str, Any], tables: dict[str, list]) -> None:
+    """One nested HSDS service object (the API's form) into the tables."""
+    sid = service.get("id")
+    flat = {k: v for k, v in service.items() if not isinstance(v, list | dict)}
+    organization = service.get("organization")
+    if isinstance(organization, dict):
+        tables["organization"].append(
+            {k: v for k, v in organization.items() if not isinstance(v, list | dict)}
+        )
+        flat.setdefault("organization_id", organization.get("id"))
+    tables["service"].append(flat)
+    for phone in service.get("phones") or []:
+        tables["phone"].append({**phone, "service_id": sid})
+    for schedule in service.get("schedules") or []:
+        tables["schedule"].append({**schedule, "service_id": sid})
+    for capacity in service.get("capacities") or service.get("service_capacities") or []:
+        unit = capacity.get("unit")
+        row = {k: v for k, v in capacity.items() if k != "unit"}
+        if isinstance(unit, dict):
+            tables["unit"].append(unit)
+            row["unit_id"] = unit.get("id")
+        tables["service_capacity"].append({**row, "service_id": sid})
+    for attribute in service.get("attributes") or []:
+        term = attribute.get("taxonomy_term")
+        row = {k: v for k, v in attribute.items() if k != "taxonomy_term"}
+        if isinstance(term, dict):
+            tables["taxonomy_term"].append(term)
+            row["taxonomy_term_id"] = term.get("id")
+        tables["attribute"].append({**row, "link_id": sid})
+    for at in service.get("service_at_locations") or []:
+        location = at.get("location") or {}
+        tables["service_at_location"].append(
+            {"id": at.get("id"), "service_id": sid, "location_id": location.get("id")}
+        )
+        if location:
+            tables["location"].append(
+                {k: v for k, v in location.items() if not isinstance(v, list | dict)}
+            )
+            for address in location.get("addresses") or []:
+                tables["address"].append({**address, "location_id": location.get("id")})
+            for phone in location.get("phones") or []:
+                tables["phone"].append({**phone, "location_id": location.get("id")})
+
+
+def read_json(data: Any) -> Publication:
+    tables: dict[str, list] = defaultdict(list)
+    if isinstance(data, dict) and "contents" in data:
+        data = data["contents"]
+    if isinstance(data, dict) and any(name in data for name in TABLES):
+        for name in TABLES:
+            rows = data.get(name) or []
+            if not isinstance(rows, list):
+                raise PublicationError(f"'{name}' must be a list of objects.")
+            tables[name].extend(row for row in rows if isinstance(row, dict))
+    elif isinstance(data, list):
+        for service in data:
+            if isinstance(service, dict):
+                _flatten_service(service, tables)
+    elif isinstance(data, dict) and "id" in data:
+        _flatten_service(data, tables)
+    else:
+        raise PublicationError("Not an HSDS publication: no service or table found.")
+    return Publication(tables=dict(tables))
+
+
+def _table_of(resource: Resource) -> str | None:
+    name = (resource.name or "").replace("-", "_")
+    if name in TABLES:
+        return name
+    stem = Path(str(resource.path or "")).stem
+    return BY_FILE.get(stem) or (stem if stem in TABLES else None)
+
+
+def read_package(descriptor: Path) -> Publication:
+    try:
+        return _read_package(descriptor)
+    except FrictionlessException as exc:
+        raise PublicationError(f"The data package can't be read: {exc.error.message}") from exc
+
+
+def _read_package(descriptor: Path) -> Publication:
+    """A Frictionless data package (datapackage.json beside its CSV files), or a folder of HSDS
+    CSV files without one. Rows the package's own schema refuses are refused here."""
+    if descriptor.is_dir():
+        if (descriptor / "datapackage.json").exists():
+            package = Package(str(descriptor / "datapackage.json"))
+        else:
+            package = Package(
+                resources=[
+                    Resource(path=str(path), detector=Detector(field_type="string"))
+                    for path in sorted(descriptor.glob("*.csv"))
+                ]
+            )
+    else:
+        package = Package(str(descriptor))
+    tables: dict[str, list] = defaultdict(list)
+    refused: list[dict[str, Any]] = []
+    for resource in package.resources:
+        table = _table_of(resource)
+        if table is None:
+            continue
+        if not resource.schema or not resource.schema.fields:
+            resource.detector = Detector(field_type="string")
+        with resource:
+            for row in resource.row_stream:
+                values = {k: _text(v) for k, v in row.to_dict().items() if v not in (None, "")}
+                if row.valid:
+                    tables[table].append(values)
+                else:
+                    refused.append(
+                        {
+                            "table": table,
+                            "row": row.row_number,
+                            "id": values.get("id", ""),
+                            "reason": "; ".join(error.message for error in row.errors),
+                        }
+                    )
+    return Publication(tables=dict(tables), refused=refused)
+
+
+def _safe_extract(archive: zipfile.ZipFile, into: Path) -> None:
+    total = 0
+    for member in archive.infolist():
+        target = (into / member.filename).resolve()
+        if not str(target).startswith(str(into.resolve())):
+            raise PublicationError(f"The archive holds a path outside itself: {member.filename}")
+        total += member.file_size
+        if total > MAX_ZIP_BYTES:
+            raise PublicationError("The archive is too large to unpack.")
+    archive.extractall(into)
+
+
+def _package_in(folder: Path) -> Path:
+    found = sorted(folder.rglob("datapackage.json"))
+    if found:
+        return found[0]
+    csvs = sorted(folder.rglob("*.csv"))
+    if csvs:
+        return csvs[0].parent
+    jsons = sorted(folder.rglob("*.json"))
+    if jsons:
+        return jsons[0]
+    raise PublicationError("The archive holds no HSDS publication.")
+
+
+def read_file(path: Path) -> Publication:
+    if path.is_dir():
+        return read_package(path)
+    if zipfile.is_zipfile(path):
+        with tempfile.TemporaryDirectory() as folder, zipfile.ZipFile(path) as archive:
+            _safe_extract(archive, Path(folder))
+            return read_file(_package_in(Path(folder)))
+    if path.name == "datapackage.json":
+        return read_package(path)
+    try:
+        data = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PublicationError(f"Not JSON, a data package or a zip: {exc}") from exc
+    if isinstance(data, dict) and "resources" in data and "profile" in str(data.get("profile", "")):
+        return read_package(path)
+    return read_json(data)
+
+
+def _download(url: str, into: Path) -> Path:
+    try:
+        with requests.get(url, timeout=30, stream=True) as answer:
+            answer.raise_for_status()
+            chunks, size = [], 0
+            for chunk in answer.iter_content(65536):
+                size += len(chunk)
+                if size > MAX_DOWNLOAD_BYTES:
+                    raise PublicationError("The publication is larger than 20 MB.")
+                chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise PublicationError(f"Could not fetch {url}: {exc}") from exc
+    target = into / (Path(url.split("?")[0]).name or "publication.json")
+    target.write_bytes(b"".join(chunks))
+    return target
+
+
+def read_url(url: str) -> Publication:
+    with tempfile.TemporaryDirectory() as folder:
+        fetched = _download(url, Path(folder))
+        if fetched.name == "datapackage.json":
+            # Its resources sit beside it: fetch each (relative paths only).
+            descriptor = json.loads(fetched.read_bytes())
+            base = url.rsplit("/", 1)[0]
+            for resource in descriptor.get("resources", []):
+                path = str(resource.get("path", ""))
+                if not path or "/" in path or "\\" in path or path.startswith("."):
+                    raise PublicationError(f"Resource path not beside the package: {path!r}")
+                _download(f"{base}/{path}", Path(folder))
+        return read_file(fetched)
+
+
+def read_publication(where: str) -> Publication:
+    if where.startswith(("http://", "https://")):
+        return read_url(where)
+    path = Path(where)
+    if not path.exists():
+        raise PublicationError(f"No file or folder at {where}")
+    return read_file(path)
+
+
+# ---- HSDS tables -> directory services ------------------------------------------------------
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _index(rows: Iterable[dict], key: str) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        if row.get(key):
+            found[str(row[key])].append(row)
+    return found
+
+
+def _address(location_ids: list[str], addresses: dict[str, list[dict]]) -> str:
+    for location_id in location_ids:
+        for address in addresses.get(location_id, []):
+            if address.get("address_type", "physical") in ("physical", "", None):
+                parts = [address.get("address_1"), address.get("city")]
+                return ", ".join(str(p) for p in parts if p)
+    return ""
+
+
+def _last_modified(value: Any) -> datetime.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+class _Links:
+    """The publication's tables, indexed by the ids that link them."""
+
+    def __init__(self, tables: dict[str, list[dict]]) -> None:
+        self.organizations = {str(o.get("id")): o for o in tables.get("organization", [])}
+        self.phones_by_service = _index(tables.get("phone", []), "service_id")
+        self.phones_by_org = _index(tables.get("phone", []), "organization_id")
+        self.phones_by_location = _index(tables.get("phone", []), "location_id")
+        self.at_by_service = _index(tables.get("service_at_location", []), "service_id")
+        self.addresses = _index(tables.get("address", []), "location_id")
+        self.schedules_by_service = _index(tables.get("schedule", []), "service_id")
+        self.schedules_by_at = _index(tables.get("schedule", []), "service_at_location_id")
+        self.capacity_by_service = _index(tables.get("service_capacity", []), "service_id")
+        self.units = {str(u.get("id")): u for u in tables.get("unit", [])}
+        self.attributes = _index(tables.get("attribute", []), "link_id")
+        self.terms = {str(t.get("id")): t for t in tables.get("taxonomy_term", [])}
+
+    def phone(self, service_id: str, org_id: str, location_ids: list[str]) -> str:
+        candidates = [
+            *self.phones_by_service.get(service_id, []),
+            *(p for lid in location_ids for p in self.phones_by_location.get(lid, [])),
+            *self.phones_by_org.get(org_id, []),
+        ]
+        for phone in candidates:
+            if phone.get("number"):
+                extension = f" x{phone['extension']}" if phone.get("extension") else ""
+                return f"{phone['number']}{extension}"
+        return ""
+
+    def schedules(self, service_id: str) -> list[dict]:
+        rows = list(self.schedules_by_service.get(service_id, []))
+        for at in self.at_by_service.get(service_id, []):
+            rows.extend(self.schedules_by_at.get(str(at.get("id")), []))
+        return [
+            {k: _text(row[k]) for k in SCHEDULE_FIELDS if row.get(k) not in (None, "")}
+            for row in rows
+        ]
+
+    def capacity(self, service_id: str) -> list[dict]:
+        items = []
+        for row in self.capacity_by_service.get(service_id, []):
+            unit = self.units.get(str(row.get("unit_id")), {})
+            items.append(
+                {
+                    "available": row.get("available"),
+                    "maximum": row.get("maximum"),
+                    "unit": unit.get("name") or row.get("unit_name") or "",
+                    "updated": _text(row.get("updated")),
+                    "description": row.get("description", ""),
+                }
+            )
+        return items
+
+    def category(self, service_id: str) -> str:
+        for attribute in self.attributes.get(service_id, []):
+            term = self.terms.get(str(attribute.get("taxonomy_term_id")), {})
+            code = term.get("code") or term.get("name")
+            if code:
+                return str(code)
+        return ""
+
+
+def _refusal(service: dict, reason: str) -> dict[str, Any]:
+    return {"table": "service", "id": str(service.get("id", "")), "name": service.get("name", ""),
+            "reason": reason}  # fmt: skip
+
+
+def _check_service(service: dict, links: _Links, seen: set[str]) -> str:
+    """Why HSDS itself refuses this service row, or ""."""
+    sid = service.get("id")
+    if not sid or not _is_uuid(sid):
+        return f"The service id {sid!r} is not a UUID."
+    if str(sid) in seen:
+        return "The service id appears twice in the publication."
+    if not str(service.get("name") or "").strip():
+        return "The service has no name."
+    if str(service.get("organization_id")) not in links.organizations:
+        return f"The organization {service.get('organization_id')!r} is not in the publication."
+    if service.get("status") not in STATUSES:
+        return f"The status {service.get('status')!r} is not one of HSDS's: " + ", ".join(
+            sorted(STATUSES)
+        )
+    return ""
+
+
+def directory_services(publication: Publication) -> tuple[list[dict], list[dict]]:
+    """The directory's services from the publication, and the rows refused with reasons."""
+    links = _Links(publication.tables)
+    refused = list(publication.refused)
+    services, seen = [], set()
+    for service in publication.tables.get("service", []):
+        reason = _check_service(service, links, seen)
+        if reason:
+            refused.append(_refusal(service, reason))
+            continue
+        sid = str(service["id"])
+        seen.add(sid)
+        organization = links.organizations[str(service["organization_id"])]
+        location_ids = [str(at.get("location_id")) for at in links.at_by_service.get(sid, [])]
+        schedules = links.schedules(sid)
+        services.append(
+            {
+                "hsds_id": sid,
+                "name": str(service["name"]).strip(),
+                "organization": str(organization.get("name") or "").strip(),
+                "organization_hsds_id": str(organization.get("id")),
+                "category": links.category(sid),
+                "description": str(service.get("description") or "").strip(),
+                "phone": links.phone(sid, str(organization.get("id")), location_ids),
+                "address": _address(location_ids, links.addresses),
+                "hours": next((s["description"] for s in schedules if s.get("description")), "")[
+                    :120
+                ],
+                "email": str(service.get("email") or "").strip(),
+                "url": str(service.get("url") or "").strip(),
+                "status": service["status"],
+                "source_updated_at": _last_modified(service.get("last_modified")),
+                "schedules": schedules,
+                "capacity": links.capacity(sid),
+            }
+        )
+    return services, refused
+
+
+@dataclass
+class ImportReport:
+    source: str
+    added: list[dict]
+    changed: list[dict]
+    deactivated: list[dict]
+    refused: list[dict]
+
+    @property
+    def changed_anything(self) -> bool:
+        return bool(self.added or self.changed or self.deactivated)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"{self.source}: {len(self.added)} added, {len(self.changed)} changed, "
+            f"{len(self.deactivated)} deactivated, {len(self.refused)} refused"
+        ]
+        out += [f"  added {item['name']} ({item['id']})" for item in self.added]
+        out += [
+            f"  changed {item['name']} ({item['id']}): {', '.join(item['fields'])}"
+            for item in self.changed
+        ]
+        out += [f"  deactivated {item['name']} ({item['id']})" for item in self.deactivated]
+        out += [
+            f"  refused {item.get('table', 'service')} {item.get('id') or '(no id)'}"
+            f"{' row ' + str(item['row']) if item.get('row') else ''}: {item['reason']}"
+            for item in self.refused
+        ]
+        return out
+
+
+def import_publication(
+    actor: Any, publication: Publication, source: str, *, publish: bool = True
+) -> ImportReport:
+    services, refused = directory_services(publication)
+    result = import_directory(actor=actor, source=source, services=services, publish=publish)
+    return ImportReport(
+        source=source,
+        added=result["added"],
+        changed=result["changed"],
+        deactivated=result["deactivated"],
+        refused=refused + result["refused"],
+    )
+
+
+def import_hsds(actor: Any, where: str, source: str | None = None) -> ImportReport:
+    """Read the publication at a path or URL and bring the directory in line with it."""
+    return import_publication(actor, read_publication(where), source or where)
+
+
+# ---- publishing the directory as HSDS -------------------------------------------------------
+
+
+def _derived_id(*parts: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "care-field:" + ":".join(parts)))
+
+
+def _service_object(service: DirectoryService) -> dict[str, Any]:
+    sid = service.hsds_id or str(service.pk)
+    org_id = service.organization_hsds_id or _derived_id("organization", service.organization)
+    status = service.status
+    if status == DirectoryStatus.ACTIVE and not service.active:
+        status = DirectoryStatus.INACTIVE  # taken out of use here, or gone from its source
+    body: dict[str, Any] = {
+        "id": sid,
+        "name": service.name,
+        "description": service.description,
+        "status": status,
+        "organization": {"id": org_id, "name": service.organization, "description": ""},
+        "phones": [{"id": _derived_id("phone", sid), "number": service.phone}]
+        if service.phone
+        else [],
+        "schedules": [
+            {"id": _derived_id("schedule", sid, str(n)), **schedule}
+            for n, schedule in enumerate(service.schedules or [])
+        ],
+        "capacities": [
+            {
+                "id": _derived_id("capacity", sid, str(n)),
+                "available": item.get("available"),
+                "maximum": item.get("maximum"),
+                "description": item.get("description", ""),
+                "updated": item.get("updated"),
+                "unit": {
+                    "id": _derived_id("unit", str(item.get("unit"))),
+                    "name": item.get("unit"),
+                },
+            }
+            for n, item in enumerate(service.capacity or [])
+        ],
+        "attributes": [],
+        "service_at_locations": [],
+    }
+    if service.url:
+        body["url"] = service.url
+    if service.email:
+        body["email"] = service.email
+    if service.source_updated_at:
+        body["last_modified"] = service.source_updated_at.isoformat()
+    if service.category:
+        term_id = _derived_id("term", service.category)
+        body["attributes"].append(
+            {
+                "id": _derived_id("attribute", sid),
+                "link_id": sid,
+                "link_type": "service",
+                "link_entity": "service",
+                "taxonomy_term": {
+                    "id": term_id,
+                    "code": service.category,
+                    "name": service.category,
+                },
+            }
+        )
+    if service.address:
+        location_id = _derived_id("location", sid)
+        body["service_at_locations"].append(
+            {
+                "id": _derived_id("service_at_location", sid),
+                "location": {
+                    "id": location_id,
+                    "location_type": "physical",
+                    "addresses": [
+                        {
+                            "id": _derived_id("address", sid),
+                            "location_id": location_id,
+                            "address_1": service.address,
+                            "address_type": "physical",
+                        }
+                    ],
+                },
+            }
+        )
+    return body
+
+
+def publish_directory(services: Iterable[DirectoryService]) -> dict[str, Any]:
+    """The directory as an HSDS 3.0 service list (the API's paginated form, one page)."""
+    contents = [_service_object(service) for service in services]
+    return {
+        "total_items": len(contents),
+        "total_pages": 1,
+        "page_number": 1,
+        "size": len(contents),
+        "first_page": True,
+        "last_page": True,
+        "empty": not contents,
+        "contents": contents,
+    }
+
+
+def load_demo_directory(path: Path, source: str) -> int:
+    """The reference data's directory: an HSDS publication in fixtures/, through the importer."""
+    report = import_publication(None, read_file(path), source, publish=False)
+    if report.refused:
+        raise PublicationError("; ".join(item["reason"] for item in report.refused))
+    return len(report.added) + len(report.changed)

@@ -1,0 +1,174 @@
+"""The NEMSIS 3.5 naloxone export: what the tablet recorded comes back out of the XML element by
+element, the XML passes our schema, the CSV says the same, no free text leaves, and every record
+has its gap report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+import zipfile
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from lxml import etree
+
+from server.audit.models import AuditEntry
+from server.care import services
+from server.care.models import NaloxoneAdministration
+from server.interop.nemsis import export_naloxone, schema
+from server.interop.selectors import naloxone_administrations
+
+NS = {"n": "http://www.nemsis.org"}
+XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+NOTE_MARKER = "NOTE-MUST-NOT-LEAVE"
+
+
+@pytest.fixture
+def encounter(dispatched, people):
+    call = dispatched()
+    return services.upsert_encounter(
+        actor=people["care1"],
+        encounter_id=uuid.uuid4(),
+        assignment_id=call["care"],
+        started_at=timezone.now(),
+        changes={"people_contacted": 1, "disposition": "transferred-ems", "notes": NOTE_MARKER},
+    )
+
+
+def _naloxone(people, encounter, **values) -> NaloxoneAdministration:
+    data = {"administered_at": timezone.now(), "dose_mg": "4", "doses": 1, "route": "intranasal"}
+    return services.record_naloxone(
+        actor=people["care1"],
+        administration_id=uuid.uuid4(),
+        encounter_id=encounter.pk,
+        **(data | values),
+    )
+
+
+@pytest.fixture
+def two_doses(people, encounter):
+    first = _naloxone(people, encounter, response="improved")
+    second = _naloxone(
+        people, encounter, route="intramuscular", dose_mg="0.4", doses=2, response="unknown"
+    )
+    return first, second
+
+
+def _export(people):
+    return export_naloxone(people["admin"], list(naloxone_administrations()))
+
+
+def test_each_naloxone_administration_reads_back_from_the_xml_element_by_element(
+    people, encounter, two_doses
+):
+    first, second = two_doses
+    root = etree.fromstring(_export(people).xml)
+    reports = root.findall("n:Header/n:PatientCareReport", NS)
+    assert len(reports) == 1
+    report = reports[0]
+    assert report.findtext("n:eRecord/n:eRecord.01", namespaces=NS) == str(encounter.pk)
+    cad = encounter.assignment.incident.cad_number
+    assert report.findtext("n:eResponse/n:eResponse.03", namespaces=NS) == cad
+    groups = {
+        g.get("CorrelationID"): g
+        for g in report.findall("n:eMedications/n:eMedications.MedicationGroup", NS)
+    }
+    assert set(groups) == {str(first.pk), str(second.pk)}
+
+    one = groups[str(first.pk)]
+    assert one.findtext("n:eMedications.01", namespaces=NS) == first.administered_at.isoformat(
+        timespec="seconds"
+    )
+    assert one.findtext("n:eMedications.02", namespaces=NS) == "9923001"
+    assert one.findtext("n:eMedications.03", namespaces=NS) == "7242"
+    assert one.findtext("n:eMedications.04", namespaces=NS) == "9927017"
+    assert one.findtext("n:eMedications.DosageGroup/n:eMedications.05", namespaces=NS) == "4.00"
+    assert one.findtext("n:eMedications.DosageGroup/n:eMedications.06", namespaces=NS) == "3706021"
+    assert one.findtext("n:eMedications.07", namespaces=NS) == "9916001"
+    assert one.findtext("n:eMedications.10", namespaces=NS) == "9905021"
+
+    two = groups[str(second.pk)]
+    assert two.findtext("n:eMedications.04", namespaces=NS) == "9927015"
+    # Two doses of 0.4 mg at one recorded time go as one administration of 0.8 mg.
+    assert two.findtext("n:eMedications.DosageGroup/n:eMedications.05", namespaces=NS) == "0.80"
+    unknown = two.find("n:eMedications.07", NS)
+    assert unknown.text is None
+    assert unknown.get("NV") == "7701003"
+    assert unknown.get(XSI_NIL) == "true"
+    assert report.findtext("n:eDisposition/n:eDisposition.27", namespaces=NS) == "4227001"
+
+
+def test_the_export_is_valid_against_the_schema_kept_in_the_repository(people, two_doses):
+    assert schema().is_valid(etree.fromstring(_export(people).xml))
+
+
+def test_the_schema_refuses_a_route_nemsis_does_not_list(people, two_doses):
+    root = etree.fromstring(_export(people).xml)
+    root.find(".//n:eMedications.04", NS).text = "intranasal"
+    assert not schema().is_valid(root)
+
+
+def test_no_free_text_note_leaves_in_xml_csv_or_gap_report(people, encounter, two_doses):
+    export = _export(people)
+    for text in (export.xml.decode(), export.csv, export.gaps_csv):
+        assert NOTE_MARKER not in text
+        assert encounter.assignment.incident.address not in text
+        assert "Man lying on the sidewalk" not in text
+
+
+def test_the_csv_has_one_row_per_administration_with_the_same_codes(people, two_doses):
+    first, second = two_doses
+    rows = {row["CorrelationID"]: row for row in csv.DictReader(io.StringIO(_export(people).csv))}
+    assert set(rows) == {str(first.pk), str(second.pk)}
+    assert rows[str(first.pk)]["eMedications.04"] == "9927017"
+    assert rows[str(first.pk)]["eMedications.07"] == "9916001"
+    assert rows[str(second.pk)]["eMedications.05"] == "0.80"
+    assert rows[str(second.pk)]["eMedications.07"] == "7701003"
+    assert rows[str(second.pk)]["doses"] == "2"
+
+
+def test_every_record_has_a_gap_report_and_unknowns_are_named(people, two_doses):
+    first, second = two_doses
+    gaps = list(csv.DictReader(io.StringIO(_export(people).gaps_csv)))
+    by_record: dict[str, set[str]] = {}
+    for gap in gaps:
+        by_record.setdefault(gap["CorrelationID"], set()).add(gap["element"])
+    assert {"eVitals", "ePatient", "eSituation"} <= by_record[str(first.pk)]
+    assert "eMedications.07" not in by_record[str(first.pk)]
+    assert {"eMedications.07", "eMedications.01"} <= by_record[str(second.pk)]
+
+
+def test_an_export_is_audited_with_what_it_contained(people, two_doses):
+    _export(people)
+    entry = AuditEntry.objects.get(action="interop.nemsis_export")
+    assert entry.actor == people["admin"]
+    assert entry.after["count"] == 2
+
+
+def test_the_management_command_writes_xml_csv_and_gaps(tmp_path, two_doses):
+    call_command("export_nemsis", str(tmp_path), stdout=io.StringIO())
+    root = etree.parse(str(tmp_path / "nemsis-naloxone.xml")).getroot()
+    assert len(root.findall(".//n:eMedications.MedicationGroup", NS)) == 2
+    assert (tmp_path / "nemsis-gaps.csv").read_text().startswith("CorrelationID,")
+    assert len((tmp_path / "nemsis-naloxone.csv").read_text().strip().splitlines()) == 3
+
+
+def test_the_admin_action_returns_the_export_as_a_zip(client, people, two_doses):
+    people["admin"].is_staff = people["admin"].is_superuser = True
+    people["admin"].save()
+    client.force_login(people["admin"])
+    answer = client.post(
+        "/admin/care/naloxoneadministration/",
+        {"action": "export_nemsis", "_selected_action": [str(two_doses[0].pk)]},
+    )
+    assert answer.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(answer.content))
+    assert sorted(archive.namelist()) == [
+        "nemsis-gaps.csv",
+        "nemsis-naloxone.csv",
+        "nemsis-naloxone.xml",
+    ]
+    root = etree.fromstring(archive.read("nemsis-naloxone.xml"))
+    assert len(root.findall(".//n:eMedications.MedicationGroup", NS)) == 1
