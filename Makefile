@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve demo-data test test-fast lint format schema clean
+.PHONY: help install run serve demo-data test test-fast lint format schema clean screenshots
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,6 +47,9 @@ format: install ## ruff format + import sort
 
 schema: install ## Write the OpenAPI schema to docs/openapi.yml
 	$(PY) manage.py spectacular --validate --file docs/openapi.yml
+
+screenshots: install ## Refresh docs/screenshots from the browser tests (test runs write elsewhere)
+	CARE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q tests/browser
 
 bench-feed: install ## Live-feed latency benchmark (PostgreSQL + Redis on 127.0.0.1; minutes)
 	$(PY) bench/feed_latency.py $(BENCH_ARGS)
