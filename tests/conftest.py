@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import socket
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -102,6 +103,16 @@ def pytest_sessionfinish(session, exitstatus):
     from tests.e2e.conftest import demo_template
 
     demo_template.drop()
+
+
+@pytest.fixture
+def refused_url():
+    """A server address that refuses connections for as long as the test runs: the test holds
+    the port bound without listening, so nothing else can be serving there (unlike "port 9 is
+    closed", which is only usually true)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
 
 
 @pytest.fixture(autouse=True)

@@ -38,9 +38,9 @@ class Socket:
 
 
 @pytest.fixture
-def engine(tmp_path):
+def engine(tmp_path, refused_url):
     store = Store(tmp_path / "tablet.sqlite3")
-    engine = SyncEngine(store, ApiClient("http://127.0.0.1:9", timeout=0.5))
+    engine = SyncEngine(store, ApiClient(refused_url, timeout=0.5))
     yield engine
     store.close()
 

@@ -153,13 +153,13 @@ def test_the_background_thread_drains_the_outbox_once_the_network_is_back(crew):
     assert Assignment.objects.get(pk=call["care"]).status == "acknowledged"
 
 
-def test_backoff_grows_exponentially_with_jitter_and_a_ceiling(tmp_path):
+def test_backoff_grows_exponentially_with_jitter_and_a_ceiling(tmp_path, refused_url):
     from mobile.client.api import ApiClient
     from mobile.client.store import Store
 
     engine = SyncEngine(
         Store(tmp_path / "t.sqlite3"),
-        ApiClient("http://127.0.0.1:9"),
+        ApiClient(refused_url),
         base_delay=1,
         max_delay=30,
         rng=random.Random(4),
@@ -172,11 +172,11 @@ def test_backoff_grows_exponentially_with_jitter_and_a_ceiling(tmp_path):
     assert 15 <= delays[4] <= 30
 
 
-def test_an_unreachable_server_is_offline_not_an_error_for_the_user(tmp_path):
+def test_an_unreachable_server_is_offline_not_an_error_for_the_user(tmp_path, refused_url):
     from mobile.client.api import ApiClient
 
     with pytest.raises(Offline, match="No answer"):
-        ApiClient("http://127.0.0.1:9", timeout=1).protocol()
+        ApiClient(refused_url, timeout=1).protocol()
 
 
 def test_synced_clinical_details_are_purged_after_the_retention_time(crew):
