@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings as django_settings
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from server.accounts.models import Role, User
@@ -41,6 +42,14 @@ def _own_channel_layer_prefix() -> str:
 
 
 CHANNEL_LAYER_PREFIX = _own_channel_layer_prefix()
+
+# Property tests draw the same examples every run (a seed derived from each test), so a red CI
+# run is a real regression, not bad luck. CARE_RANDOM_CAMPAIGN=1 draws fresh examples for a
+# long hunt (with CARE_HYPOTHESIS_EXAMPLES / CARE_FUZZ_EXAMPLES raised); a failure it finds is
+# printed with its reproduction blob, and `pytest --hypothesis-seed=N` replays a given seed.
+RANDOM_CAMPAIGN = os.environ.get("CARE_RANDOM_CAMPAIGN") == "1"
+hypothesis_settings.register_profile("care", derandomize=not RANDOM_CAMPAIGN, print_blob=True)
+hypothesis_settings.load_profile("care")
 
 # Folders whose tests need a piece of the machine (Chromium, Kivy under Xvfb). Locally they skip
 # with the reason; CI sets the variable so a skip there is an error instead of a silent pass.
