@@ -97,7 +97,9 @@ def churn_memory(target: Target) -> None:
 
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="care-bench-fuzz-"))
-    systems = serve(folder, prefix=own_database_prefix("bench_fuzz"), CARE_FEED_HEARTBEAT_SECONDS="5")
+    systems = serve(
+        folder, prefix=own_database_prefix("bench_fuzz"), CARE_FEED_HEARTBEAT_SECONDS="5"
+    )
     system = next(systems)
     target = Target(system)
     try:
