@@ -351,6 +351,7 @@ class Desk:
         self.numbers = itertools.count(1)
         self.open_incidents: list[str] = []
         self.errors = 0
+        self.dispatched = 0  # calls whose dispatch the server answered
         self.server_errors: list[tuple[int, str]] = []  # (status, error code) of each 5xx
 
     def _note(self, answer: requests.Response) -> None:
@@ -389,6 +390,7 @@ class Desk:
         )
         if made is None:
             return None
+        self.dispatched += 1
         return next(a["id"] for a in made["assignments"] if a["unit"] == self.units["CARE-1"])
 
     def cancel_open(self) -> None:
