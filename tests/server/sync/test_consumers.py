@@ -131,6 +131,15 @@ async def frames(ws: WebsocketCommunicator, quiet: float = 0.3) -> list[dict]:
     return out
 
 
+async def frames_until_marker(ws: WebsocketCommunicator, stream: str) -> list[dict]:
+    """Every frame before a marker event published now on `stream` (one the socket reads)."""
+    await database_sync_to_async(publish_event)(stream=stream, kind="test.marker", data={})
+    out = []
+    while (frame := await ws.receive_json_from(HANG_SECONDS)).get("kind") != "test.marker":
+        out.append(frame)
+    return out
+
+
 async def close_code(ws: WebsocketCommunicator, timeout: float = 3) -> tuple[int, list[dict]]:
     """Read until the server closes; the close code and the frames before it."""
     before = []
@@ -576,7 +585,10 @@ def test_the_officer_socket_never_carries_care_clinical_records(people, dispatch
         care, _ = await signed_in(care_key)
         officer, _ = await signed_in(officer_key)
         await database_sync_to_async(the_call_with_a_care_record)()
-        to_care, to_officer = await frames(care), await frames(officer)
+        # A marker behind the call's events on each unit's stream: what hasn't come by the
+        # marker was never sent (a late frame can't pass for an absent one).
+        to_care = await frames_until_marker(care, unit_stream(people["care1"].unit_id))
+        to_officer = await frames_until_marker(officer, unit_stream(people["officer1"].unit_id))
         assert any(f.get("kind") == "encounter.updated" for f in to_care)
         assert note in json.dumps(to_care)
         assert any(f.get("kind") == "assignment.updated" for f in to_officer)
