@@ -268,7 +268,15 @@ def test_a_dispatch_is_pushed_live_and_the_first_ack_marks_it_delivered_for_the_
 
         # Acking the same event again is harmless: no second delivered event.
         await tablet.send_json_to({"type": "ack", "stream": pushed["stream"], "seq": pushed["seq"]})
-        later = await frames(board)
+        # Behind it on the same stream's ack writer: an ack of a later event, seen written...
+        await database_sync_to_async(publish_event)(
+            stream=pushed["stream"], kind="test.after", data={}
+        )
+        after = await event_of_kind(tablet, "test.after", HANG_SECONDS)
+        await tablet.send_json_to({"type": "ack", "stream": after["stream"], "seq": after["seq"]})
+        await until(lambda: acked(care, after["stream"]) == after["seq"])
+        # ... then a marker behind anything the repeated ack could have published.
+        later = await frames_until_marker(board, "dispatch")
         assert not [f for f in later if f.get("kind") == "assignment.delivered"]
         await tablet.disconnect()
         await board.disconnect()
@@ -279,7 +287,7 @@ def test_a_dispatch_is_pushed_live_and_the_first_ack_marks_it_delivered_for_the_
     spd_assignment = Assignment.objects.get(pk=dispatched_ids(people)["spd"])
     assert spd_assignment.delivered_at is None  # the officer's tablet never acked
     cursor = DeviceCursor.objects.get(stream_id=unit_stream(people["care1"].unit_id))
-    assert cursor.acked_seq == 1
+    assert cursor.acked_seq == 2  # the dispatch (1), then the later event the test acked
 
 
 def dispatched_ids(people) -> dict[str, str]:
