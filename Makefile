@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve demo-data test test-fast lint format schema clean cluster
+.PHONY: help install run serve demo-data test test-fast lint format schema clean cluster screenshots
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -63,9 +63,9 @@ cluster: install ## HAProxy on 127.0.0.1:8000 before SOCKETS=2 socket + API=2 AP
 bench-feed: install ## Live-feed latency benchmark (PostgreSQL + Redis on 127.0.0.1; minutes)
 	$(PY) bench/feed_latency.py $(BENCH_ARGS)
 
-.PHONY: screenshots
-screenshots: install ## Refresh the tablet screenshots in docs/screenshots (Xvfb, a real Daphne; minutes)
-	CARE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider \
+screenshots: install ## Refresh docs/screenshots from the browser and tablet tests (test runs write elsewhere; minutes)
+	CARE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots DEBUG=true $(PY) -m pytest -q tests/browser
+	CARE_SCREENSHOTS=$(CURDIR)/docs/screenshots DEBUG=true $(PY) -m pytest -q -p no:cacheprovider \
 		tests/mobile/ui/test_tablet_app.py -k "works_a_call or locks_when_idle"
 
 .PHONY: tablet

@@ -128,6 +128,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Two deployments (or two test runs) on one Redis must not share feed groups.
+CHANNEL_LAYER_PREFIX = env.str("CHANNEL_LAYER_PREFIX", default="asgi")
 # Which channels_redis layer carries the feed (docs/deployment.md, figures in docs/benchmarks.md):
 # `core` keeps a queue per socket in Redis and sends a group message to each member's queue;
 # `pubsub` publishes a group message once and each process hands it to its own members.
@@ -139,7 +141,7 @@ if REDIS_URL and CARE_CHANNEL_LAYER == "pubsub":
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
         }
     }
 elif REDIS_URL:
@@ -161,6 +163,7 @@ elif REDIS_URL:
                 ],
                 "capacity": 1500,
                 "expiry": 30,
+                "prefix": CHANNEL_LAYER_PREFIX,
             },
         }
     }

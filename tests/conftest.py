@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime
 import os
+import socket
 import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings as django_settings
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from server.accounts.models import Role, User
@@ -54,6 +57,76 @@ declare_event_kinds(
 )
 
 
+def _own_channel_layer_prefix() -> str:
+    """One Redis channel-layer prefix per test process: two runs (or two xdist workers) on the
+    same Redis must not hear each other's `feed.dispatch`. Set in the environment too, so the
+    Daphne processes the end-to-end tests start use the same one."""
+    run = os.environ.setdefault("CARE_TEST_RUN_ID", uuid.uuid4().hex[:12])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    prefix = f"test-{run}-{worker}"
+    os.environ["CHANNEL_LAYER_PREFIX"] = prefix
+    config = django_settings.CHANNEL_LAYERS["default"].get("CONFIG")
+    if config is not None:
+        config["prefix"] = prefix
+    return prefix
+
+
+CHANNEL_LAYER_PREFIX = _own_channel_layer_prefix()
+
+# Property tests draw the same examples every run (a seed derived from each test), so a red CI
+# run is a real regression, not bad luck. CARE_RANDOM_CAMPAIGN=1 draws fresh examples for a
+# long hunt (with CARE_HYPOTHESIS_EXAMPLES / CARE_FUZZ_EXAMPLES raised); a failure it finds is
+# printed with its reproduction blob, and `pytest --hypothesis-seed=N` replays a given seed.
+RANDOM_CAMPAIGN = os.environ.get("CARE_RANDOM_CAMPAIGN") == "1"
+hypothesis_settings.register_profile("care", derandomize=not RANDOM_CAMPAIGN, print_blob=True)
+hypothesis_settings.load_profile("care")
+
+# Folders whose tests need a piece of the machine (Chromium, Kivy under Xvfb). Locally they skip
+# with the reason; CI sets the variable so a skip there is an error instead of a silent pass.
+REQUIRED = {
+    "CARE_REQUIRE_BROWSER": ("tests/browser/", "the browser tests"),
+    "CARE_REQUIRE_KIVY": ("tests/mobile/ui/", "the tablet (Kivy) tests"),
+}
+# Skips that follow from the pass's chosen services, not from a missing machine piece.
+SERVICE_SKIPS = ("needs PostgreSQL", "needs Redis")
+
+
+def _required_folder(nodeid: str) -> str | None:
+    for variable, (folder, what) in REQUIRED.items():
+        if nodeid.startswith(folder) and os.environ.get(variable) == "1":
+            return f"{what} must run here ({variable}=1)"
+    return None
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def _skip_becomes_error(report) -> None:
+    if not report.skipped:
+        return
+    required = _required_folder(report.nodeid)
+    reason = _skip_reason(report)
+    if required and not any(s in reason for s in SERVICE_SKIPS):
+        report.outcome = "failed"
+        report.longrepr = f"{required}, but it was skipped: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _skip_becomes_error(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _skip_becomes_error(outcome.get_result())
+
+
 def pytest_collection_modifyitems(config, items):
     db_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
@@ -69,6 +142,16 @@ def pytest_sessionfinish(session, exitstatus):
     from tests.e2e.conftest import demo_template
 
     demo_template.drop()
+
+
+@pytest.fixture
+def refused_url():
+    """A server address that refuses connections for as long as the test runs: the test holds
+    the port bound without listening, so nothing else can be serving there (unlike "port 9 is
+    closed", which is only usually true)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
 
 
 @pytest.fixture(autouse=True)

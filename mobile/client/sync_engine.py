@@ -219,12 +219,18 @@ class SyncEngine:
                 self.batch_size = max(1, len(batch) // 2)
                 raise
             self.batch_size = min(self.max_batch_size, self.batch_size * 2)
-            self.apply_results(batch, answer.get("results", []))
+            retry = self.apply_results(batch, answer.get("results", []))
             self._update(online=True)
+            if retry:
+                # The server failed on its side and kept nothing: the change stays queued. Back
+                # off like any server trouble instead of sending the same batch again at once.
+                raise api.ServerTrouble(200, "server_error", retry[0])
 
-    def apply_results(self, batch: list[Mutation], results: list[dict[str, Any]]) -> None:
+    def apply_results(self, batch: list[Mutation], results: list[dict[str, Any]]) -> list[str]:
+        """Settle each answered mutation; returns the reasons of those to send again later."""
         by_id = {m.id: m for m in batch}
         refresh: list[str] = []
+        retry: list[str] = []
         with self.store.transaction() as db:
             for result in results:
                 mutation = by_id.get(str(result.get("id")))
@@ -251,7 +257,8 @@ class SyncEngine:
                     )
                     self._keep_server_copy(db, mutation, server, refresh)
                 elif status == "rejected" and result.get("retryable"):
-                    continue  # the server's own fault; nothing was kept: send it again later
+                    # The server's own fault; nothing was kept: send it again later.
+                    retry.append(str(result.get("reason") or "The server failed; retrying."))
                 elif status == "rejected":
                     self.store.finish(
                         db,
@@ -264,6 +271,7 @@ class SyncEngine:
         # Outside the transaction: these ask the server.
         for assignment_id in refresh:
             self._refresh_assignment(assignment_id)
+        return retry
 
     def _take_server_copy(self, db, mutation: Mutation, server: dict[str, Any] | None) -> bool:
         """Keep the server's copy of the mutation's entity; False when the answer had none."""

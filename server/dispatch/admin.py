@@ -106,6 +106,17 @@ class AssignmentInline(admin.TabularInline):
         return False
 
 
+# A cell a spreadsheet would run as a formula (OWASP "CSV injection"): free text such as an
+# override reason is typed by people, so it is written with a leading apostrophe instead.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
     list_display = (
@@ -166,7 +177,7 @@ class IncidentAdmin(admin.ModelAdmin):
         writer = csv_output.writer(response)
         writer.writerow(columns)
         for row in queryset.values_list(*columns):
-            writer.writerow(row)
+            writer.writerow([_as_text(value) for value in row])
         return response
 
     @admin.action(description="Cancel the selected calls (frees their units)")

@@ -116,28 +116,39 @@ class ServedSystem:
         self.env = env
         self.tmp_path = tmp_path
         self.processes: list[subprocess.Popen] = []
+        self.ports: dict[subprocess.Popen, str] = {}
 
     def start_daphne(self, port: int | None = None) -> str:
-        """Start a Daphne process (on `port`, to restart one that died) and wait until it serves."""
-        port = port or _free_port()
+        """Start a Daphne process (on `port`, to restart one that died) and wait until it serves.
+
+        The test binds the listening socket itself and hands it to Daphne (`--fd`), so no other
+        process can take the port between choosing it and serving on it."""
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port or 0))
+        listener.listen(128)
+        port = listener.getsockname()[1]
         log = (self.tmp_path / f"daphne-{port}.log").open("a")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "server.asgi:application",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        try:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "--fd",
+                    str(listener.fileno()),
+                    "server.asgi:application",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=[listener.fileno()],
+            )
+        finally:
+            listener.close()  # Daphne holds its own copy
         self.processes.append(proc)
+        self.ports[proc] = str(port)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -146,7 +157,7 @@ class ServedSystem:
             try:
                 requests.get(f"{url}/api/v1/metrics", timeout=1)
                 return url
-            except (requests.ConnectionError, requests.Timeout):  # not listening, or busy
+            except (requests.ConnectionError, requests.Timeout):  # not accepting yet, or busy
                 time.sleep(0.2)
         raise RuntimeError("daphne did not start within 30 s")
 
@@ -154,7 +165,7 @@ class ServedSystem:
         """Kill one Daphne process outright (SIGKILL: no goodbye to its sockets)."""
         port = url.rsplit(":", 1)[1]
         for proc in self.processes:
-            if proc.args[proc.args.index("-p") + 1] == port:
+            if self.ports[proc] == port:
                 proc.kill()
                 proc.wait(timeout=10)
 
@@ -168,7 +179,7 @@ class ServedSystem:
         return next(
             p.pid
             for p in self.processes
-            if p.poll() is None and p.args[p.args.index("-p") + 1] == port
+            if p.poll() is None and self.ports[p] == port
         )
 
     def stop(self) -> None:
@@ -221,6 +232,10 @@ def own_database_prefix(purpose: str) -> str:
     return f"{os.environ.get('TEST_DATABASE_NAME') or 'care'}_{purpose}"
 
 
+class PortTaken(OSError):
+    """Another process bound the port between choosing it and the server binding it."""
+
+
 class RedisServer:
     """A redis-server of the test's own, so the test may kill and restart it. It keeps nothing
     on disk: a restart loses every group and queued message, as a crash of a cache would."""
@@ -251,6 +266,12 @@ class RedisServer:
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log = (self.tmp_path / f"redis-{self.port}.log").read_text()
+                self.process = None
+                if "Address already in use" in log:
+                    raise PortTaken(self.port)
+                raise RuntimeError(f"redis-server exited: {log}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
                     s.sendall(b"PING\r\n")
@@ -273,9 +294,18 @@ def own_redis(tmp_path_factory):
     else on any free port."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
-    port = int(os.environ.get("CARE_E2E_REDIS_PORT") or _free_port())
-    server = RedisServer(tmp_path_factory.mktemp("redis"), port)
-    server.start()
+    fixed = os.environ.get("CARE_E2E_REDIS_PORT")
+    folder = tmp_path_factory.mktemp("redis")
+    for _ in range(5):
+        server = RedisServer(folder, int(fixed or _free_port()))
+        try:
+            server.start()
+            break
+        except PortTaken:
+            if fixed:
+                raise
+    else:
+        raise RuntimeError("no free port for redis-server after 5 tries")
     yield server
     server.kill()
 
@@ -321,6 +351,7 @@ class Desk:
         self.numbers = itertools.count(1)
         self.open_incidents: list[str] = []
         self.errors = 0
+        self.dispatched = 0  # calls whose dispatch the server answered
         self.server_errors: list[tuple[int, str]] = []  # (status, error code) of each 5xx
 
     def _note(self, answer: requests.Response) -> None:
@@ -359,6 +390,7 @@ class Desk:
         )
         if made is None:
             return None
+        self.dispatched += 1
         return next(a["id"] for a in made["assignments"] if a["unit"] == self.units["CARE-1"])
 
     def cancel_open(self) -> None:

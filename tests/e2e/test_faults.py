@@ -6,7 +6,9 @@ on one PostgreSQL database and one Redis; so does this test.
 The tablet is the real client core (`mobile.client.Tablet`, its sync and feed threads); the test
 never tells it to reconnect. After each fault: every change the tablet queued is applied on the
 server exactly once, every dispatch the server made is in the tablet's store as the server has
-it, the live socket carries events again, all within RECOVERY_SECONDS of the fault healing.
+it, and the live socket carries events again. The waits are generous (HANG_SECONDS) and only
+guard against a system that never recovers; how long recovery took is printed, a figure for
+docs/benchmarks.md, not a pass/fail line.
 
 Restarting PostgreSQL itself is not done here: the server is shared by other test runs on the
 same machine (CI included), so terminating the backends of this test's own database (filtered by
@@ -29,7 +31,8 @@ from tests.e2e.conftest import Desk, own_database_prefix, serve
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
-RECOVERY_SECONDS = 20
+# Only guards against a hang: a system that hasn't recovered in this long never will.
+HANG_SECONDS = 180
 CAD_PREFIX = "2026-FAULT-"
 SERVICES = ["basic-needs", "de-escalation", "first-aid", "resource-navigation"]
 
@@ -81,7 +84,7 @@ class Field:
         with psycopg.connect(self.database_url) as conn:
             return conn.execute(sql, args).fetchall()
 
-    def under_traffic(self, fault: Callable[[], None], *, before: float = 1.5) -> dict:
+    def under_traffic(self, fault: Callable[[], None]) -> dict:
         """The dispatcher dispatches and the responder logs services while `fault` runs. Returns
         what the fault did to them: the dispatcher's failed calls, whether the tablet's socket
         dropped, and the changes queued on the tablet when the fault struck."""
@@ -109,13 +112,26 @@ class Field:
                 )
 
         workers = [threading.Thread(target=f) for f in (dispatching, logging_services, watching)]
+        logged, dispatched = len(self.services_logged), self.desk.dispatched
         for worker in workers:
             worker.start()
         try:
-            time.sleep(before)
+            # The fault strikes once traffic is flowing: services logged and synced, a dispatch.
+            assert until(
+                lambda: len(self.services_logged) >= logged + 3
+                and self.desk.dispatched > dispatched
+                and self.synced_services() > 0,
+                HANG_SECONDS,
+            ), "traffic never started"
             fault()
             felt["queued"] = self.tablet.store.queued_count()
-            time.sleep(1.5)  # traffic goes on after the fault heals
+            # Traffic goes on after the fault heals: more services, another dispatch.
+            logged, dispatched = len(self.services_logged), self.desk.dispatched
+            assert until(
+                lambda: len(self.services_logged) >= logged + 3
+                and self.desk.dispatched > dispatched,
+                HANG_SECONDS,
+            ), "traffic stopped after the fault"
         finally:
             stop.set()
             for worker in workers:
@@ -124,6 +140,11 @@ class Field:
         felt["desk_errors"] = self.desk.errors - felt["desk_errors"]
         print(f"under the fault: {felt}")
         return felt
+
+    def synced_services(self) -> int:
+        return self.query(
+            "SELECT count(*) FROM care_servicegiven WHERE encounter_id::text = %s", self.encounter
+        )[0][0]
 
     # ---- what must hold after every fault -------------------------------------------------
 
@@ -152,12 +173,12 @@ class Field:
         )
 
     def assert_recovered(self, healed_at: float) -> None:
-        if not until(self.settled, RECOVERY_SECONDS):
+        if not until(self.settled, HANG_SECONDS):
             missing = set(self.server_assignments().items()) - set(
                 self.tablet_assignments().items()
             )
             pytest.fail(
-                f"not recovered {RECOVERY_SECONDS} s after the fault: "
+                f"not recovered {HANG_SECONDS} s after the fault: "
                 f"queued={self.tablet.store.queued_count()} live={self.tablet.engine.feed_live} "
                 f"missing or stale on the tablet={missing}"
             )
@@ -170,12 +191,13 @@ class Field:
         before = self.tablet.feed.events_applied
         assignment = self.desk.dispatch()
         assert assignment is not None, "the dispatcher's console did not recover"
-        assert until(lambda: self.tablet.store.assignment(assignment) is not None, 10)
-        assert until(lambda: self.tablet.feed.events_applied > before, 5), (
+        # The engine pulls only every 60 s (interval) here, so the socket is what brings it.
+        assert until(lambda: self.tablet.store.assignment(assignment) is not None, HANG_SECONDS)
+        assert until(lambda: self.tablet.feed.events_applied > before, HANG_SECONDS), (
             "the dispatch came only by pull: the live socket is deaf"
         )
         self.desk.cancel_open()
-        assert until(self.settled, 10)
+        assert until(self.settled, HANG_SECONDS)
 
     def assert_nothing_lost_or_duplicated(self) -> None:
         mutations = self.tablet.store.mutations()
@@ -229,7 +251,8 @@ def test_a_daphne_process_killed_mid_sync_loses_nothing_and_the_tablet_comes_bac
 ):
     def kill_and_restart() -> None:
         field.system.kill(field.device_side)  # SIGKILL: no close frames, no goodbyes
-        time.sleep(1.0)
+        # Down until the tablet has noticed, so the outage is one it lives through.
+        assert until(lambda: not field.tablet.engine.feed_live, HANG_SECONDS)
         field.system.restart(field.device_side)
 
     felt = field.under_traffic(kill_and_restart)
@@ -240,7 +263,8 @@ def test_a_daphne_process_killed_mid_sync_loses_nothing_and_the_tablet_comes_bac
 def test_redis_restarted_mid_stream_loses_nothing_and_every_socket_hears_again(field):
     def restart_redis() -> None:
         field.redis.kill()  # every group membership and queued message is gone
-        time.sleep(1.0)
+        # Down until the process has closed the tablet's socket (its groups went with Redis).
+        assert until(lambda: not field.tablet.engine.feed_live, HANG_SECONDS)
         field.redis.start()
 
     felt = field.under_traffic(restart_redis)

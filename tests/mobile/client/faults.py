@@ -8,6 +8,10 @@ network fails:
 - `drop_after`: the server gets it and commits, the answer is lost (the tablet sees a timeout).
 - `duplicate`: the request arrives twice, one after the other; the tablet sees the second answer.
 - `race`: two copies arrive at the same time on two connections; the tablet sees one answer.
+- `server_error`: the proxy in front of the server answers 503 (the server is restarting); the
+  request never reaches the server.
+- `stall()`: every request waits at the door until `release()`, as on a link that has stopped
+  moving; `stalled` is set once one is waiting.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 FAULTS = ("drop_before", "drop_after", "duplicate", "race")
+# Only guards against a hang: a stalled request is released long before this.
+STALL_SECONDS = 60
 
 
 class FaultyAdapter(HTTPAdapter):
@@ -27,6 +33,9 @@ class FaultyAdapter(HTTPAdapter):
         self.armed: deque[str] = deque()
         self.is_offline = False
         self.seen: list[tuple[str, str]] = []  # (fault or "ok", path) for each request
+        self.stalled = threading.Event()
+        self._released = threading.Event()
+        self._released.set()
 
     def arm(self, *faults: str) -> None:
         self.armed.extend(faults)
@@ -37,8 +46,18 @@ class FaultyAdapter(HTTPAdapter):
     def online(self) -> None:
         self.is_offline = False
 
+    def stall(self) -> None:
+        self.stalled.clear()
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
     def send(self, request, **kwargs):
         path = request.path_url.split("?")[0]
+        if not self._released.is_set():
+            self.stalled.set()
+            self._released.wait(STALL_SECONDS)
         if self.is_offline:
             self.seen.append(("offline", path))
             raise requests.ConnectionError("network unreachable (test)")
@@ -54,7 +73,19 @@ class FaultyAdapter(HTTPAdapter):
             return super().send(request, **kwargs)
         if fault == "race":
             return self._race(request, **kwargs)
+        if fault == "server_error":
+            return self._unavailable(request)
         return super().send(request, **kwargs)
+
+    @staticmethod
+    def _unavailable(request) -> requests.Response:
+        answer = requests.Response()
+        answer.status_code = 503
+        answer.reason = "Service Unavailable"
+        answer.headers["Content-Type"] = "application/json"
+        answer._content = b'{"code": "unavailable", "detail": "The server is restarting."}'
+        answer.request, answer.url = request, request.url
+        return answer
 
     def _race(self, request, **kwargs):
         answers: list = [None, None]

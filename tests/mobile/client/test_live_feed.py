@@ -127,3 +127,56 @@ def test_a_revoked_device_wipes_its_store_on_its_next_contact(served):
     assert not tablet.engine.sync_once()
     assert tablet.engine.state.revoked
     assert tablet.store.token is None and tablet.store.get_setting("note") is None
+
+
+def _revoke(system, device: str) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from server.accounts.models import Device, User;"
+            "from server.accounts.services import revoke_device;"
+            f"revoke_device(actor=User.objects.get(username='admin'),"
+            f" device=Device.objects.get(pk='{device}'), reason='lost tablet')",
+        ],
+        cwd=ROOT,
+        env=system.env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_a_socket_closed_4401_signs_the_tablet_out_and_keeps_its_outbox(served):
+    _, url, tablet = served
+    assignment = _dispatch(url)
+    tablet.engine.sync_once()
+    tablet.recorder.transition(assignment, "acknowledged")  # queued, not yet sent
+    answer = requests.post(
+        f"{url}/api/v1/auth/logout",
+        headers={"Authorization": f"Token {tablet.store.token}"},
+        timeout=10,
+    )
+    assert answer.status_code == 204, answer.text
+
+    assert tablet.feed.run_once() == "signed_out"  # the server closed the hello 4401
+
+    assert tablet.engine.state.signed_out and not tablet.engine.state.revoked
+    # Signing out is not losing the tablet: what was recorded waits for the next sign-in.
+    assert tablet.store.queued_count() == 1
+    assert tablet.store.assignment(assignment)["status"] == "acknowledged"
+
+
+def test_a_socket_closed_4403_wipes_the_revoked_tablet(served):
+    system, url, tablet = served
+    assignment = _dispatch(url)
+    tablet.engine.sync_once()
+    tablet.recorder.transition(assignment, "acknowledged")
+    _revoke(system, tablet.store.get_setting("device_id"))
+
+    assert tablet.feed.run_once() == "revoked"
+
+    assert tablet.engine.state.revoked
+    assert tablet.store.token is None
+    assert tablet.store.queued_count() == 0 and tablet.store.assignments() == []

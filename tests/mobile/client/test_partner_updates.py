@@ -37,9 +37,9 @@ def care_assignment(officer_status: str, scene_safe_at: str | None, **extra) -> 
 
 
 @pytest.fixture
-def engine(tmp_path):
+def engine(tmp_path, refused_url):
     store = Store(tmp_path / "tablet.sqlite3")
-    engine = SyncEngine(store, ApiClient("http://127.0.0.1:9"))
+    engine = SyncEngine(store, ApiClient(refused_url))
     with store.transaction() as db:
         store.take_server_assignment(db, care_assignment("on_scene", None))
     yield engine

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime
 import io
 import random
+import threading
+import time
 
 import pytest
 from django.core.management import call_command
@@ -130,37 +132,156 @@ def test_the_sync_state_tells_listeners_about_queued_changes_and_the_network(cre
     assert seen[-1].online is True and seen[-1].queued == 0 and seen[-1].last_sync
 
 
+# Only guards against a hang: the engine gets there long before this.
+HANG_SECONDS = 60
+
+
 def test_recording_never_waits_for_the_network(crew):
     tablet, network, call = crew
-    network.offline()
-    tablet.start(live=False)
     tablet.recorder.transition(call["care"], "acknowledged")
-    assert tablet.store.assignment(call["care"])["status"] == "acknowledged"
+    network.stall()  # the link stops moving: the next request hangs at the door
+    tablet.start(live=False)
+    assert network.stalled.wait(HANG_SECONDS)  # the engine is stuck inside a push
+    try:
+        # Recording while the sync thread is stuck returns at once and shows the change.
+        tablet.recorder.transition(call["care"], "en_route")
+        assert tablet.store.assignment(call["care"])["status"] == "en_route"
+        assert tablet.store.queued_count() == 2
+    finally:
+        network.release()
+    drained = threading.Event()
+    tablet.engine.add_listener(lambda state: state.queued == 0 and drained.set())
+    tablet.engine.nudge()
+    assert drained.wait(HANG_SECONDS)
     tablet.engine.stop()
+    assert Assignment.objects.get(pk=call["care"]).status == "en_route"
 
 
 def test_the_background_thread_drains_the_outbox_once_the_network_is_back(crew):
     tablet, network, call = crew
     tablet.engine.base_delay = tablet.engine.max_delay = 0.05
+    drained = threading.Event()
+    tablet.engine.add_listener(lambda state: state.online and state.queued == 0 and drained.set())
     network.offline()
-    tablet.start(live=False)
     tablet.recorder.transition(call["care"], "acknowledged")
+    tablet.start(live=False)
+    # Nobody nudges it from here: the engine's own backoff brings it back.
+    assert _until(lambda: tablet.engine.failures >= 2)  # it failed, and tried again by itself
+    drained.clear()
     network.online()
-    deadline = datetime.datetime.now() + datetime.timedelta(seconds=20)
-    while tablet.store.queued_count() and datetime.datetime.now() < deadline:
-        tablet.engine.nudge()
-        tablet.engine._stop.wait(0.05)
+    assert drained.wait(HANG_SECONDS), "the engine never retried on its own"
     tablet.engine.stop()
     assert Assignment.objects.get(pk=call["care"]).status == "acknowledged"
 
 
-def test_backoff_grows_exponentially_with_jitter_and_a_ceiling(tmp_path):
+def _until(check) -> bool:
+    deadline = time.monotonic() + HANG_SECONDS
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_change_the_server_failed_on_stays_queued_and_is_sent_again(crew, monkeypatch):
+    from server.sync import push as push_module
+
+    tablet, _, call = crew
+    encounter = _on_scene(tablet, call)
+    assert tablet.engine.sync_once()
+    handler, roles = push_module.HANDLERS["service.create"]
+
+    def fails(actor, device, mutation):
+        raise RuntimeError("a fault of the server's own (test)")
+
+    monkeypatch.setitem(push_module.HANDLERS, "service.create", (fails, roles))
+    service = tablet.recorder.log_service(encounter, "basic-needs")
+    assert not tablet.engine.sync_once()
+    assert tablet.engine.failures == 1  # backs off as from any server trouble, no hot retry
+    [waiting] = tablet.store.pending()
+    assert waiting.entity_id == service  # still queued, not refused
+    assert tablet.engine.state.rejected == ()
+    assert tablet.store.record(service) is not None  # the record stays on the tablet
+    assert not ServiceGiven.objects.filter(pk=service).exists()
+
+    monkeypatch.setitem(push_module.HANDLERS, "service.create", (handler, roles))
+    assert tablet.engine.sync_once()
+    assert tablet.store.queued_count() == 0
+    assert ServiceGiven.objects.filter(pk=service).count() == 1
+
+
+def test_a_503_leaves_the_change_queued_and_the_engine_backing_off(crew):
+    tablet, network, call = crew
+    tablet.recorder.transition(call["care"], "acknowledged")
+    network.arm("server_error")
+    assert not tablet.engine.sync_once()
+    state = tablet.engine.state
+    assert state.online is False and "restarting" in state.last_error
+    assert not state.signed_out and not state.revoked
+    assert tablet.engine.failures == 1  # counted for the backoff
+    assert tablet.store.queued_count() == 1
+    assert Assignment.objects.get(pk=call["care"]).status == "dispatched"
+    assert tablet.engine.sync_once()
+    assert Assignment.objects.get(pk=call["care"]).status == "acknowledged"
+
+
+def test_a_signed_out_token_stops_the_engine_and_keeps_the_outbox(crew):
+    from server.accounts.models import DeviceToken
+    from server.accounts.services import sign_out
+
+    tablet, _, call = crew
+    tablet.recorder.transition(call["care"], "acknowledged")
+    sign_out(token=DeviceToken.objects.get(key_hash=DeviceToken.hash(tablet.store.token)))
+    tablet.engine.revocation_check = lambda: False  # the feed would say "not revoked" (4401)
+
+    assert not tablet.engine.sync_once()
+
+    state = tablet.engine.state
+    assert state.signed_out and not state.revoked
+    assert tablet.store.queued_count() == 1  # waits for the next sign-in
+    assert tablet.store.assignment(call["care"])["status"] == "acknowledged"
+
+
+def test_a_revoked_tablet_is_wiped_when_the_engine_meets_the_401(crew, people):
+    from server.accounts.models import Device
+    from server.accounts.services import revoke_device
+
+    tablet, _, call = crew
+    tablet.recorder.transition(call["care"], "acknowledged")
+    device = Device.objects.get(pk=tablet.store.get_setting("device_id"))
+    revoke_device(actor=people["admin"], device=device, reason="tablet lost")
+    tablet.engine.revocation_check = lambda: True  # the feed's hello was closed 4403
+
+    assert not tablet.engine.sync_once()
+
+    assert tablet.engine.state.revoked
+    assert tablet.store.token is None
+    assert tablet.store.queued_count() == 0 and tablet.store.assignments() == []
+
+
+def test_a_create_the_server_refuses_is_removed_from_the_tablet_and_shown(crew):
+    tablet, _, call = crew
+    encounter = _on_scene(tablet, call)
+    assert tablet.engine.sync_once()
+    # A service the server's catalog doesn't have (an older tablet's list, say).
+    service = tablet.recorder.log_service(encounter, "no-such-service")
+    assert tablet.store.record(service) is not None
+
+    tablet.engine.sync_once()
+
+    refused = [m for m in tablet.engine.state.rejected if m.entity_id == service]
+    assert len(refused) == 1 and refused[0].reason
+    assert tablet.store.record(service) is None  # it existed only here: gone
+    assert not ServiceGiven.objects.filter(pk=service).exists()
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_ceiling(tmp_path, refused_url):
     from mobile.client.api import ApiClient
     from mobile.client.store import Store
 
     engine = SyncEngine(
         Store(tmp_path / "t.sqlite3"),
-        ApiClient("http://127.0.0.1:9"),
+        ApiClient(refused_url),
         base_delay=1,
         max_delay=30,
         rng=random.Random(4),
@@ -173,11 +294,11 @@ def test_backoff_grows_exponentially_with_jitter_and_a_ceiling(tmp_path):
     assert 15 <= delays[4] <= 30
 
 
-def test_an_unreachable_server_is_offline_not_an_error_for_the_user(tmp_path):
+def test_an_unreachable_server_is_offline_not_an_error_for_the_user(tmp_path, refused_url):
     from mobile.client.api import ApiClient
 
     with pytest.raises(Offline, match="No answer"):
-        ApiClient("http://127.0.0.1:9", timeout=1).protocol()
+        ApiClient(refused_url, timeout=1).protocol()
 
 
 def test_synced_clinical_details_are_purged_after_the_retention_time(crew):

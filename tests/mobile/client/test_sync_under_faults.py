@@ -37,7 +37,7 @@ from server.accounts.services import issue_device_token
 from server.care.models import Encounter, NaloxoneAdministration, Referral, ServiceGiven
 from server.dispatch.models import Assignment
 from server.sync.models import AppliedMutation
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, RANDOM_CAMPAIGN
 from tests.mobile.client.faults import FAULTS, faulty_session
 
 EXAMPLES = int(os.environ.get("CARE_HYPOTHESIS_EXAMPLES", "200"))
@@ -315,7 +315,13 @@ def run(machine: type[TabletOnAFaultyNetwork], field_server, folder, **options) 
 
 @pytest.mark.postgres
 def test_every_change_is_applied_exactly_once_whatever_the_network_does(field_server, tmp_path):
-    run(TabletOnAFaultyNetwork, field_server, tmp_path, max_examples=EXAMPLES, derandomize=False)
+    run(
+        TabletOnAFaultyNetwork,
+        field_server,
+        tmp_path,
+        max_examples=EXAMPLES,
+        derandomize=not RANDOM_CAMPAIGN,
+    )
     sends = TabletOnAFaultyNetwork.sends
     print(f"\nmutations by times sent: {dict(sorted(sends.items()))}")
     # The faults reach deep retries: many mutations needed a second send, some a third or more

@@ -587,8 +587,17 @@ def test_an_officer_is_refused_403_on_every_care_endpoint(encounter, call, care1
 def test_a_coordinator_reads_encounters_and_referrals_but_cannot_record_care(
     encounter, call, client_for
 ):
+    referral = made(client_for("care1"), "referral", encounter)
     coordinator = client_for("coordinator")
-    assert coordinator.get(f"/api/v1/encounters/{encounter}").status_code == 200
+    read = coordinator.get(f"/api/v1/encounters/{encounter}")
+    assert read.status_code == 200
+    assert read.json()["id"] == encounter and read.json()["notes"] == "Hi."
+    assert [r["id"] for r in read.json()["referrals"]] == [referral["id"]]
+    one = coordinator.get(f"/api/v1/referrals/{referral['id']}")
+    assert one.status_code == 200
+    assert one.json()["service"] == DESC_MOBILE_CRISIS and one.json()["encounter"] == encounter
+    queue = coordinator.get("/api/v1/referrals")
+    assert [r["id"] for r in queue.json()] == [referral["id"]]
     assert put_encounter(coordinator, encounter, call["care"], notes="x").status_code == 403
     assert record(coordinator, "service", encounter).status_code == 403
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime
 import decimal
 import threading
-import time
 import uuid
 
 import pytest
@@ -36,6 +35,7 @@ from server.errors import (
     NotFound,
     VersionConflict,
 )
+from tests.racing import wait_for_a_lock_waiter
 
 DESC_MOBILE_CRISIS = "0b7f0a52-5d2c-4c57-9b65-6f1d1a4e0001"
 CRISIS_SOLUTIONS_CENTER = "0b7f0a52-5d2c-4c57-9b65-6f1d1a4e0002"
@@ -537,7 +537,7 @@ def _while_first_copy_is_uncommitted(first, second):
             with transaction.atomic():
                 results["first"] = first()
                 written.set()
-                time.sleep(0.4)  # the second copy's INSERT now waits on this row
+                wait_for_a_lock_waiter()  # the second copy's INSERT waits on this row
         except BaseException as exc:  # reported to the test, not lost in the thread
             results["first"] = exc
             written.set()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from server.audit.models import AuditEntry
 from server.dispatch.models import Assignment, Incident, Unit
 from server.feed.models import Event
-from tests.conftest import NO, call_body, local_time
+from tests.conftest import NO, RANDOM_CAMPAIGN, call_body, local_time
 
 MODELS = (Incident, Assignment, AuditEntry, Event)
 
@@ -365,6 +365,7 @@ FIELDS = [
 @settings(
     max_examples=60,
     deadline=None,
+    derandomize=not RANDOM_CAMPAIGN,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
@@ -387,6 +388,7 @@ def test_no_incident_body_makes_the_server_answer_500(client_for, reference, rep
 @settings(
     max_examples=40,
     deadline=None,
+    derandomize=not RANDOM_CAMPAIGN,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(

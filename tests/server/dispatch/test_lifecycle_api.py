@@ -50,11 +50,38 @@ def test_a_call_goes_from_screening_to_closed_with_every_role_doing_its_part(
     assert AuditEntry.objects.filter(action="incident.created", object_id=str(incident.pk)).exists()
 
 
+# The assignment lifecycle as DESIGN.md describes it, written out by hand.
+FIELD_PATH = {
+    "dispatched": ["acknowledged", "cancelled"],
+    "acknowledged": ["en_route", "cancelled"],
+    "en_route": ["on_scene", "cancelled"],
+}
+LIFECYCLE = {
+    "care": {**FIELD_PATH, "on_scene": ["cleared", "cancelled"]},
+    "spd": {
+        **FIELD_PATH,
+        "on_scene": ["scene_safe", "scene_unsafe", "cleared", "cancelled"],
+        "scene_unsafe": ["scene_safe", "cleared", "cancelled"],
+        "scene_safe": ["cleared", "cancelled"],
+    },
+}
+STATES = [
+    "dispatched", "acknowledged", "en_route", "on_scene",
+    "scene_safe", "scene_unsafe", "cleared", "cancelled",
+]  # fmt: skip
+
+
 def test_the_transition_table_the_server_enforces_is_the_one_protocol_publishes(client_for):
+    from server.dispatch.lifecycle import is_allowed
+
     table = client_for("care1").get("/api/v1/protocol").json()["transitions"]
-    assert table["care"]["dispatched"] == ["acknowledged", "cancelled"]
-    assert "scene_safe" in table["spd"]["on_scene"]
-    assert "scene_safe" not in table["care"].get("on_scene", [])
+    assert table == LIFECYCLE
+    # The check every transition goes through allows exactly the published moves, no others.
+    for kind in ("care", "spd"):
+        for current in STATES:
+            for to in STATES:
+                published = to in table[kind].get(current, [])
+                assert is_allowed(kind, current, to) == published, (kind, current, to)
 
 
 def test_a_transition_out_of_order_answers_409_with_current_and_requested_and_changes_nothing(
@@ -77,7 +104,9 @@ def test_only_the_spd_unit_can_mark_the_scene_safe(dispatched, move):
     for to in ("acknowledged", "en_route", "on_scene"):
         move("care1", call["care"], to)
     answer = move("care1", call["care"], "scene_safe")
-    assert answer.status_code in (403, 409)
+    # The role is refused before the table is consulted: 403, not "out of order" (409).
+    assert answer.status_code == 403
+    assert "role" in answer.json()["detail"]
     assert Assignment.objects.get(pk=call["care"]).status == "on_scene"
 
 

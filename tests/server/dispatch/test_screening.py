@@ -4,15 +4,11 @@ exclusion questions, all read from data an administrator edits, never from code.
 from __future__ import annotations
 
 import datetime
-import itertools
 import json
-import math
 
 import pytest
 from django.forms.models import model_to_dict
 from django.test import Client
-from shapely.geometry import Point, shape
-from shapely.ops import unary_union
 
 from server.accounts.models import Role, User
 from server.dispatch.models import Area, CallType, Incident, Protocol, ScreeningQuestion
@@ -21,66 +17,21 @@ from tests.conftest import CENTRAL_DISTRICT, DOWNTOWN, PASSWORD, local_time
 
 UTC = datetime.UTC
 EXCLUSIONS = ["weapons", "violence", "medical_emergency", "imminent_danger"]
-OFFSET = 2e-5  # degrees: about two metres
 
 
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _metres(a: Point, b: Point) -> float:
-    dx = (a.x - b.x) * 111_320 * math.cos(math.radians(a.y))
-    dy = (a.y - b.y) * 110_540
-    return math.hypot(dx, dy)
-
-
-def _pilot_shapes():
-    pilot = [shape(a.geometry) for a in Area.objects.filter(in_pilot=True)]
-    others = [shape(a.geometry) for a in Area.objects.filter(in_pilot=False)]
-    return pilot, others
-
-
-def _pilot_outline():
-    pilot, _ = _pilot_shapes()
-    union = unary_union(pilot)
-    polygons = [union] if union.geom_type == "Polygon" else list(union.geoms)
-    return [list(p.exterior.coords) for p in polygons]
-
-
-@pytest.fixture
-def border(reference) -> tuple[Point, Point]:
-    """Two points about four metres apart either side of the pilot area's edge, where it meets a
-    non-pilot area: `inside` lies in a pilot area, `outside` in a non-pilot area and in no pilot
-    area. Computed from the stored Area polygons, so it follows whatever admins load."""
-    pilot, others = _pilot_shapes()
-    for ring in _pilot_outline():
-        for (x1, y1), (x2, y2) in itertools.pairwise(ring):
-            length = math.hypot(x2 - x1, y2 - y1)
-            if length < 1e-3:  # a long edge, so the offset points sit clear of its corners
-                continue
-            mx, my = (x1 + x2) / 2, (y1 + y2) / 2
-            nx, ny = -(y2 - y1) / length, (x2 - x1) / length
-            a = Point(mx + OFFSET * nx, my + OFFSET * ny)
-            b = Point(mx - OFFSET * nx, my - OFFSET * ny)
-            a_in = any(p.covers(a) for p in pilot)
-            b_in = any(p.covers(b) for p in pilot)
-            if a_in == b_in:
-                continue
-            inside, outside = (a, b) if a_in else (b, a)
-            if any(o.covers(outside) for o in others):
-                return inside, outside
-    raise AssertionError("the pilot area shares no edge with a non-pilot area")
-
-
-@pytest.fixture
-def shared_vertex(reference) -> Point:
-    """A corner of the pilot area's outline that a non-pilot area also covers: on the line."""
-    _, others = _pilot_shapes()
-    for ring in _pilot_outline():
-        for x, y in ring:
-            point = Point(x, y)
-            if any(o.covers(point) for o in others):
-                return point
-    raise AssertionError("no vertex of the pilot outline touches a non-pilot area")
+# Where DOWNTOWN COMMERICAL (pilot) meets FIRST HILL (not pilot) along I-5, from the source
+# data (fixtures/seattle/spd-mcpp-areas.geojson): vertices 30 and 31 of the downtown ring, which
+# FIRST HILL's ring also lists, form a 150 m edge running north-west to south-east. Downtown lies
+# to its south-west (the city centre side of the freeway), First Hill to its north-east. The two
+# points below sit about 5 m either side of that edge's midpoint (-122.328797, 47.605842),
+# written as plain numbers so the server's geometry is checked against the map, not itself.
+JUST_INSIDE = {"latitude": 47.605820, "longitude": -122.328856}  # south-west: downtown
+JUST_OUTSIDE = {"latitude": 47.605863, "longitude": -122.328738}  # north-east: First Hill
+# Vertex 30 itself: listed by both rings, so exactly on the shared border.
+ON_THE_BORDER = {"latitude": 47.606439349706385, "longitude": -122.329278982625}
 
 
 @pytest.fixture
@@ -146,27 +97,19 @@ def test_the_spd_beat_and_area_of_the_location_are_recorded(new_call):
 # ---- the pilot area border -----------------------------------------------------------------
 
 
-def test_the_border_points_are_a_few_metres_apart_on_either_side(border):
-    inside, outside = border
-    assert _metres(inside, outside) < 6
-    pilot, _ = _pilot_shapes()
-    assert any(p.covers(inside) for p in pilot)
-    assert not any(p.covers(outside) for p in pilot)
-
-
-def test_a_point_just_inside_the_pilot_area_border_is_eligible(new_call, border):
-    inside, _ = border
-    incident = new_call(latitude=inside.y, longitude=inside.x)
+def test_a_point_just_inside_the_pilot_area_border_is_eligible(new_call):
+    incident = new_call(**JUST_INSIDE)
+    assert incident["area"] == "DOWNTOWN COMMERICAL"
     assert incident["in_pilot_area"] is True
     assert incident["eligibility"]["eligible"] is True
     assert incident["eligibility"]["recommendation"] == "dual_dispatch"
 
 
 def test_a_point_just_outside_the_pilot_area_border_is_police_only_with_the_area_named(
-    new_call, border
+    new_call,
 ):
-    _, outside = border
-    incident = new_call(latitude=outside.y, longitude=outside.x)
+    incident = new_call(**JUST_OUTSIDE)
+    assert incident["area"] == "FIRST HILL"
     assert incident["in_pilot_area"] is False
     assert incident["eligibility"]["eligible"] is False
     assert incident["eligibility"]["recommendation"] == "police_only"
@@ -176,10 +119,8 @@ def test_a_point_just_outside_the_pilot_area_border_is_police_only_with_the_area
     ]
 
 
-def test_a_point_exactly_on_the_shared_border_counts_as_inside_the_pilot_area(
-    new_call, shared_vertex
-):
-    incident = new_call(latitude=shared_vertex.y, longitude=shared_vertex.x)
+def test_a_point_exactly_on_the_shared_border_counts_as_inside_the_pilot_area(new_call):
+    incident = new_call(**ON_THE_BORDER)
     assert incident["in_pilot_area"] is True
     assert incident["eligibility"]["eligible"] is True
 

@@ -26,7 +26,6 @@ from server.dispatch.models import (
     UnitKind,
 )
 from server.reports.metrics import SUPPRESSED, WITHHELD, program_metrics
-from server.reports.views import csv_rows
 from tests.conftest import local_time
 
 DAY = datetime.date(2026, 11, 18)
@@ -334,7 +333,26 @@ def test_the_csv_holds_the_same_values_as_the_api(history, client, people):
     assert answer["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(answer.content.decode())))
     assert rows[0] == ["section", "item", "value"]
-    expected = [[s, i, "" if v is None else str(v)] for s, i, v in csv_rows(api)]
-    assert rows[1:] == expected
-    assert ["figures", "care_responded", "18"] in rows
-    assert ["care_responded_by_call_type", WELFARE, SUPPRESSED] in rows
+    # Written from the 18 calls above (15 down, 3 welfare; 14:00 in Belltown), not from the view.
+    expected = [
+        ["range", "from", "2026-11-18"],
+        ["range", "to", "2026-11-18"],
+        ["figures", "calls", "18"],
+        ["figures", "care_responded", "18"],
+        ["figures", "naloxone_administrations", "0"],
+        ["care_responded_by_call_type", WELFARE, SUPPRESSED],
+        # 15 would give away the 3 welfare checks (18 - 15), so it is withheld too.
+        ["care_responded_by_call_type", "DOWN - CHECK FOR DOWN PERSON", "withheld"],
+        ["care_responded_by_area", "BELLTOWN", "18"],
+        ["care_responded_by_hour", "13", "0"],
+        ["care_responded_by_hour", "14", "18"],
+        ["client_experience", "responses", "0"],
+        ["client_experience", "helped.average", ""],
+    ]
+    assert rows[1:3] == expected[:2]
+    for row in expected:
+        assert row in rows
+    # Every single figure the API answers is in the CSV with the same value.
+    for key, value in api.items():
+        if not isinstance(value, (list, dict)) and key not in ("from", "to"):
+            assert ["figures", key, "" if value is None else str(value)] in rows

@@ -5,6 +5,7 @@ and bad frames that must not hurt the process or anyone else's socket."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import uuid
 
@@ -13,6 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
+from django.db import OperationalError
 from django.utils import timezone
 
 from server.accounts.models import Device, DeviceToken
@@ -22,7 +24,7 @@ from server.care.services import upsert_encounter
 from server.dispatch.models import Assignment
 from server.feed.models import DeviceCursor, Event, Stream
 from server.feed.services import publish_event, unit_stream
-from server.sync import consumers
+from server.sync import ack_batch, consumers
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import own_redis  # noqa: F401 - the fixture, reused
 
@@ -39,8 +41,55 @@ def fresh_layer(settings):
     channel_layers.backends = {}
 
 
+# Only guards against a hang: a frame or close that takes this long is not coming.
+HANG_SECONDS = 30
+
+
 def run(scenario) -> None:
     async_to_sync(scenario)()
+
+
+async def until(check, seconds: float = HANG_SECONDS) -> None:
+    """Wait (on the event loop) for `check()` to hold; fails only if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not check():
+        assert loop.time() < deadline, f"still waiting after {seconds} s"
+        await asyncio.sleep(0.02)
+
+
+async def answering_pings_until_closed(ws: WebsocketCommunicator) -> tuple[int, list[dict]]:
+    """A live device: answers the server's pings until the server closes the socket."""
+    before = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HANG_SECONDS
+    while loop.time() < deadline:
+        message = await ws.receive_output(HANG_SECONDS)
+        if message["type"] == "websocket.close":
+            return message.get("code"), before
+        frame = json.loads(message["text"])
+        before.append(frame)
+        if frame["type"] == "ping":
+            await ws.send_json_to({"type": "pong"})
+    raise AssertionError(f"still open after {HANG_SECONDS} s, pinging")
+
+
+class WatchRounds:
+    """Counts the acknowledgement watch's rounds (the real check runs each time), failing the
+    first `failing` of them as a database outage would."""
+
+    def __init__(self, monkeypatch, failing: int = 0):
+        self.done = 0
+        self.failing = failing
+        real = consumers.raise_overdue_acknowledgements
+
+        def counted(**options):
+            self.done += 1
+            if self.done <= self.failing:
+                raise OperationalError("the database went away (test)")
+            return real(**options)
+
+        monkeypatch.setattr(consumers, "raise_overdue_acknowledgements", counted)
 
 
 def token_for(username: str) -> str:
@@ -79,6 +128,15 @@ async def frames(ws: WebsocketCommunicator, quiet: float = 0.3) -> list[dict]:
     out = []
     while not await ws.receive_nothing(quiet):
         out.append(await ws.receive_json_from())
+    return out
+
+
+async def frames_until_marker(ws: WebsocketCommunicator, stream: str) -> list[dict]:
+    """Every frame before a marker event published now on `stream` (one the socket reads)."""
+    await database_sync_to_async(publish_event)(stream=stream, kind="test.marker", data={})
+    out = []
+    while (frame := await ws.receive_json_from(HANG_SECONDS)).get("kind") != "test.marker":
+        out.append(frame)
     return out
 
 
@@ -210,7 +268,15 @@ def test_a_dispatch_is_pushed_live_and_the_first_ack_marks_it_delivered_for_the_
 
         # Acking the same event again is harmless: no second delivered event.
         await tablet.send_json_to({"type": "ack", "stream": pushed["stream"], "seq": pushed["seq"]})
-        later = await frames(board)
+        # Behind it on the same stream's ack writer: an ack of a later event, seen written...
+        await database_sync_to_async(publish_event)(
+            stream=pushed["stream"], kind="test.after", data={}
+        )
+        after = await event_of_kind(tablet, "test.after", HANG_SECONDS)
+        await tablet.send_json_to({"type": "ack", "stream": after["stream"], "seq": after["seq"]})
+        await until(lambda: acked(care, after["stream"]) == after["seq"])
+        # ... then a marker behind anything the repeated ack could have published.
+        later = await frames_until_marker(board, "dispatch")
         assert not [f for f in later if f.get("kind") == "assignment.delivered"]
         await tablet.disconnect()
         await board.disconnect()
@@ -221,7 +287,7 @@ def test_a_dispatch_is_pushed_live_and_the_first_ack_marks_it_delivered_for_the_
     spd_assignment = Assignment.objects.get(pk=dispatched_ids(people)["spd"])
     assert spd_assignment.delivered_at is None  # the officer's tablet never acked
     cursor = DeviceCursor.objects.get(stream_id=unit_stream(people["care1"].unit_id))
-    assert cursor.acked_seq == 1
+    assert cursor.acked_seq == 2  # the dispatch (1), then the later event the test acked
 
 
 def dispatched_ids(people) -> dict[str, str]:
@@ -345,14 +411,15 @@ def test_the_server_pings_and_reaps_a_socket_that_stops_answering(people, settin
         pings_answered = 0
         code, before = None, []
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 3
-        while code is None and loop.time() < deadline:
+        hang = loop.time() + HANG_SECONDS
+        # Until the quiet one is reaped and the lively one has lived through rounds past that.
+        while (code is None or pings_answered < 4) and loop.time() < hang:
             if not await lively.receive_nothing(0.05):
                 frame = await lively.receive_json_from()
                 if frame["type"] == "ping":
                     await lively.send_json_to({"type": "pong"})
                     pings_answered += 1
-            if not await quiet.receive_nothing(0.05):
+            if code is None and not await quiet.receive_nothing(0.05):
                 message = await quiet.receive_output()
                 if message["type"] == "websocket.close":
                     code = message["code"]
@@ -360,7 +427,7 @@ def test_the_server_pings_and_reaps_a_socket_that_stops_answering(people, settin
                     before.append(json.loads(message["text"]))
         assert code == 4408
         assert any(f["type"] == "ping" for f in before)
-        assert pings_answered >= 2
+        assert pings_answered >= 4
         await lively.send_json_to({"type": "ping"})
         assert (await event_or_pong(lively))["type"] == "pong"
         await lively.disconnect()
@@ -396,6 +463,14 @@ def test_a_token_revoked_behind_the_sockets_back_closes_it_at_the_next_token_che
         assert pings == 3
 
     run(scenario)
+
+
+async def frames_until_pong(ws: WebsocketCommunicator) -> list[dict]:
+    """The frames before the answer to a ping the test just sent."""
+    out = []
+    while (frame := await ws.receive_json_from(HANG_SECONDS))["type"] != "pong":
+        out.append(frame)
+    return out
 
 
 async def event_or_pong(ws: WebsocketCommunicator) -> dict:
@@ -468,24 +543,62 @@ def test_a_flood_of_a_thousand_frames_is_throttled_then_closed_4429_and_others_a
 # ---- acknowledgement deadline --------------------------------------------------------------
 
 
+async def alerts_until_marker(board: WebsocketCommunicator) -> list[dict]:
+    """The overdue alerts the board got before a marker event published now, behind them: what
+    hasn't arrived by the marker was never sent (the stream is delivered in order)."""
+    await database_sync_to_async(publish_event)(stream="dispatch", kind="test.marker", data={})
+    alerts = []
+    while True:
+        frame = await board.receive_json_from(HANG_SECONDS)
+        if frame.get("kind") == "test.marker":
+            return alerts
+        if frame.get("kind") == "assignment.ack_overdue":
+            alerts.append(frame)
+
+
 def test_an_assignment_nobody_acknowledges_raises_one_alert_on_the_dispatch_stream(
-    people, dispatched, settings
+    people, dispatched, settings, monkeypatch
 ):
     settings.CARE_ACK_TIMEOUT_SECONDS = 0
     settings.CARE_ACK_WATCH_SECONDS = 0.1
     token = token_for("dispatcher")
+    rounds = WatchRounds(monkeypatch)
 
     async def scenario():
         board, _ = await signed_in(token)
         call = await database_sync_to_async(dispatched)()
-        await asyncio.sleep(0.6)  # several watch rounds
-        alerts = [f for f in await frames(board) if f.get("kind") == "assignment.ack_overdue"]
+        alerts = [await event_of_kind(board, "assignment.ack_overdue", HANG_SECONDS)]
+        alerts.append(await event_of_kind(board, "assignment.ack_overdue", HANG_SECONDS))
         assert sorted(a["data"]["id"] for a in alerts) == sorted([call["care"], call["spd"]])
         assert all(a["data"]["delivered"] is False for a in alerts)
+        # Three more rounds of the watch find the same overdue assignments, and raise nothing.
+        seen = rounds.done
+        await until(lambda: rounds.done >= seen + 3)
+        assert await alerts_until_marker(board) == []
         await board.disconnect()
 
     run(scenario)
     assert Event.objects.filter(kind="assignment.ack_overdue").count() == 2
+
+
+def test_an_acknowledgement_watch_round_that_fails_does_not_end_the_watch(
+    people, dispatched, settings, monkeypatch
+):
+    settings.CARE_ACK_TIMEOUT_SECONDS = 0
+    settings.CARE_ACK_WATCH_SECONDS = 0.1
+    token = token_for("dispatcher")
+    rounds = WatchRounds(monkeypatch, failing=2)
+
+    async def scenario():
+        board, _ = await signed_in(token)
+        call = await database_sync_to_async(dispatched)()
+        alerts = [await event_of_kind(board, "assignment.ack_overdue", HANG_SECONDS)]
+        alerts.append(await event_of_kind(board, "assignment.ack_overdue", HANG_SECONDS))
+        assert rounds.done >= 3  # two failed rounds, then the one that raised them
+        assert sorted(a["data"]["id"] for a in alerts) == sorted([call["care"], call["spd"]])
+        await board.disconnect()
+
+    run(scenario)
 
 
 # ---- audiences -----------------------------------------------------------------------------
@@ -510,7 +623,10 @@ def test_the_officer_socket_never_carries_care_clinical_records(people, dispatch
         care, _ = await signed_in(care_key)
         officer, _ = await signed_in(officer_key)
         await database_sync_to_async(the_call_with_a_care_record)()
-        to_care, to_officer = await frames(care), await frames(officer)
+        # A marker behind the call's events on each unit's stream: what hasn't come by the
+        # marker was never sent (a late frame can't pass for an absent one).
+        to_care = await frames_until_marker(care, unit_stream(people["care1"].unit_id))
+        to_officer = await frames_until_marker(officer, unit_stream(people["officer1"].unit_id))
         assert any(f.get("kind") == "encounter.updated" for f in to_care)
         assert note in json.dumps(to_care)
         assert any(f.get("kind") == "assignment.updated" for f in to_officer)
@@ -632,13 +748,184 @@ def test_a_socket_closing_while_redis_is_down_closes_cleanly(people, layer_on_ow
     token = token_for("dispatcher")
 
     async def scenario():
+        await database_sync_to_async(publish_event)(stream="dispatch", kind="test.n", data={})
+        # Counted per process (sockets of earlier tests the server closed may still count).
+        counted_before = consumers.AckWatch.sockets
         ws, _ = await signed_in(token, {"dispatch": 0})
-        await frames(ws, quiet=0.1)
+        assert (await event_of_kind(ws, "test.n"))["seq"] == 1
+        assert consumers.AckWatch.sockets == counted_before + 1
         layer_on_own_redis.kill()
         try:
+            # An ack still being written as the socket goes: it is a database write, Redis or not.
+            await ws.send_json_to({"type": "ack", "stream": "dispatch", "seq": 1})
             await ws.disconnect()  # raises what the application raised
         finally:
             layer_on_own_redis.start()
+        # The socket's cleanup ran: it no longer counts towards the acknowledgement watch...
+        assert consumers.AckWatch.sockets == counted_before
+        # ... and the ack it sent last was written.
+        await until(lambda: acked(token, "dispatch") == 1)
+
+    run(scenario)
+
+
+def acked(key: str, stream: str) -> int:
+    """The device's acknowledged seq on `stream` (read in a thread: the test runs in a loop)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read() -> int:
+        cursor = DeviceCursor.objects.filter(
+            device__tokens__key_hash=DeviceToken.hash(key), stream_id=stream
+        ).first()
+        return cursor.acked_seq if cursor else 0
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(read).result()
+
+
+def test_a_socket_closing_leaves_every_group_it_joined(people):
+    token = token_for("dispatcher")
+
+    async def scenario():
+        ws, welcome = await signed_in(token)
+        layer = channel_layers["default"]
+        groups = ["feed.dispatch", *(f"feed.{s}" for s in welcome["streams"])]
+        assert await group_size(layer, "feed.dispatch") == 1
+        await ws.disconnect()
+        for group in groups:
+            assert await group_size(layer, group) == 0, group
+
+    run(scenario)
+
+
+def test_events_published_while_the_layer_is_down_are_stored_and_replayed(
+    people, layer_on_own_redis
+):
+    """The live push fails (Redis is away); the write that made the event must not, and a
+    device that connects once Redis is back gets the event from the database."""
+    token = token_for("dispatcher")
+    layer_on_own_redis.kill()
+    try:
+        event = publish_event(stream="dispatch", kind="test.while_down", data={"n": 1})
+    finally:
+        layer_on_own_redis.start()
+    assert Event.objects.filter(stream_id="dispatch", seq=event.seq).exists()
+
+    async def scenario():
+        ws, _ = await signed_in(token, {"dispatch": 0})
+        assert (await event_of_kind(ws, "test.while_down", HANG_SECONDS))["seq"] == event.seq
+        await ws.disconnect()
+
+    run(scenario)
+
+
+# ---- tokens that stop being good ----------------------------------------------------------
+
+
+def test_a_token_expired_at_hello_is_closed_4401_without_a_welcome(people):
+    key = token_for("care1")
+    DeviceToken.objects.filter(key_hash=DeviceToken.hash(key)).update(
+        expires_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+
+    async def scenario():
+        ws = await socket()
+        await ws.send_json_to(hello(key))
+        code, before = await close_code(ws, HANG_SECONDS)
+        assert code == 4401 and before == []
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("lapse", "code"),
+    [
+        ("expired", 4401),
+        ("token_revoked", 4401),
+        ("device_revoked", 4403),
+    ],
+)
+def test_a_token_that_lapses_with_no_message_is_caught_at_the_heartbeat(
+    people, settings, lapse, code
+):
+    """The heartbeat re-checks the token: an expiry sends no message, and a revocation's message
+    may be lost. Here the database changes behind the socket's back."""
+    settings.CARE_FEED_HEARTBEAT_SECONDS = 0.2
+    key = token_for("care1")
+    tokens = DeviceToken.objects.filter(key_hash=DeviceToken.hash(key))
+    past = timezone.now() - datetime.timedelta(seconds=1)
+
+    def lapse_now() -> None:
+        if lapse == "expired":
+            tokens.update(expires_at=past)
+        elif lapse == "token_revoked":
+            tokens.update(revoked_at=past)
+        else:
+            Device.objects.filter(tokens__in=tokens).update(revoked_at=past)
+
+    async def scenario():
+        ws, _ = await signed_in(key)
+        await database_sync_to_async(lapse_now)()
+        closed_with, _ = await answering_pings_until_closed(ws)
+        assert closed_with == code
+
+    run(scenario)
+
+
+def test_a_revocation_between_the_token_check_and_joining_the_groups_closes_4403(
+    people, monkeypatch
+):
+    """The revocation's close goes to the device's group, which this socket hasn't joined yet:
+    only the look after joining can catch it."""
+    key = token_for("care1")
+    device = Device.objects.get(tokens__key_hash=DeviceToken.hash(key))
+    checked = consumers._authenticate
+
+    async def checked_then_revoked(token: str):
+        found = await checked(token)
+        await database_sync_to_async(revoke_device)(
+            actor=people["admin"], device=device, reason="tablet lost"
+        )
+        return found
+
+    monkeypatch.setattr(consumers, "_authenticate", checked_then_revoked)
+
+    async def scenario():
+        ws = await socket()
+        await ws.send_json_to(hello(key))
+        code, before = await close_code(ws, HANG_SECONDS)
+        assert code == 4403
+        assert not [f for f in before if f["type"] == "welcome"]
+
+    run(scenario)
+
+
+def test_an_ack_whose_write_fails_does_not_hurt_the_socket_and_later_acks_are_written(
+    people, monkeypatch
+):
+    token = token_for("dispatcher")
+    writes = {"n": 0}
+    real = ack_batch._record_acks
+
+    async def first_write_fails(receipts):
+        writes["n"] += 1
+        if writes["n"] == 1:
+            raise OperationalError("the database went away (test)")
+        return await real(receipts)
+
+    monkeypatch.setattr(ack_batch, "_record_acks", first_write_fails)
+
+    async def scenario():
+        for _ in range(2):
+            await database_sync_to_async(publish_event)(stream="dispatch", kind="test.n", data={})
+        ws, _ = await signed_in(token, {"dispatch": 0})
+        await ws.send_json_to({"type": "ack", "stream": "dispatch", "seq": 1})
+        await until(lambda: writes["n"] == 1)
+        await ws.send_json_to({"type": "ping"})
+        assert [f["seq"] for f in await frames_until_pong(ws) if f["type"] == "event"] == [1, 2]
+        await ws.send_json_to({"type": "ack", "stream": "dispatch", "seq": 2})
+        await until(lambda: acked(token, "dispatch") == 2)
+        await ws.disconnect()
 
     run(scenario)
 

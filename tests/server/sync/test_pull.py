@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import io
 import threading
-import time
 import uuid
 
 import pytest
@@ -249,6 +248,8 @@ def test_a_snapshot_taken_while_a_unit_moves_plus_the_events_after_it_equals_the
     steps = ["acknowledged", "en_route", "on_scene", "cleared"]
     start = threading.Barrier(2)
     failures: list[BaseException] = []
+    snapshots: list[dict] = []
+    taken = threading.Condition()
 
     def responder():
         try:
@@ -257,7 +258,11 @@ def test_a_snapshot_taken_while_a_unit_moves_plus_the_events_after_it_equals_the
                 dispatch.transition_assignment(
                     actor=people["care1"], assignment_id=call["care"], to=to
                 )
-                time.sleep(0.02)  # let snapshots fall between the steps too
+                # Two snapshots finish after this step: the second began after it committed,
+                # so every state is seen, and the others fall during the steps.
+                with taken:
+                    seen = len(snapshots)
+                    assert taken.wait_for(lambda seen=seen: len(snapshots) >= seen + 2, 60)
         except BaseException as exc:  # reported below
             failures.append(exc)
         finally:
@@ -266,13 +271,15 @@ def test_a_snapshot_taken_while_a_unit_moves_plus_the_events_after_it_equals_the
     thread = threading.Thread(target=responder)
     thread.start()
     start.wait(timeout=10)
-    snapshots = []
     while thread.is_alive() or not snapshots:
-        snapshots.append(care1.get(SNAPSHOT).json())
+        snap = care1.get(SNAPSHOT).json()
+        with taken:
+            snapshots.append(snap)
+            taken.notify_all()
     thread.join(timeout=60)
     assert not failures
     caught = {next((a["status"] for a in s["assignments"]), "closed") for s in snapshots}
-    assert len(caught) >= 2, caught  # snapshots were taken while the unit was moving
+    assert {"acknowledged", "en_route", "on_scene", "closed"} <= caught, caught
     for snap in snapshots:
         # The tablet's view: the snapshot, then every event after its cursors, applied in order.
         status = {a["id"]: a["status"] for a in snap["assignments"]}

@@ -406,3 +406,74 @@ def test_one_batch_sent_twice_at_once_applies_every_change_exactly_once(on_scene
         assert AppliedMutation.objects.filter(pk__in=[m["id"] for m in batch]).count() == len(batch)
     assert Encounter.objects.count() == 1
     assert ServiceGiven.objects.count() == 5 and SurveyResponse.objects.count() == 5
+
+
+# ---- a fault of the server's own ------------------------------------------------------------
+
+
+@pytest.fixture
+def service_create_fails_after_writing(monkeypatch):
+    """The service.create handler writes its record and event, then the server fails (a bug, a
+    lost connection): the push must keep none of it."""
+    from server.sync import push as push_module
+
+    handler, roles = push_module.HANDLERS["service.create"]
+
+    def writes_then_fails(actor, device, mutation):
+        handler(actor, device, mutation)
+        raise RuntimeError("a fault of the server's own (test)")
+
+    monkeypatch.setitem(push_module.HANDLERS, "service.create", (writes_then_fails, roles))
+    return lambda: monkeypatch.setitem(push_module.HANDLERS, "service.create", (handler, roles))
+
+
+def test_a_server_fault_during_a_push_keeps_nothing_and_answers_retryable(
+    encounter, care1, service_create_fails_after_writing
+):
+    events_before, audit_before = Event.objects.count(), AuditEntry.objects.count()
+    service = change(
+        "service.create", uuid.uuid4(), {"encounter": encounter, "service": "first-aid"}
+    )
+
+    [result] = results(care1, service)
+
+    assert result["status"] == "rejected"
+    assert result["retryable"] is True and result["code"] == "server_error"
+    assert not ServiceGiven.objects.filter(pk=service["entity_id"]).exists()
+    assert not AppliedMutation.objects.filter(pk=service["id"]).exists()  # no answer kept
+    assert Event.objects.count() == events_before and AuditEntry.objects.count() == audit_before
+    # The same change sent again once the fault is gone is applied, not "duplicate".
+    service_create_fails_after_writing()
+    [again] = results(care1, service)
+    assert again["status"] == "applied"
+    assert ServiceGiven.objects.filter(pk=service["entity_id"]).count() == 1
+
+
+def test_a_server_fault_in_a_run_of_records_loses_only_the_change_it_struck(
+    encounter, care1, monkeypatch
+):
+    from server.sync import push as push_module
+
+    handler, roles = push_module.HANDLERS["service.create"]
+    doomed = uuid.uuid4()
+
+    def fails_on_one(actor, device, mutation):
+        written = handler(actor, device, mutation)
+        if str(mutation.entity_id) == str(doomed):
+            raise RuntimeError("a fault of the server's own (test)")
+        return written
+
+    monkeypatch.setitem(push_module.HANDLERS, "service.create", (fails_on_one, roles))
+    first = change("service.create", uuid.uuid4(), {"encounter": encounter, "service": "first-aid"})
+    struck = change("service.create", doomed, {"encounter": encounter, "service": "first-aid"})
+    last = change("service.create", uuid.uuid4(), {"encounter": encounter, "service": "first-aid"})
+
+    found = results(care1, first, struck, last)
+
+    assert statuses(found) == ["applied", "rejected", "applied"]
+    assert found[1]["retryable"] is True
+    assert set(ServiceGiven.objects.values_list("pk", flat=True)) == {
+        uuid.UUID(first["entity_id"]),
+        uuid.UUID(last["entity_id"]),
+    }
+    assert not AppliedMutation.objects.filter(pk=struck["id"]).exists()

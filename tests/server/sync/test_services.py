@@ -2,7 +2,6 @@
 stream have no gaps or repeats even with many writers at once."""
 
 import threading
-import time
 
 import pytest
 from django.db import connection, transaction
@@ -11,7 +10,7 @@ from server.dispatch.models import Assignment
 from server.errors import InvalidInput
 from server.feed.models import Event
 from server.feed.services import change_transaction, events_after, parse_cursors, publish_event
-from tests.racing import race
+from tests.racing import race, wait_for_a_lock_waiter
 
 
 @pytest.mark.django_db
@@ -144,7 +143,7 @@ def test_a_change_holding_a_record_lock_and_one_that_published_first_do_not_dead
         with change_transaction():
             Assignment.objects.select_for_update().get(pk=assignment_id)
             both_in.wait(timeout=10)
-            time.sleep(0.3)  # let the other change reach the row lock and wait there
+            wait_for_a_lock_waiter()  # the other change has reached the row lock
             publish_event(stream="dispatch", kind="cancelled", data={})
 
     outcomes = race(published_first, locked_first)
