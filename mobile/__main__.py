@@ -33,6 +33,9 @@ def main() -> None:
         help="Report this fixed position, LAT,LON (a desktop has no GPS; Android uses its own)",
     )
     parser.add_argument("--driver-port", type=int, help="Test hook: accept commands on this port")
+    parser.add_argument(
+        "--driver-port-file", help="Test hook: with --driver-port 0, write the port taken here"
+    )
     args = parser.parse_args()
 
     # Read by kivy.metrics at import: every font size in the kv files is in sp, so it scales.
@@ -61,10 +64,10 @@ def main() -> None:
         lock_after_minutes=args.lock_minutes,
         position_source=source,
     )
-    if args.driver_port:
+    if args.driver_port is not None:
         from mobile.ui.driver import Driver
 
-        Driver(app).serve(args.driver_port)
+        Driver(app).serve(args.driver_port, args.driver_port_file)
     app.run()
 
 

@@ -327,7 +327,9 @@ class Driver:
             return {"error": "the UI thread did not answer within 20 s"}
         return answer
 
-    def serve(self, port: int) -> None:
+    def serve(self, port: int, port_file: str | None = None) -> None:
+        """Listen on `port` (0: any free one); with `port_file`, write the port there once the
+        socket is bound, so a test never picks a port that something else takes first."""
         driver = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -339,4 +341,6 @@ class Driver:
 
         server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Handler)
         server.daemon_threads = True
+        if port_file:
+            Path(port_file).write_text(str(server.server_address[1]))
         threading.Thread(target=server.serve_forever, name="care-driver", daemon=True).start()

@@ -18,7 +18,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from mobile.client.api import ApiError, Offline
 from mobile.client.safety import HoldToSend
-from mobile.ui.lock import pin_matches
+from mobile.client.lock import pin_matches
 from mobile.ui.widgets import BigButton
 
 HOLD_TICK_SECONDS = 0.05

@@ -18,9 +18,9 @@ def dispatched(assignment_id: str, seq: int, status: str = "dispatched") -> dict
 
 
 @pytest.fixture
-def engine(tmp_path):
+def engine(tmp_path, refused_url):
     store = Store(tmp_path / "tablet.sqlite3")
-    yield SyncEngine(store, ApiClient("http://127.0.0.1:9"))
+    yield SyncEngine(store, ApiClient(refused_url))  # never reached: events are applied directly
     store.close()
 
 

@@ -46,12 +46,6 @@ pytestmark = [
 PIN = "482913"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class TabletApp:
     """`python -m mobile` in its own process, under Xvfb, answering its test hook."""
 
@@ -59,7 +53,9 @@ class TabletApp:
         home.mkdir(parents=True, exist_ok=True)
         wanted = os.environ.get("CARE_SCREENSHOTS")
         self.screenshots = Path(wanted) if wanted else home.parent / "screenshots"
-        self.port = _free_port()
+        self.port: int | None = None
+        self.port_file = home / "driver.port"
+        self.port_file.unlink(missing_ok=True)
         command = [
             sys.executable,
             "-m",
@@ -69,7 +65,9 @@ class TabletApp:
             "--store",
             str(home / "tablet.sqlite3"),
             "--driver-port",
-            str(self.port),
+            "0",  # the app binds a free port itself and says which in the file
+            "--driver-port-file",
+            str(self.port_file),
             *options,
         ]
         if not os.environ.get("DISPLAY"):
@@ -98,8 +96,9 @@ class TabletApp:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the app exited:\n{self.log.read_text()}")
             try:
+                self.port = int(self.port_file.read_text())
                 return socket.create_connection(("127.0.0.1", self.port), timeout=30).makefile("rw")
-            except OSError:
+            except (OSError, ValueError):
                 time.sleep(0.2)
         raise RuntimeError("the app's test hook did not open within 60 s")
 

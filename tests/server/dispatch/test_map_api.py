@@ -156,9 +156,9 @@ def test_a_nominatim_service_adds_its_candidates_beside_the_gazetteer(
 
 
 def test_a_geocoder_that_does_not_answer_leaves_the_gazetteer_candidates(
-    client_for, new_call, settings
+    client_for, new_call, settings, refused_url
 ):
-    settings.GEOCODER_URL = "http://127.0.0.1:9"  # the discard port: nothing listens
+    settings.GEOCODER_URL = refused_url  # a port the test holds: nothing can answer there
     new_call(address="1500 Pike Pl", latitude=47.6097, longitude=-122.3422)
     answer = client_for("dispatcher").get("/api/v1/geocode", {"q": "Pike"})
     assert answer.status_code == 200
