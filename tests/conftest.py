@@ -52,6 +52,10 @@ declare_event_kinds(
             "test.n",
             "test.note",
             "test.secret",
+            "test.marker",
+            "test.while_down",
+            "test.done",
+            "test.undone",
         )
     }
 )

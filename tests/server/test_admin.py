@@ -98,7 +98,8 @@ def test_the_incident_export_writes_the_selected_calls_and_only_those(
         "recommendation",
         "response",
         "status",
-        "police_only_reason",
+        "police_only_code",
+        "police_only_note",
         "override_reason",
         "dispatch_model",
     ]
@@ -109,7 +110,7 @@ def test_the_incident_export_writes_the_selected_calls_and_only_those(
     assert row["call_type__code"] == "DOWN - CHECK FOR DOWN PERSON"
     assert (row["priority"], row["area"], row["beat"]) == ("3", "DOWNTOWN COMMERICAL", "M1")
     assert (row["eligible"], row["recommendation"]) == ("True", "dual_dispatch")
-    assert (row["response"], row["police_only_reason"], row["override_reason"]) == ("dual", "", "")
+    assert (row["response"], row["police_only_code"], row["override_reason"]) == ("dual", "", "")
 
 
 def test_free_text_in_the_incident_export_cannot_become_a_spreadsheet_formula(
@@ -121,6 +122,7 @@ def test_free_text_in_the_incident_export_cannot_become_a_spreadsheet_formula(
         {
             "care_unit": None,
             "spd_unit": units["2M12"].pk,
+            "police_only_code": "other",
             "override_reason": '=HYPERLINK("http://example.invalid","help")',
         },
         format="json",
@@ -129,7 +131,7 @@ def test_free_text_in_the_incident_export_cannot_become_a_spreadsheet_formula(
 
     [_, row] = _export(supervisor, [Incident.objects.get(pk=incident["id"])])
 
-    reason = row[11]
+    reason = row[11]  # police_only_note: the override reason is kept as the internal note
     assert "HYPERLINK" in reason  # the text is kept...
     assert reason[0] not in "=+-@\t\r"  # ...but a spreadsheet reads it as text, not a formula
 
@@ -138,7 +140,7 @@ def test_free_text_in_the_incident_export_cannot_become_a_spreadsheet_formula(
     "listing",
     [
         "/admin/dispatch/assignmenttransition/",
-        "/admin/sync/event/",
+        "/admin/feed/event/",
         "/admin/sync/appliedmutation/",
     ],
 )
@@ -151,7 +153,7 @@ def test_records_the_field_and_the_feed_write_are_read_only_in_admin(
     assert supervisor.get(f"{listing}add/").status_code == 403
     model = {
         "/admin/dispatch/assignmenttransition/": AssignmentTransition,
-        "/admin/sync/event/": Event,
+        "/admin/feed/event/": Event,
     }.get(listing)
     if model is None:
         return  # no applied mutation without a push; the add page is what is checked

@@ -189,12 +189,14 @@ def test_a_change_the_server_failed_on_stays_queued_and_is_sent_again(crew, monk
     tablet, _, call = crew
     encounter = _on_scene(tablet, call)
     assert tablet.engine.sync_once()
-    handler, roles = push_module.HANDLERS["service.create"]
+    run = push_module._run
 
-    def fails(actor, device, mutation):
-        raise RuntimeError("a fault of the server's own (test)")
+    def fails(command, actor, device, mutation):
+        if command.name == "service.create":
+            raise RuntimeError("a fault of the server's own (test)")
+        return run(command, actor, device, mutation)
 
-    monkeypatch.setitem(push_module.HANDLERS, "service.create", (fails, roles))
+    monkeypatch.setattr(push_module, "_run", fails)
     service = tablet.recorder.log_service(encounter, "basic-needs")
     assert not tablet.engine.sync_once()
     assert tablet.engine.failures == 1  # backs off as from any server trouble, no hot retry
@@ -204,7 +206,7 @@ def test_a_change_the_server_failed_on_stays_queued_and_is_sent_again(crew, monk
     assert tablet.store.record(service) is not None  # the record stays on the tablet
     assert not ServiceGiven.objects.filter(pk=service).exists()
 
-    monkeypatch.setitem(push_module.HANDLERS, "service.create", (handler, roles))
+    monkeypatch.setattr(push_module, "_run", run)  # the fault is gone
     assert tablet.engine.sync_once()
     assert tablet.store.queued_count() == 0
     assert ServiceGiven.objects.filter(pk=service).count() == 1

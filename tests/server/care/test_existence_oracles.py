@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from tests.conftest import local_time
 
@@ -43,7 +44,7 @@ def two_calls(new_call, client_for, units, move) -> dict[str, str]:
             "id": service,
             "encounter": encounter,
             "service": "first-aid",
-            "occurred_at": local_time(14, 20).isoformat(),
+            "occurred_at": timezone.now().isoformat(),  # after the dispatch
         },
         format="json",
     )

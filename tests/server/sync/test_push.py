@@ -417,14 +417,16 @@ def service_create_fails_after_writing(monkeypatch):
     lost connection): the push must keep none of it."""
     from server.sync import push as push_module
 
-    handler, roles = push_module.HANDLERS["service.create"]
+    run = push_module._run
 
-    def writes_then_fails(actor, device, mutation):
-        handler(actor, device, mutation)
-        raise RuntimeError("a fault of the server's own (test)")
+    def writes_then_fails(command, actor, device, mutation):
+        written = run(command, actor, device, mutation)
+        if command.name == "service.create":
+            raise RuntimeError("a fault of the server's own (test)")
+        return written
 
-    monkeypatch.setitem(push_module.HANDLERS, "service.create", (writes_then_fails, roles))
-    return lambda: monkeypatch.setitem(push_module.HANDLERS, "service.create", (handler, roles))
+    monkeypatch.setattr(push_module, "_run", writes_then_fails)
+    return lambda: monkeypatch.setattr(push_module, "_run", run)
 
 
 def test_a_server_fault_during_a_push_keeps_nothing_and_answers_retryable(
@@ -454,16 +456,16 @@ def test_a_server_fault_in_a_run_of_records_loses_only_the_change_it_struck(
 ):
     from server.sync import push as push_module
 
-    handler, roles = push_module.HANDLERS["service.create"]
+    run = push_module._run
     doomed = uuid.uuid4()
 
-    def fails_on_one(actor, device, mutation):
-        written = handler(actor, device, mutation)
+    def fails_on_one(command, actor, device, mutation):
+        written = run(command, actor, device, mutation)
         if str(mutation.entity_id) == str(doomed):
             raise RuntimeError("a fault of the server's own (test)")
         return written
 
-    monkeypatch.setitem(push_module.HANDLERS, "service.create", (fails_on_one, roles))
+    monkeypatch.setattr(push_module, "_run", fails_on_one)
     first = change("service.create", uuid.uuid4(), {"encounter": encounter, "service": "first-aid"})
     struck = change("service.create", doomed, {"encounter": encounter, "service": "first-aid"})
     last = change("service.create", uuid.uuid4(), {"encounter": encounter, "service": "first-aid"})

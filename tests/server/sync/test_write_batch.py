@@ -39,7 +39,9 @@ def test_a_run_of_records_costs_the_same_statements_whether_it_holds_ten_or_a_hu
     per_record_statements = [
         q["sql"] for q in hundred.captured_queries if "INSERT" in q["sql"] or "UPDATE" in q["sql"]
     ]
-    assert len(per_record_statements) < 10, per_record_statements
+    # One statement per table, or a few where SQLite's variable limit splits a bulk insert:
+    # never one per record (100 here).
+    assert len(per_record_statements) < 20, per_record_statements
     assert ServiceGiven.objects.count() == 110
 
 
