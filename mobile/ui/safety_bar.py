@@ -17,8 +17,8 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Stri
 from kivy.uix.boxlayout import BoxLayout
 
 from mobile.client.api import ApiError, Offline
-from mobile.client.safety import HoldToSend
 from mobile.client.lock import pin_matches
+from mobile.client.safety import HoldToSend
 from mobile.ui.widgets import BigButton
 
 HOLD_TICK_SECONDS = 0.05
