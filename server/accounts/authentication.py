@@ -76,6 +76,12 @@ def request_device(request):
     return getattr(auth, "device", None)
 
 
+def run_for_request(command, request, **fixed) -> dict:
+    """A REST door: the command (`server.commands.Command`) with the request's body as its input,
+    run as the request's person and device; `fixed` are the ids the URL names."""
+    return command(actor=request.user, device=request_device(request), data=request.data, **fixed)
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """`Authorization: Api-Key <key>` for a system client (a CAD, a partner).
 

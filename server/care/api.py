@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.accounts.authentication import request_device
+from server.accounts.authentication import run_for_request as _run
 from server.accounts.models import Role
 from server.accounts.permissions import role_of
 from server.audit.services import record_audit
@@ -28,8 +29,6 @@ def _audit_view(request, obj, action: str) -> None:
         record_audit(actor=request.user, device=request_device(request), action=action, obj=obj)
 
 
-def _run(command, request, **fixed) -> dict:
-    return command(actor=request.user, device=request_device(request), data=request.data, **fixed)
 
 
 class DirectoryView(APIView):

@@ -9,7 +9,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from server.accounts.authentication import request_device
+from server.accounts.authentication import run_for_request as _run
 from server.accounts.models import Role
 from server.accounts.permissions import FIELD_ROLES, role_of
 from server.dispatch import commands, geocoding, presenters, selectors
@@ -22,8 +22,6 @@ DISPATCH_ROLES = selectors.DISPATCH_ROLES
 POSITION_READERS = (Role.DISPATCHER, Role.ADMIN)
 
 
-def _run(command, request, **fixed) -> dict:
-    return command(actor=request.user, device=request_device(request), data=request.data, **fixed)
 
 
 class UnitListView(APIView):

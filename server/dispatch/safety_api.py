@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from server.accounts.authentication import request_device
+from server.accounts.authentication import run_for_request as _run
 from server.accounts.models import Role
 from server.accounts.permissions import FIELD_ROLES, role_of
 from server.dispatch import commands, selectors
@@ -19,8 +19,6 @@ DISPATCH_ROLES = selectors.DISPATCH_ROLES
 CARE_ONLY = (Role.CARE_RESPONDER, Role.ADMIN)
 
 
-def _run(command, request, **fixed) -> dict:
-    return command(actor=request.user, device=request_device(request), data=request.data, **fixed)
 
 
 class ShiftListView(APIView):
