@@ -5,6 +5,7 @@ in-memory channel layer. The demo (`make run`) and the tests set DEBUG=true expl
 sets DATABASE_URL (PostgreSQL), REDIS_URL, SECRET_KEY and ALLOWED_HOSTS.
 """
 
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -137,11 +138,29 @@ CHANNEL_LAYER_PREFIX = env.str("CHANNEL_LAYER_PREFIX", default="asgi")
 # sockets (bench/layer_fanout.py), but it reconnects to a restarted Redis silently, so sockets
 # aren't told to replay what was lost meanwhile: core stays the default (docs/deployment.md).
 CARE_CHANNEL_LAYER = env.str("CARE_CHANNEL_LAYER", default="core")
+# The layer's Redis connections. No socket timeout: redis-py then bounds each send with
+# `asyncio.wait_for`, which on Python 3.11 drops a cancellation that lands as the send completes;
+# the cancelled receive of a closing socket then pops forever and its consumer never ends (seen
+# as a test run hanging at teardown). The layer's own blocking pop returns every 5 s, and TCP
+# keepalive finds a Redis that vanished without closing the connection (in about 25 s). A pool
+# of 1,000: a thousand sockets joining or leaving groups at once exhaust redis-py's 100, and that
+# error reaches every socket of the process (4503). Figures: docs/benchmarks.md.
+REDIS_HOST = {
+    "address": REDIS_URL,
+    "socket_timeout": None,
+    "socket_keepalive": True,
+    "socket_keepalive_options": {
+        socket.TCP_KEEPIDLE: 10,
+        socket.TCP_KEEPINTVL: 5,
+        socket.TCP_KEEPCNT: 3,
+    },
+    "max_connections": env.int("CARE_REDIS_MAX_CONNECTIONS", default=1000),
+}
 if REDIS_URL and CARE_CHANNEL_LAYER == "pubsub":
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
+            "CONFIG": {"hosts": [REDIS_HOST], "prefix": CHANNEL_LAYER_PREFIX},
         }
     }
 elif REDIS_URL:
@@ -149,18 +168,7 @@ elif REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        # redis-py's defaults (5 s read timeout, 100 connections) break a socket
-                        # process with many sockets: the layer's blocking pop also waits 5 s, so
-                        # a busy Redis turns an empty pop into a timeout; and a thousand sockets
-                        # joining or leaving groups at once exhaust the pool. Either error reaches
-                        # every socket of the process (4503). Figures: docs/benchmarks.md.
-                        "socket_timeout": 30,
-                        "max_connections": env.int("CARE_REDIS_MAX_CONNECTIONS", default=1000),
-                    }
-                ],
+                "hosts": [REDIS_HOST],
                 "capacity": 1500,
                 "expiry": 30,
                 "prefix": CHANNEL_LAYER_PREFIX,

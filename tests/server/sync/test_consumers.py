@@ -700,7 +700,7 @@ def test_a_socket_whose_group_membership_lapsed_joins_again_and_gets_what_it_mis
         settings.CHANNEL_LAYERS = {
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [settings.REDIS_URL]},
+                "CONFIG": {"hosts": [settings.REDIS_HOST]},
             }
         }
         channel_layers.backends = {}
@@ -735,7 +735,7 @@ def layer_on_own_redis(settings, own_redis):  # noqa: F811 - pytest fixture inje
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [own_redis.url]},
+            "CONFIG": {"hosts": [{**settings.REDIS_HOST, "address": own_redis.url}]},
         }
     }
     channel_layers.backends = {}
