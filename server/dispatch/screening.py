@@ -48,18 +48,34 @@ def program_schedule() -> Schedule:
 def hours_on(
     protocol: Protocol, day: datetime.date, schedule: Schedule = ()
 ) -> list[tuple[datetime.time, datetime.time]]:
-    """The program's hours on a local day: the weekday schedule, or the protocol's one window
-    every day when there is no schedule."""
+    """The program's hours that start on a local day: the weekday schedule, or the protocol's
+    one window every day when there is no schedule."""
     if not schedule:
         return [(protocol.pilot_start, protocol.pilot_end)]
     return [(start, end) for weekday, start, end in schedule if weekday == day.weekday()]
+
+
+def _scheduled(schedule: Schedule, local: datetime.datetime) -> bool:
+    """A row belongs to the weekday its hours start on: Friday 20:00–02:00 covers Friday
+    evening and the first two hours of Saturday, not the small hours of Friday itself."""
+    today, yesterday = local.weekday(), (local.weekday() - 1) % 7
+    now = local.time()
+    for weekday, start, end in schedule:
+        if start < end:
+            if weekday == today and start <= now < end:
+                return True
+        elif (weekday == today and now >= start) or (weekday == yesterday and now < end):
+            return True
+    return False
 
 
 def within_pilot_hours(
     protocol: Protocol, received_at: datetime.datetime, schedule: Schedule = ()
 ) -> bool:
     local = received_at.astimezone(zoneinfo.ZoneInfo(protocol.timezone))
-    return any(_within(s, e, local.time()) for s, e in hours_on(protocol, local.date(), schedule))
+    if schedule:
+        return _scheduled(schedule, local)
+    return _within(protocol.pilot_start, protocol.pilot_end, local.time())
 
 
 def assess(

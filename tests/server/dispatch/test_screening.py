@@ -180,6 +180,31 @@ def test_pilot_hours_that_run_past_midnight_include_the_late_night_and_the_early
     assert within_pilot_hours(night_shift, local_time(hour, minute)) is inside
 
 
+FRIDAY_NIGHT_ONLY = [(4, datetime.time(20), datetime.time(2))]  # Friday 20:00 to Saturday 02:00
+
+
+@pytest.mark.parametrize(
+    ("day", "hour", "inside"),
+    [
+        (20, 19, False),  # Friday 19:00, before the window opens
+        (20, 20, True),  # Friday 20:00
+        (20, 23, True),
+        (21, 1, True),  # Saturday 01:00: still Friday night's hours
+        (21, 2, False),  # Saturday 02:00: closed
+        (21, 21, False),  # Saturday evening: no row of its own
+        (20, 1, False),  # Friday 01:00 belongs to Thursday night, which has no hours
+    ],
+)
+def test_a_weekday_row_past_midnight_covers_that_evening_and_the_next_morning_only(
+    day, hour, inside
+):
+    protocol = Protocol(
+        pilot_start=datetime.time(11), pilot_end=datetime.time(23), timezone="America/Los_Angeles"
+    )
+    received = local_time(hour, day=day)  # 20 November 2026 is a Friday
+    assert within_pilot_hours(protocol, received, FRIDAY_NIGHT_ONLY) is inside
+
+
 # ---- exclusion questions and call types ----------------------------------------------------
 
 
