@@ -13,11 +13,22 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from mobile.client.store import Store, iso, now
+from mobile.client.store import Store, iso, now, parse_time
 
 
 class NotAllowed(Exception):
     """The protocol does not allow this from here; the message says why, for the responder."""
+
+
+# A second naloxone dose follows the first by two or three minutes; a second tap within a minute
+# is far more often the same dose tapped twice, and every dose is a public figure, so the tablet
+# asks before recording it.
+REPEAT_DOSE_SECONDS = 60
+
+
+class RepeatDose(NotAllowed):
+    """A dose is already recorded on this encounter less than `REPEAT_DOSE_SECONDS` ago; record
+    another only when the responder confirms (`another_dose=True`)."""
 
 
 # What a dose correction may change; the server's `naloxone.update` takes exactly these.
@@ -196,8 +207,13 @@ class Recorder:
         response: str = "unknown",
         ems_called: bool = False,
         at: datetime.datetime | None = None,
+        another_dose: bool = False,
     ) -> str:
-        """One tap: a dose given now. Details can be corrected later."""
+        """One tap: a dose given now. Details can be corrected later. Raises `RepeatDose` when
+        a dose was recorded within the last minute, unless the responder confirmed it."""
+        at = at or now()
+        if not another_dose:
+            self._refuse_repeat_dose(encounter_id, at)
         return self._accumulate(
             "naloxone",
             encounter_id,
@@ -210,6 +226,15 @@ class Recorder:
                 "ems_called": ems_called,
             },
         )
+
+    def _refuse_repeat_dose(self, encounter_id: str, at: datetime.datetime) -> None:
+        times = [
+            parse_time(r.get("occurred_at") or r.get("administered_at"))
+            for r in self.store.records("naloxone", parent=str(encounter_id))
+        ]
+        ago = [abs((at - t).total_seconds()) for t in times if t is not None]
+        if ago and min(ago) < REPEAT_DOSE_SECONDS:
+            raise RepeatDose(f"A dose was recorded {round(min(ago))} s ago. Record another dose?")
 
     def refer(
         self,

@@ -59,6 +59,17 @@ def iso(moment: datetime.datetime) -> str:
     return moment.astimezone(datetime.UTC).isoformat()
 
 
+def parse_time(text: str | None) -> datetime.datetime | None:
+    """A stored or server time (ISO 8601, 'Z' or an offset); None when missing or unreadable."""
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
 @dataclass(frozen=True)
 class Mutation:
     """One offline change on its way to the server (a row of the outbox)."""

@@ -15,7 +15,6 @@ from pathlib import Path
 from kivy.app import App
 from kivy.lang import Builder
 from kivy.properties import StringProperty
-from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import Screen
 
 from mobile.client.assignment_view import (
@@ -31,28 +30,12 @@ from mobile.client.assignment_view import (
 )
 from mobile.client.recorder import NotAllowed
 from mobile.ui.call_place import CallPlace  # noqa: F401 - the kv below places one
-from mobile.ui.widgets import AMBER, BLUE, GREEN, GREY, RED, BigButton
+from mobile.ui.widgets import AMBER, BLUE, GREEN, GREY, RED, BigButton, ConfirmSheet
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 BANNER_TINTS = {SAFE: GREEN, UNSAFE: RED, UNCHECKED: AMBER}
 MOVE_TINTS = {"scene_safe": GREEN, "scene_unsafe": RED}
-
-
-class ConfirmSheet(ModalView):
-    """'Mark Person down, 300 Pine St cleared?' — yes or no, big, apart."""
-
-    question = StringProperty("")
-    yes_text = StringProperty("")
-
-    def __init__(self, on_yes, **kwargs):
-        super().__init__(**kwargs)
-        self.on_yes = on_yes
-
-    def answer(self, yes: bool) -> None:
-        self.dismiss()
-        if yes:
-            self.on_yes()
 
 
 class AssignmentScreen(Screen):

@@ -23,10 +23,10 @@ from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
 from mobile.client.directory import matching, picker_label
-from mobile.client.recorder import NotAllowed
+from mobile.client.recorder import NotAllowed, RepeatDose
 from mobile.client.store import Store
 from mobile.ui.sync import clock_time
-from mobile.ui.widgets import GREEN, GREY, BigButton, BigToggle, Text
+from mobile.ui.widgets import GREEN, GREY, BigButton, BigToggle, ConfirmSheet, Text
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
@@ -196,8 +196,16 @@ class EncounterScreen(Screen):
         self.recorder.log_service(self.encounter_id, code)
         self.refresh()
 
-    def log_naloxone(self) -> None:
-        self.recorder.log_naloxone(self.encounter_id)
+    def log_naloxone(self, another_dose: bool = False) -> None:
+        try:
+            self.recorder.log_naloxone(self.encounter_id, another_dose=another_dose)
+        except RepeatDose as exc:
+            # Most often the same dose tapped twice: ask, big and apart, before counting it.
+            sheet = ConfirmSheet(on_yes=lambda: self.log_naloxone(another_dose=True))
+            sheet.question = str(exc)
+            sheet.yes_text = "Yes, another dose"
+            sheet.open()
+            return
         self.refresh()
 
     def correct(self, field: str, value: str) -> None:

@@ -18,6 +18,7 @@ from kivy.properties import BooleanProperty, ColorProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.button import Button
 from kivy.uix.label import Label
+from kivy.uix.modalview import ModalView
 from kivy.uix.textinput import TextInput
 from kivy.uix.togglebutton import ToggleButton
 from kivy.uix.widget import Widget
@@ -121,3 +122,19 @@ def layout_signature() -> tuple:
                 name = getattr(w, "stable_id", "") or w.__class__.__name__
                 found.append((name, getattr(w, "text", ""), round(x), round(y), round(w.width)))
     return tuple(sorted(found))
+
+
+class ConfirmSheet(ModalView):
+    """'Mark Person down, 300 Pine St cleared?' — yes or no, big, apart."""
+
+    question = StringProperty("")
+    yes_text = StringProperty("")
+
+    def __init__(self, on_yes, **kwargs):
+        super().__init__(**kwargs)
+        self.on_yes = on_yes
+
+    def answer(self, yes: bool) -> None:
+        self.dismiss()
+        if yes:
+            self.on_yes()

@@ -3,11 +3,12 @@ allowed transitions come from the server's protocol."""
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import pytest
 
-from mobile.client.recorder import NotAllowed
+from mobile.client.recorder import NotAllowed, RepeatDose
 from server.accounts.models import Role, User
 from server.care.models import NaloxoneAdministration, Referral
 from tests.conftest import PASSWORD
@@ -65,6 +66,38 @@ def test_naloxone_is_one_call_that_records_a_dose_under_the_encounter(crew):
     (stored,) = tablet.store.records("naloxone", parent=encounter)
     assert stored["id"] == dose and stored["route"] == "intranasal"
     assert [m.type for m in tablet.store.pending()] == ["encounter.upsert", "naloxone.create"]
+
+
+def test_a_second_naloxone_tap_within_a_minute_asks_first_and_records_nothing(crew):
+    tablet, call = crew
+    encounter = tablet.recorder.open_encounter(call["care"], people_contacted=1)
+    given = datetime.datetime(2026, 11, 20, 22, 0, tzinfo=datetime.UTC)
+    tablet.recorder.log_naloxone(encounter, at=given)
+    with pytest.raises(RepeatDose, match="Record another dose"):
+        tablet.recorder.log_naloxone(encounter, at=given + datetime.timedelta(seconds=2))
+    assert len(tablet.store.records("naloxone", parent=encounter)) == 1
+    assert [m.type for m in tablet.store.pending()] == ["encounter.upsert", "naloxone.create"]
+
+
+def test_a_second_dose_the_responder_confirms_is_recorded_as_its_own_administration(crew):
+    tablet, call = crew
+    encounter = tablet.recorder.open_encounter(call["care"], people_contacted=1)
+    given = datetime.datetime(2026, 11, 20, 22, 0, tzinfo=datetime.UTC)
+    first = tablet.recorder.log_naloxone(encounter, at=given)
+    second = tablet.recorder.log_naloxone(
+        encounter, at=given + datetime.timedelta(seconds=20), another_dose=True
+    )
+    assert first != second
+    assert len(tablet.store.records("naloxone", parent=encounter)) == 2
+
+
+def test_a_dose_three_minutes_after_the_first_is_recorded_without_asking(crew):
+    tablet, call = crew
+    encounter = tablet.recorder.open_encounter(call["care"], people_contacted=1)
+    given = datetime.datetime(2026, 11, 20, 22, 0, tzinfo=datetime.UTC)
+    tablet.recorder.log_naloxone(encounter, at=given)
+    tablet.recorder.log_naloxone(encounter, at=given + datetime.timedelta(minutes=3))
+    assert len(tablet.store.records("naloxone", parent=encounter)) == 2
 
 
 def test_opening_the_encounter_twice_returns_the_same_one(crew):

@@ -154,7 +154,7 @@ class TabletOnAFaultyNetwork(RuleBasedStateMachine):
     @precondition(lambda self: self.encounter is not None)
     @rule()
     def log_naloxone(self):
-        self.tablet.recorder.log_naloxone(self.encounter["id"])
+        self.tablet.recorder.log_naloxone(self.encounter["id"], another_dose=True)
 
     @precondition(lambda self: self.encounter is not None)
     @rule(consent=st.booleans())

@@ -391,6 +391,13 @@ def test_a_care_responder_works_a_call_on_the_tablet_through_a_network_cut(syste
     app.press(f"disposition-{disposition['code']}")
     taps = app.ask(op="taps")["taps"] - taps_before
     assert app.read("naloxone-log")["text"].startswith("Naloxone: 1 dose,")
+    # The same dose tapped again a moment later: the tablet asks first, and "no" counts nothing.
+    app.press("naloxone")
+    app.wait_for("the second-dose question", lambda: app.shows("confirm-yes"))
+    assert "Record another dose?" in app.read("confirm-question")["text"]
+    app.press("confirm-no")
+    app.wait_for("the question closed", lambda: not app.shows("confirm-yes"))
+    assert app.read("naloxone-log")["text"].startswith("Naloxone: 1 dose,")
     # Corrections after the fact, not part of the scripted taps: the response, the dose in mg
     # (a dose over the protocol's maximum is refused on the tablet), the referral's next step.
     app.press("response-improved")
