@@ -15,12 +15,12 @@ from django.db.models import Count, Q, QuerySet
 
 from server.care.models import Encounter
 from server.dispatch.models import BackupRequest, Incident, ResponseSent, UnitKind
+from server.reports.daily import DISPOSITION_FIGURES
 from server.reports.disclosure import SMALL_CELL
 from server.reports.metrics import SUPPRESSED
 
-NOT_FOUND = "unable-to-locate"
-DECLINED = "declined-services"
-TRANSPORTED = "transported"
+# The same dispositions the public figures count (daily.py).
+NOT_FOUND, DECLINED, TRANSPORTED = DISPOSITION_FIGURES
 
 
 def suppress(count: int) -> int | str:
