@@ -15,6 +15,11 @@ class MetricsView(APIView):
     roles = {"GET": (ANYONE,)}
 
     @extend_schema(
+        description="The program's public figures for one whole closed period (signed-in staff: "
+        "any range), small counts withheld. Among them, the figures peer programs publish: "
+        "eligible_care_responded and eligible_care_responded_share (% of eligible_calls), "
+        "backup_requested, median_backup_to_arrival_minutes over backup_to_arrival_calls, "
+        "person_not_found, declined_services, transports.",
         responses=OpenApiTypes.OBJECT,
         parameters=[
             OpenApiParameter(

@@ -25,7 +25,7 @@ from server.care.models import (
     ServiceGiven,
     SurveyResponse,
 )
-from server.dispatch.models import Assignment, Incident
+from server.dispatch.models import Assignment, BackupRequest, Incident
 from server.feed.write_batch import records_written
 from server.reports.daily import zone
 from server.reports.models import ChangedDay
@@ -33,6 +33,7 @@ from server.reports.models import ChangedDay
 # How to find the call a record belongs to, from the record's own foreign key.
 CALL_OF = {
     Assignment: lambda record: Q(pk=record.incident_id),
+    BackupRequest: lambda record: Q(pk=record.incident_id),
     Encounter: lambda record: Q(assignments__id=record.assignment_id),
     ServiceGiven: lambda record: Q(assignments__encounter__id=record.encounter_id),
     NaloxoneAdministration: lambda record: Q(assignments__encounter__id=record.encounter_id),

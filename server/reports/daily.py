@@ -21,6 +21,7 @@ from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
 from server.care.models import (
+    Disposition,
     Encounter,
     NaloxoneAdministration,
     Referral,
@@ -30,6 +31,7 @@ from server.care.models import (
 )
 from server.dispatch.models import (
     Assignment,
+    BackupRequest,
     CallType,
     Incident,
     IncidentStatus,
@@ -38,7 +40,13 @@ from server.dispatch.models import (
 )
 from server.reports.models import ChangedDay, DailyDuration, DailyFigure, RolledUpDay
 
-MEASURES = ("dispatch_to_arrival", "scene_safe_to_spd_clear", "care_time_on_scene")
+MEASURES = (
+    "dispatch_to_arrival",
+    "scene_safe_to_spd_clear",
+    "care_time_on_scene",
+    # From a CARE team asking police to come back to the SPD unit sent arriving on scene.
+    "backup_to_arrival",
+)
 CALL_TOTALS = (
     "calls",
     "eligible_calls",
@@ -47,6 +55,12 @@ CALL_TOTALS = (
     "resolved_by_phone",
     "referred_to_hotline",
 )
+# The encounter dispositions peer programs publish (CAHOOTS, Denver STAR), by the figure's name.
+DISPOSITION_FIGURES = {
+    "unable-to-locate": "person_not_found",
+    "declined-services": "declined_services",
+    "transported": "transports",
+}
 # Days rolled up in one transaction: a month of a big city's calls is a few hundred thousand rows.
 CHUNK_DAYS = 31
 
@@ -129,6 +143,7 @@ def spans_parts(spans: list[tuple[datetime.date, datetime.date]]) -> dict[dateti
         _care_responded(spans, on)
         _care_records(spans, on)
         _durations_python(spans, on)
+        _backups(spans, on)
     _survey_answers(spans, on)
     return found
 
@@ -177,29 +192,40 @@ def _care_responded(spans, on) -> None:
             hour=ExtractHour("incident__received_at", tzinfo=zone()),
         )
         .values_list("day", "incident__call_type__code", "incident__area", "hour")
-        .annotate(n=Count("incident", distinct=True))
+        .annotate(
+            n=Count("incident", distinct=True),
+            eligible=Count("incident", distinct=True, filter=Q(incident__eligible=True)),
+        )
         .order_by()
     )
-    for day, call_type, area, hour, n in rows:
+    for day, call_type, area, hour, n, eligible in rows:
         parts = on(day).figures
         parts[("care_responded_call_type", call_type)] += n
         parts[("care_responded_area", area or "")] += n
         parts[("care_responded_hour", str(hour))] += n
+        parts[("eligible_care_responded", "")] += eligible
 
 
 def _care_records(spans, on) -> None:
     path = "encounter__assignment__incident__received_at"
     day = TruncDate(path, tzinfo=zone())
     before = Count("id", filter=Q(before_scene_safe=True))
+    by_disposition = {
+        name: Count("id", filter=Q(disposition__code=code))
+        for code, name in DISPOSITION_FIGURES.items()
+    }
     encounters = (
         Encounter.objects.filter(_received_on(spans, "assignment__incident__received_at"))
         .annotate(day=TruncDate("assignment__incident__received_at", tzinfo=zone()))
         .values_list("day")
-        .annotate(n=Count("id"), before=before)
+        .annotate(n=Count("id"), before=before, **by_disposition)
         .order_by()
     )
-    for when, n, early in encounters:
+    for when, n, early, *ended in encounters:
         on(when).figures.update({("encounters", ""): n, ("records_before_scene_safe", ""): early})
+        on(when).figures.update(
+            {(name, ""): k for name, k in zip(by_disposition, ended, strict=True)}
+        )
     services = (
         ServiceGiven.objects.filter(_received_on(spans, path))
         .annotate(day=day)
@@ -295,9 +321,11 @@ asg AS MATERIALIZED (
   FROM {assignment} a JOIN inc ON inc.id = a.incident_id
 ),
 enc AS MATERIALIZED (
-  SELECT e.id, e.before_scene_safe, asg.day
+  SELECT e.id, e.before_scene_safe, e.disposition, asg.day
   FROM asg CROSS JOIN LATERAL (
-    SELECT id, before_scene_safe FROM {encounter} WHERE assignment_id = asg.id OFFSET 0
+    SELECT x.id, x.before_scene_safe, d.code AS disposition
+    FROM {encounter} x LEFT JOIN {disposition} d ON d.id = x.disposition_id
+    WHERE x.assignment_id = asg.id OFFSET 0
   ) e
 )
 SELECT 'calls', local::date, coalesce(police_only_code, '')::text, '', count(*),
@@ -307,7 +335,8 @@ SELECT 'calls', local::date, coalesce(police_only_code, '')::text, '', count(*),
 FROM inc GROUP BY 2, 3
 UNION ALL
 SELECT 'responded', inc.local::date, inc.call_type::text, inc.area::text,
-       extract(hour FROM inc.local)::bigint, count(DISTINCT inc.id), 0, 0, 0, 0
+       extract(hour FROM inc.local)::bigint, count(DISTINCT inc.id),
+       count(DISTINCT inc.id) FILTER (WHERE inc.eligible), 0, 0, 0
 FROM asg JOIN inc ON inc.id = asg.incident_id
 WHERE asg.kind = 'care' AND asg.on_scene_at IS NOT NULL GROUP BY 2, 3, 4, 5
 UNION ALL
@@ -331,8 +360,21 @@ WHERE spd.kind = 'spd' AND spd.response = 'dual'
   AND care.on_scene_at IS NOT NULL AND care.cleared_at IS NOT NULL
 GROUP BY 2
 UNION ALL
-SELECT 'encounters', day, '', '', count(*), count(*) FILTER (WHERE before_scene_safe), 0, 0, 0, 0
+SELECT 'encounters', day, '', '', count(*), count(*) FILTER (WHERE before_scene_safe),
+       count(*) FILTER (WHERE disposition = %(not_found)s),
+       count(*) FILTER (WHERE disposition = %(declined)s),
+       count(*) FILTER (WHERE disposition = %(transported)s), 0
 FROM enc GROUP BY 2
+UNION ALL
+SELECT 'backup', inc.local::date, '', '', count(*), 0, 0, 0, 0, 0
+FROM {backup} b JOIN inc ON inc.id = b.incident_id GROUP BY 2
+UNION ALL
+SELECT 'duration', inc.local::date, 'backup_to_arrival', '',
+       floor(extract(epoch FROM sent.on_scene_at - b.requested_at) + 0.5)::bigint,
+       count(*), 0, 0, 0, 0
+FROM {backup} b JOIN inc ON inc.id = b.incident_id
+JOIN {assignment} sent ON sent.id = b.answered_by_id
+WHERE sent.on_scene_at IS NOT NULL GROUP BY 2, 3, 5
 UNION ALL
 SELECT 'services_given', day, '', '', count(*), count(*) FILTER (WHERE s.before_scene_safe),
        0, 0, 0, 0
@@ -371,7 +413,8 @@ def _pg_ranges(spans) -> tuple[str, dict]:
 
 
 def _calls_postgres(spans, on) -> None:
-    """What _call_totals, _care_responded, _care_records and _durations_python count, in one go."""
+    """What _call_totals, _care_responded, _care_records, _durations_python and _backups count,
+    in one go."""
     ranges, params = _pg_ranges(spans)
     tables = {
         "incident": Incident._meta.db_table,
@@ -381,12 +424,15 @@ def _calls_postgres(spans, on) -> None:
         "service": ServiceGiven._meta.db_table,
         "naloxone": NaloxoneAdministration._meta.db_table,
         "referral": Referral._meta.db_table,
+        "disposition": Disposition._meta.db_table,
+        "backup": BackupRequest._meta.db_table,
         "ranges": ranges,
     }
     params |= {
         "connected": ReferralStatus.CONNECTED.value,
         "phone": IncidentStatus.RESOLVED_BY_PHONE.value,
         "hotline": IncidentStatus.REFERRED_TO_HOTLINE.value,
+        **dict(zip(("not_found", "declined", "transported"), DISPOSITION_FIGURES, strict=True)),
     }
     with connection.cursor() as cursor:
         cursor.execute(_PG_CALLS.format(**tables), params)
@@ -407,8 +453,11 @@ def _take_row(parts: Parts, kind: str, label: str, other: str, numbers: list[int
         figures[("care_responded_call_type", label)] += n
         figures[("care_responded_area", other or "")] += n
         figures[("care_responded_hour", str(hour))] += n
+        figures[("eligible_care_responded", "")] += numbers[2]
     elif kind == "duration":
         parts.durations[(label, numbers[0])] += numbers[1]
+    elif kind == "backup":
+        figures[("backup_requested", "")] += numbers[0]
     elif kind == "freed":
         figures[("police_time_freed_us", "")] += numbers[0]
         figures[("police_time_freed_calls", "")] += numbers[1]
@@ -419,6 +468,9 @@ def _take_row(parts: Parts, kind: str, label: str, other: str, numbers: list[int
             figures[(_THIRD[kind], "")] += numbers[2]
         if kind == "naloxone_administrations":
             figures[("naloxone_response", label)] += numbers[0]
+        if kind == "encounters":
+            for name, n in zip(DISPOSITION_FIGURES.values(), numbers[2:5], strict=True):
+                figures[(name, "")] += n
 
 
 def _durations_python(spans, on) -> None:
@@ -460,6 +512,20 @@ def _durations_python(spans, on) -> None:
                     ("police_time_freed_calls", ""): 1,
                 }
             )
+
+
+def _backups(spans, on) -> None:
+    """Police backup asked for on the day's calls, and the minutes until the SPD unit sent in
+    answer arrived (the same counts as the PostgreSQL statement's)."""
+    rows = BackupRequest.objects.filter(_received_on(spans, "incident__received_at")).values_list(
+        "incident__received_at", "requested_at", "answered_by__on_scene_at"
+    )
+    here = zone()
+    for received, requested, arrived in rows:
+        parts = on(received.astimezone(here).date())
+        parts.figures[("backup_requested", "")] += 1
+        if arrived:
+            parts.durations[("backup_to_arrival", whole_seconds(arrived - requested))] += 1
 
 
 # ---- the roll-up -------------------------------------------------------------------------------

@@ -30,6 +30,16 @@ CARE_TOTALS = (
     "referrals_connected",
     "records_before_scene_safe",
 )
+# The figures peer programs publish (CAHOOTS, Denver STAR), counted the same way here; with the
+# backup's minutes to arrive (MEASURES) and the share of eligible calls CARE responded to.
+PEER_TOTALS = (
+    "eligible_care_responded",
+    "backup_requested",
+    "person_not_found",
+    "declined_services",
+    "transports",
+)
+PEER_MEASURES = ("backup_to_arrival",)
 # The program is judged on these: another count is withheld in their place where one will do.
 HEADLINE = ("calls", "care_responded", "eligible_calls", "eligible_police_only")
 # Breakdowns shown as lists: (figure, the key naming a row, the parts' prefix in the counts).
@@ -55,6 +65,14 @@ DEFINITIONS = {
     "clearing the call.",
     "care_time_on_scene": "Minutes from a CARE team arriving on scene to it clearing the call.",
     "medians": "Each median is taken over the calls' times counted to the nearest second.",
+    "eligible_care_responded": "Eligible calls (calls that passed screening for CARE) on which a "
+    "CARE team arrived on scene; the share is of all eligible calls, as Denver STAR reports it.",
+    "backup_requested": "Times a CARE team on scene asked police to come back. The minutes to "
+    "arrive run from the request to the SPD unit sent in answer arriving on scene, over the "
+    "requests answered that way.",
+    "person_not_found": "CARE encounters that ended with the person not found (unable to locate).",
+    "declined_services": "CARE encounters in which the person declined services.",
+    "transports": "CARE encounters that ended with the person transported to services.",
     "police_time_freed": "For each dual-dispatched call whose SPD unit marked the scene safe: the "
     "time from the SPD unit clearing to the CARE team clearing (zero when CARE cleared first). "
     "It is the on-scene time the officers handed over to CARE after the scene was safe, which "
@@ -88,7 +106,7 @@ def cell(figure: str, item: object) -> str:
 def raw_figures(parts: Parts, questions: list[str] | None = None) -> dict:
     """The unsuppressed figures of summed parts: counts by cell name, medians, sums."""
     figures = parts.figures
-    counts = {name: figures[(name, "")] for name in CALL_TOTALS + CARE_TOTALS}
+    counts = {name: figures[(name, "")] for name in CALL_TOTALS + CARE_TOTALS + PEER_TOTALS}
     for figure, item in list(figures):
         prefix = _BREAKDOWN_OF.get(figure)
         if prefix and figures[(figure, item)]:
@@ -186,6 +204,11 @@ def relations(counts: dict[str, int]) -> Table:
         ("scene_safe_to_spd_clear_calls", ["police_time_freed_calls"]),
         ("naloxone_administrations", ["naloxone_ems_called"]),
         ("referrals_made", ["referrals_connected"]),
+        ("eligible_calls", ["eligible_care_responded"]),
+        ("care_responded", ["eligible_care_responded"]),
+        # One disposition per encounter: the three are apart from each other.
+        ("encounters", ["person_not_found", "declined_services", "transports"]),
+        ("backup_requested", ["backup_to_arrival_calls"]),
     ):
         table.add_nested(whole, parts)
     for name in counts:
@@ -221,6 +244,11 @@ def shown_figures(raw: dict, hidden: set[str], start: datetime.date, end: dateti
         answer[name] = shown(name)
     answer["referrals_connected_share"] = _share(
         counts, "referrals_connected", "referrals_made", hidden
+    )
+    for name in PEER_TOTALS:
+        answer[name] = shown(name)
+    answer["eligible_care_responded_share"] = _share(
+        counts, "eligible_care_responded", "eligible_calls", hidden
     )
     for figure, key in BREAKDOWNS.items():
         answer[figure] = [

@@ -100,6 +100,9 @@ class PublishedMonth(models.Model):
     figures = models.JSONField(help_text="[[figure, item, value], ...]")
     durations = models.JSONField(help_text="[[measure, seconds, calls], ...]")
     published_at = models.DateTimeField()
+    # Months published before the peer programs' figures were counted get them added once, from
+    # the calls as they stand the first time they are asked for, and fixed from then on.
+    has_peer_figures = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["month"]

@@ -1,6 +1,7 @@
 """`GET /api/v1/metrics/peer`: the figures peer programs publish, for signed-in supervisors and
 coordinators over any range (audited). Not public: an arbitrary range of public answers could be
-differenced down to one person; the public figures are whole published periods only."""
+differenced down to one person; the public gets the same figures in GET /api/v1/metrics, for whole
+published periods only."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ class PeerMetricsView(APIView):
     roles = {"GET": (Role.ADMIN, Role.COORDINATOR)}
 
     @extend_schema(
+        description="The figures peer programs publish for any range of days (default: the last "
+        "365), as GET /api/v1/metrics names and suppresses them. Audited.",
         responses=OpenApiTypes.OBJECT,
         parameters=[
             OpenApiParameter("from", OpenApiTypes.DATE),

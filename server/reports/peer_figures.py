@@ -1,7 +1,8 @@
 """The figures peer programs publish (CAHOOTS, Denver STAR), counted the same way here:
 the share of eligible calls CARE responded to, police backup asked for and how long it took to
 arrive, people not found, people who declined services, transports — and the eligible calls
-that went police only, for supervisors. Small counts are suppressed as on the public dashboard.
+that went police only, for supervisors. The peer figures for a range are the public figures'
+own (metrics.py), suppressed with them; the board's panel counts the dispatcher's own calls.
 """
 
 from __future__ import annotations
@@ -15,17 +16,11 @@ from django.db.models import Count, Q, QuerySet
 
 from server.care.models import Encounter
 from server.dispatch.models import BackupRequest, Incident, ResponseSent, UnitKind
-from server.reports.disclosure import SMALL_CELL
-from server.reports.metrics import SUPPRESSED
+from server.reports.daily import DISPOSITION_FIGURES
+from server.reports.metrics import program_metrics
 
-NOT_FOUND = "unable-to-locate"
-DECLINED = "declined-services"
-TRANSPORTED = "transported"
-
-
-def suppress(count: int) -> int | str:
-    """A count of 1 to 10 shows as `<11`, as on the dashboard."""
-    return SUPPRESSED if 0 < count < SMALL_CELL else count
+# The same dispositions the public figures count (daily.py).
+NOT_FOUND, DECLINED, TRANSPORTED = DISPOSITION_FIGURES
 
 
 def _bounds(start: datetime.date, end: datetime.date) -> tuple:
@@ -33,12 +28,6 @@ def _bounds(start: datetime.date, end: datetime.date) -> tuple:
     first = datetime.datetime.combine(start, datetime.time(), tzinfo=zone)
     after = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time(), zone)
     return first, after
-
-
-def _share(part: int, whole: int) -> float | str:
-    if isinstance(suppress(whole), str) or isinstance(suppress(part), str):
-        return "withheld"
-    return round(part / whole, 3) if whole else 0.0
 
 
 def peer_counts(incidents: QuerySet[Incident]) -> dict:
@@ -69,19 +58,30 @@ def peer_counts(incidents: QuerySet[Incident]) -> dict:
     }
 
 
+# The peer programs' figures as the public answer names them (metrics.shown_figures).
+PEER_ANSWER = (
+    "eligible_calls",
+    "eligible_care_responded",
+    "eligible_care_responded_share",
+    "backup_requested",
+    "backup_to_arrival_calls",
+    "median_backup_to_arrival_minutes",
+    "person_not_found",
+    "declined_services",
+    "transports",
+)
+
+
 def peer_figures(*, start: datetime.date, end: datetime.date) -> dict:
-    """The public, suppressed figures for local days start to end inclusive."""
-    first, after = _bounds(start, end)
-    raw = peer_counts(Incident.objects.filter(received_at__gte=first, received_at__lt=after))
-    median = raw.pop("backup_minutes_median")
-    shown = {name: suppress(n) for name, n in raw.items()}
-    shown["care_responded_share_of_eligible"] = _share(
-        raw["eligible_calls_care_responded"], raw["eligible_calls"]
-    )
-    shown["backup_minutes_median"] = (
-        median if not isinstance(suppress(raw["backup_arrived"]), str) else "withheld"
-    )
-    return shown
+    """The peer figures for local days start to end inclusive, suppressed as part of the whole
+    range's table (the one suppression every figure goes through: metrics, disclosure.py)."""
+    shown = program_metrics(start=start, end=end)
+    return {name: shown[name] for name in PEER_ANSWER} | {
+        "definitions": {
+            key: shown["definitions"][key]
+            for key in ("eligible_care_responded", "backup_requested", "suppression")
+        }
+    }
 
 
 def dispatcher_outcomes(user) -> dict:
@@ -89,8 +89,9 @@ def dispatcher_outcomes(user) -> dict:
     since = datetime.datetime.now(ZoneInfo(settings.TIME_ZONE)) - datetime.timedelta(days=30)
     raw = peer_counts(Incident.objects.filter(created_by=user, received_at__gte=since))
     whole = raw["eligible_calls"]
+    # A percentage, as on the public dashboard.
     raw["care_responded_share_of_eligible"] = (
-        round(raw["eligible_calls_care_responded"] / whole, 3) if whole else None
+        round(100 * raw["eligible_calls_care_responded"] / whole, 1) if whole else None
     )
     return {"peer_outcomes": raw}
 

@@ -15,7 +15,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from server.reports.daily import Parts, range_parts
-from server.reports.metrics import hidden_in_range, question_keys, raw_figures, shown_figures
+from server.reports.metrics import (
+    PEER_MEASURES,
+    PEER_TOTALS,
+    hidden_in_range,
+    question_keys,
+    raw_figures,
+    shown_figures,
+)
 from server.reports.models import PublishedMonth
 from server.reports.periods import (
     Period,
@@ -30,6 +37,8 @@ def published_parts(first_day) -> Parts:
     stored = PublishedMonth.objects.filter(month=first_day).first()
     if stored is None:
         stored = _publish(first_day)
+    elif not stored.has_peer_figures:
+        stored = _add_peer_figures(stored)
     parts = Parts()
     parts.figures.update({(f, i): v for f, i, v in stored.figures})
     parts.durations.update({(m, s): n for m, s, n in stored.durations})
@@ -52,6 +61,24 @@ def _publish(first_day) -> PublishedMonth:
         # Published meanwhile by another request: the first one stands.
         return PublishedMonth.objects.get(month=first_day)
     return record
+
+
+def _add_peer_figures(stored: PublishedMonth) -> PublishedMonth:
+    """A month published before the peer programs' figures were counted: add them (only them)
+    from its calls as they stand now, once; its other figures stay as first published."""
+    period = month(stored.month.year, stored.month.month)
+    parts = range_parts(period.first, period.last)
+    figures = [[f, i, v] for (f, i), v in parts.figures.items() if v and f in PEER_TOTALS]
+    durations = [[m, s, n] for (m, s), n in parts.durations.items() if n and m in PEER_MEASURES]
+    kept = [row for row in stored.figures if row[0] not in PEER_TOTALS]
+    kept_durations = [row for row in stored.durations if row[0] not in PEER_MEASURES]
+    PublishedMonth.objects.filter(month=stored.month, has_peer_figures=False).update(
+        figures=sorted(kept + figures),
+        durations=sorted(kept_durations + durations),
+        has_peer_figures=True,
+    )
+    # Added meanwhile by another request: the first addition stands.
+    return PublishedMonth.objects.get(month=stored.month)
 
 
 def period_metrics(period: Period) -> dict:

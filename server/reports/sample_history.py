@@ -27,6 +27,7 @@ from django.db import transaction
 from server.accounts.models import User
 from server.care.models import (
     DirectoryService,
+    Disposition,
     Encounter,
     NaloxoneAdministration,
     NaloxoneResponse,
@@ -72,6 +73,7 @@ class References:
     service_types: list
     questions: list[str]
     reasons: list[str]
+    dispositions: list = field(default_factory=list)
 
     @classmethod
     def from_database(cls) -> References:
@@ -94,6 +96,7 @@ class References:
             reasons=list(
                 PoliceOnlyReason.objects.filter(active=True).values_list("code", flat=True)
             ),
+            dispositions=list(Disposition.objects.order_by("pk")),
         )
 
 
@@ -306,6 +309,8 @@ def _care_records(rng, care: Assignment, refs: References, free_text: str) -> li
         assignment=care,
         started_at=at,
         before_scene_safe=rng.random() < 0.1,
+        # Drawn apart from `rng`, so the rest of a seeded history stays as it was.
+        disposition=random.Random(at.isoformat()).choice([None, *refs.dispositions]),
         notes=free_text,
     )
     made: list = [encounter]

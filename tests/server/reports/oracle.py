@@ -17,7 +17,7 @@ from server.care.models import (
     SurveyQuestion,
     SurveyResponse,
 )
-from server.dispatch.models import Assignment, Incident
+from server.dispatch.models import Assignment, BackupRequest, Incident
 from tests.conftest import SEATTLE
 
 
@@ -66,10 +66,12 @@ def raw_from_calls(start: datetime.date, end: datetime.date) -> dict:
         counts[f"care_responded_by_call_type:{call.call_type.code}"] += 1
         counts[f"care_responded_by_area:{call.area or '(outside any area)'}"] += 1
         counts[f"care_responded_by_hour:{local.hour}"] += 1
+    counts["eligible_care_responded"] = sum(by_call[i].eligible for i in reached)
     for name in ("care_responded", "police_time_freed_calls"):
         counts[name] += 0
     raw = {"counts": counts, "medians": {}}
     _times(assignments, by_call, raw)
+    _backups(ids, raw)
     _care(ids, raw)
     return {**raw, "counts": dict(counts)}
 
@@ -109,10 +111,30 @@ def _times(assignments, by_call, raw) -> None:
     raw["police_time_freed_seconds"] = freed / datetime.timedelta(microseconds=1) / 1_000_000
 
 
+def _backups(ids, raw) -> None:
+    """Police backup asked for on the calls, and minutes from each request to its SPD unit on
+    scene."""
+    requests = list(BackupRequest.objects.filter(incident__in=ids).select_related("answered_by"))
+    raw["counts"]["backup_requested"] = len(requests)
+    took = [
+        _seconds(r.answered_by.on_scene_at - r.requested_at)
+        for r in requests
+        if r.answered_by and r.answered_by.on_scene_at
+    ]
+    raw["medians"]["backup_to_arrival"] = statistics.median(took) if took else 0
+    raw["counts"]["backup_to_arrival_calls"] = len(took)
+
+
 def _care(ids, raw) -> None:
     counts = raw["counts"]
-    encounters = list(Encounter.objects.filter(assignment__incident__in=ids))
+    encounters = list(
+        Encounter.objects.filter(assignment__incident__in=ids).select_related("disposition")
+    )
     counts["encounters"] = len(encounters)
+    ended = Counter(e.disposition.code for e in encounters if e.disposition)
+    counts["person_not_found"] = ended["unable-to-locate"]
+    counts["declined_services"] = ended["declined-services"]
+    counts["transports"] = ended["transported"]
     early = sum(e.before_scene_safe for e in encounters)
     on = {"encounter__assignment__incident__in": ids}
     services = list(ServiceGiven.objects.filter(**on))

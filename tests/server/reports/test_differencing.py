@@ -36,6 +36,11 @@ NESTED = [
     ("referrals_made", ["referrals_connected"]),
     ("care_time_on_scene_calls", ["police_time_freed_calls"]),
     ("scene_safe_to_spd_clear_calls", ["police_time_freed_calls"]),
+    ("eligible_calls", ["eligible_care_responded"]),
+    ("care_responded", ["eligible_care_responded"]),
+    # An encounter ends one way: not found, declined and transported are apart.
+    ("encounters", ["person_not_found", "declined_services", "transports"]),
+    ("backup_requested", ["backup_to_arrival_calls"]),
 ]
 
 

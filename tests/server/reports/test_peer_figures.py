@@ -4,11 +4,14 @@ and its time to arrive, and the supervisors' page of eligible calls sent police 
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 
 from django.test import Client
 from django.utils import timezone
 
+from server.accounts.models import Role, User
+from server.care.models import Disposition, Encounter
 from server.dispatch.models import Assignment, BackupRequest, Incident
 from server.reports.peer_figures import dispatcher_outcomes, peer_counts, police_only_report
 from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data
@@ -48,8 +51,11 @@ def test_the_peer_figures_are_for_staff_and_withhold_small_counts(dispatched, cl
     answer = client_for("coordinator").get("/api/v1/metrics/peer")
     assert answer.status_code == 200
     figures = answer.json()
+    # One eligible call, which CARE has not reached yet: the same suppression as the public's.
     assert figures["eligible_calls"] == "<11"
-    assert figures["care_responded_share_of_eligible"] == "withheld"
+    assert figures["eligible_care_responded"] == 0
+    assert figures["eligible_care_responded_share"] == "<11"
+    assert figures["median_backup_to_arrival_minutes"] is None
 
 
 def test_the_supervisor_page_groups_police_only_calls_by_reason_dispatcher_and_week(
@@ -81,3 +87,30 @@ def test_the_supervisor_page_groups_police_only_calls_by_reason_dispatcher_and_w
     assert "weapon reported by a neighbour" not in shown.content.decode()  # the note stays in
     page.force_login(people["dispatcher"])
     assert page.get("/reports/police-only/").status_code == 403
+
+
+def test_the_board_shows_the_peer_figures_of_the_dispatchers_own_calls_only(
+    dispatched, new_call, people
+):
+    mine = dispatched()
+    theirs = new_call()
+    colleague = User.objects.create_user(username="dispatcher2", role=Role.DISPATCHER)
+    Incident.objects.filter(pk=theirs["id"]).update(created_by=colleague)
+    Assignment.objects.filter(pk=mine["care"]).update(on_scene_at=timezone.now())
+    Encounter.objects.create(
+        id=uuid.uuid4(),
+        recorded_by=people["care1"],
+        assignment=Assignment.objects.get(pk=mine["care"]),
+        started_at=timezone.now(),
+        disposition=Disposition.objects.get(code="transported"),
+    )
+    board = Client()
+    board.force_login(people["dispatcher"])
+
+    page = board.get("/dispatch/").content.decode()
+
+    panel = page.split('id="peer-outcomes"')[1].split("</dl>")[0]
+    # Their call, eligible and not reached, would make it 1 of 2.
+    assert "<dd>1 of 1 (100.0 %)</dd>" in panel
+    assert re.search(r"<dt>Transports</dt><dd>1</dd>", panel)
+    assert re.search(r"<dt>Declined services</dt><dd>0</dd>", panel)
