@@ -191,6 +191,7 @@ urlpatterns = [
     ),
     path("reports/police-only/", police_only_views.police_only_page, name="police-only-report"),
     path("coordinator/", care_views.referral_queue, name="coordinator"),
+    path("coordinator/console-token", care_views.console_token, name="coordinator-console-token"),
     path(
         "coordinator/referrals/<uuid:referral_id>/", care_views.referral_page, name="referral-page"
     ),

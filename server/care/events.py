@@ -1,5 +1,6 @@
 """The change-feed events care publishes, declared once: care records go on the CARE unit's
-stream only; the directory on the `directory` stream every responder reads."""
+stream only; the directory on the `directory` stream every responder reads; a referral's
+follow-up (its status, when, by whom, the note) on the `referrals` stream coordinators read."""
 
 EVENT_KINDS = {
     "encounter.updated": "An encounter was opened or edited.",
@@ -8,6 +9,10 @@ EVENT_KINDS = {
     "naloxone.updated": "A naloxone administration was corrected.",
     "referral.recorded": "A referral was made.",
     "referral.updated": "A referral's status, note or follow-up date changed.",
+    "referral.followed_up": (
+        "A referral was followed up (by a coordinator, a responder or the receiving "
+        "organization's Task update): its status and the history entry, for coordinators."
+    ),
     "survey.recorded": "A client-experience survey was answered.",
     "directory.updated": "The services directory changed.",
 }

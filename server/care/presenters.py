@@ -18,6 +18,8 @@ from server.care.models import (
     NaloxoneResponse,
     NaloxoneRoute,
     Referral,
+    ReferralStatus,
+    ReferralUpdate,
     ServiceGiven,
     ServiceType,
     SurveyQuestion,
@@ -79,6 +81,39 @@ def referral_data(record: Referral) -> dict:
         "follow_up_due": record.follow_up_due.isoformat() if record.follow_up_due else None,
         "version": record.version,
         "before_scene_safe": record.before_scene_safe,
+    }
+
+
+def follow_up_author(update: ReferralUpdate, referral: Referral) -> str:
+    """Who made a follow-up, as the coordinator reads it: a receiving organization's Task update
+    is made with its partner key, and shows as that organization's name."""
+    author = update.author
+    client = getattr(author, "system_client", None)
+    if client is not None and client.kind == "partner":
+        if client.organization_id == referral.service.organization_hsds_id:
+            return referral.service.organization
+        return client.name
+    return author.username
+
+
+def referral_follow_up_data(referral: Referral, update: ReferralUpdate) -> dict:
+    """A follow-up as the coordinators' pages show it (the `referrals` stream): the referral's
+    status and version, and the history entry. The note is text the author typed (a partner's
+    reason or outcome among it): pages show it as text."""
+    return {
+        "id": str(referral.id),
+        "status": referral.status,
+        "status_label": ReferralStatus(referral.status).label,
+        "version": referral.version,
+        "follow_up_due": referral.follow_up_due.isoformat() if referral.follow_up_due else None,
+        "update": {
+            "at": update.created_at.isoformat(),
+            "by": follow_up_author(update, referral),
+            "from_status": update.from_status,
+            "to_status": update.to_status,
+            "note": update.note,
+            "follow_up_due": update.follow_up_due.isoformat() if update.follow_up_due else None,
+        },
     }
 
 

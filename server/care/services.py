@@ -39,7 +39,13 @@ from server.care.models import (
     SurveyQuestion,
     SurveyResponse,
 )
-from server.care.presenters import encounter_data, naloxone_data, referral_data, service_data
+from server.care.presenters import (
+    encounter_data,
+    naloxone_data,
+    referral_data,
+    referral_follow_up_data,
+    service_data,
+)
 from server.commands import check_time, full_clean
 from server.dispatch.models import Assignment, UnitKind
 from server.errors import (
@@ -625,7 +631,7 @@ def update_referral(
             referral.follow_up_due = follow_up_due
         referral.version += 1
         referral.save()
-        ReferralUpdate.objects.create(
+        update = ReferralUpdate.objects.create(
             referral=referral,
             author=actor,
             from_status=current,
@@ -642,6 +648,13 @@ def update_referral(
             after=_record_dict(referral) | {"note": note},
         )
         _publish(referral.encounter, "referral.updated", referral_data(referral), mutation_id)
+        # The coordinators' pages follow referrals live; they can't read the unit's stream.
+        publish_event(
+            stream="referrals",
+            kind="referral.followed_up",
+            data=referral_follow_up_data(referral, update),
+            mutation_id=mutation_id,
+        )
         return referral
 
 

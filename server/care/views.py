@@ -7,19 +7,30 @@ import uuid
 
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import F
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import F, Prefetch
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from server.accounts.models import Role
+from server.accounts.services import issue_console_token
 from server.accounts.views import console_for
 from server.audit.services import record_audit
 from server.care import commands, selectors
-from server.care.models import REFERRAL_FLOW, DirectoryService, Referral, ReferralStatus
+from server.care.models import (
+    REFERRAL_FLOW,
+    DirectoryService,
+    Referral,
+    ReferralStatus,
+    ReferralUpdate,
+)
 from server.care.opening import capacity_text, opening
+from server.care.presenters import follow_up_author
 from server.dispatch.models import Unit, UnitKind
 from server.errors import CareFieldError
+from server.feed.models import Stream
+from server.feed.services import user_stream
 
 PAGE_SIZE = 25
 # Age filter: the referral was made within this many days, or longer ago for "older".
@@ -29,6 +40,25 @@ AGES = {
     "30": "In the last 30 days",
     "older": "More than 30 days ago",
 }
+# The history entries with their authors (a partner key's account shows as its organization).
+UPDATES_WITH_AUTHORS = Prefetch(
+    "updates", queryset=ReferralUpdate.objects.select_related("author__system_client")
+)
+
+
+def _live_cursors(request: HttpRequest) -> dict[str, int]:
+    """Where the page's live feed starts: the end of each stream a coordinator reads, so the
+    socket sends only what changes after the page was drawn."""
+    streams = [user_stream(request.user.pk), "directory", "referrals"]
+    ends = dict(Stream.objects.filter(name__in=streams).values_list("name", "last_seq"))
+    return {s: ends.get(s, 0) for s in streams}
+
+
+def _last_update(referral: Referral) -> dict | None:
+    updates = list(referral.updates.all())  # prefetched, oldest first
+    if not updates:
+        return None
+    return {"at": updates[-1].created_at, "by": follow_up_author(updates[-1], referral)}
 
 
 def _filtered(request: HttpRequest):
@@ -66,11 +96,14 @@ def _is_uuid(raw: str) -> bool:
 @console_for(Role.COORDINATOR)
 def referral_queue(request: HttpRequest) -> HttpResponse:
     referrals, chosen = _filtered(request)
-    page = Paginator(referrals, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(referrals.prefetch_related(UPDATES_WITH_AUTHORS), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     rows = [
         {
             "referral": r,
             "overdue": selectors.is_overdue(r),
+            "last_update": _last_update(r),
         }
         for r in page.object_list
     ]
@@ -88,6 +121,7 @@ def referral_queue(request: HttpRequest) -> HttpResponse:
             "directory": DirectoryService.objects.order_by("name"),
             "units": Unit.objects.filter(kind=UnitKind.CARE),
             "ages": AGES,
+            "cursors": _live_cursors(request),
         },
     )
 
@@ -123,7 +157,10 @@ def referral_page(request: HttpRequest, referral_id) -> HttpResponse:
                 s.service.label for s in encounter.services.select_related("service")
             ],
             "naloxone_given": encounter.naloxone.exists(),
-            "updates": referral.updates.select_related("author"),
+            "updates": [
+                {"update": u, "by": follow_up_author(u, referral)}
+                for u in referral.updates.select_related("author__system_client")
+            ],
             "next_statuses": [
                 (value, label)
                 for value, label in ReferralStatus.choices
@@ -135,8 +172,17 @@ def referral_page(request: HttpRequest, referral_id) -> HttpResponse:
             "problem": problem,
             "fields": fields,
             "saved": request.GET.get("saved") == "1",
+            "cursors": _live_cursors(request),
         },
     )
+
+
+@console_for(Role.COORDINATOR)
+@require_POST
+def console_token(request: HttpRequest) -> JsonResponse:
+    """A device token for this signed-in coordinator's pages to open the live feed with (as the
+    dispatch board's): the same one while the session lives, and it dies with the session."""
+    return JsonResponse({"token": issue_console_token(user=request.user, session=request.session)})
 
 
 def _follow_up(request: HttpRequest, referral: Referral) -> tuple[str, dict]:

@@ -32,7 +32,7 @@ from server.feed.models import Event, Stream
 
 logger = logging.getLogger(__name__)
 
-STREAM_NAME = re.compile(r"^(dispatch|directory|unit:[0-9]+|user:[0-9]+)$")
+STREAM_NAME = re.compile(r"^(dispatch|directory|referrals|unit:[0-9]+|user:[0-9]+)$")
 
 # Every event kind, declared by the app that publishes it (in its AppConfig.ready); the feed
 # refuses to write a kind nobody declared, so the tablet's and the boards' list of kinds can be

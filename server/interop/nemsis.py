@@ -4,10 +4,11 @@ a gap report naming, per record, what a state EMS data system asks for that CARE
 capture. No free text leaves: only codes, times, doses and record numbers.
 
 Code values (see docs/standards.md for where each was checked):
-eMedications.02 9923001 No; .03 RxNorm 7242 naloxone; .04 9927015 Intramuscular (IM), 9927017
-Intranasal; .06 3706021 Milligrams (mg); .07 9916001 Improved, 9916003 Unchanged, 9916005 Worse;
-.10 9905021 Other Non-Healthcare Professional; eDisposition.27 4227001 Patient Contact Made; NOT
-value 7701003 Not Recorded.
+eMedications.02 9923001 No; .03 RxNorm 7242 naloxone, marked CodeType 9924003 (RxNorm) as 3.5
+asks; .04 9927015 Intramuscular (IM), 9927017 Intranasal; .06 3706021 Milligrams (mg); .07 9916001
+Improved, 9916003 Unchanged, 9916005 Worse; .10 9905021 Other Non-Healthcare Professional;
+eDisposition.27 4227001 Patient Contact Made, inside 3.5's eDisposition.IncidentDispositionGroup;
+NOT value 7701003 Not Recorded.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "nemsis_naloxone.xsd"
 
 NOT_PRIOR_TO_UNIT = "9923001"  # eMedications.02: No — CARE gave it, not someone before CARE.
 RXNORM_NALOXONE = "7242"
+CODE_TYPE_RXNORM = "9924003"  # eMedications.03's CodeType in 3.5: the code is an RxNorm code
 MILLIGRAMS = "3706021"
 NOT_RECORDED = "7701003"
 PATIENT_CONTACT_MADE = "4227001"
@@ -94,9 +96,34 @@ ALWAYS_MISSING = [
         "The standing order CARE works under is not recorded per dose.",
     ),
     (
-        "eDisposition",
-        "Transport disposition and destination",
+        "eMedications.08",
+        "Medication complication",
+        "Complications after naloxone are not recorded on the tablet.",
+    ),
+    (
+        "eDisposition.28",
+        "Patient evaluation/care",
+        "Not recorded as such; only that naloxone was given.",
+    ),
+    (
+        "eDisposition.29",
+        "Crew disposition",
+        "Not recorded; CARE hands over to EMS when it is called.",
+    ),
+    (
+        "eDisposition.30",
+        "Transport disposition",
         "CARE does not transport; only whether EMS was called is kept.",
+    ),
+    (
+        "eDisposition.32",
+        "Level of care provided per protocol",
+        "CARE responders are not an EMS level of care.",
+    ),
+    (
+        "eDisposition",
+        "Destination",
+        "CARE does not transport; no destination is kept.",
     ),
 ]
 
@@ -135,7 +162,7 @@ def _medication_group(parent: etree._Element, record: NaloxoneAdministration) ->
     group.set("CorrelationID", str(record.pk))
     _sub(group, "eMedications.01", record.administered_at.isoformat(timespec="seconds"))
     _sub(group, "eMedications.02", NOT_PRIOR_TO_UNIT)
-    _sub(group, "eMedications.03", RXNORM_NALOXONE)
+    _sub(group, "eMedications.03", RXNORM_NALOXONE).set("CodeType", CODE_TYPE_RXNORM)
     _sub(group, "eMedications.04", ROUTES[record.route])
     dosage = _sub(group, "eMedications.DosageGroup")
     _sub(dosage, "eMedications.05", str(_dose_total(record)))
@@ -162,8 +189,10 @@ def build_xml(records: list[NaloxoneAdministration]) -> etree._Element:
         medications = _sub(report, "eMedications")
         for record in doses:
             _medication_group(medications, record)
-        # Giving naloxone means CARE reached the person.
-        _sub(_sub(report, "eDisposition"), "eDisposition.27", PATIENT_CONTACT_MADE)
+        # Giving naloxone means CARE reached the person. In 3.5 the unit disposition sits in
+        # the incident disposition group (with .28-.30, which CARE does not record: gap report).
+        disposition = _sub(_sub(report, "eDisposition"), "eDisposition.IncidentDispositionGroup")
+        _sub(disposition, "eDisposition.27", PATIENT_CONTACT_MADE)
     return root
 
 

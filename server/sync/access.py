@@ -18,4 +18,8 @@ def readable_streams(user) -> list[str]:
         streams.append(unit_stream(user.unit_id))
     if role in (Role.CARE_RESPONDER, Role.COORDINATOR, Role.ADMIN):
         streams.append("directory")
+    if role in (Role.COORDINATOR, Role.ADMIN):
+        # How referrals are followed up (by coordinators and by the partners' Task updates),
+        # for the coordinators' pages; no clinical record travels on it.
+        streams.append("referrals")
     return streams

@@ -134,6 +134,7 @@ PAGES = {
     "POST   reports/police-only/":                                "login no   no   no   no   ok",
     "GET    coordinator/":                                        "login no   no   no   ok   ok",
     "POST   coordinator/":                                        "login no   no   no   ok   ok",
+    "POST   coordinator/console-token":                           "login no   no   no   ok   ok",
     "GET    coordinator/referrals/<uuid:referral_id>/":           "login no   no   no   ok   ok",
     "POST   coordinator/referrals/<uuid:referral_id>/":           "login no   no   no   ok   ok",
     # FHIR is for keys and device tokens only: a browser session is not signed in there.
@@ -152,8 +153,8 @@ STREAMS = {
     "dispatcher": {"user", "dispatch"},
     "care_responder": {"user", "unit", "directory"},
     "spd_officer": {"user", "unit"},
-    "coordinator": {"user", "directory"},
-    "admin": {"user", "dispatch", "directory"},
+    "coordinator": {"user", "directory", "referrals"},
+    "admin": {"user", "dispatch", "directory", "referrals"},
 }
 
 # Who plays each role: the conftest's people. care1 rides CARE-1, officer1 rides 2M12.

@@ -20,7 +20,8 @@ def test_every_event_kind_the_tablet_acts_on_is_declared_by_the_server():
 def test_every_care_record_the_server_sends_a_care_unit_is_understood_by_the_tablet():
     from server.care.events import EVENT_KINDS as CARE_KINDS
 
-    on_the_unit_stream = set(CARE_KINDS) - {"directory.updated"}
+    # The directory goes on its own stream, a referral's follow-up on the coordinators' stream.
+    on_the_unit_stream = set(CARE_KINDS) - {"directory.updated", "referral.followed_up"}
     assert on_the_unit_stream <= set(tablet.RECORD_EVENTS)
 
 

@@ -83,6 +83,7 @@ def test_each_naloxone_administration_reads_back_from_the_xml_element_by_element
     )
     assert one.findtext("n:eMedications.02", namespaces=NS) == "9923001"
     assert one.findtext("n:eMedications.03", namespaces=NS) == "7242"
+    assert one.find("n:eMedications.03", NS).get("CodeType") == "9924003"  # RxNorm
     assert one.findtext("n:eMedications.04", namespaces=NS) == "9927017"
     assert one.findtext("n:eMedications.DosageGroup/n:eMedications.05", namespaces=NS) == "4.00"
     assert one.findtext("n:eMedications.DosageGroup/n:eMedications.06", namespaces=NS) == "3706021"
@@ -97,7 +98,8 @@ def test_each_naloxone_administration_reads_back_from_the_xml_element_by_element
     assert unknown.text is None
     assert unknown.get("NV") == "7701003"
     assert unknown.get(XSI_NIL) == "true"
-    assert report.findtext("n:eDisposition/n:eDisposition.27", namespaces=NS) == "4227001"
+    disposition = "n:eDisposition/n:eDisposition.IncidentDispositionGroup/n:eDisposition.27"
+    assert report.findtext(disposition, namespaces=NS) == "4227001"
 
 
 def test_the_export_is_valid_against_the_schema_kept_in_the_repository(people, two_doses):
@@ -107,6 +109,20 @@ def test_the_export_is_valid_against_the_schema_kept_in_the_repository(people, t
 def test_the_schema_refuses_a_route_nemsis_does_not_list(people, two_doses):
     root = etree.fromstring(_export(people).xml)
     root.find(".//n:eMedications.04", NS).text = "intranasal"
+    assert not schema().is_valid(root)
+
+
+def test_the_schema_refuses_a_medication_code_without_its_code_type(people, two_doses):
+    root = etree.fromstring(_export(people).xml)
+    del root.find(".//n:eMedications.03", NS).attrib["CodeType"]
+    assert not schema().is_valid(root)
+
+
+def test_the_schema_refuses_a_unit_disposition_outside_its_3_5_group(people, two_doses):
+    root = etree.fromstring(_export(people).xml)
+    disposition = root.find(".//n:eDisposition", NS)
+    group = disposition.find("n:eDisposition.IncidentDispositionGroup", NS)
+    disposition.replace(group, group.find("n:eDisposition.27", NS))
     assert not schema().is_valid(root)
 
 
@@ -136,6 +152,8 @@ def test_every_record_has_a_gap_report_and_unknowns_are_named(people, two_doses)
     for gap in gaps:
         by_record.setdefault(gap["CorrelationID"], set()).add(gap["element"])
     assert {"eVitals", "ePatient", "eSituation"} <= by_record[str(first.pk)]
+    # What 3.5 asks of every record beside the unit disposition, and CARE does not record.
+    assert {"eMedications.08", "eDisposition.28", "eDisposition.30"} <= by_record[str(first.pk)]
     assert "eMedications.07" not in by_record[str(first.pk)]
     assert {"eMedications.07", "eMedications.01"} <= by_record[str(second.pk)]
 

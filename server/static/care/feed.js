@@ -1,0 +1,74 @@
+// The consoles' live feed (the dispatch board, the coordinator's pages): a device token fetched
+// with the signed-in session (sent in the hello frame, never in a URL), then every event handed to
+// the page. The socket is the fast path; on a drop the page reconnects and the server replays
+// from the cursors it keeps.
+//
+//   careFeed.open({ tokenUrl, cursors, status, liveText, onEvent })
+//     tokenUrl  the page's console-token door (POST, with the session's CSRF token)
+//     cursors   {stream: seq} the page was drawn at (json_script "feed-cursors")
+//     status    the element that says how the feed is
+//     liveText  what it says once live
+//     onEvent   called with each event frame {stream, seq, kind, data}, in order
+(function () {
+  "use strict";
+
+  function csrf() {
+    var m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  function open(options) {
+    var status = options.status;
+    var cursors = options.cursors || {};
+
+    function say(text) {
+      if (status) status.textContent = text;
+    }
+
+    function connect(token) {
+      var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      var ws = new WebSocket(scheme + location.host + "/ws/feed/");
+      ws.onopen = function () {
+        ws.send(JSON.stringify({ type: "hello", token: token, cursors: cursors,
+                                 client_time: new Date().toISOString() }));
+      };
+      ws.onmessage = function (message) {
+        var frame = JSON.parse(message.data);
+        if (frame.type === "welcome") {
+          say(options.liveText || "Live: this page updates by itself.");
+          document.body.dataset.live = "yes";
+        } else if (frame.type === "event") {
+          cursors[frame.stream] = frame.seq;
+          ws.send(JSON.stringify({ type: "ack", stream: frame.stream, seq: frame.seq }));
+          options.onEvent(frame);
+        } else if (frame.type === "ping") {
+          ws.send(JSON.stringify({ type: "pong" }));
+        }
+      };
+      ws.onclose = function (event) {
+        document.body.dataset.live = "no";
+        if (event.code === 4401 || event.code === 4403) {
+          say("The live feed refused this page; sign in again.");
+          return;
+        }
+        say("Live feed lost; reconnecting…");
+        setTimeout(start, 2000);
+      };
+    }
+
+    function start() {
+      fetch(options.tokenUrl, { method: "POST", credentials: "same-origin",
+                                headers: { "X-CSRFToken": csrf() } })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (body) { connect(body.token); })
+        .catch(function () {
+          say("Could not open the live feed; retrying.");
+          setTimeout(start, 5000);
+        });
+    }
+
+    start();
+  }
+
+  window.careFeed = { open: open };
+})();
