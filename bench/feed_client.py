@@ -2,8 +2,10 @@
 
 Each socket says hello with its token and cursors, waits for welcome, then heartbeats with `ping`
 frames at a random phase, acks events (like the tablet does) and writes down when each event frame
-arrived. It prints `ready <n>` once every socket has its welcome, and stops on `stop` from stdin or
-after --max-seconds, whichever comes first, then writes `socket stream seq kind unix_time` lines.
+arrived (a device whose spec says `ack_every: S` acks cumulatively instead: the highest seq of
+each stream, every S seconds). It prints `ready <n>` once every socket has its welcome, and stops
+on `stop` from stdin or after --max-seconds, whichever comes first, then writes
+`socket stream seq kind unix_time` lines.
 
     python bench/feed_client.py --urls ws://127.0.0.1:8000/ws/feed/ --devices devices.json \
         --out received.txt
@@ -24,9 +26,13 @@ CONNECT_AT_ONCE = 25
 
 
 class Device:
-    def __init__(self, index: int, url: str, token: str, cursors: dict[str, int], args):
+    def __init__(
+        self, index: int, url: str, token: str, cursors: dict[str, int], args, ack_every=0.0
+    ):
         self.index, self.url, self.token, self.cursors = index, url, token, cursors
         self.args = args
+        self.ack_every = ack_every
+        self.highest: dict[str, int] = {}
         self.received: list[tuple[int, str, int, str, float]] = []
         self.ws = None
         self.failed = ""
@@ -63,7 +69,9 @@ class Device:
                 if kind == "event":
                     stream, seq = frame["stream"], frame["seq"]
                     self.received.append((self.index, stream, seq, frame.get("kind", ""), now))
-                    if self.args.ack:
+                    if self.args.ack and self.ack_every:
+                        self.highest[stream] = max(seq, self.highest.get(stream, 0))
+                    elif self.args.ack:
                         await self.ws.send(
                             json.dumps({"type": "ack", "stream": stream, "seq": seq})
                         )
@@ -71,6 +79,21 @@ class Device:
                     await self.ws.send(json.dumps({"type": "pong", "client_time": now}))
         except Exception as exc:  # the socket died: say why
             self.failed = self.failed or f"{type(exc).__name__}: {exc}"
+
+    async def ack_now_and_then(self) -> None:
+        """Cumulative acks: the highest seq stored per stream, every `ack_every` seconds."""
+        acked: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(self.ack_every)
+            for stream, seq in list(self.highest.items()):
+                if seq > acked.get(stream, 0):
+                    try:
+                        await self.ws.send(
+                            json.dumps({"type": "ack", "stream": stream, "seq": seq})
+                        )
+                    except Exception:  # the listener records why the socket died
+                        return
+                    acked[stream] = seq
 
     async def heartbeat(self) -> None:
         interval = self.args.ping_interval
@@ -97,7 +120,9 @@ async def main(args) -> None:
         specs = json.load(f)
     urls = args.urls.split(",")
     devices = [
-        Device(i, urls[i % len(urls)], spec["token"], spec["cursors"], args)
+        Device(
+            i, urls[i % len(urls)], spec["token"], spec["cursors"], args, spec.get("ack_every", 0)
+        )
         for i, spec in enumerate(specs)
     ]
     started = time.monotonic()
@@ -114,6 +139,8 @@ async def main(args) -> None:
         tasks.append(asyncio.create_task(device.listen()))
         if args.ping_interval > 0:
             tasks.append(asyncio.create_task(device.heartbeat()))
+        if args.ack and device.ack_every:
+            tasks.append(asyncio.create_task(device.ack_now_and_then()))
 
     await asyncio.gather(*(open_and_serve(d) for d in devices))
     live = [d for d in devices if not d.failed]
@@ -128,7 +155,9 @@ async def main(args) -> None:
             for index, stream, seq, kind, at in d.received:
                 out.write(f"{index} {stream} {seq} {kind} {at:.6f}\n")
     failures = [d.failed for d in devices if d.failed]
-    print(f"done {len(failures)} failed" + (f": {failures[0]}" if failures else ""), flush=True)
+    which = [d.index for d in devices if d.failed][:10]
+    said = f": {failures[0]} (sockets {which})" if failures else ""
+    print(f"done {len(failures)} failed{said}", flush=True)
 
 
 def parse_args(argv=None):

@@ -6,7 +6,9 @@ as a tap would. Commands: press, type, read, state, screenshot, taps, startup, l
 targets, bounds and cut text on screen now), texts, alerts (new-assignment alerts rung), quit;
 and, to tap by position as a finger does: where (a widget's centre in window coordinates),
 reveal (scroll a widget into view), tap (x, y) and double_tap (x, y, the same spot again `gap`
-seconds later on Kivy's clock), which answer with the controls that took the taps.
+seconds later on Kivy's clock), which answer with the controls that took the taps; and hold (x, y):
+a finger kept down until the emergency button's hold completes, or lifted `seconds` later on
+Kivy's clock.
 """
 
 from __future__ import annotations
@@ -280,6 +282,38 @@ class Driver:
         else:
             Clock.schedule_once(second, float(gap))
 
+    def hold(self, command: dict[str, Any], finish) -> None:
+        """A finger put down at (x, y) and kept there. Without `seconds` it is lifted on the first
+        frame after the safety bar's hold completed (the app's own clock fired the send), as a
+        responder lets go once the button says it went; with `seconds`, that many seconds later on
+        Kivy's clock, whatever happened. Answers with what the finger hit, whether the hold fired,
+        the furthest progress the button showed, and how long the finger was down."""
+        x, y = float(command["x"]), float(command["y"])
+        seconds = command.get("seconds")
+        bar = self.app.safety_bar
+        seen = {"hit": target_at(x, y), "progress": 0.0}
+        touch = UnitTestTouch(x, y)
+        self.taps += 1
+        self.app.touched()
+        down_at = time.monotonic()  # before the bar takes the press: the hold is at most this
+        touch.touch_down()
+        seen["taken"] = bar.hold.pressed_at is not None  # the button took the finger
+
+        def lift(_dt=None) -> None:
+            watching.cancel()
+            fired = bar.hold.fired
+            touch.touch_up()
+            finish({**seen, "fired": fired, "held_seconds": time.monotonic() - down_at})
+
+        def watch(_dt) -> None:
+            seen["progress"] = max(seen["progress"], bar.hold_progress)
+            if seconds is None and bar.hold.fired:
+                lift()
+
+        watching = Clock.schedule_interval(watch, 0)  # every frame
+        if seconds is not None:
+            Clock.schedule_once(lift, float(seconds))
+
     @staticmethod
     def reveal(command: dict[str, Any], finish) -> None:
         """Scroll the widget's ScrollView until it is in view (a swipe, not a tap); answers
@@ -316,6 +350,9 @@ class Driver:
                     return
                 if command.get("op") == "reveal":
                     self.reveal(command, finish)
+                    return
+                if command.get("op") == "hold":
+                    self.hold(command, finish)
                     return
                 answer.update(self.run(command))
             except Exception as exc:  # report it to the test rather than kill the app

@@ -60,6 +60,15 @@ class SafetyBar(BoxLayout):
         self.hold = HoldToSend()
         self._holding = None
 
+    def on_touch_down(self, touch):
+        """Only rows on show take touches. A hidden row is 0 high, but its buttons keep their
+        own height (56 dp) and stand, invisible and disabled, over the emergency button above
+        it; a disabled widget swallows the touches that land on it, so a finger on most of the
+        emergency button would have done nothing."""
+        if self.disabled and self.collide_point(*touch.pos):
+            return True
+        return any(row.dispatch("on_touch_down", touch) for row in self.children[:] if row.height)
+
     # ---- binding to the tablet -----------------------------------------------------------
 
     def on_locked(self, _widget, locked: bool) -> None:
