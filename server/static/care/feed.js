@@ -25,6 +25,25 @@
       if (status) status.textContent = text;
     }
 
+    // An ack covers every event up to its seq: a page catching up on hundreds of events sends
+    // one ack per stream a quarter second, not one a frame (which the server's frame budget would
+    // take for a flood and close).
+    var unacked = {};
+    var ackTimer = null;
+
+    function ackLater(ws, stream, seq) {
+      unacked[stream] = seq;
+      if (ackTimer !== null) return;
+      ackTimer = setTimeout(function () {
+        ackTimer = null;
+        if (ws.readyState !== WebSocket.OPEN) return;
+        Object.keys(unacked).forEach(function (name) {
+          ws.send(JSON.stringify({ type: "ack", stream: name, seq: unacked[name] }));
+        });
+        unacked = {};
+      }, 250);
+    }
+
     function connect(token) {
       var scheme = location.protocol === "https:" ? "wss://" : "ws://";
       var ws = new WebSocket(scheme + location.host + "/ws/feed/");
@@ -39,7 +58,7 @@
           document.body.dataset.live = "yes";
         } else if (frame.type === "event") {
           cursors[frame.stream] = frame.seq;
-          ws.send(JSON.stringify({ type: "ack", stream: frame.stream, seq: frame.seq }));
+          ackLater(ws, frame.stream, frame.seq);
           options.onEvent(frame);
         } else if (frame.type === "ping") {
           ws.send(JSON.stringify({ type: "pong" }));
