@@ -6,6 +6,10 @@ then acked. A `seq` beyond the next expected number means a frame was lost: the 
 gap from the database before going on. While the socket will not stay up the engine's pull keeps
 the tablet current, and the feed reconnects with backoff. Close code 4403 means this device was
 revoked: the store is wiped.
+
+The socket carries one write the other way: the emergency button's press (`send_emergency`),
+because an open socket is the quickest way to the board; the safety rules fall back to HTTP and
+the outbox when it is down or does not answer.
 """
 
 from __future__ import annotations
@@ -34,6 +38,18 @@ def feed_url(server_url: str) -> str:
     return "ws://" + base.removeprefix("http://") + "/ws/feed/"
 
 
+class _Answer:
+    """The socket's answer to one emergency frame, awaited by the thread that sent it."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.frame: dict[str, Any] = {}
+
+    def give(self, frame: dict[str, Any]) -> None:
+        self.frame = frame
+        self.arrived.set()
+
+
 class LiveFeed:
     def __init__(
         self,
@@ -56,6 +72,9 @@ class LiveFeed:
         self._socket: websocket.WebSocket | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Emergency frames sent and not yet answered, by emergency id.
+        self._awaiting: dict[str, _Answer] = {}
+        self._awaiting_lock = threading.Lock()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -72,6 +91,7 @@ class LiveFeed:
             self._thread.join(timeout)
 
     def _close(self) -> None:
+        self._give_up_waiting()
         sock, self._socket = self._socket, None
         if sock is not None:
             try:
@@ -188,6 +208,51 @@ class LiveFeed:
             self.engine._update(online=True)
         elif kind == "event":
             self._event(sock, frame)
+        elif kind == "emergency.accepted":
+            self._answered(frame.get("id"), frame)
+        elif kind == "error" and frame.get("ref"):
+            self._answered(frame.get("ref"), frame)
+
+    # ---- the emergency frame -----------------------------------------------------------------
+
+    def send_emergency(self, body: dict[str, Any], deadline: float) -> dict[str, Any] | None:
+        """Send the emergency over the open socket and wait up to `deadline` seconds for the
+        server's answer: the emergency as stored, or None when the socket is down, the server
+        refused it, or no answer came in time (the caller then tries HTTP). Called from the
+        screen's thread while the feed's own thread reads the answer; websocket-client locks
+        its sends, so the frame can't interleave with an ack."""
+        sock = self._socket
+        if sock is None or not self.engine.feed_live:
+            return None
+        answer = _Answer()
+        with self._awaiting_lock:
+            self._awaiting[body["id"]] = answer
+        try:
+            sock.send(json.dumps({"type": "emergency.start", **body}))
+            answer.arrived.wait(deadline)
+        except (OSError, websocket.WebSocketException):
+            return None
+        finally:
+            with self._awaiting_lock:
+                self._awaiting.pop(body["id"], None)
+        if answer.frame.get("type") != "emergency.accepted":
+            if answer.frame:
+                logger.warning("the socket refused the emergency: %s", answer.frame)
+            return None
+        return answer.frame.get("emergency") or {}
+
+    def _answered(self, emergency_id: Any, frame: dict[str, Any]) -> None:
+        with self._awaiting_lock:
+            answer = self._awaiting.get(emergency_id) if isinstance(emergency_id, str) else None
+        if answer is not None:
+            answer.give(frame)
+
+    def _give_up_waiting(self) -> None:
+        """The socket ended: no answer is coming, so nobody waits out the deadline for one."""
+        with self._awaiting_lock:
+            waiting = list(self._awaiting.values())
+        for answer in waiting:
+            answer.arrived.set()
 
     def _event(self, sock: websocket.WebSocket, frame: dict[str, Any]) -> None:
         stream, seq = frame.get("stream"), frame.get("seq")

@@ -1,10 +1,12 @@
 """The tablet's safety rules: the emergency button, on-scene check-ins, police backup, and the
 responder's shift and duty status. No Kivy here: the screens only render what this decides.
 
-An emergency is sent at once over HTTP and is also put in the outbox, ahead of every other
-queued change (`Store.pending` takes `emergency.start` first), so a tablet without a network
-sends it first when it comes back. The server knows the id: one press is one emergency, however
-many ways it arrives.
+An emergency is put in the outbox, ahead of every other queued change (`Store.pending` takes
+`emergency.start` first), and sent at once: over the live feed's socket when it is open (no new
+connection to make), else, or when the socket gives no acceptance within a couple of seconds,
+over HTTP. Whichever path the server acknowledges marks the outbox entry done; when neither
+does, the outbox sends it first as soon as there is a network. The server knows the id: one
+press is one emergency, however many ways it arrives.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import datetime
 import json
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +27,13 @@ EMERGENCY_HOLD_SECONDS = 2.0  # the protocol may say otherwise (`emergency_hold_
 DEFAULT_CHECK_IN_MINUTES = 20
 DEFAULT_GRACE_MINUTES = 2
 OPEN_ON_SCENE = "on_scene"
+# How long the socket has to accept an emergency before HTTP is tried: a live socket answers
+# within a fraction of a second; one that does not is half-dead, and HTTP may yet get through.
+EMERGENCY_SOCKET_SECONDS = 2.0
+
+# The live feed's emergency sender: (the emergency's body, deadline seconds) -> the emergency as
+# the server stored it, or None when the socket is down, refused it or did not answer in time.
+LiveSender = Callable[[dict[str, Any], float], dict[str, Any] | None]
 
 
 class HoldToSend:
@@ -65,7 +75,7 @@ class EmergencyView:
     """What the emergency banner says."""
 
     id: str
-    sent: bool  # the server has it (HTTP answered, or the queue delivered it)
+    sent: bool  # the server has it (the socket or HTTP answered, or the queue delivered it)
     acknowledged: bool
     ended: bool
 
@@ -105,10 +115,19 @@ def check_in_due(
 class Safety:
     """The tablet's safety actions, over the store, the API client and the sync engine."""
 
-    def __init__(self, store: Store, client: api.ApiClient, *, nudge=lambda: None):
+    def __init__(
+        self,
+        store: Store,
+        client: api.ApiClient,
+        *,
+        nudge=lambda: None,
+        live: LiveSender | None = None,
+    ):
         self.store = store
         self.client = client
         self.nudge = nudge
+        self.live = live
+        self.socket_seconds = EMERGENCY_SOCKET_SECONDS
 
     # ---- kept state ----------------------------------------------------------------------
 
@@ -173,7 +192,8 @@ class Safety:
     def send_emergency(
         self, *, unit: int, latitude: float | None = None, longitude: float | None = None
     ) -> EmergencyView:
-        """Queue the emergency (first in line), then send it at once over HTTP."""
+        """Queue the emergency (first in line), then send it at once: over the open socket,
+        else over HTTP; the queue is left to try again only if neither took it."""
         emergency_id = str(uuid.uuid4())
         started = now()
         data: dict[str, Any] = {"unit": unit}
@@ -186,11 +206,8 @@ class Safety:
             state = self.state()
             state["emergency"] = {"id": emergency_id, "sent": False, "mutation": queued.id}
             self._save_in(db, state)
-        try:
-            self.client.post(
-                "emergencies", {"id": emergency_id, "started_at": iso(started), **data}, timeout=5
-            )
-        except (api.Offline, api.ApiError):
+        body = {"id": emergency_id, "started_at": iso(started), **data}
+        if not (self._sent_over_socket(body) or self._sent_over_http(body)):
             self.nudge()  # the queue tries again, ahead of everything else
         else:
             with self.store.transaction() as db:
@@ -199,6 +216,16 @@ class Safety:
                 state["emergency"]["sent"] = True
                 self._save_in(db, state)
         return self.emergency()
+
+    def _sent_over_socket(self, body: dict[str, Any]) -> bool:
+        return self.live is not None and self.live(body, self.socket_seconds) is not None
+
+    def _sent_over_http(self, body: dict[str, Any]) -> bool:
+        try:
+            self.client.post("emergencies", body, timeout=5)
+        except (api.Offline, api.ApiError):
+            return False
+        return True
 
     def end_emergency(self, *, pin_ok: bool) -> EmergencyView | None:
         """End it once the responder's PIN was checked on this tablet (the screen checks it)."""

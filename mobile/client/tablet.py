@@ -41,9 +41,12 @@ class Tablet:
         self.client = ApiClient(url, token=self.store.token, session=session, timeout=timeout)
         self.engine = SyncEngine(self.store, self.client, retention=retention, **engine_options)
         self.recorder = Recorder(self.store, on_change=self.engine.nudge)
-        self.safety = Safety(self.store, self.client, nudge=self.engine.nudge)
-        self.engine.event_hooks.append(self.safety.take_event)
         self.feed = LiveFeed(self.engine)
+        # The emergency goes over the feed's socket first when it is open.
+        self.safety = Safety(
+            self.store, self.client, nudge=self.engine.nudge, live=self.feed.send_emergency
+        )
+        self.engine.event_hooks.append(self.safety.take_event)
         self.positions = PositionReporter(self.store, position_source, on_change=self.engine.nudge)
         self.engine.revocation_check = self.feed.is_revoked
 

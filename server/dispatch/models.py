@@ -525,7 +525,7 @@ class Shift(models.Model):
 
 class Emergency(models.Model):
     """A responder pressed the emergency button. Start, acknowledgement and end are the three
-    times NENA EIDO's UnitEmergencyState keeps."""
+    times the call's EIDO carries on the unit (`unitEmergencyStateComponent`)."""
 
     id = models.UUIDField(primary_key=True, editable=False, help_text="Made by the tablet.")
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="emergencies")

@@ -5,6 +5,7 @@ clinical record (services, naloxone, referrals, encounter notes) can leave in an
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -13,6 +14,7 @@ from django.conf import settings
 from server.dispatch.models import (
     Assignment,
     AssignmentStatus,
+    Emergency,
     Incident,
     IncidentStatus,
     UnitKind,
@@ -62,6 +64,10 @@ AGENCIES = {
 }
 
 
+# The local unit status (`unitStatusInternal`) a unit carries while its emergency is not ended.
+EMERGENCY_STATUS = "Emergency"
+
+
 def _iso(value) -> str:
     return value.isoformat()
 
@@ -72,7 +78,9 @@ def incident_eido(incident: Incident) -> dict[str, Any]:
         .select_related("unit")
         .order_by("dispatched_at")
     )
+    emergencies = _emergencies_by_assignment(incident, assignments)
     stamps = [incident.created_at, *(a.updated_at for a in assignments)]
+    stamps += [_emergency_updated(e) for held in emergencies.values() for e in held]
     if incident.closed_at:
         stamps.append(incident.closed_at)
     updated = max(stamps)
@@ -114,7 +122,9 @@ def incident_eido(incident: Incident) -> dict[str, Any]:
             }
             for ref, ident, name in AGENCIES.values()
         ],
-        "emergencyResourceComponent": [_unit(a, ids["incident"]) for a in assignments],
+        "emergencyResourceComponent": [
+            _unit(a, ids["incident"], emergencies.get(a.pk, [])) for a in assignments
+        ],
     }
     cautions = [_caution(a) for a in assignments if a.status == AssignmentStatus.SCENE_UNSAFE]
     if cautions:
@@ -136,16 +146,57 @@ def _unit_id(assignment: Assignment) -> str:
     return f"unit-{assignment.pk}"
 
 
-def _unit(a: Assignment, incident_ref: str) -> dict[str, Any]:
-    return {
+def _unit(a: Assignment, incident_ref: str, emergencies: list[Emergency]) -> dict[str, Any]:
+    unit: dict[str, Any] = {
         "$id": _unit_id(a),
-        "lastUpdateTimeStamp": _iso(a.updated_at),
+        "lastUpdateTimeStamp": _iso(max([a.updated_at, *map(_emergency_updated, emergencies)])),
         "emergencyResourceName": a.unit.call_sign,
         "emergencyResourceTypeText": "CARE team" if a.kind == UnitKind.CARE else "Police unit",
         "primaryUnitStatusRegistryText": UNIT_STATUS[a.status],
         "activeOnIncidentId": incident_ref,
         "agencyReference": {"$ref": AGENCIES[a.kind][0]},
     }
+    if emergencies:
+        unit["unitEmergencyStateComponent"] = [_emergency_state(e) for e in emergencies]
+        if any(e.ended_at is None for e in emergencies):
+            # A CAD that reads only EIDO 1.0's own fields still sees the unit is in trouble.
+            unit["unitStatusInternal"] = [EMERGENCY_STATUS]
+    return unit
+
+
+def _emergencies_by_assignment(
+    incident: Incident, assignments: list[Assignment]
+) -> dict[Any, list[Emergency]]:
+    """Each emergency pressed on this call, under its unit's assignment to the call (the latest
+    dispatched before the press, should the unit have been sent twice)."""
+    found: dict[Any, list[Emergency]] = {}
+    for emergency in Emergency.objects.filter(incident=incident).order_by("started_at"):
+        of_unit = [a for a in assignments if a.unit_id == emergency.unit_id]
+        before = [a for a in of_unit if a.dispatched_at <= emergency.started_at] or of_unit
+        if before:
+            found.setdefault(before[-1].pk, []).append(emergency)
+    return found
+
+
+def _emergency_updated(emergency: Emergency) -> datetime.datetime:
+    times = (emergency.received_at, emergency.acknowledged_at, emergency.ended_at)
+    return max(t for t in times if t is not None)
+
+
+def _emergency_state(emergency: Emergency) -> dict[str, Any]:
+    """The unit's emergency as the three times the board keeps. EIDO 1.0's emergency resource
+    has no element for a responder's emergency (its unit statuses carry no times), so this is
+    CARE Field's own component, named in EIDO's manner; see docs/cad-integration.md."""
+    state = {
+        "$id": f"emergency-{emergency.pk}",
+        "lastUpdateTimeStamp": _iso(_emergency_updated(emergency)),
+        "unitEmergencyStartTimeStamp": _iso(emergency.started_at),
+    }
+    if emergency.acknowledged_at:
+        state["unitEmergencyAcknowledgedTimeStamp"] = _iso(emergency.acknowledged_at)
+    if emergency.ended_at:
+        state["unitEmergencyEndTimeStamp"] = _iso(emergency.ended_at)
+    return state
 
 
 def _caution(a: Assignment) -> dict[str, Any]:

@@ -7,8 +7,13 @@ is dropped; one beyond the next number means the layer lost something, so it rep
 the database first.
 
 Frames a device sends after `welcome`: `ack {stream, seq}` (cumulative: ack the highest seq you
-have stored, not each event), `ping` (answered with `pong`) and `pong` (the answer to the server's
-`ping`). Anything else gets an `error {code, message}` frame and the socket stays open.
+have stored, not each event), `ping` (answered with `pong`), `pong` (the answer to the server's
+`ping`), and one write: `emergency.start {id, unit, started_at, latitude?, longitude?}`, the
+emergency button's press, sent here first because the socket is already open when seconds count.
+It runs the same command as `POST /api/v1/emergencies` and the offline push, as the socket's
+person and device, and is answered `emergency.accepted {id, emergency}` or an
+`error {code, message, ref}` frame with the REST door's code; a repeated id is the same emergency.
+Anything else gets an `error {code, message}` frame and the socket stays open.
 
 Close codes: 4400 malformed (a bad first frame, or any frame over 64 KiB) · 4401 no or bad token,
 no `hello` within 10 s, or signed out · 4403 device revoked · 4408 stopped answering heartbeats ·
@@ -27,12 +32,15 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from server.accounts.models import DeviceToken
+from server.dispatch import commands as dispatch_commands
 from server.dispatch.delivery import raise_overdue_acknowledgements
 from server.dispatch.safety import raise_check_in_lapses
+from server.errors import CareFieldError
 from server.feed.codes import (
     CLOSE_FLOODING,
     CLOSE_LAYER_LOST,
@@ -106,6 +114,36 @@ def _token_standing(token_id: int) -> int | None:
     if token.revoked_at or token.expires_at <= timezone.now():
         return CLOSE_UNAUTHENTICATED
     return None
+
+
+class SocketRefused(Exception):
+    """The socket's token no longer stands: the write is refused and the socket closed."""
+
+    def __init__(self, close_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.close_code, self.code, self.message = close_code, code, message
+
+
+@database_sync_to_async
+def _start_emergency(token_id: int, data: dict) -> dict:
+    """The emergency button's press, as `POST /api/v1/emergencies` runs it: the token is read
+    again first (its person may have been deactivated or signed out since `hello`, by a door
+    that sent no message), so the write is made by whoever holds the token now."""
+    token = (
+        DeviceToken.objects.select_related("device", "device__user", "device__user__unit")
+        .filter(pk=token_id)
+        .first()
+    )
+    if token is None or token.device.revoked_at:
+        raise SocketRefused(CLOSE_REVOKED, "revoked", "This device was revoked by a supervisor.")
+    user = token.device.user
+    if token.revoked_at or token.expires_at <= timezone.now() or not user.is_active:
+        raise SocketRefused(
+            CLOSE_UNAUTHENTICATED,
+            "authentication_failed",
+            "This token is unknown, expired or revoked; sign in again.",
+        )
+    return dispatch_commands.start_emergency(actor=user, device=token.device, data=data)
 
 
 @database_sync_to_async
@@ -284,6 +322,8 @@ class FeedConsumer(AsyncWebsocketConsumer):
             pass  # last_heard is already updated
         elif frame["type"] == "ack":
             await self._ack(frame)
+        elif frame["type"] == "emergency.start":
+            await self._emergency(frame)
         else:
             await self._error("unknown_type", f"Unknown frame type '{frame['type']}'.")
 
@@ -432,6 +472,39 @@ class FeedConsumer(AsyncWebsocketConsumer):
         # Written by the process's ack writer, beside delivery, never in front of it.
         AckBatch.submit(self.device, stream, seq, self._refused_ack)
 
+    async def _emergency(self, frame: dict) -> None:
+        """Run the emergency command; answer with the emergency or the REST door's error code.
+        A bad frame is answered, never closes the socket: the tablet falls back to HTTP."""
+        ref = frame.get("id") if isinstance(frame.get("id"), str) else None
+        data = {key: value for key, value in frame.items() if key != "type"}
+        try:
+            emergency = await _start_emergency(self.token_id, data)
+        except SocketRefused as exc:
+            await self._error(exc.code, exc.message, ref=ref)
+            await self._close(exc.close_code)
+            return
+        except CareFieldError as exc:
+            await self._error(exc.code, exc.detail, ref=ref, fields=exc.fields or None)
+            return
+        except (OperationalError, InterfaceError):
+            logger.warning("database unavailable for an emergency frame", exc_info=True)
+            await self._error(
+                "database_unavailable",
+                "The server lost its database for a moment; the emergency may not have been "
+                "saved. Send it again.",
+                ref=ref,
+            )
+            return
+        except Exception:  # never a crashed socket: the tablet still has HTTP and its queue
+            logger.exception("emergency frame failed")
+            await self._error(
+                "server_error", "Something went wrong on the server; send it again.", ref=ref
+            )
+            return
+        await self._send(
+            {"type": "emergency.accepted", "id": emergency["id"], "emergency": emergency}
+        )
+
     async def _refused_ack(self, detail: str) -> None:
         await self._error("bad_ack", detail)
 
@@ -465,8 +538,11 @@ class FeedConsumer(AsyncWebsocketConsumer):
             self.closing = True
             await self.close(code=code)
 
-    async def _error(self, code: str, message: str) -> None:
-        await self._send({"type": "error", "code": code, "message": message})
+    async def _error(self, code: str, message: str, **extra) -> None:
+        """An error frame; `extra` (the frame's `ref`, its `fields`) only where it has a value."""
+        frame = {"type": "error", "code": code, "message": message}
+        frame.update({key: value for key, value in extra.items() if value is not None})
+        await self._send(frame)
 
     async def _send(self, frame: dict) -> None:
         text = json.dumps(frame, default=str)

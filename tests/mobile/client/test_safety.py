@@ -1,21 +1,30 @@
 """The tablet's safety rules against the real server: hold-to-send, the emergency sent at once
-over HTTP or, offline, queued and sent first on reconnect ahead of older queued changes; the
-acknowledgement reaching the tablet; check-in prompts and one-tap answers."""
+over the live socket, else over HTTP, else queued and sent first on reconnect ahead of older
+queued changes; the acknowledgement reaching the tablet; check-in prompts and one-tap answers."""
 
 from __future__ import annotations
 
 import datetime
+import json
+import time
 
 import pytest
+import requests
 from django.utils import timezone
 
 from mobile.client.api import ApiError
 from mobile.client.safety import HoldToSend, check_in_due
+from mobile.client.tablet import Tablet
 from server.accounts.models import User
 from server.dispatch.models import Assignment, CheckIn, Emergency, Shift, Unit
 from server.dispatch.safety import acknowledge_emergency
 from server.feed.models import Event
+from tests.e2e import conftest as e2e
 from tests.mobile.client.faults import faulty_session
+
+served_system = e2e.served_system  # Daphne processes on their own database, for the socket
+
+HANG_SECONDS = 30.0  # only a guard against a hang
 
 
 @pytest.fixture
@@ -56,10 +65,123 @@ def test_the_check_in_is_asked_only_once_the_officers_have_cleared():
     assert later == datetime.datetime.fromisoformat("2026-11-18T14:45:00-08:00")
 
 
-def test_an_emergency_goes_at_once_over_http_and_the_acknowledgement_reaches_the_tablet(crew):
-    tablet, _, call, care = crew
+def until(check, seconds: float = HANG_SECONDS) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def emergency_posts(network) -> list[str]:
+    """How each HTTP try of the emergency went ("ok", "offline", ...)."""
+    return [fault for fault, path in network.seen if path == "/api/v1/emergencies"]
+
+
+class SilentSocket:
+    """A half-dead socket: it takes frames and never answers."""
+
+    def __init__(self):
+        self.sent: list[dict] = []
+
+    def send(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+
+    def close(self) -> None:
+        pass
+
+
+class RefusingSocket(SilentSocket):
+    """A socket whose server answers every emergency frame with an error frame."""
+
+    def __init__(self, feed):
+        super().__init__()
+        self.feed = feed
+
+    def send(self, text: str) -> None:
+        super().send(text)
+        ref = json.loads(text)["id"]
+        refusal = {"type": "error", "code": "database_unavailable", "message": "test", "ref": ref}
+        self.feed.handle(self, refusal)
+
+
+def on_the_socket(tablet, socket) -> None:
+    """The feed as if its socket were open and welcomed, with `socket` in place of the wire."""
+    tablet.feed._socket = socket
+    tablet.engine.feed_live = True
+
+
+@pytest.mark.e2e
+def test_with_the_feed_open_the_emergency_goes_over_the_socket_and_http_is_not_needed(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    session, network = faulty_session()
+    tablet = Tablet(tmp_path / "care1.sqlite3", server_url=url, session=session)
+    try:
+        tablet.sign_in("care1", "care-demo", "care1-tablet")
+        tablet.safety.socket_seconds = HANG_SECONDS  # a slow machine is not a dead socket here
+        tablet.feed.start()
+        assert until(lambda: tablet.engine.feed_live)
+        network.offline()  # HTTP can't get through: only the socket can carry it
+        view = tablet.safety.send_emergency(unit=tablet.store.get_setting("user")["unit"]["id"])
+        assert view.sent
+        assert tablet.store.queued_count() == 0
+        assert emergency_posts(network) == []
+        # The board has it: the dispatcher acknowledges it, and that reaches the tablet.
+        board = requests.Session()
+        token = board.post(
+            f"{url}/api/v1/auth/token",
+            json={"username": "dispatcher", "password": "care-demo", "device_name": "board"},
+            timeout=10,
+        ).json()["token"]
+        board.headers["Authorization"] = f"Token {token}"
+        answer = board.post(f"{url}/api/v1/emergencies/{view.id}/acknowledge", timeout=10)
+        assert answer.status_code == 200, answer.text
+        assert until(lambda: tablet.safety.emergency().acknowledged)
+    finally:
+        tablet.close()
+
+
+def test_a_socket_that_does_not_accept_the_emergency_in_time_leaves_it_to_http(crew):
+    tablet, network, _, care = crew
+    socket = SilentSocket()
+    on_the_socket(tablet, socket)
+    tablet.safety.socket_seconds = 0.2
+    view = tablet.safety.send_emergency(unit=care.pk)
+    assert [(f["type"], f["id"], f["unit"]) for f in socket.sent] == [
+        ("emergency.start", view.id, care.pk)
+    ]
+    assert emergency_posts(network) == ["ok"]
+    assert view.sent
+    assert tablet.store.queued_count() == 0
+    assert Emergency.objects.filter(pk=view.id, unit=care).exists()
+
+
+def test_an_emergency_the_socket_refuses_and_http_can_t_send_waits_first_in_the_outbox(crew):
+    tablet, network, _, care = crew
+    on_the_socket(tablet, RefusingSocket(tablet.feed))
+    network.offline()
+    tablet.recorder.transition(crew[2]["care"], "acknowledged")
+    view = tablet.safety.send_emergency(unit=care.pk)
+    assert not view.sent
+    assert emergency_posts(network) == ["offline"]
+    assert tablet.store.pending()[0].type == "emergency.start"
+    assert not Emergency.objects.filter(pk=view.id).exists()
+    network.online()
+    assert tablet.engine.sync_once()
+    assert Emergency.objects.filter(pk=view.id).exists()
+    assert tablet.store.queued_count() == 0
+    assert tablet.safety.emergency().sent
+
+
+def test_with_the_socket_down_an_emergency_goes_at_once_over_http_and_is_acknowledged(crew):
+    tablet, network, call, care = crew
+    assert not tablet.engine.feed_live  # the feed was never started
     view = tablet.safety.send_emergency(unit=care.pk, latitude=47.61, longitude=-122.34)
     assert view.sent
+    assert emergency_posts(network) == ["ok"]
     assert tablet.store.queued_count() == 0  # HTTP took it: nothing left to push
     emergency = Emergency.objects.get(pk=view.id)
     assert str(emergency.incident_id) == call["incident"]

@@ -4,8 +4,12 @@ end, and nothing clinical (the emitted schema is closed; every document is check
 
 from __future__ import annotations
 
+import datetime
+import uuid
+
 import pytest
 
+from server.dispatch.models import Emergency
 from server.interop.eido_in import read_document
 from tests.server.interop.emitted import EMITTED, assert_valid_eido
 
@@ -106,3 +110,84 @@ def test_an_unknown_incident_is_a_404(client_for, people):
         "/api/v1/incidents/00000000-0000-4000-8000-000000000000/eido"
     )
     assert answer.status_code == 404
+
+
+def unit_named(document: dict, name: str) -> dict:
+    [unit] = [
+        u for u in document["emergencyResourceComponent"] if u["emergencyResourceName"] == name
+    ]
+    return unit
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat()
+
+
+def at(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text)
+
+
+def test_a_unit_s_emergency_on_the_call_carries_its_start_acknowledgement_and_end(
+    dispatched, client_for, units
+):
+    call = dispatched()
+    pressed = datetime.datetime.now(datetime.UTC)  # on the call, after its dispatch
+    emergency_id = str(uuid.uuid4())
+    started = client_for("care1").post(
+        "/api/v1/emergencies",
+        {"id": emergency_id, "unit": units["CARE-1"].pk, "started_at": pressed.isoformat()},
+        format="json",
+    )
+    assert started.status_code == 201, started.content
+
+    # While it is open: the start only, and the unit's local status says so.
+    open_now = unit_named(eido(client_for("dispatcher"), call["incident"]["id"]), "CARE-1")
+    [state] = open_now["unitEmergencyStateComponent"]
+    assert at(state["unitEmergencyStartTimeStamp"]) == pressed
+    assert "unitEmergencyAcknowledgedTimeStamp" not in state
+    assert open_now["unitStatusInternal"] == ["Emergency"]
+
+    acknowledged = client_for("dispatcher").post(f"/api/v1/emergencies/{emergency_id}/acknowledge")
+    assert acknowledged.status_code == 200, acknowledged.content
+    ended = client_for("care1").post(
+        f"/api/v1/emergencies/{emergency_id}/end", {"pin_verified": True}, format="json"
+    )
+    assert ended.status_code == 200, ended.content
+
+    document = eido(client_for("dispatcher"), call["incident"]["id"])
+    assert_valid_eido(document)
+    stored = Emergency.objects.get(pk=emergency_id)
+    care = unit_named(document, "CARE-1")
+    [state] = care["unitEmergencyStateComponent"]
+    assert state["$id"] == f"emergency-{emergency_id}"
+    assert at(state["unitEmergencyStartTimeStamp"]) == pressed
+    assert at(state["unitEmergencyAcknowledgedTimeStamp"]) == stored.acknowledged_at
+    assert at(state["unitEmergencyEndTimeStamp"]) == stored.ended_at
+    assert pressed < stored.acknowledged_at <= stored.ended_at
+    assert "unitStatusInternal" not in care  # ended: no longer in trouble
+    assert at(care["lastUpdateTimeStamp"]) >= stored.ended_at
+    assert at(document["incidentComponent"][0]["lastUpdateTimeStamp"]) >= stored.ended_at
+    police = unit_named(document, "2M12")
+    assert "unitEmergencyStateComponent" not in police
+    assert "unitStatusInternal" not in police
+
+
+def test_a_call_without_an_emergency_has_no_emergency_state_on_any_unit(
+    dispatched, client_for, units
+):
+    call = dispatched()
+    # Another unit's emergency, on no call of this one's, stays out of it.
+    elsewhere = client_for("care3").post(
+        "/api/v1/emergencies",
+        {"id": str(uuid.uuid4()), "unit": units["CARE-2"].pk, "started_at": now()},
+        format="json",
+    )
+    assert elsewhere.status_code == 201, elsewhere.content
+    document = eido(client_for("dispatcher"), call["incident"]["id"])
+    assert_valid_eido(document)
+    assert len(document["emergencyResourceComponent"]) == 2
+    for unit in document["emergencyResourceComponent"]:
+        assert "unitEmergencyStateComponent" not in unit
+        assert "unitStatusInternal" not in unit
+
+

@@ -17,11 +17,11 @@ from channels.testing import WebsocketCommunicator
 from django.db import OperationalError
 from django.utils import timezone
 
-from server.accounts.models import Device, DeviceToken
+from server.accounts.models import Device, DeviceToken, User
 from server.accounts.services import issue_device_token, revoke_device, sign_out
 from server.asgi import application
 from server.care.services import upsert_encounter
-from server.dispatch.models import Assignment
+from server.dispatch.models import Assignment, Emergency
 from server.feed.models import DeviceCursor, Event, Stream
 from server.feed.services import publish_event, unit_stream
 from server.sync import ack_batch, consumers
@@ -960,3 +960,196 @@ def test_a_socket_whose_redis_goes_away_is_closed_4503_to_reconnect(people, laye
         await again.disconnect()
 
     run(scenario)
+
+
+# ---- the emergency button's frame -------------------------------------------------------
+
+
+def emergency_frame(unit: int, emergency_id: str | None = None, **extra) -> dict:
+    return {
+        "type": "emergency.start",
+        "id": emergency_id or str(uuid.uuid4()),
+        "unit": unit,
+        "started_at": timezone.now().isoformat(),
+        **extra,
+    }
+
+
+async def answer_to(ws: WebsocketCommunicator, ref: str | None) -> dict:
+    """The socket's answer to an emergency frame: its acceptance or its error (events pushed
+    meanwhile, like the unit's own `emergency.started`, are passed over)."""
+    while True:
+        frame = await ws.receive_json_from(HANG_SECONDS)
+        if frame["type"] == "emergency.accepted" and frame["id"] == ref:
+            return frame
+        if frame["type"] == "error" and frame.get("ref") == ref:
+            return frame
+
+
+def test_an_emergency_sent_over_the_socket_is_accepted_and_alerts_the_dispatch_board(people):
+    care, dispatcher = token_for("care1"), token_for("dispatcher")
+    unit = people["care1"].unit_id
+    sent = emergency_frame(unit, latitude=47.61, longitude=-122.34)
+
+    async def scenario():
+        tablet, _ = await signed_in(care)
+        board, _ = await signed_in(dispatcher)
+        await frames(tablet)
+        await frames(board)
+        await tablet.send_json_to(sent)
+        accepted = await answer_to(tablet, sent["id"])
+        assert accepted["emergency"]["id"] == sent["id"]
+        assert accepted["emergency"]["unit"] == unit
+        assert accepted["emergency"]["latitude"] == 47.61
+        alert = await event_of_kind(board, "emergency.started", HANG_SECONDS)
+        assert alert["data"]["id"] == sent["id"]
+        assert alert["data"]["call_sign"] == "CARE-1"
+        await tablet.disconnect()
+        await board.disconnect()
+
+    run(scenario)
+    emergency = Emergency.objects.get(pk=sent["id"])
+    assert emergency.started_by == people["care1"]
+    assert emergency.device.name == "care1-feed-test"
+
+
+def instant(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text)
+
+
+def test_an_emergency_frame_sent_twice_is_one_emergency(people):
+    care, dispatcher = token_for("care1"), token_for("dispatcher")
+    unit = people["care1"].unit_id
+
+    async def scenario():
+        tablet, _ = await signed_in(care)
+        board, _ = await signed_in(dispatcher)
+        await frames(tablet)
+        await frames(board)
+        sent = emergency_frame(unit)
+        await tablet.send_json_to(sent)
+        first = await answer_to(tablet, sent["id"])
+        await tablet.send_json_to(sent)
+        again = await answer_to(tablet, sent["id"])
+        assert again["emergency"]["id"] == first["emergency"]["id"]
+        started_at = [instant(a["emergency"]["started_at"]) for a in (first, again)]
+        assert started_at[0] == started_at[1]
+        on_board = await frames_until_marker(board, "dispatch")
+        started = [f for f in on_board if f.get("kind") == "emergency.started"]
+        assert [f["data"]["id"] for f in started] == [sent["id"]]
+        await tablet.disconnect()
+        await board.disconnect()
+
+    run(scenario)
+    assert Emergency.objects.count() == 1
+
+
+def test_an_emergency_for_another_unit_is_refused_by_an_error_frame_and_the_socket_stays_open(
+    people,
+):
+    care, dispatcher = token_for("care1"), token_for("dispatcher")
+    other_unit = people["care3"].unit_id
+
+    async def scenario():
+        tablet, _ = await signed_in(care)
+        board, _ = await signed_in(dispatcher)
+        await frames(tablet)
+        await frames(board)
+        sent = emergency_frame(other_unit)
+        await tablet.send_json_to(sent)
+        refused = await answer_to(tablet, sent["id"])
+        assert refused["type"] == "error"
+        assert refused["code"] == "forbidden"
+        # A dispatcher is not a responder in the field: no emergency from the board either.
+        from_board = emergency_frame(other_unit)
+        await board.send_json_to(from_board)
+        assert (await answer_to(board, from_board["id"]))["code"] == "forbidden"
+        await tablet.send_json_to({"type": "ping"})
+        await frames_until_pong(tablet)  # answered: the socket is still open
+        await tablet.disconnect()
+        await board.disconnect()
+
+    run(scenario)
+    assert not Emergency.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"id": "not-a-uuid"}, "id"),
+        ({"started_at": "yesterday-ish"}, "started_at"),
+        ({"unit": None}, "unit"),
+        ({"latitude": 91.0, "longitude": 0.0}, "latitude"),
+        ({"latitude": 47.6}, "latitude"),
+        ({"started_at": "2999-01-01T00:00:00+00:00"}, "started_at"),
+    ],
+    ids=["id", "time", "no-unit", "latitude-off-the-globe", "latitude-alone", "in-the-future"],
+)
+def test_a_malformed_emergency_frame_gets_an_invalid_error_naming_the_field(
+    people, changes, field
+):
+    token = token_for("care1")
+    sent = {**emergency_frame(people["care1"].unit_id), **changes}
+
+    async def scenario():
+        ws, _ = await signed_in(token)
+        await frames(ws)
+        await ws.send_json_to(sent)
+        refused = await answer_to(ws, sent["id"])
+        assert refused["code"] == "invalid"
+        assert field in refused["fields"]
+        await ws.send_json_to({"type": "ping"})
+        await frames_until_pong(ws)  # answered: the socket is still open
+        await ws.disconnect()
+
+    run(scenario)
+    assert not Emergency.objects.exists()
+
+
+def test_an_emergency_frame_without_an_id_or_with_odd_values_is_an_error_not_a_crash(people):
+    token = token_for("care1")
+
+    async def scenario():
+        ws, _ = await signed_in(token)
+        await frames(ws)
+        for odd in (
+            {"type": "emergency.start"},
+            {"type": "emergency.start", "id": 7, "unit": [], "started_at": {"a": 1}},
+            {"type": "emergency.start", "id": ["x"], "unit": "1e309", "latitude": "NaN"},
+        ):
+            await ws.send_json_to(odd)
+            refused = await answer_to(ws, None)
+            assert refused["code"] == "invalid"
+            assert "ref" not in refused
+        await ws.send_json_to({"type": "ping"})
+        await frames_until_pong(ws)  # answered: the socket is still open
+        await ws.disconnect()
+
+    run(scenario)
+    assert not Emergency.objects.exists()
+
+
+def test_a_person_deactivated_behind_the_socket_s_back_can_not_send_an_emergency_over_it(
+    people,
+):
+    token = token_for("care1")
+    unit = people["care1"].unit_id
+
+    async def scenario():
+        ws, _ = await signed_in(token)
+        await frames(ws)
+        # A bulk update sends no signal: the socket was not closed, and is still open.
+        await database_sync_to_async(
+            lambda: User.objects.filter(pk=people["care1"].pk).update(is_active=False)
+        )()
+        sent = emergency_frame(unit)
+        await ws.send_json_to(sent)
+        code, before = await close_code(ws)
+        assert code == 4401
+        assert before[-1]["type"] == "error"
+        assert before[-1]["code"] == "authentication_failed"
+        assert before[-1]["ref"] == sent["id"]
+        await ws.disconnect()
+
+    run(scenario)
+    assert not Emergency.objects.exists()
