@@ -159,7 +159,7 @@ REDIS_HOST = {
 if REDIS_URL and CARE_CHANNEL_LAYER == "pubsub":
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "server.feed.layer.ReconnectAwarePubSubLayer",
             "CONFIG": {"hosts": [REDIS_HOST], "prefix": CHANNEL_LAYER_PREFIX},
         }
     }

@@ -528,6 +528,13 @@ class FeedConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "event", **event})
         self.sent[stream] = seq
 
+    async def feed_layer_restored(self, message: dict) -> None:
+        """The pub/sub layer's Redis came back (server.feed.layer): what was published while it
+        was away never arrived. The memberships survived (they live in this process), so the
+        socket catches up from the database in place; no reconnect storm after a failover."""
+        for stream in list(self.sent):
+            await self._replay(stream)
+
     async def device_closed(self, message: dict) -> None:
         """The device was revoked or signed out (server.feed.services.close_device_sockets)."""
         if message.get("token") in (None, self.token_id):

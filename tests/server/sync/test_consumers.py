@@ -742,6 +742,44 @@ def layer_on_own_redis(settings, own_redis):  # noqa: F811 - pytest fixture inje
     return own_redis
 
 
+@pytest.fixture
+def pubsub_on_own_redis(settings, own_redis):  # noqa: F811 - pytest fixture injection
+    """The pub/sub layer the deployment uses, on a Redis the test may kill and start again."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "server.feed.layer.ReconnectAwarePubSubLayer",
+            "CONFIG": {"hosts": [{**settings.REDIS_HOST, "address": own_redis.url}]},
+        }
+    }
+    channel_layers.backends = {}
+    return own_redis
+
+
+def test_a_pubsub_socket_gets_what_was_published_while_redis_was_away_without_reconnecting(
+    people, pubsub_on_own_redis
+):
+    """Pub/sub subscribes again by itself when Redis returns, and what was published meanwhile
+    never arrives: the open socket is told, and sends the missed event from the database."""
+    token = token_for("dispatcher")
+
+    async def scenario():
+        ws, _ = await signed_in(token, {"dispatch": 0})
+        await frames(ws, quiet=0.1)
+        assert [f["kind"] for f in await frames_until_marker(ws, "dispatch")] == []
+        pubsub_on_own_redis.kill()
+        await database_sync_to_async(publish_event)(stream="dispatch", kind="test.missed", data={})
+        pubsub_on_own_redis.start()
+        got = await event_of_kind(ws, "test.missed", timeout=HANG_SECONDS)
+        assert got["stream"] == "dispatch"
+        # Live again, in order, on the same socket.
+        await database_sync_to_async(publish_event)(stream="dispatch", kind="test.after", data={})
+        after = await event_of_kind(ws, "test.after", timeout=HANG_SECONDS)
+        assert after["seq"] == got["seq"] + 1
+        await ws.disconnect()
+
+    run(scenario)
+
+
 def test_a_socket_closing_while_redis_is_down_closes_cleanly(people, layer_on_own_redis):
     """The layer can't be told the socket left its groups; the membership lapses by the layer's
     expiry instead, and the close must not become a crash (a traceback, cleanup skipped)."""
