@@ -423,14 +423,15 @@ class FeedConsumer(AsyncWebsocketConsumer):
             # The token and the streams its person may read now, read together every few beats
             # (revocation and deactivation also close the socket at once, over the device group).
             if beats % token_check_beats() == 0 and (
-                await self._token_lapsed() or await self._leave_lost_streams()
+                await self._token_lapsed() or await self._follow_stream_changes()
             ):
                 return
             await self._send({"type": "ping", "server_time": timezone.now().isoformat()})
 
-    async def _leave_lost_streams(self) -> bool:
-        """Stop forwarding, and leave the groups of, streams the person may no longer read;
-        whether that closed the socket (a deactivated person reads nothing)."""
+    async def _follow_stream_changes(self) -> bool:
+        """Leave the streams the person may no longer read, and join the ones they now may (a
+        responder signed on to another unit); whether that closed the socket (a deactivated
+        person reads nothing)."""
         allowed = await _streams_allowed_now(self.token_id)
         if not allowed:  # deactivated (every person reads at least their own stream)
             await self._close(CLOSE_UNAUTHENTICATED)
@@ -442,6 +443,15 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 self.groups_joined.remove(group)
                 await self.channel_layer.group_discard(group, self.channel_name)
             await self._error("stream_closed", f"You may no longer read {stream}.")
+        for stream in sorted(allowed - set(self.sent)):
+            # As a hello without a cursor for it: from the stream's start. `sent` first, so a
+            # live event arriving while joining finds its gap replayed.
+            self.sent[stream] = 0
+            group = group_name(stream)
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+            await self._send({"type": "stream_opened", "stream": stream})
+            await self._replay(stream)
         return False
 
     async def _token_lapsed(self) -> bool:

@@ -5,6 +5,7 @@ never goes on carrying a stream its person may no longer read — whichever door
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -19,9 +20,11 @@ from server.accounts import services as accounts
 from server.accounts.models import DeviceToken, Role, User
 from server.audit.models import AuditEntry
 from server.care.services import record_service_given
+from server.feed.services import publish_event
 from tests.conftest import PASSWORD
 from tests.server.sync.conftest import change, results, statuses
 from tests.server.sync.test_consumers import (  # noqa: F401 - fresh_layer is a fixture
+    HANG_SECONDS,
     close_code,
     frames,
     fresh_layer,
@@ -252,6 +255,42 @@ def test_a_socket_leaves_a_stream_its_person_lost_even_when_no_signal_was_sent(
             if frame["type"] == "ping":
                 await ws.send_json_to({"type": "pong"})
         assert note not in json.dumps(seen)
+        await ws.disconnect()
+
+    run(scenario)
+
+
+def test_an_open_socket_joins_the_new_unit_stream_at_the_next_check_without_reconnecting(
+    people, care2, units, settings
+):
+    """Signed on to another unit by a bulk update (no signal): the re-check opens the new unit's
+    stream on the same socket, and its events arrive from the stream's start."""
+    settings.CARE_FEED_HEARTBEAT_SECONDS = 0.2
+    settings.CARE_FEED_TOKEN_CHECK_BEATS = 1
+    key = token_for("care2")
+    new_stream = f"unit:{units['CARE-2'].pk}"
+
+    def move_quietly_and_dispatch_there() -> None:
+        publish_event(stream=new_stream, kind="test.event", data={"n": 1})
+        User.objects.filter(pk=care2.pk).update(unit=units["CARE-2"])
+
+    async def scenario():
+        ws, welcome = await signed_in(key)
+        assert new_stream not in welcome["streams"]
+        await database_sync_to_async(move_quietly_and_dispatch_there)()
+        seen = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + HANG_SECONDS  # heartbeats keep coming: bound the whole wait
+        while not any(f.get("kind") == "test.event" for f in seen):
+            assert loop.time() < deadline, f"no event from {new_stream} after {HANG_SECONDS} s"
+            frame = await ws.receive_json_from(timeout=HANG_SECONDS)
+            seen.append(frame)
+            if frame["type"] == "ping":
+                await ws.send_json_to({"type": "pong"})
+        opened = [f for f in seen if f["type"] == "stream_opened"]
+        assert opened == [{"type": "stream_opened", "stream": new_stream}]
+        replayed = [f["seq"] for f in seen if f["type"] == "event" and f["stream"] == new_stream]
+        assert replayed == list(range(1, len(replayed) + 1))  # from the start, in order
         await ws.disconnect()
 
     run(scenario)
