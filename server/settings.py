@@ -132,12 +132,12 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # Two deployments (or two test runs) on one Redis must not share feed groups.
 CHANNEL_LAYER_PREFIX = env.str("CHANNEL_LAYER_PREFIX", default="asgi")
 # Which channels_redis layer carries the feed (docs/deployment.md, figures in docs/benchmarks.md):
-# `core` keeps a queue per socket in Redis and sends a group message to each member's queue;
-# `pubsub` publishes a group message once and each process hands it to its own members.
-# Pub/sub costs a sixth of the core layer's CPU per send and a tenth per broadcast to 3,000
-# sockets (bench/layer_fanout.py), but it reconnects to a restarted Redis silently, so sockets
-# aren't told to replay what was lost meanwhile: core stays the default (docs/deployment.md).
-CARE_CHANNEL_LAYER = env.str("CARE_CHANNEL_LAYER", default="core")
+# `pubsub` publishes a group message once and each process hands it to its own members; `core`
+# keeps a queue per socket in Redis and sends a group message to each member's queue. Pub/sub
+# costs a sixth of the core layer's CPU per send and a tenth per broadcast to 3,000 sockets, and
+# its emergencies reached tablets in seconds where core's queues backed up for tens of seconds.
+# The feed's pub/sub layer tells the sockets to catch up when Redis comes back (server.feed.layer).
+CARE_CHANNEL_LAYER = env.str("CARE_CHANNEL_LAYER", default="pubsub")
 # The layer's Redis connections. No socket timeout: redis-py then bounds each send with
 # `asyncio.wait_for`, which on Python 3.11 drops a cancellation that lands as the send completes;
 # the cancelled receive of a closing socket then pops forever and its consumer never ends (seen

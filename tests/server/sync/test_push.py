@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import functools
 import uuid
+from collections import Counter
 
 import pytest
 from django.utils import timezone
@@ -401,8 +402,12 @@ def test_one_batch_sent_twice_at_once_applies_every_change_exactly_once(on_scene
         for a, b in pairs:
             assert sorted([a["status"], b["status"]]) == ["applied", "duplicate"], (a, b)
         for m in batch:
-            echoes = Event.objects.filter(mutation_id=m["id"]).count()
-            assert echoes == 1, (m["type"], echoes)
+            # One event per stream it is published on (a referral's follow-up is also on
+            # `referrals`, for the coordinators), never a second from the second push.
+            echoes = Counter(
+                Event.objects.filter(mutation_id=m["id"]).values_list("stream_id", flat=True)
+            )
+            assert echoes and set(echoes.values()) == {1}, (m["type"], echoes)
         assert AppliedMutation.objects.filter(pk__in=[m["id"] for m in batch]).count() == len(batch)
     assert Encounter.objects.count() == 1
     assert ServiceGiven.objects.count() == 5 and SurveyResponse.objects.count() == 5
