@@ -226,6 +226,17 @@ def served_system(tmp_path):
     yield from serve(tmp_path)
 
 
+def until(check, seconds: float) -> bool:
+    """Wait for `check()` to hold, asking every tenth of a second; False if it never did within
+    `seconds` (a guard against a hang, never a figure)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
 def own_database_prefix(purpose: str) -> str:
     """Databases a test makes are named after the run's test database, so runs sharing one
     PostgreSQL server never touch each other's (and can be told apart by `datname`)."""

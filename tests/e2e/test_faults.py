@@ -27,7 +27,7 @@ import pytest
 
 from mobile.client.store import DONE
 from mobile.client.tablet import Tablet
-from tests.e2e.conftest import Desk, own_database_prefix, serve
+from tests.e2e.conftest import Desk, own_database_prefix, serve, until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
@@ -35,15 +35,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 HANG_SECONDS = 180
 CAD_PREFIX = "2026-FAULT-"
 SERVICES = ["basic-needs", "de-escalation", "first-aid", "resource-navigation"]
-
-
-def until(check: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
 
 
 class Field:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import time
 
 import pytest
 import requests
@@ -65,15 +64,6 @@ def test_the_check_in_is_asked_only_once_the_officers_have_cleared():
     assert later == datetime.datetime.fromisoformat("2026-11-18T14:45:00-08:00")
 
 
-def until(check, seconds: float = HANG_SECONDS) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def emergency_posts(network) -> list[str]:
     """How each HTTP try of the emergency went ("ok", "offline", ...)."""
     return [fault for fault, path in network.seen if path == "/api/v1/emergencies"]
@@ -123,7 +113,7 @@ def test_with_the_feed_open_the_emergency_goes_over_the_socket_and_http_is_not_n
         tablet.sign_in("care1", "care-demo", "care1-tablet")
         tablet.safety.socket_seconds = HANG_SECONDS  # a slow machine is not a dead socket here
         tablet.feed.start()
-        assert until(lambda: tablet.engine.feed_live)
+        assert e2e.until(lambda: tablet.engine.feed_live, HANG_SECONDS)
         network.offline()  # HTTP can't get through: only the socket can carry it
         view = tablet.safety.send_emergency(unit=tablet.store.get_setting("user")["unit"]["id"])
         assert view.sent
@@ -139,7 +129,7 @@ def test_with_the_feed_open_the_emergency_goes_over_the_socket_and_http_is_not_n
         board.headers["Authorization"] = f"Token {token}"
         answer = board.post(f"{url}/api/v1/emergencies/{view.id}/acknowledge", timeout=10)
         assert answer.status_code == 200, answer.text
-        assert until(lambda: tablet.safety.emergency().acknowledged)
+        assert e2e.until(lambda: tablet.safety.emergency().acknowledged, HANG_SECONDS)
     finally:
         tablet.close()
 
