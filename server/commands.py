@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from server.errors import InvalidInput, _flatten, summarize_fields
+from server.errors import Forbidden, InvalidInput, _flatten, summarize_fields
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,11 @@ class Command:
     schema: type  # a rest_framework Serializer class
     service: Callable[..., Any]  # keyword arguments: actor, device, mutation_id, the input
     present: Callable[[Any], dict[str, Any]]
-    roles: tuple[str, ...] = ()  # who may send it through the offline push
+    # Who may run it, through any door: roles, and `system:cad` / `system:partner` for the
+    # system clients (names in `server.accounts.policies`). The runner refuses everyone else
+    # before the input is even read; the service then checks which record (the policy of its
+    # app), so a door can neither forget the role nor widen it.
+    roles: tuple[str, ...] = ()
     # How an offline mutation fills the input: the service argument its entity id goes to
     # (as a REST URL's id does), or else the schema field it goes to (a create's own id); the
     # field its device time goes to (creates: the record's own time), its base version's field.
@@ -68,13 +72,24 @@ class Command:
         mutation_id: uuid.UUID | None = None,
         **fixed: Any,
     ) -> Any:
-        """Parse, then run the service; `fixed` are arguments the door supplies itself (the
-        record id from the URL), never taken from the body."""
+        """Check the actor's role, parse, then run the service; `fixed` are arguments the door
+        supplies itself (the record id from the URL), never taken from the body."""
+        self.check_actor(actor)
         values = self.parse(data)
         values.update(fixed)
         if mutation_id is not None:
             values["mutation_id"] = mutation_id
         return self.service(actor=actor, device=device, **values)
+
+    def may_run(self, actor: Any) -> bool:
+        # Imported here: this module sits beside the layers and names no app at import time.
+        from server.accounts.policies import principal
+
+        return principal(actor) in self.roles
+
+    def check_actor(self, actor: Any) -> None:
+        if not self.may_run(actor):
+            raise Forbidden("Your role may not do this.")
 
     def __call__(self, **kwargs: Any) -> dict[str, Any]:
         return self.present(self.execute(**kwargs))
@@ -150,9 +165,7 @@ def full_clean(record: Any, *, exclude: list[str] | None = None) -> None:
     need no query to prove they exist."""
     from django.core.exceptions import ValidationError as DjangoValidationError
 
-    loaded = [
-        f.name for f in record._meta.concrete_fields if f.is_relation and f.is_cached(record)
-    ]
+    loaded = [f.name for f in record._meta.concrete_fields if f.is_relation and f.is_cached(record)]
     try:
         record.full_clean(
             exclude=[*loaded, *(exclude or [])], validate_unique=False, validate_constraints=False

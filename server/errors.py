@@ -53,6 +53,10 @@ class Forbidden(CareFieldError):
     code = "forbidden"
 
 
+class NotRostered(Forbidden):
+    code = "not_rostered"
+
+
 class Conflict(CareFieldError):
     status = 409
     code = "conflict"

@@ -8,7 +8,7 @@ from server.accounts import views as accounts_views
 from server.care import api as care_api
 from server.care import views as care_views
 from server.dispatch import api as dispatch_api
-from server.dispatch import safety_api, safety_views
+from server.dispatch import roster_api, safety_api, safety_views
 from server.dispatch import views as dispatch_views
 from server.interop import api as interop_api
 from server.interop import directory_api, fhir_api
@@ -88,6 +88,18 @@ api_v1 = [
     ),
     path("shifts", safety_api.ShiftListView.as_view(), name="shifts"),
     path("shifts/<uuid:shift_id>/end", safety_api.ShiftEndView.as_view(), name="shift-end"),
+    path("rosters", roster_api.RosterView.as_view(), name="rosters"),
+    path(
+        "rosters/<uuid:entry_id>/cancel",
+        roster_api.RosterCancelView.as_view(),
+        name="roster-cancel",
+    ),
+    path("sign-on-requests", roster_api.SignOnRequestView.as_view(), name="sign-on-requests"),
+    path(
+        "sign-on-requests/<uuid:request_id>/decide",
+        roster_api.SignOnDecisionView.as_view(),
+        name="sign-on-request-decide",
+    ),
     path(
         "units/<int:unit_id>/duty-status",
         safety_api.DutyStatusView.as_view(),

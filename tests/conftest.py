@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from server.accounts.models import Role, User
 from server.care.reference_data import load_reference_data
-from server.dispatch.models import CallType, Unit
+from server.dispatch.models import CallType, Shift, Unit
 from server.feed.services import declare_event_kinds
 
 SEATTLE = ZoneInfo("America/Los_Angeles")
@@ -195,8 +196,26 @@ def people(units) -> dict[str, User]:
         user = User.objects.create_user(
             username=username, password=PASSWORD, role=role, unit=units.get(unit)
         )
+        if unit:
+            put_on_shift(user, units[unit], since=SHIFTS_SINCE)
         made[username] = user
     return made
+
+
+# The demo crews' shifts began before any call a test makes: a call's records are read by the
+# crew that was on its unit at the time (server/dispatch/policies.py).
+SHIFTS_SINCE = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+
+
+def put_on_shift(user: User, unit: Unit, *, since: datetime.datetime | None = None) -> Shift:
+    """Open a shift for `user` on `unit` as a supervisor's sign-on would (tests' set-up)."""
+    Shift.objects.filter(user=user, ended_at__isnull=True).update(ended_at=timezone.now())
+    shift = Shift.objects.create(
+        unit=unit, user=user, started_at=since or timezone.now(), signed_on_by=user
+    )
+    User.objects.filter(pk=user.pk).update(unit=unit)
+    user.unit = unit
+    return shift
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from server.accounts.models import Role
+from server.accounts.policies import CARE_WRITERS, FOLLOW_UP
 from server.care import presenters, services
 from server.care.models import (
     NALOXONE_MAX_DOSE_MG,
@@ -23,7 +23,6 @@ from server.care.models import (
 )
 from server.commands import Command
 
-CARE_WRITERS = (Role.CARE_RESPONDER, Role.ADMIN)
 ENCOUNTER_META = ("assignment_id", "started_at", "base_version")
 
 
@@ -190,7 +189,7 @@ update_referral = Command(
     schema=ReferralUpdateSerializer,
     service=services.update_referral,
     present=presenters.referral_data,
-    roles=CARE_WRITERS,
+    roles=(*CARE_WRITERS, *FOLLOW_UP),
     entity_arg="referral_id",
     version_field="base_version",
 )

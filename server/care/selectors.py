@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from server.accounts.models import Role
-from server.accounts.permissions import role_of
+from server.care import policies
 from server.care.models import DirectoryService, Encounter, Referral, ReferralStatus
 from server.dispatch.models import Incident, ResponseSent, UnitKind
 
@@ -14,24 +13,15 @@ FINISHED_REFERRAL_STATUSES = (ReferralStatus.CONNECTED, ReferralStatus.CLOSED)
 
 
 def visible_encounters(user) -> QuerySet[Encounter]:
-    """Coordinators and admins see every encounter; a responder their unit's; others none."""
-    queryset = Encounter.objects.select_related("assignment__unit", "disposition")
-    role = role_of(user)
-    if role in (Role.COORDINATOR, Role.ADMIN):
-        return queryset
-    if role == Role.CARE_RESPONDER and user.unit_id:
-        return queryset.filter(assignment__unit_id=user.unit_id)
-    return queryset.none()
+    """Coordinators and supervisors read every encounter; a CARE responder those of the calls
+    they served (`server.care.policies`); others none."""
+    return policies.readable_encounters(user).select_related("assignment__unit", "disposition")
 
 
 def visible_referrals(user) -> QuerySet[Referral]:
-    referrals = Referral.objects.select_related("service", "encounter__assignment__unit")
-    role = role_of(user)
-    if role in (Role.COORDINATOR, Role.ADMIN):
-        return referrals
-    if role == Role.CARE_RESPONDER and user.unit_id:
-        return referrals.filter(encounter__assignment__unit_id=user.unit_id)
-    return referrals.none()
+    return policies.readable_referrals(user).select_related(
+        "service", "encounter__assignment__unit"
+    )
 
 
 def overdue(referrals: QuerySet[Referral]) -> QuerySet[Referral]:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from server.accounts.models import Device, Role, User
 from server.accounts.permissions import role_of
 from server.audit.services import audit_entry, record_audit, snapshot
+from server.care import policies
 from server.care.models import (
     NALOXONE_MAX_DOSE_MG,
     NALOXONE_MAX_DOSES,
@@ -48,6 +49,7 @@ from server.care.presenters import (
 )
 from server.commands import check_time, full_clean
 from server.dispatch.models import Assignment, UnitKind
+from server.dispatch.policies import record_streams
 from server.errors import (
     Conflict,
     Forbidden,
@@ -57,7 +59,7 @@ from server.errors import (
     VersionConflict,
     summarize_fields,
 )
-from server.feed.services import EventDraft, change_transaction, publish_event, unit_stream
+from server.feed.services import EventDraft, change_transaction, publish_event
 from server.feed.write_batch import open_write_batch
 
 ENCOUNTER_FIELDS = (
@@ -71,14 +73,18 @@ ENCOUNTER_FIELDS = (
 # ---- shared checks -------------------------------------------------------------------------
 
 
+def _not_found(what: str, field: str) -> NotFound:
+    """One answer for "not there" and "not yours": a refusal confirms nothing."""
+    return NotFound(f"No such {what}.", fields={field: [f"No such {what}."]})
+
+
 def _care_assignment(actor: User, assignment_id) -> Assignment:
+    missing = _not_found("assignment", "assignment")
     try:
         assignment = Assignment.objects.select_related("unit", "incident").get(pk=assignment_id)
     except (Assignment.DoesNotExist, ValueError, DjangoValidationError) as exc:
-        raise NotFound(
-            "No such assignment.", fields={"assignment": ["No such assignment."]}
-        ) from exc
-    _check_unit_member(actor, assignment)
+        raise missing from exc
+    _check_unit_member(actor, assignment, missing)
     if assignment.kind != UnitKind.CARE:
         raise InvalidInput(
             "Care is recorded on a CARE assignment, not an SPD one.",
@@ -87,12 +93,10 @@ def _care_assignment(actor: User, assignment_id) -> Assignment:
     return assignment
 
 
-def _check_unit_member(actor: User, assignment: Assignment) -> None:
-    role = role_of(actor)
-    if role == Role.ADMIN:
-        return
-    if role != Role.CARE_RESPONDER or actor.unit_id != assignment.unit_id:
-        raise NotFound("No such assignment.")  # not theirs: don't confirm it exists
+def _check_unit_member(actor: User, assignment: Assignment, missing: NotFound) -> None:
+    """The crew that served the call records on it (`server.care.policies`)."""
+    if not policies.may_record_on(actor, assignment):
+        raise missing
 
 
 def _once(key: Any, load):
@@ -111,8 +115,8 @@ def _load_encounter(actor: User, encounter_id) -> Encounter:
     try:
         encounter = Encounter.objects.select_related("assignment__unit").get(pk=encounter_id)
     except (Encounter.DoesNotExist, ValueError, DjangoValidationError) as exc:
-        raise NotFound("No such encounter.", fields={"encounter": ["No such encounter."]}) from exc
-    _check_unit_member(actor, encounter.assignment)
+        raise _not_found("encounter", "encounter") from exc
+    _check_unit_member(actor, encounter.assignment, _not_found("encounter", "encounter"))
     return encounter
 
 
@@ -127,11 +131,7 @@ def scene_marked_safe(assignment: Assignment) -> bool:
 
 
 def _may_see(actor: User, assignment: Assignment) -> bool:
-    try:
-        _check_unit_member(actor, assignment)
-    except NotFound:
-        return False
-    return True
+    return policies.may_record_on(actor, assignment)
 
 
 def _existing(model: type[models.Model], record_id, data: dict[str, Any], actor: User):
@@ -171,13 +171,9 @@ def _norm(value: Any) -> Any:
 
 
 def _publish(encounter: Encounter, kind: str, data: dict, mutation_id=None) -> None:
-    # Clinical records travel only on the CARE unit's own stream.
-    publish_event(
-        stream=unit_stream(encounter.assignment.unit_id),
-        kind=kind,
-        data=data,
-        mutation_id=mutation_id,
-    )
+    # Clinical records travel only to the crew of the call (its CARE unit's stream while open).
+    for stream in record_streams(encounter.assignment):
+        publish_event(stream=stream, kind=kind, data=data, mutation_id=mutation_id)
 
 
 def _check_record_time(record: models.Model, assignment: Assignment) -> None:
@@ -368,8 +364,9 @@ def _create_field_record(
         audit = audit_entry(
             actor=actor, device=device, action=action, obj=record, after=_record_dict(record)
         )
-        stream = unit_stream(encounter.assignment.unit_id)
-        batch.add(record, audit=audit, event=EventDraft(stream, kind, to_data(record), mutation_id))
+        streams = record_streams(encounter.assignment)
+        drafts = [EventDraft(s, kind, to_data(record), mutation_id) for s in streams]
+        batch.add(record, audit=audit, events=drafts)
         return record
     try:
         with change_transaction():
@@ -605,7 +602,7 @@ def update_referral(
             raise NotFound("No such referral.") from exc
         role = role_of(actor)
         if role == Role.CARE_RESPONDER:
-            _check_unit_member(actor, referral.encounter.assignment)
+            _check_unit_member(actor, referral.encounter.assignment, NotFound("No such referral."))
         elif role == Role.SYSTEM:
             _check_partner(actor, referral)
         elif role not in (Role.COORDINATOR, Role.ADMIN):

@@ -7,8 +7,7 @@ import re
 
 from rest_framework import serializers
 
-from server.accounts.models import Role
-from server.accounts.permissions import FIELD_ROLES
+from server.accounts.policies import CAD, CARE_WRITERS, DISPATCHERS, FIELD, SUPERVISORS
 from server.commands import Command
 from server.dispatch import presenters, safety, services, shifts
 from server.dispatch.models import (
@@ -134,6 +133,7 @@ class TransitionSerializer(serializers.Serializer):
 
 create_incident = Command(
     name="incident.create",
+    roles=DISPATCHERS,
     schema=IncidentCreateSerializer,
     service=services.create_incident,
     present=presenters.incident_detail,
@@ -141,6 +141,7 @@ create_incident = Command(
 
 create_incident_from_cad = Command(
     name="incident.create_from_cad",
+    roles=CAD,
     schema=CadIncidentSerializer,
     service=services.create_incident_from_cad,
     present=presenters.incident_detail,
@@ -148,6 +149,7 @@ create_incident_from_cad = Command(
 
 update_incident_from_cad = Command(
     name="incident.update_from_cad",
+    roles=CAD,
     schema=CadIncidentUpdateSerializer,
     service=services.update_incident_from_cad,
     present=presenters.incident_detail,
@@ -155,6 +157,7 @@ update_incident_from_cad = Command(
 
 dispatch_incident = Command(
     name="incident.dispatch",
+    roles=DISPATCHERS,
     schema=DispatchSerializer,
     service=services.dispatch_incident,
     present=presenters.dispatch_result,
@@ -162,6 +165,7 @@ dispatch_incident = Command(
 
 cancel_incident = Command(
     name="incident.cancel",
+    roles=(*DISPATCHERS, *CAD),
     schema=ReasonSerializer,
     service=services.cancel_incident,
     present=presenters.incident_detail,
@@ -169,6 +173,7 @@ cancel_incident = Command(
 
 resolve_by_phone = Command(
     name="incident.resolve_by_phone",
+    roles=DISPATCHERS,
     schema=NoteSerializer,
     service=services.resolve_by_phone,
     present=presenters.incident_detail,
@@ -176,6 +181,7 @@ resolve_by_phone = Command(
 
 refer_to_hotline = Command(
     name="incident.refer_to_hotline",
+    roles=DISPATCHERS,
     schema=HotlineSerializer,
     service=services.refer_to_hotline,
     present=presenters.incident_detail,
@@ -186,7 +192,7 @@ transition_assignment = Command(
     schema=TransitionSerializer,
     service=services.transition_assignment,
     present=lambda assignment: presenters.assignments_with_partners([assignment])[0],
-    roles=(*FIELD_ROLES, Role.ADMIN),
+    roles=(*FIELD, *DISPATCHERS),
     entity_arg="assignment_id",
     time_field="occurred_at",
 )
@@ -211,6 +217,7 @@ class PositionSerializer(serializers.Serializer):
 
 locate_incident = Command(
     name="incident.locate",
+    roles=DISPATCHERS,
     schema=LocateSerializer,
     service=services.locate_incident,
     present=presenters.incident_detail,
@@ -221,7 +228,7 @@ report_position = Command(
     schema=PositionSerializer,
     service=services.report_position,
     present=presenters.position_outcome,
-    roles=FIELD_ROLES,
+    roles=FIELD,
     # The fix's time is the mutation's own, translated to server time when the device's clock
     # is known to be off.
     time_field="recorded_at",
@@ -290,59 +297,144 @@ class LapseClearSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX)
 
 
-FIELD_AND_ADMIN = (*FIELD_ROLES, Role.ADMIN)
-
 sign_on = Command(
-    name="shift.start", schema=SignOnSerializer, service=shifts.sign_on,
+    name="shift.start",
+    roles=(*FIELD, *SUPERVISORS),
+    schema=SignOnSerializer,
+    service=shifts.sign_on,
     present=presenters.shift_data,
 )
 
 sign_off = Command(
-    name="shift.end", schema=EmptySerializer, service=shifts.sign_off,
+    name="shift.end",
+    roles=(*FIELD, *SUPERVISORS),
+    schema=EmptySerializer,
+    service=shifts.sign_off,
     present=presenters.shift_data,
 )
 
 set_duty_status = Command(
-    name="unit.duty_status", schema=DutyStatusSerializer, service=shifts.set_duty_status,
+    name="unit.duty_status",
+    roles=(*FIELD, *DISPATCHERS),
+    schema=DutyStatusSerializer,
+    service=shifts.set_duty_status,
     present=presenters.unit_staffing,
 )
 
 start_emergency = Command(
-    name="emergency.start", schema=EmergencySerializer, service=safety.start_emergency,
-    present=presenters.emergency_data, roles=FIELD_ROLES, entity_field="id",
+    name="emergency.start",
+    schema=EmergencySerializer,
+    service=safety.start_emergency,
+    present=presenters.emergency_data,
+    roles=FIELD,
+    entity_field="id",
     time_field="started_at",
 )
 
 acknowledge_emergency = Command(
-    name="emergency.acknowledge", schema=EmptySerializer,
-    service=safety.acknowledge_emergency, present=presenters.emergency_data,
+    name="emergency.acknowledge",
+    roles=DISPATCHERS,
+    schema=EmptySerializer,
+    service=safety.acknowledge_emergency,
+    present=presenters.emergency_data,
 )
 
 end_emergency = Command(
-    name="emergency.end", schema=EmergencyEndSerializer, service=safety.end_emergency,
-    present=presenters.emergency_data, roles=FIELD_ROLES, entity_arg="emergency_id",
+    name="emergency.end",
+    schema=EmergencyEndSerializer,
+    service=safety.end_emergency,
+    present=presenters.emergency_data,
+    roles=(*FIELD, *DISPATCHERS),
+    entity_arg="emergency_id",
 )
 
 request_backup = Command(
-    name="backup.request", schema=BackupSerializer, service=safety.request_backup,
-    present=presenters.backup_data, roles=(Role.CARE_RESPONDER, Role.ADMIN),
+    name="backup.request",
+    schema=BackupSerializer,
+    service=safety.request_backup,
+    present=presenters.backup_data,
+    roles=CARE_WRITERS,
     time_field="requested_at",
     # The mutation's entity is the CARE assignment; the request's own id is in its data.
     entity_arg="assignment_id",
 )
 
 send_backup = Command(
-    name="incident.send_backup", schema=SendBackupSerializer, service=safety.send_backup,
+    name="incident.send_backup",
+    roles=DISPATCHERS,
+    schema=SendBackupSerializer,
+    service=safety.send_backup,
     present=lambda a: presenters.assignments_with_partners([a])[0],
 )
 
 record_check_in = Command(
-    name="check_in.create", schema=CheckInSerializer, service=safety.record_check_in,
-    present=presenters.check_in_data, roles=(Role.CARE_RESPONDER, Role.ADMIN),
-    entity_arg="assignment_id", time_field="at",
+    name="check_in.create",
+    schema=CheckInSerializer,
+    service=safety.record_check_in,
+    present=presenters.check_in_data,
+    roles=CARE_WRITERS,
+    entity_arg="assignment_id",
+    time_field="at",
 )
 
 clear_lapse = Command(
-    name="check_in.clear_lapse", schema=LapseClearSerializer, service=safety.clear_lapse,
+    name="check_in.clear_lapse",
+    roles=DISPATCHERS,
+    schema=LapseClearSerializer,
+    service=safety.clear_lapse,
     present=presenters.lapse_data,
+)
+
+
+class RosterSerializer(serializers.Serializer):
+    unit = serializers.IntegerField()
+    user = serializers.IntegerField()
+    first_day = serializers.DateField()
+    last_day = serializers.DateField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=REASON_MAX
+    )
+
+
+class SignOnRequestSerializer(serializers.Serializer):
+    unit = serializers.IntegerField()
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=REASON_MAX
+    )
+
+
+class DecisionSerializer(serializers.Serializer):
+    approve = serializers.BooleanField()
+
+
+add_to_roster = Command(
+    name="roster.add",
+    roles=SUPERVISORS,
+    schema=RosterSerializer,
+    service=shifts.add_to_roster,
+    present=presenters.roster_entry_data,
+)
+
+cancel_roster_entry = Command(
+    name="roster.cancel",
+    roles=SUPERVISORS,
+    schema=EmptySerializer,
+    service=shifts.cancel_roster_entry,
+    present=presenters.roster_entry_data,
+)
+
+request_sign_on = Command(
+    name="sign_on_request.create",
+    roles=FIELD,
+    schema=SignOnRequestSerializer,
+    service=shifts.request_sign_on,
+    present=presenters.sign_on_request_data,
+)
+
+decide_sign_on_request = Command(
+    name="sign_on_request.decide",
+    roles=SUPERVISORS,
+    schema=DecisionSerializer,
+    service=shifts.decide_sign_on_request,
+    present=presenters.sign_on_request_data,
 )

@@ -21,4 +21,6 @@ EVENT_KINDS = {
     "check_in.cleared": "Dispatch reached the team that missed its check-in (dispatch).",
     "unit.duty_status": "A unit's duty status changed (dispatch).",
     "unit.updated": "Who is signed on to a unit changed (dispatch).",
+    "roster.updated": "A person was put on or taken off a unit's roster (dispatch and theirs).",
+    "sign_on_request.updated": "A request to ride a unit was made or answered (dispatch, theirs).",
 }

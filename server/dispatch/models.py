@@ -507,6 +507,9 @@ class Shift(models.Model):
     signed_off_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The unit's stream as it stood at sign-on: the person reads it from the next event on, so
+    # joining a unit never replays what the crew before them recorded.
+    stream_floor = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["-started_at"]
@@ -518,6 +521,81 @@ class Shift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.unit}"
+
+
+class RosterEntry(models.Model):
+    """A supervisor put a person on a unit for a run of days (the program's local dates): the
+    person may sign on to that unit on those days, and to no other."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="roster")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="roster_entries"
+    )
+    first_day = models.DateField()
+    last_day = models.DateField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(max_length=REASON_MAX, blank=True)
+
+    class Meta:
+        ordering = ["first_day", "unit__call_sign"]
+        verbose_name_plural = "roster entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(last_day__gte=models.F("first_day")),
+                name="roster_days_in_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.unit}, {self.first_day}–{self.last_day}"
+
+
+class SignOnRequestStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a supervisor"
+    APPROVED = "approved", "Approved"
+    DECLINED = "declined", "Declined"
+
+
+class SignOnRequest(models.Model):
+    """A responder asks to ride a unit they are not rostered on today; a supervisor approves
+    (which rosters them for the day) or declines on the board."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="sign_on_requests")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sign_on_requests"
+    )
+    day = models.DateField()
+    reason = models.CharField(max_length=REASON_MAX, blank=True)
+    status = models.CharField(
+        max_length=10, choices=SignOnRequestStatus.choices, default=SignOnRequestStatus.PENDING
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "unit", "day"],
+                condition=models.Q(status="pending"),
+                name="one_pending_sign_on_request",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} asks for {self.unit} on {self.day}: {self.status}"
 
 
 # ---- responder safety --------------------------------------------------------------------

@@ -441,6 +441,35 @@ def shift_data(shift) -> dict:
     }
 
 
+def roster_entry_data(entry) -> dict:
+    return {
+        "id": str(entry.id),
+        "unit": entry.unit_id,
+        "call_sign": entry.unit.call_sign,
+        "user": entry.user_id,
+        "username": entry.user.username,
+        "first_day": entry.first_day.isoformat(),
+        "last_day": entry.last_day.isoformat(),
+        "note": entry.note,
+        "cancelled": entry.cancelled_at is not None,
+    }
+
+
+def sign_on_request_data(request) -> dict:
+    return {
+        "id": str(request.id),
+        "unit": request.unit_id,
+        "call_sign": request.unit.call_sign,
+        "user": request.user_id,
+        "username": request.user.username,
+        "day": request.day.isoformat(),
+        "reason": request.reason,
+        "status": request.status,
+        "requested_at": _iso(request.requested_at),
+        "decided_at": _iso(request.decided_at),
+    }
+
+
 def unit_staffing(unit: Unit) -> dict:
     """A unit's duty status and who is signed on to it, since when."""
     shifts = selectors.open_shifts().filter(unit=unit)
@@ -451,8 +480,12 @@ def unit_staffing(unit: Unit) -> dict:
         "duty_status": unit.duty_status,
         "duty_status_at": _iso(unit.duty_status_at),
         "signed_on": [
-            {"user": s.user_id, "username": s.user.username, "since": _iso(s.started_at),
-             "vehicle": s.vehicle}
+            {
+                "user": s.user_id,
+                "username": s.user.username,
+                "since": _iso(s.started_at),
+                "vehicle": s.vehicle,
+            }
             for s in shifts
         ],
     }
@@ -471,9 +504,9 @@ def emergency_data(emergency) -> dict:
         "longitude": emergency.longitude,
         "position_at": _iso(emergency.position_at),
         "incident": (
-            {"id": str(incident.id), "cad_number": incident.cad_number,
-             "address": incident.address}
-            if incident else None
+            {"id": str(incident.id), "cad_number": incident.cad_number, "address": incident.address}
+            if incident
+            else None
         ),
         "acknowledged_at": _iso(emergency.acknowledged_at),
         "ended_at": _iso(emergency.ended_at),

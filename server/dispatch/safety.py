@@ -18,8 +18,10 @@ from django.utils import timezone
 
 from server.accounts.models import Device, Role, User
 from server.accounts.permissions import FIELD_ROLES, role_of
+from server.accounts.policies import DISPATCHERS
 from server.audit.services import record_audit, snapshot
 from server.commands import check_time, full_clean
+from server.dispatch import policies
 from server.dispatch.models import (
     Assignment,
     AssignmentStatus,
@@ -47,7 +49,7 @@ from server.feed.services import change_transaction, publish_event, unit_stream
 
 logger = logging.getLogger(__name__)
 
-DISPATCH_ROLES = (Role.DISPATCHER, Role.ADMIN)
+DISPATCH_ROLES = DISPATCHERS
 
 
 def nearest_spd_count() -> int:
@@ -71,7 +73,7 @@ def start_emergency(
     """A responder held the emergency button: alert the board, their unit and SPD nearby."""
     if role_of(actor) not in FIELD_ROLES:
         raise Forbidden("Only a responder in the field sends an emergency.")
-    if actor.unit_id != unit:
+    if not policies.on_unit_now(actor, unit):
         raise Forbidden(
             "You can send an emergency only for your own unit.",
             fields={"unit": ["Not your unit."]},
@@ -221,20 +223,27 @@ def end_emergency(
     note: str = "",
     mutation_id: uuid.UUID | None = None,
 ) -> Emergency:
-    """Ended by the unit's own responder after their PIN, or by a dispatcher with a note."""
+    """Ended by the device that raised it (the tablet checked its PIN), or by a dispatcher or
+    supervisor who has acknowledged it, with a note; by no one else. A flag from another device
+    proves nothing, so the server trusts the raising device, not `pin_verified`."""
     note = (note or "").strip()
     role = role_of(actor)
     with change_transaction():
         emergency = _locked_emergency(emergency_id)
+        by_raiser = policies.raised_emergency(actor, device, emergency)
         if role in FIELD_ROLES:
-            if actor.unit_id != emergency.unit_id:
-                raise Forbidden("Only the unit that sent an emergency ends it.")
+            if not by_raiser:
+                raise NotFound("No such emergency.")  # another device's: not there, to this one
             if not pin_verified:
                 raise InvalidInput(
                     "Enter your PIN to end the emergency.",
                     fields={"pin_verified": ["The PIN must be checked on the tablet."]},
                 )
         elif role in DISPATCH_ROLES:
+            if emergency.acknowledged_at is None and emergency.ended_at is None:
+                raise Conflict(
+                    "Acknowledge the emergency before ending it.", current="unacknowledged"
+                )
             if not note:
                 raise InvalidInput(
                     "Say how you confirmed the team is safe.", fields={"note": ["Required."]}
@@ -273,8 +282,7 @@ def _own_care_assignment(actor: User, assignment_id, *, for_update: bool = False
         assignment = queryset.get(pk=assignment_id)
     except (Assignment.DoesNotExist, ValueError) as exc:
         raise NotFound("No such assignment.") from exc
-    role = role_of(actor)
-    if role != Role.ADMIN and (role != Role.CARE_RESPONDER or actor.unit_id != assignment.unit_id):
+    if not policies.may_move(actor, assignment) or role_of(actor) == Role.SPD_OFFICER:
         raise NotFound("No such assignment.")  # not theirs: don't confirm it exists
     if assignment.kind != UnitKind.CARE:
         raise InvalidInput("Only a CARE team's assignment takes this.")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from server.accounts.models import Role
-from server.accounts.permissions import FIELD_ROLES, role_of
+from server.accounts.policies import DISPATCHERS, principal
+from server.dispatch import policies
 from server.dispatch.geography import beat_centres
 from server.dispatch.models import (
     OPEN_INCIDENT_STATUSES,
@@ -18,13 +18,15 @@ from server.dispatch.models import (
     Incident,
     IncidentStatus,
     ProgramHours,
+    RosterEntry,
     ScreeningQuestion,
     Shift,
+    SignOnRequest,
     Unit,
 )
 from server.dispatch.positions import distance_m, eta_minutes, is_fresh
 
-DISPATCH_ROLES = (Role.DISPATCHER, Role.ADMIN)
+DISPATCH_ROLES = DISPATCHERS  # kept for the views that name it
 
 
 def incidents() -> QuerySet[Incident]:
@@ -118,8 +120,12 @@ def staffing_board() -> list[dict]:
 
 def program_hours_table() -> list[dict]:
     return [
-        {"weekday": h.weekday, "day": h.get_weekday_display(), "start": h.start.strftime("%H:%M"),
-         "end": h.end.strftime("%H:%M")}
+        {
+            "weekday": h.weekday,
+            "day": h.get_weekday_display(),
+            "start": h.start.strftime("%H:%M"),
+            "end": h.end.strftime("%H:%M"),
+        }
         for h in ProgramHours.objects.all()
     ]
 
@@ -167,14 +173,11 @@ def gazetteer(query: str, limit: int = 8) -> list[tuple[str, float, float]]:
 
 
 def visible_assignments(user) -> QuerySet[Assignment]:
-    """Dispatch and admins see every assignment; a field unit sees its own; others none."""
-    queryset = Assignment.objects.select_related("unit", "incident", "incident__call_type")
-    role = role_of(user)
-    if role in DISPATCH_ROLES:
-        return queryset
-    if role in FIELD_ROLES and user.unit_id:
-        return queryset.filter(unit_id=user.unit_id)
-    return queryset.none()
+    """Dispatch and supervisors see every assignment; a field user the ones they served
+    (`server.dispatch.policies`); others none."""
+    return policies.visible_assignments(user).select_related(
+        "unit", "incident", "incident__call_type"
+    )
 
 
 def active_call_types() -> QuerySet[CallType]:
@@ -186,8 +189,8 @@ def active_screening_questions() -> QuerySet[ScreeningQuestion]:
 
 
 def assigned_to(user, incident: Incident) -> bool:
-    """Whether the user's unit has an assignment on the call (open or not)."""
-    return bool(user.unit_id) and incident.assignments.filter(unit_id=user.unit_id).exists()
+    """Whether the user served one of the call's assignments (open or not)."""
+    return policies.served_assignments(user).filter(incident=incident).exists()
 
 
 def caution_history(incident: Incident, *, radius_m: float, days: int = 365) -> list[dict]:
@@ -211,7 +214,8 @@ def caution_history(incident: Incident, *, radius_m: float, days: int = 365) -> 
     flags: list[dict] = []
     unsafe = (
         AssignmentTransition.objects.filter(
-            to_status="scene_unsafe", occurred_at__gte=since,
+            to_status="scene_unsafe",
+            occurred_at__gte=since,
             **{f"assignment__incident__{k}": v for k, v in box.items()},
         )
         .exclude(assignment__incident=incident)
@@ -219,22 +223,30 @@ def caution_history(incident: Incident, *, radius_m: float, days: int = 365) -> 
     )
     for t in unsafe:
         near = t.assignment.incident
-        flags.append({
-            "kind": "scene_unsafe", "date": t.occurred_at.isoformat(), "note": t.note,
-            "distance_m": round(
-                distance_m((incident.latitude, incident.longitude), (near.latitude, near.longitude))
-            ),
-        })
-    emergencies = Emergency.objects.filter(started_at__gte=since, **box).exclude(
-        incident=incident
-    )
+        flags.append(
+            {
+                "kind": "scene_unsafe",
+                "date": t.occurred_at.isoformat(),
+                "note": t.note,
+                "distance_m": round(
+                    distance_m(
+                        (incident.latitude, incident.longitude), (near.latitude, near.longitude)
+                    )
+                ),
+            }
+        )
+    emergencies = Emergency.objects.filter(started_at__gte=since, **box).exclude(incident=incident)
     for e in emergencies:
-        flags.append({
-            "kind": "emergency", "date": e.started_at.isoformat(), "note": "",
-            "distance_m": round(
-                distance_m((incident.latitude, incident.longitude), (e.latitude, e.longitude))
-            ),
-        })
+        flags.append(
+            {
+                "kind": "emergency",
+                "date": e.started_at.isoformat(),
+                "note": "",
+                "distance_m": round(
+                    distance_m((incident.latitude, incident.longitude), (e.latitude, e.longitude))
+                ),
+            }
+        )
     return sorted(
         (f for f in flags if f["distance_m"] <= radius_m), key=lambda f: f["date"], reverse=True
     )
@@ -250,9 +262,8 @@ def open_backup_requests():
     from server.dispatch.models import BackupRequest
 
     return BackupRequest.objects.filter(
-        answered_by__isnull=True, assignment__status__in=[
-            s for s in ("dispatched", "acknowledged", "en_route", "on_scene")
-        ],
+        answered_by__isnull=True,
+        assignment__status__in=[s for s in ("dispatched", "acknowledged", "en_route", "on_scene")],
     ).select_related("assignment__unit", "incident", "reason")
 
 
@@ -287,3 +298,20 @@ def care_alternative(incident: Incident, care: list[Candidate]) -> dict | None:
         "unit": best.unit,
         "distance_km": round(metres / 1000, 1) if metres is not None else None,
     }
+
+
+def visible_roster(user, day) -> QuerySet[RosterEntry]:
+    """The roster for a day: all of it for dispatch and supervisors, a responder their own."""
+    entries = RosterEntry.objects.select_related("unit", "user").filter(
+        first_day__lte=day, last_day__gte=day, cancelled_at__isnull=True
+    )
+    if principal(user) in DISPATCHERS:
+        return entries
+    return entries.filter(user_id=user.pk)
+
+
+def visible_sign_on_requests(user) -> QuerySet[SignOnRequest]:
+    requests = SignOnRequest.objects.select_related("unit", "user")
+    if principal(user) in DISPATCHERS:
+        return requests
+    return requests.filter(user_id=user.pk)

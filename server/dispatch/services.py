@@ -15,7 +15,7 @@ from server.accounts.models import Device, Role, User
 from server.accounts.permissions import role_of
 from server.audit.services import record_audit, snapshot
 from server.commands import check_time, full_clean
-from server.dispatch import lifecycle
+from server.dispatch import lifecycle, policies
 from server.dispatch.geography import Place, locate
 from server.dispatch.models import (
     CARE_WITHDRAWN,
@@ -538,7 +538,7 @@ def _last_change_at(assignment: Assignment) -> datetime.datetime:
 
 def _check_actor(actor: User, assignment: Assignment, to: str) -> None:
     role = role_of(actor)
-    if role in (Role.CARE_RESPONDER, Role.SPD_OFFICER) and actor.unit_id != assignment.unit_id:
+    if not policies.may_move(actor, assignment):
         raise NotFound("No such assignment.")  # not theirs: don't confirm it exists
     if to in lifecycle.ACTORS and role not in lifecycle.ACTORS[to] and role != Role.ADMIN:
         raise Forbidden(

@@ -1,8 +1,10 @@
-"""Shifts and duty status: who is signed on to which unit, and whether the unit can take a call.
+"""Shifts, rosters and duty status: who is signed on to which unit, and whether it can take a call.
 
-A responder signs on to a unit from the tablet (an administrator may do it for them): that sets
-the unit they ride with (`User.unit`, which decides what their tablet sees) and opens a shift.
-Signing off closes the shift and takes them off the unit; a unit nobody is on is off duty.
+A supervisor rosters people on units for days; on a rostered day a responder signs on to that unit
+from the tablet (or asks, and a supervisor approves on the board). Signing on sets the unit they
+ride with (`User.unit`: which unit's stream and calls the tablet follows now) and opens a shift; the
+shift, not `User.unit`, is what opens a call's records (`server.dispatch.policies`). A partner is
+put on a unit by signing on from their own tablet, or by a supervisor; nobody else moves a person.
 Each write validates, writes, audits and publishes in one `change_transaction()`.
 """
 
@@ -15,16 +17,26 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from server.accounts.models import Device, Role, User
-from server.accounts.permissions import role_of
+from server.accounts.policies import FIELD, principal
 from server.audit.services import record_audit, snapshot
 from server.commands import check_time, full_clean
-from server.dispatch.models import Assignment, DutyStatus, Shift, Unit, UnitKind
-from server.dispatch.presenters import unit_staffing
-from server.errors import Conflict, Forbidden, InvalidInput, NotFound
-from server.feed.services import change_transaction, publish_event, unit_stream
+from server.dispatch import policies
+from server.dispatch.models import (
+    Assignment,
+    DutyStatus,
+    RosterEntry,
+    Shift,
+    SignOnRequest,
+    SignOnRequestStatus,
+    Unit,
+)
+from server.dispatch.policies import ROLE_FOR_KIND
+from server.dispatch.presenters import roster_entry_data, sign_on_request_data, unit_staffing
+from server.errors import Conflict, Forbidden, InvalidInput, NotFound, NotRostered
+from server.feed.models import Stream
+from server.feed.services import change_transaction, publish_event, unit_stream, user_stream
 
-ROLE_FOR_KIND = {UnitKind.CARE: Role.CARE_RESPONDER, UnitKind.SPD: Role.SPD_OFFICER}
-SHIFT_ADMINS = (Role.ADMIN,)
+ROSTER_MAX_DAYS = 366  # a roster is planned a year ahead at the most
 
 
 def _unit(unit_id: int | str) -> Unit:
@@ -43,13 +55,18 @@ def _person(user_id, field: str) -> User:
 
 def _check_fits(person: User, unit: Unit, field: str) -> None:
     """An officer rides only SPD units, a CARE responder only CARE teams."""
-    wanted = ROLE_FOR_KIND[unit.kind]
-    if role_of(person) != wanted:
+    if not policies.fits(person, unit):
+        wanted = ROLE_FOR_KIND[unit.kind]
         raise Forbidden(
             f"{person.username} can't sign on to {unit.call_sign}: it is "
             f"{unit.get_kind_display().lower()}.",
             fields={field: [f"{unit.call_sign} is for {Role(wanted).label}s."]},
         )
+
+
+def today() -> datetime.date:
+    """The program's date now (rosters are by local day)."""
+    return timezone.localdate()
 
 
 def publish_unit(unit: Unit, kind: str = "unit.updated") -> None:
@@ -68,13 +85,24 @@ def sign_on(
     vehicle: str = "",
     user: int | None = None,
 ) -> Shift:
-    """Sign the caller (or, for an administrator, `user`) on to a unit for a shift."""
-    is_admin = role_of(actor) in SHIFT_ADMINS
-    if user is not None and not is_admin and user != actor.pk:
-        raise Forbidden("Only an administrator signs someone else on.", fields={"user": ["No."]})
+    """Sign the caller on to a unit they are rostered on today; a supervisor may sign on anyone
+    (and name a partner) without a roster."""
+    supervisor = policies.may_sign_on_others(actor)
+    if user is not None and not supervisor and user != actor.pk:
+        raise Forbidden("Only a supervisor signs someone else on.", fields={"user": ["No."]})
+    if partner is not None and not supervisor:
+        raise Forbidden(
+            "Your partner signs on from their own tablet.",
+            fields={"partner": ["A partner signs on themselves, or a supervisor adds them."]},
+        )
     person = _person(user, "user") if user is not None else actor
     target = _unit(unit)
     _check_fits(person, target, "unit")
+    if not supervisor and not policies.rostered(person, target, today()):
+        raise NotRostered(
+            f"You are not on {target.call_sign}'s roster today; ask a supervisor to approve.",
+            fields={"unit": ["Not rostered on this unit today."]},
+        )
     mate = None
     if partner is not None:
         mate = _person(partner, "partner")
@@ -85,49 +113,54 @@ def sign_on(
         raise Conflict(
             f"{target.call_sign} is out of service.", fields={"unit": ["Out of service."]}
         )
-    now = timezone.now()
     try:
         with change_transaction():
-            Unit.objects.select_for_update().filter(pk=target.pk).first()
-            people = [p for p in (person, mate) if p is not None]
-            if Shift.objects.filter(user__in=people, ended_at__isnull=True).exists():
-                raise Conflict(
-                    "Already signed on to a unit; sign off first.",
-                    fields={"unit": ["Sign off your current shift first."]},
-                )
-            shift = Shift(
-                unit=target,
-                user=person,
-                partner=mate,
-                vehicle=(vehicle or "").strip(),
-                started_at=now,
-                signed_on_by=actor,
-            )
-            full_clean(shift)
-            shift.save(force_insert=True)
-            if mate is not None:
-                Shift.objects.create(
-                    unit=target,
-                    user=mate,
-                    partner=person,
-                    vehicle=shift.vehicle,
-                    started_at=now,
-                    signed_on_by=actor,
-                )
-            User.objects.filter(pk__in=[p.pk for p in people]).update(unit=target)
-            if target.duty_status == DutyStatus.OFF_DUTY:
-                target.duty_status, target.duty_status_at = DutyStatus.AVAILABLE, now
-                target.save(update_fields=["duty_status", "duty_status_at"])
-            record_audit(
-                actor=actor,
-                device=device,
-                action="shift.started",
-                obj=shift,
-                after=snapshot(shift),
-            )
-            publish_unit(target)
+            return _open_shifts(actor, device, target, person, mate, (vehicle or "").strip())
     except IntegrityError as exc:  # two sign-ons at once: the open-shift index kept one
         raise Conflict("Already signed on to a unit; sign off first.") from exc
+
+
+def _open_shifts(actor, device, target: Unit, person: User, mate, vehicle: str) -> Shift:
+    now = timezone.now()
+    Unit.objects.select_for_update().filter(pk=target.pk).first()
+    people = [p for p in (person, mate) if p is not None]
+    if Shift.objects.filter(user__in=people, ended_at__isnull=True).exists():
+        raise Conflict(
+            "Already signed on to a unit; sign off first.",
+            fields={"unit": ["Sign off your current shift first."]},
+        )
+    floor = (
+        Stream.objects.filter(name=unit_stream(target.pk)).values_list("last_seq", flat=True)
+    ).first() or 0
+    shift = Shift(
+        unit=target,
+        user=person,
+        partner=mate,
+        vehicle=vehicle,
+        started_at=now,
+        signed_on_by=actor,
+        stream_floor=floor,
+    )
+    full_clean(shift)
+    shift.save(force_insert=True)
+    if mate is not None:
+        Shift.objects.create(
+            unit=target,
+            user=mate,
+            partner=person,
+            vehicle=vehicle,
+            started_at=now,
+            signed_on_by=actor,
+            stream_floor=floor,
+        )
+    User.objects.filter(pk__in=[p.pk for p in people]).update(unit=target)
+    if target.duty_status == DutyStatus.OFF_DUTY:
+        target.duty_status, target.duty_status_at = DutyStatus.AVAILABLE, now
+        target.save(update_fields=["duty_status", "duty_status_at"])
+    record_audit(
+        actor=actor, device=device, action="shift.started", obj=shift, after=snapshot(shift)
+    )
+    publish_unit(target)
     return shift
 
 
@@ -140,7 +173,7 @@ def sign_off(*, actor: User, device: Device | None = None, shift_id: uuid.UUID) 
             .filter(pk=shift_id)
             .first()
         )
-        if shift is None or (shift.user_id != actor.pk and role_of(actor) not in SHIFT_ADMINS):
+        if shift is None or not policies.may_end_shift(actor, shift):
             raise NotFound("No such shift.")
         if shift.ended_at is not None:
             raise Conflict("This shift has already ended.")
@@ -170,6 +203,160 @@ def sign_off(*, actor: User, device: Device | None = None, shift_id: uuid.UUID) 
     return shift
 
 
+# ---- rosters and sign-on requests ----------------------------------------------------------
+
+
+def _publish_roster(kind: str, data: dict, person_id: int) -> None:
+    """The board's roster panel, and the person's own tablet."""
+    publish_event(stream="dispatch", kind=kind, data=data)
+    publish_event(stream=user_stream(person_id), kind=kind, data=data)
+
+
+def add_to_roster(
+    *,
+    actor: User,
+    device: Device | None = None,
+    unit: int,
+    user: int,
+    first_day: datetime.date,
+    last_day: datetime.date | None = None,
+    note: str = "",
+) -> RosterEntry:
+    """A supervisor puts a person on a unit for a day, or a run of days."""
+    person = _person(user, "user")
+    target = _unit(unit)
+    _check_fits(person, target, "unit")
+    last_day = last_day or first_day
+    if last_day < first_day:
+        raise InvalidInput("The last day is before the first.", fields={"last_day": ["Before."]})
+    if (last_day - first_day).days >= ROSTER_MAX_DAYS:
+        raise InvalidInput(
+            f"A roster runs {ROSTER_MAX_DAYS} days at the most.",
+            fields={"last_day": [f"At most {ROSTER_MAX_DAYS} days after the first."]},
+        )
+    if last_day < today():
+        raise InvalidInput("That roster is over already.", fields={"last_day": ["In the past."]})
+    entry = RosterEntry(
+        unit=target,
+        user=person,
+        first_day=first_day,
+        last_day=last_day,
+        created_by=actor,
+        note=(note or "").strip(),
+    )
+    full_clean(entry)
+    with change_transaction():
+        entry.save(force_insert=True)
+        record_audit(
+            actor=actor, device=device, action="roster.added", obj=entry, after=snapshot(entry)
+        )
+        _publish_roster("roster.updated", roster_entry_data(entry), person.pk)
+    return entry
+
+
+def cancel_roster_entry(
+    *, actor: User, device: Device | None = None, entry_id: uuid.UUID
+) -> RosterEntry:
+    """Take a person off a unit's roster. An open shift stays open: sign it off to end it."""
+    with change_transaction():
+        entry = RosterEntry.objects.select_for_update().filter(pk=entry_id).first()
+        if entry is None:
+            raise NotFound("No such roster entry.")
+        if entry.cancelled_at is not None:
+            raise Conflict("This roster entry is already cancelled.")
+        before = snapshot(entry)
+        entry.cancelled_at, entry.cancelled_by = timezone.now(), actor
+        entry.save(update_fields=["cancelled_at", "cancelled_by"])
+        record_audit(
+            actor=actor,
+            device=device,
+            action="roster.cancelled",
+            obj=entry,
+            before=before,
+            after=snapshot(entry),
+        )
+        _publish_roster("roster.updated", roster_entry_data(entry), entry.user_id)
+    return entry
+
+
+def request_sign_on(
+    *, actor: User, device: Device | None = None, unit: int, reason: str = ""
+) -> SignOnRequest:
+    """A responder asks to ride a unit they are not rostered on today."""
+    target = _unit(unit)
+    _check_fits(actor, target, "unit")
+    day = today()
+    if policies.rostered(actor, target, day):
+        raise Conflict(
+            f"You are on {target.call_sign}'s roster today: sign on.",
+            fields={"unit": ["Already rostered; sign on instead."]},
+        )
+    request = SignOnRequest(unit=target, user=actor, day=day, reason=(reason or "").strip())
+    full_clean(request)
+    try:
+        with change_transaction():
+            request.save(force_insert=True)
+            record_audit(
+                actor=actor,
+                device=device,
+                action="sign_on_request.made",
+                obj=request,
+                after=snapshot(request),
+            )
+            _publish_roster("sign_on_request.updated", sign_on_request_data(request), actor.pk)
+    except IntegrityError as exc:
+        raise Conflict(
+            f"You have already asked to ride {target.call_sign} today.",
+            fields={"unit": ["Already asked; a supervisor will answer."]},
+        ) from exc
+    return request
+
+
+def decide_sign_on_request(
+    *,
+    actor: User,
+    device: Device | None = None,
+    request_id: uuid.UUID,
+    approve: bool,
+) -> SignOnRequest:
+    """A supervisor approves (rostering the person on the unit for that day) or declines."""
+    with change_transaction():
+        request = (
+            SignOnRequest.objects.select_for_update(of=("self",))
+            .select_related("unit", "user")
+            .filter(pk=request_id)
+            .first()
+        )
+        if request is None:
+            raise NotFound("No such sign-on request.")
+        if request.status != SignOnRequestStatus.PENDING:
+            raise Conflict("This request has already been answered.", current=request.status)
+        before = snapshot(request)
+        request.status = SignOnRequestStatus.APPROVED if approve else SignOnRequestStatus.DECLINED
+        request.decided_at, request.decided_by = timezone.now(), actor
+        request.save(update_fields=["status", "decided_at", "decided_by"])
+        if approve and request.day >= today():
+            entry = RosterEntry.objects.create(
+                unit=request.unit,
+                user=request.user,
+                first_day=request.day,
+                last_day=request.day,
+                created_by=actor,
+                note="Approved sign-on request",
+            )
+            _publish_roster("roster.updated", roster_entry_data(entry), request.user_id)
+        record_audit(
+            actor=actor,
+            device=device,
+            action="sign_on_request.decided",
+            obj=request,
+            before=before,
+            after=snapshot(request),
+        )
+        _publish_roster("sign_on_request.updated", sign_on_request_data(request), request.user_id)
+    return request
+
+
 def set_duty_status(
     *,
     actor: User,
@@ -178,12 +365,9 @@ def set_duty_status(
     status: str,
     at: datetime.datetime | None = None,
 ) -> Unit:
-    """One tap on the tablet (its own unit), or a dispatcher or administrator for any unit."""
-    role = role_of(actor)
-    if role in ROLE_FOR_KIND.values() and actor.unit_id != unit_id:
+    """One tap on the tablet (its own unit), or a dispatcher or supervisor for any unit."""
+    if principal(actor) in FIELD and not policies.on_unit_now(actor, unit_id):
         raise NotFound("No such unit.")
-    if role not in (*ROLE_FOR_KIND.values(), Role.DISPATCHER, Role.ADMIN):
-        raise Forbidden("Your role may not change a unit's duty status.")
     at = at or timezone.now()
     with change_transaction():
         unit = Unit.objects.select_for_update().filter(pk=unit_id).first()

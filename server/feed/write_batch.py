@@ -52,10 +52,10 @@ class WriteBatch:
         """A record this run already holds under that id (the same record sent twice)."""
         return self.records.get((model, pk))
 
-    def add(self, record: models.Model, *, audit: AuditEntry, event: EventDraft) -> None:
+    def add(self, record: models.Model, *, audit: AuditEntry, events: list[EventDraft]) -> None:
         self.records[(type(record), record.pk)] = record
         self.audit_entries.append(audit)
-        self.events.append(event)
+        self.events.extend(events)
 
     def flush(self) -> None:
         """Claims first: on PostgreSQL a copy of this run on another connection waits here and

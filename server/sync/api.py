@@ -43,6 +43,8 @@ class PullView(APIView):
         refused = sorted(set(cursors) - set(allowed))
         if refused:
             raise Forbidden(f"You may not read {', '.join(refused)}.", streams=refused)
+        # Below a person's floor is another crew's: start there, as if they had read it.
+        cursors = {s: max(seq, allowed.floor(s)) for s, seq in cursors.items()}
         refuse_expired(cursors)
         try:
             limit = max(1, min(int(request.query_params.get("limit", 500)), 1000))

@@ -51,7 +51,7 @@ from server.feed.codes import (
 )
 from server.feed.models import Event, Stream
 from server.feed.services import device_group, group_name
-from server.sync.access import readable_streams
+from server.sync.access import ReadableStreams, readable_streams
 from server.sync.ack_batch import AckBatch
 
 logger = logging.getLogger(__name__)
@@ -147,11 +147,11 @@ def _start_emergency(token_id: int, data: dict) -> dict:
 
 
 @database_sync_to_async
-def _streams_allowed_now(token_id: int) -> set[str]:
+def _streams_allowed_now(token_id: int) -> ReadableStreams:
     """What the token's person may read today: a new role or unit (even one saved by a bulk
     update that sent no signal) or a deactivation narrows it."""
     token = DeviceToken.objects.select_related("device__user").filter(pk=token_id).first()
-    return set(readable_streams(token.device.user)) if token is not None else set()
+    return readable_streams(token.device.user) if token is not None else ReadableStreams([])
 
 
 @database_sync_to_async
@@ -386,7 +386,9 @@ class FeedConsumer(AsyncWebsocketConsumer):
         )
         ends = await _stream_ends(streams)
         for stream in streams:
-            self.sent[stream] = await self._starting_point(stream, cursors.get(stream, 0), ends)
+            # Below the person's floor is another crew's (sync/access.py): start from there.
+            cursor = max(cursors.get(stream, 0), streams.floor(stream))
+            self.sent[stream] = await self._starting_point(stream, cursor, ends)
             await self._replay(stream)
         self.heartbeat = asyncio.ensure_future(self._beat())
 
@@ -443,10 +445,11 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 self.groups_joined.remove(group)
                 await self.channel_layer.group_discard(group, self.channel_name)
             await self._error("stream_closed", f"You may no longer read {stream}.")
-        for stream in sorted(allowed - set(self.sent)):
-            # As a hello without a cursor for it: from the stream's start. `sent` first, so a
-            # live event arriving while joining finds its gap replayed.
-            self.sent[stream] = 0
+        for stream in sorted(set(allowed) - set(self.sent)):
+            # As a hello without a cursor for it: from the start of what the person may read
+            # (their floor on a unit they just joined). `sent` first, so a live event arriving
+            # while joining finds its gap replayed.
+            self.sent[stream] = allowed.floor(stream)
             group = group_name(stream)
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)

@@ -39,6 +39,7 @@ from rest_framework import serializers
 
 from server.accounts.models import Device, Role, User
 from server.accounts.permissions import role_of
+from server.accounts.policies import FIELD, SUPERVISORS
 from server.accounts.services import record_clock_skew
 from server.care import commands as care_commands
 from server.commands import Command
@@ -65,9 +66,8 @@ MAX_BATCH = 1000
 # believed: the batch took a moment to build and send.
 CLOCK_SLACK = datetime.timedelta(seconds=5)
 
-CARE_WRITERS = (Role.CARE_RESPONDER, Role.ADMIN)
-FIELD_WRITERS = (Role.CARE_RESPONDER, Role.SPD_OFFICER, Role.ADMIN)
-PUSH_ROLES = FIELD_WRITERS
+# Who may use the push door at all; each mutation is then its command's own policy.
+PUSH_ROLES = (*FIELD, *SUPERVISORS)
 
 
 @dataclass(frozen=True)
@@ -303,7 +303,7 @@ def _decide(actor, device, raw, mutation_id, occurred_at) -> dict[str, Any]:
     try:
         mutation = _parse(raw, mutation_id, occurred_at)
         command = COMMANDS[mutation.type]
-        if role_of(actor) not in command.roles:
+        if not command.may_run(actor):
             return _rejected(mid, _role_refusal(actor, mutation.type), code="forbidden")
         with transaction.atomic() if open_write_batch() is None else contextlib.nullcontext():
             server = _run(command, actor, device, mutation)

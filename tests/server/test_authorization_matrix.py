@@ -75,9 +75,17 @@ API = {
     "POST   shifts":                                              "401   no   ok   ok   no   ok",
     "POST   shifts/<uuid:shift_id>/end":                          "401   no   ok   ok   no   ok",
     "POST   units/<int:unit_id>/duty-status":                     "401   ok   ok   ok   no   ok",
+    "GET    rosters":                                             "401   ok   ok   ok   no   ok",
+    "POST   rosters":                                             "401   no   no   no   no   ok",
+    "POST   rosters/<uuid:entry_id>/cancel":                      "401   no   no   no   no   ok",
+    "GET    sign-on-requests":                                    "401   ok   ok   ok   no   ok",
+    "POST   sign-on-requests":                                    "401   no   ok   ok   no   no",
+    "POST   sign-on-requests/<uuid:request_id>/decide":           "401   no   no   no   no   ok",
     "POST   emergencies":                                         "401   no   ok   ok   no   no",
     "POST   emergencies/<uuid:emergency_id>/acknowledge":         "401   ok   no   no   no   ok",
-    "POST   emergencies/<uuid:emergency_id>/end":                 "401   ok   ok   no   no   ok",
+    # Only the tablet that raised it ends it from the field (each ask here is a fresh device):
+    # tests/server/dispatch/test_safety.py shows the raising tablet can.
+    "POST   emergencies/<uuid:emergency_id>/end":                 "401   ok   no   no   no   ok",
     "POST   assignments/<uuid:assignment_id>/backup":             "401   no   ok   no   no   ok",
     "POST   incidents/<uuid:incident_id>/backup":                 "401   ok   no   no   no   ok",
     "POST   assignments/<uuid:assignment_id>/check-ins":          "401   no   ok   no   no   ok",
@@ -384,14 +392,12 @@ def care_records(dispatched, client_for) -> dict[str, str]:
 
 def safety_records(client_for, call) -> dict[str, str]:
     """Shifts for the field players, an emergency from CARE-1 and a check-in alert on its call."""
-    from server.dispatch.models import CheckInLapse
+    from server.dispatch.models import CheckInLapse, Shift
 
     made = {}
     for who in ("care1", "officer1"):
-        unit_id = User.objects.get(username=who).unit_id
-        answer = client_for(who).post("/api/v1/shifts", {"unit": unit_id}, format="json")
-        assert answer.status_code == 201, answer.content
-        made[f"shift:{who}"], made[f"unit:{who}"] = answer.json()["id"], str(unit_id)
+        shift = Shift.objects.get(user__username=who, ended_at__isnull=True)
+        made[f"shift:{who}"], made[f"unit:{who}"] = str(shift.pk), str(shift.unit_id)
     emergency = client_for("care1").post(
         "/api/v1/emergencies",
         {"id": str(uuid.uuid4()), "unit": made["unit:care1"], "started_at": timezone.now()},
@@ -401,7 +407,21 @@ def safety_records(client_for, call) -> dict[str, str]:
     lapse = CheckInLapse.objects.create(
         assignment_id=call["care"], due_at=timezone.now(), raised_at=timezone.now()
     )
-    return {**made, "emergency": emergency.json()["id"], "lapse": str(lapse.pk)}
+    from server.dispatch.models import RosterEntry, SignOnRequest
+
+    care1, admin = User.objects.get(username="care1"), User.objects.get(username="admin")
+    today = timezone.localdate()
+    entry = RosterEntry.objects.create(
+        unit_id=made["unit:care1"], user=care1, first_day=today, last_day=today, created_by=admin
+    )
+    request = SignOnRequest.objects.create(unit_id=made["unit:care1"], user=care1, day=today)
+    return {
+        **made,
+        "emergency": emergency.json()["id"],
+        "lapse": str(lapse.pk),
+        "roster_entry": str(entry.pk),
+        "sign_on_request": str(request.pk),
+    }
 
 
 def sample_ids(records: dict[str, str], role: str) -> dict[str, str]:
@@ -415,6 +435,8 @@ def sample_ids(records: dict[str, str], role: str) -> dict[str, str]:
         "unit_id": records["unit:officer1" if role == "spd_officer" else "unit:care1"],
         "emergency_id": records["emergency"],
         "lapse_id": records["lapse"],
+        "entry_id": records["roster_entry"],
+        "request_id": records["sign_on_request"],
     }
 
 

@@ -319,7 +319,7 @@ def test_only_the_unit_that_gave_naloxone_can_correct_it(encounter, care1, clien
 # ---- referrals ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("service", [str(uuid.uuid4()), "mobile-crisis"])
+@pytest.mark.parametrize("service", ["7d5c1f0e-3b2a-4c9d-8e7f-000000000404", "mobile-crisis"])
 def test_a_referral_to_an_unknown_directory_service_answers_400_on_service(
     service, encounter, care1
 ):

@@ -9,6 +9,7 @@ import uuid
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from server.audit.models import AuditEntry
 from server.dispatch.models import (
@@ -22,6 +23,7 @@ from server.dispatch.models import (
 )
 from server.dispatch.safety import raise_check_in_lapses
 from server.feed.models import Event
+from tests.conftest import PASSWORD
 from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data
 from tests.server.sync.conftest import change, results, statuses
 
@@ -30,9 +32,9 @@ EMERGENCIES = "/api/v1/emergencies"
 
 def events(stream: str, kind: str) -> list[dict]:
     return list(
-        Event.objects.filter(stream_id=stream, kind=kind).order_by("seq").values_list(
-            "data", flat=True
-        )
+        Event.objects.filter(stream_id=stream, kind=kind)
+        .order_by("seq")
+        .values_list("data", flat=True)
     )
 
 
@@ -65,9 +67,7 @@ def test_an_emergency_alerts_the_board_its_unit_and_the_officers_on_its_call(
     assert (body["latitude"], body["longitude"]) == (47.61, -122.34)
     assert [e["id"] for e in events("dispatch", "emergency.started")] == [body["id"]]
     assert [e["id"] for e in events(f"unit:{care.pk}", "emergency.started")] == [body["id"]]
-    assert [e["id"] for e in events(f"unit:{units['2M12'].pk}", "emergency.alert")] == [
-        body["id"]
-    ]
+    assert [e["id"] for e in events(f"unit:{units['2M12'].pk}", "emergency.alert")] == [body["id"]]
     assert AuditEntry.objects.filter(action="emergency.started", object_id=body["id"]).exists()
 
 
@@ -116,10 +116,13 @@ def test_dispatch_acknowledges_and_the_tablet_hears_it(client_for, units):
     assert [e["id"] for e in heard] == [emergency["id"]]
 
 
-def test_the_responder_ends_it_with_the_pin_and_no_other_unit_can(client_for, units):
+def test_the_raising_tablet_ends_it_with_the_pin_and_no_other_unit_can(client_for, units):
     emergency = press(client_for("care1"), units["CARE-1"]).json()
     end = f"{EMERGENCIES}/{emergency['id']}/end"
-    assert client_for("care3").post(end, {"pin_verified": True}, format="json").status_code == 403
+    outsider = client_for("care3").post(end, {"pin_verified": True}, format="json")
+    assert outsider.status_code == 404  # another unit's emergency is, to it, not there
+    assert outsider.json()["detail"] == "No such emergency."
+    assert Emergency.objects.get(pk=emergency["id"]).ended_at is None
     assert client_for("care1").post(end, {}, format="json").status_code == 400
     answer = client_for("care1").post(end, {"pin_verified": True}, format="json")
     assert answer.status_code == 200, answer.content
@@ -129,9 +132,31 @@ def test_the_responder_ends_it_with_the_pin_and_no_other_unit_can(client_for, un
     assert again.status_code == 409
 
 
-def test_a_dispatcher_ends_it_only_with_a_note(client_for, units):
+def test_the_same_person_on_another_tablet_can_not_end_it(client_for, units):
+    """The PIN is checked by the tablet that raised the alarm: the server trusts that device,
+    not a `pin_verified` flag from any other (a stolen password on a second tablet)."""
+    emergency = press(client_for("care1"), units["CARE-1"]).json()
+    second = APIClient()
+    token = second.post(
+        "/api/v1/auth/token",
+        {"username": "care1", "password": PASSWORD, "device_name": "spare-tablet"},
+        format="json",
+    ).json()["token"]
+    second.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    end = f"{EMERGENCIES}/{emergency['id']}/end"
+    answer = second.post(end, {"pin_verified": True}, format="json")
+    assert answer.status_code == 404
+    assert Emergency.objects.get(pk=emergency["id"]).ended_at is None
+
+
+def test_a_dispatcher_ends_it_only_after_acknowledging_and_with_a_note(client_for, units):
     emergency = press(client_for("care1"), units["CARE-1"]).json()
     end = f"{EMERGENCIES}/{emergency['id']}/end"
+    unacknowledged = client_for("dispatcher").post(end, {"note": "Radio."}, format="json")
+    assert unacknowledged.status_code == 409
+    assert Emergency.objects.get(pk=emergency["id"]).ended_at is None
+    acknowledged = client_for("dispatcher").post(f"{EMERGENCIES}/{emergency['id']}/acknowledge")
+    assert acknowledged.status_code == 200
     assert client_for("dispatcher").post(end, {}, format="json").status_code == 400
     answer = client_for("dispatcher").post(end, {"note": "Reached by radio."}, format="json")
     assert answer.status_code == 200

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from server.accounts.models import Role, User
 from server.dispatch import selectors
-from server.dispatch.models import DutyStatus, Incident, ProgramHours, Shift, Unit
+from server.dispatch.models import DutyStatus, Incident, ProgramHours, RosterEntry, Shift, Unit
 from server.feed.models import Event
 from tests.conftest import PASSWORD, call_body, local_time
 from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data
@@ -22,13 +22,36 @@ def rookie(people) -> User:
     return User.objects.create_user(username="rookie", password=PASSWORD, role=Role.CARE_RESPONDER)
 
 
+@pytest.fixture
+def off_duty(people, units):
+    """Everyone signed off: the day has not started."""
+    Shift.objects.filter(ended_at__isnull=True).update(ended_at=timezone.now())
+    User.objects.update(unit=None)
+
+
+def roster(unit: Unit, *persons: User) -> None:
+    """A supervisor put these people on `unit` for today."""
+    admin = User.objects.get(username="admin")
+    today = timezone.localdate()
+    for person in persons:
+        RosterEntry.objects.create(
+            unit=unit, user=person, first_day=today, last_day=today, created_by=admin
+        )
+
+
 def sign_on(client, **body):
     return client.post("/api/v1/shifts", body, format="json")
 
 
-def test_a_responder_signs_on_to_a_care_unit_with_a_partner(client_for, units, people, rookie):
+def test_a_supervisor_signs_a_responder_on_with_a_partner(
+    client_for, units, people, rookie, off_duty
+):
     answer = sign_on(
-        client_for("care3"), unit=units["CARE-1"].pk, partner=rookie.pk, vehicle="Van 4"
+        client_for("admin"),
+        unit=units["CARE-1"].pk,
+        user=people["care3"].pk,
+        partner=rookie.pk,
+        vehicle="Van 4",
     )
     assert answer.status_code == 201, answer.content
     assert answer.json()["vehicle"] == "Van 4"
@@ -40,19 +63,66 @@ def test_a_responder_signs_on_to_a_care_unit_with_a_partner(client_for, units, p
     assert Event.objects.filter(stream_id="dispatch", kind="unit.updated").exists()
 
 
-def test_an_officer_can_not_sign_on_to_a_care_unit(client_for, units):
+def test_a_responder_can_not_put_a_partner_on_a_unit(client_for, units, people, rookie, off_duty):
+    roster(units["CARE-1"], people["care3"], rookie)
+    answer = sign_on(client_for("care3"), unit=units["CARE-1"].pk, partner=rookie.pk)
+    assert answer.status_code == 403
+    assert set(answer.json()["fields"]) == {"partner"}
+    assert not Shift.objects.filter(ended_at__isnull=True).exists()
+    assert User.objects.get(pk=rookie.pk).unit is None
+
+
+def test_a_rostered_responder_signs_on_and_an_unrostered_one_is_refused(
+    client_for, units, people, off_duty
+):
+    refused = sign_on(client_for("care3"), unit=units["CARE-1"].pk)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "not_rostered"
+    assert User.objects.get(username="care3").unit is None
+    roster(units["CARE-1"], people["care3"])
+    assert sign_on(client_for("care3"), unit=units["CARE-1"].pk).status_code == 201
+    assert User.objects.get(username="care3").unit == units["CARE-1"]
+
+
+def test_a_roster_for_another_day_or_another_unit_does_not_let_you_sign_on(
+    client_for, units, people, off_duty
+):
+    admin = people["admin"]
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    RosterEntry.objects.create(
+        unit=units["CARE-1"],
+        user=people["care3"],
+        first_day=tomorrow,
+        last_day=tomorrow,
+        created_by=admin,
+    )
+    roster(units["CARE-2"], people["care3"])
+    assert sign_on(client_for("care3"), unit=units["CARE-1"].pk).status_code == 403
+    assert sign_on(client_for("care3"), unit=units["CARE-2"].pk).status_code == 201
+
+
+def test_an_officer_can_not_sign_on_to_a_care_unit(client_for, units, people, off_duty):
+    roster_entry_count = RosterEntry.objects.count()
     answer = sign_on(client_for("officer1"), unit=units["CARE-1"].pk)
     assert answer.status_code == 403
-    assert not Shift.objects.exists()
+    assert not Shift.objects.filter(ended_at__isnull=True).exists()
+    assert RosterEntry.objects.count() == roster_entry_count
 
 
-def test_a_care_responder_can_not_take_an_officer_as_partner(client_for, units, people):
-    answer = sign_on(client_for("care1"), unit=units["CARE-1"].pk, partner=people["officer1"].pk)
+def test_a_care_responder_can_not_take_an_officer_as_partner(client_for, units, people, off_duty):
+    answer = sign_on(
+        client_for("admin"),
+        unit=units["CARE-1"].pk,
+        user=people["care1"].pk,
+        partner=people["officer1"].pk,
+    )
     assert answer.status_code == 403
     assert "partner" in answer.json()["fields"]
 
 
-def test_nobody_signs_on_twice(client_for, units):
+def test_nobody_signs_on_twice(client_for, units, people, off_duty):
+    roster(units["CARE-1"], people["care1"])
+    roster(units["CARE-2"], people["care1"])
     assert sign_on(client_for("care1"), unit=units["CARE-1"].pk).status_code == 201
     assert sign_on(client_for("care1"), unit=units["CARE-2"].pk).status_code == 409
 
@@ -62,13 +132,17 @@ def test_only_an_administrator_signs_someone_else_on(client_for, units, rookie):
     assert refused.status_code == 403
     answer = sign_on(client_for("admin"), unit=units["CARE-2"].pk, user=rookie.pk)
     assert answer.status_code == 201
-    assert Shift.objects.get().user == rookie
+    assert (
+        Shift.objects.get(ended_at__isnull=True, unit=units["CARE-2"], user=rookie).user == rookie
+    )
 
 
 def test_signing_off_the_last_person_takes_the_unit_off_duty_and_out_of_suggestions(
-    client_for, units, people, new_call
+    client_for, units, people, new_call, off_duty
 ):
-    User.objects.filter(unit=units["CARE-2"]).update(unit=None)
+    roster(units["CARE-2"], people["care3"])
+    roster(units["CARE-1"], people["care1"])
+    assert sign_on(client_for("care1"), unit=units["CARE-1"].pk).status_code == 201
     shift = sign_on(client_for("care3"), unit=units["CARE-2"].pk).json()
     incident = Incident.objects.get(pk=new_call()["id"])
     assert units["CARE-2"] in [c.unit for c in selectors.suggested_units(incident, "care")]
@@ -78,10 +152,11 @@ def test_signing_off_the_last_person_takes_the_unit_off_duty_and_out_of_suggesti
     assert units["CARE-2"] not in [c.unit for c in selectors.suggested_units(incident, "care")]
 
 
-def test_someone_else_can_not_end_my_shift(client_for, units):
-    shift = sign_on(client_for("care1"), unit=units["CARE-1"].pk).json()
-    assert client_for("care3").post(f"/api/v1/shifts/{shift['id']}/end").status_code == 404
-    assert client_for("admin").post(f"/api/v1/shifts/{shift['id']}/end").status_code == 200
+def test_someone_else_can_not_end_my_shift(client_for, units, people):
+    shift = Shift.objects.get(user=people["care1"], ended_at__isnull=True)
+    assert client_for("care3").post(f"/api/v1/shifts/{shift.pk}/end").status_code == 404
+    assert Shift.objects.get(pk=shift.pk).ended_at is None
+    assert client_for("admin").post(f"/api/v1/shifts/{shift.pk}/end").status_code == 200
 
 
 def test_a_unit_on_break_is_not_recommended(client_for, units, new_call):
