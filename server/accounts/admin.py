@@ -24,7 +24,10 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("role", "unit", "is_active", "is_staff")
     search_fields = ("username", "first_name", "last_name", "email")
     fieldsets = (*DjangoUserAdmin.fieldsets, ("CARE Field", {"fields": ("role", "unit")}))
-    add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("CARE Field", {"fields": ("role", "unit")}))
+    add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("CARE Field", {"fields": ("role",)}))
+    # The unit someone rides with is set by signing on (a shift, from a roster), never typed
+    # here: a form that set it would open a unit's stream without a shift or an audit row.
+    readonly_fields = ("unit",)
     actions = ["unlock", "deactivate"]
 
     def save_model(self, request, obj: User, form, change: bool) -> None:

@@ -32,6 +32,18 @@ class User(AbstractUser):
         help_text="The unit a CARE responder or SPD officer rides with.",
     )
 
+    def clean(self) -> None:
+        super().clean()
+        from django.core.exceptions import ValidationError
+
+        rides = {Role.CARE_RESPONDER: "care", Role.SPD_OFFICER: "spd"}
+        if self.unit_id is not None and rides.get(self.role) != self.unit.kind:
+            # Also a database trigger (dispatch migration 0010): an officer on a CARE team
+            # would read its clinical stream.
+            raise ValidationError(
+                {"role": "This person is signed on to a unit of another kind; sign them off first."}
+            )
+
     @property
     def is_admin_role(self) -> bool:
         return self.role == Role.ADMIN or self.is_superuser

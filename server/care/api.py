@@ -14,7 +14,6 @@ from rest_framework.views import APIView
 from server.accounts.authentication import request_device
 from server.accounts.authentication import run_for_request as _run
 from server.accounts.models import Role
-from server.accounts.permissions import role_of
 from server.audit.services import record_audit
 from server.care import commands, presenters, selectors
 from server.care.models import Encounter
@@ -27,8 +26,6 @@ CARE_READERS = (Role.CARE_RESPONDER, Role.COORDINATOR, Role.ADMIN)
 def _audit_view(request, obj, action: str) -> None:
     with transaction.atomic():
         record_audit(actor=request.user, device=request_device(request), action=action, obj=obj)
-
-
 
 
 class DirectoryView(APIView):
@@ -52,10 +49,8 @@ class EncounterView(APIView):
         if encounter is None:
             raise NotFound("No such encounter.")
         _audit_view(request, encounter, "encounter.viewed")
-        if role_of(request.user) == Role.COORDINATOR:  # minimum necessary (docs/security.md)
-            referrals = [presenters.referral_data(r) for r in encounter.referrals.all()]
-            return Response(presenters.encounter_for_follow_up(encounter, referrals))
-        return Response(presenters.encounter_detail(encounter))
+        # Minimum necessary (docs/security.md): the audience's own shape, chosen by the policy.
+        return Response(presenters.encounter_for(request.user, encounter))
 
     @extend_schema(
         request=commands.EncounterWriteSerializer,
@@ -125,7 +120,7 @@ class ReferralDetailView(APIView):
         if referral is None:
             raise NotFound("No such referral.")
         _audit_view(request, referral, "referral.viewed")
-        return Response(presenters.referral_detail(referral))
+        return Response(presenters.referral_detail(referral, request.user))
 
     @extend_schema(request=commands.ReferralUpdateSerializer, responses=OpenApiTypes.OBJECT)
     def patch(self, request, referral_id):

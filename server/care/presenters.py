@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from server.care import policies
 from server.care.models import (
     NALOXONE_MAX_DOSE_MG,
     NALOXONE_MAX_DOSES,
@@ -157,10 +158,25 @@ def referral_row(record: Referral) -> dict:
     }
 
 
-def referral_detail(referral: Referral) -> dict:
+def encounter_for(viewer, encounter: Encounter) -> dict:
+    """The encounter as this viewer may read it: whole (notes, services, naloxone) for the crew
+    that served the call and supervisors; the follow-up summary for everyone else the policy
+    lets read it (coordinators)."""
+    if policies.reads_crew_notes(viewer, encounter):
+        return encounter_detail(encounter)
+    referrals = [referral_data(r) for r in encounter.referrals.all()]
+    return encounter_for_follow_up(encounter, referrals)
+
+
+def referral_detail(referral: Referral, viewer) -> dict:
+    encounter = referral.encounter
+    if policies.reads_crew_notes(viewer, encounter):
+        summary = encounter_data(encounter)
+    else:
+        summary = encounter_for_follow_up(encounter, [])
     return referral_data(referral) | {
         "service_name": referral.service.name,
-        "encounter_summary": encounter_data(referral.encounter),
+        "encounter_summary": summary,
         "updates": [
             {
                 "from": u.from_status,

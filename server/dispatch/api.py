@@ -223,7 +223,7 @@ class AssignmentDetailView(APIView):
         assignment = selectors.visible_assignments(request.user).filter(pk=assignment_id).first()
         if assignment is None:
             raise NotFound("No such assignment.")
-        return Response(presenters.assignment_detail(assignment))
+        return Response(presenters.assignment_detail(assignment, request.user))
 
 
 class TransitionView(APIView):

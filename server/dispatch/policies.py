@@ -141,3 +141,12 @@ def record_streams(assignment: Assignment) -> list[str]:
     if assignment.is_open:
         return [unit_stream(assignment.unit_id)]
     return [user_stream(person) for person in crew_of(assignment)]
+
+
+def reads_crew_words(viewer, assignment: Assignment) -> bool:
+    """Free text a CARE responder typed on a call (a step's note) is clinical: read by the crew
+    that served it and supervisors, never by dispatch or police."""
+    role = principal(viewer)
+    if role == Role.ADMIN:
+        return True
+    return role == Role.CARE_RESPONDER and served(viewer, assignment)

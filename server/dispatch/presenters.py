@@ -10,6 +10,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 
+from server.accounts.models import Role
 from server.dispatch import geography, lifecycle, selectors
 from server.dispatch.models import (
     Assignment,
@@ -19,6 +20,7 @@ from server.dispatch.models import (
     ScreeningQuestion,
     Unit,
 )
+from server.dispatch.policies import reads_crew_words
 from server.dispatch.protocol import current_protocol
 
 
@@ -91,18 +93,23 @@ def assignments_with_partners(assignments: list[Assignment]) -> list[dict]:
     ]
 
 
-def assignment_detail(assignment: Assignment) -> dict:
+def assignment_detail(assignment: Assignment, viewer) -> dict:
+    """An assignment with its history. A note a CARE responder typed on a step is clinical: the
+    viewer gets it only when the policy says they read the crew's words (its crew, supervisors)."""
     data = assignments_with_partners([assignment])[0]
-    data["transitions"] = [
-        {
+    crew_words = reads_crew_words(viewer, assignment)
+    steps = []
+    for t in assignment.transitions.select_related("actor"):
+        step = {
             "from": t.from_status,
             "to": t.to_status,
             "occurred_at": t.occurred_at,
             "recorded_at": t.recorded_at,
-            "note": t.note,
         }
-        for t in assignment.transitions.all()
-    ]
+        if crew_words or t.actor.role != Role.CARE_RESPONDER:
+            step["note"] = t.note
+        steps.append(step)
+    data["transitions"] = steps
     return data
 
 

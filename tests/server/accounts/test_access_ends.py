@@ -20,8 +20,10 @@ from server.accounts import services as accounts
 from server.accounts.models import DeviceToken, Role, User
 from server.audit.models import AuditEntry
 from server.care.services import record_service_given
+from server.dispatch.models import Shift
+from server.feed.models import Stream
 from server.feed.services import publish_event
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, SHIFTS_SINCE, put_on_shift
 from tests.server.sync.conftest import change, results, statuses
 from tests.server.sync.test_consumers import (  # noqa: F401 - fresh_layer is a fixture
     HANG_SECONDS,
@@ -40,9 +42,31 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def care2(people, units) -> User:
-    return User.objects.create_user(
+    person = User.objects.create_user(
         username="care2", password=PASSWORD, role=Role.CARE_RESPONDER, unit=units["CARE-1"]
     )
+    put_on_shift(person, units["CARE-1"], since=SHIFTS_SINCE)
+    return person
+
+
+def move_quietly(person: User, unit) -> None:
+    """Sign a person off and on to `unit` with bulk writes that send no signal (a shell, a
+    script): the heartbeat's re-check still finds it."""
+    now = timezone.now()
+    Shift.objects.filter(user=person, ended_at__isnull=True).update(ended_at=now)
+    floor = Stream.objects.filter(name=f"unit:{unit.pk}").values_list("last_seq", flat=True)
+    Shift.objects.bulk_create(
+        [
+            Shift(
+                unit=unit,
+                user=person,
+                started_at=now,
+                signed_on_by=person,
+                stream_floor=floor.first() or 0,
+            )
+        ]
+    )
+    User.objects.filter(pk=person.pk).update(unit=unit)
 
 
 def tablet(username: str) -> APIClient:
@@ -125,7 +149,14 @@ def test_deactivating_revokes_every_device_of_the_person(care2):
 @pytest.mark.parametrize(
     ("change_person", "field"),
     [
-        (lambda user, units: setattr(user, "role", Role.COORDINATOR), "role"),
+        # A new role takes the person off their unit: a coordinator rides none.
+        (
+            lambda user, units: (
+                setattr(user, "role", Role.COORDINATOR),
+                setattr(user, "unit", None),
+            ),
+            "role",
+        ),
         (lambda user, units: setattr(user, "unit", units["CARE-2"]), "unit"),
     ],
     ids=["role", "unit"],
@@ -229,14 +260,11 @@ def test_a_socket_leaves_a_stream_its_person_lost_even_when_no_signal_was_sent(
     key = token_for("care2")
     note = "Walked with the client to the day center."
 
-    def move_quietly() -> None:
-        User.objects.filter(pk=care2.pk).update(unit=units["CARE-2"])
-
     async def scenario():
         ws, welcome = await signed_in(key)
         unit_stream = f"unit:{units['CARE-1'].pk}"
         assert unit_stream in welcome["streams"]
-        await database_sync_to_async(move_quietly)()
+        await database_sync_to_async(move_quietly)(care2, units["CARE-2"])
         # Two heartbeats (each answered, so the socket is not reaped as silent) pass the re-check.
         pings = 0
         while pings < 2:
@@ -263,21 +291,23 @@ def test_a_socket_leaves_a_stream_its_person_lost_even_when_no_signal_was_sent(
 def test_an_open_socket_joins_the_new_unit_stream_at_the_next_check_without_reconnecting(
     people, care2, units, settings
 ):
-    """Signed on to another unit by a bulk update (no signal): the re-check opens the new unit's
-    stream on the same socket, and its events arrive from the stream's start."""
+    """Signed on to another unit by bulk writes (no signal): the re-check opens the new unit's
+    stream on the same socket, from the point the person joined it: what the unit's stream
+    carried before they joined is another crew's and never arrives."""
     settings.CARE_FEED_HEARTBEAT_SECONDS = 0.2
     settings.CARE_FEED_TOKEN_CHECK_BEATS = 1
     key = token_for("care2")
     new_stream = f"unit:{units['CARE-2'].pk}"
 
-    def move_quietly_and_dispatch_there() -> None:
-        publish_event(stream=new_stream, kind="test.event", data={"n": 1})
-        User.objects.filter(pk=care2.pk).update(unit=units["CARE-2"])
+    def before_joining_then_join() -> None:
+        publish_event(stream=new_stream, kind="test.event", data={"n": "before"})
+        move_quietly(care2, units["CARE-2"])
+        publish_event(stream=new_stream, kind="test.event", data={"n": "after"})
 
     async def scenario():
         ws, welcome = await signed_in(key)
         assert new_stream not in welcome["streams"]
-        await database_sync_to_async(move_quietly_and_dispatch_there)()
+        await database_sync_to_async(before_joining_then_join)()
         seen = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + HANG_SECONDS  # heartbeats keep coming: bound the whole wait
@@ -289,8 +319,8 @@ def test_an_open_socket_joins_the_new_unit_stream_at_the_next_check_without_reco
                 await ws.send_json_to({"type": "pong"})
         opened = [f for f in seen if f["type"] == "stream_opened"]
         assert opened == [{"type": "stream_opened", "stream": new_stream}]
-        replayed = [f["seq"] for f in seen if f["type"] == "event" and f["stream"] == new_stream]
-        assert replayed == list(range(1, len(replayed) + 1))  # from the start, in order
+        replayed = [f["data"] for f in seen if f["type"] == "event" and f["stream"] == new_stream]
+        assert replayed == [{"n": "after"}]
         await ws.disconnect()
 
     run(scenario)
@@ -338,9 +368,9 @@ def test_the_admin_deactivate_action_ends_the_person_access_and_names_the_admin(
     ).exists()
 
 
-def test_moving_a_person_to_another_unit_in_the_admin_form_revokes_their_tokens(
-    people, care2, units
-):
+def test_the_admin_form_can_not_move_a_person_to_another_unit(people, care2, units):
+    """The unit someone rides with is set by signing on (a shift from a roster): the admin's
+    person form shows it and ignores a unit posted to it, so the tokens stand."""
     client = tablet("care2")
     admin = people["admin"]
     admin.is_staff = admin.is_superuser = True
@@ -361,8 +391,30 @@ def test_moving_a_person_to_another_unit_in_the_admin_form_revokes_their_tokens(
     )
     assert answer.status_code == 302, answer.content.decode()[:3000]
     care2.refresh_from_db()
-    assert care2.unit == units["CARE-2"]
-    assert client.get("/api/v1/me").status_code == 401
-    assert AuditEntry.objects.filter(
-        action="accounts.access_changed", object_id=str(care2.pk), actor=admin
-    ).exists()
+    assert care2.unit == units["CARE-1"]
+    assert client.get("/api/v1/me").status_code == 200
+
+
+def test_the_admin_form_refuses_to_make_a_care_responder_on_a_care_unit_an_officer(
+    people, care2, units
+):
+    admin = people["admin"]
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    browser = Client()
+    browser.force_login(admin)
+    joined = timezone.localtime(care2.date_joined)
+    answer = browser.post(
+        f"/admin/accounts/user/{care2.pk}/change/",
+        {
+            "username": "care2",
+            "is_active": "on",
+            "role": Role.SPD_OFFICER,
+            "date_joined_0": joined.strftime("%Y-%m-%d"),
+            "date_joined_1": joined.strftime("%H:%M:%S"),
+        },
+    )
+    assert answer.status_code == 200  # the form again, with the reason beside the role
+    assert b"sign them off first" in answer.content
+    care2.refresh_from_db()
+    assert care2.role == Role.CARE_RESPONDER
