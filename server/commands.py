@@ -38,6 +38,7 @@ class Command:
     # before the input is even read; the service then checks which record (the policy of its
     # app), so a door can neither forget the role nor widen it.
     roles: tuple[str, ...] = ()
+    on: str = ""  # which records, in words (the service's policy check); docs/security.md
     # How an offline mutation fills the input: the service argument its entity id goes to
     # (as a REST URL's id does), or else the schema field it goes to (a create's own id); the
     # field its device time goes to (creates: the record's own time), its base version's field.
@@ -172,3 +173,16 @@ def full_clean(record: Any, *, exclude: list[str] | None = None) -> None:
         )
     except DjangoValidationError as exc:
         raise InvalidInput(summarize_fields(exc.message_dict), fields=exc.message_dict) from exc
+
+
+def registered_commands() -> list[Command]:
+    """Every command of every app, by name (docs/security.md's table is made from these)."""
+    import importlib
+
+    found: dict[str, Command] = {}
+    for app in ("dispatch", "care"):
+        module = importlib.import_module(f"server.{app}.commands")
+        for value in vars(module).values():
+            if isinstance(value, Command):
+                found[value.name] = value
+    return [found[name] for name in sorted(found)]

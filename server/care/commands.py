@@ -134,6 +134,7 @@ def _encounter_opened_on(body: dict, encounter_id) -> dict:
 
 upsert_encounter = Command(
     name="encounter.upsert",
+    on="the CARE assignments they served",
     schema=EncounterWriteSerializer,
     service=services.upsert_encounter,
     present=presenters.encounter_data,
@@ -147,6 +148,7 @@ upsert_encounter = Command(
 
 record_service_given = Command(
     name="service.create",
+    on="encounters of the calls they served",
     schema=ServiceGivenSerializer,
     service=services.record_service_given,
     present=presenters.service_data,
@@ -157,6 +159,7 @@ record_service_given = Command(
 
 record_naloxone = Command(
     name="naloxone.create",
+    on="encounters of the calls they served",
     schema=NaloxoneSerializer,
     service=services.record_naloxone,
     present=presenters.naloxone_data,
@@ -167,6 +170,7 @@ record_naloxone = Command(
 
 update_naloxone = Command(
     name="naloxone.update",
+    on="records of the calls they served",
     schema=NaloxoneEditSerializer,
     service=services.update_naloxone,
     present=presenters.naloxone_data,
@@ -176,6 +180,7 @@ update_naloxone = Command(
 
 create_referral = Command(
     name="referral.create",
+    on="encounters of the calls they served",
     schema=ReferralCreateSerializer,
     service=services.create_referral,
     present=presenters.referral_data,
@@ -186,6 +191,10 @@ create_referral = Command(
 
 update_referral = Command(
     name="referral.update",
+    on=(
+        "crew: calls they served; coordinators: any; "
+        "a partner: referrals consented to its organisation"
+    ),
     schema=ReferralUpdateSerializer,
     service=services.update_referral,
     present=presenters.referral_data,
@@ -196,6 +205,7 @@ update_referral = Command(
 
 record_survey = Command(
     name="survey.create",
+    on="encounters of the calls they served",
     schema=SurveySerializer,
     service=services.record_survey,
     present=presenters.survey_data,

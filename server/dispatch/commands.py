@@ -133,6 +133,7 @@ class TransitionSerializer(serializers.Serializer):
 
 create_incident = Command(
     name="incident.create",
+    on="any call",
     roles=DISPATCHERS,
     schema=IncidentCreateSerializer,
     service=services.create_incident,
@@ -141,6 +142,7 @@ create_incident = Command(
 
 create_incident_from_cad = Command(
     name="incident.create_from_cad",
+    on="its own CAD's calls",
     roles=CAD,
     schema=CadIncidentSerializer,
     service=services.create_incident_from_cad,
@@ -149,6 +151,7 @@ create_incident_from_cad = Command(
 
 update_incident_from_cad = Command(
     name="incident.update_from_cad",
+    on="calls its own CAD sent",
     roles=CAD,
     schema=CadIncidentUpdateSerializer,
     service=services.update_incident_from_cad,
@@ -157,6 +160,7 @@ update_incident_from_cad = Command(
 
 dispatch_incident = Command(
     name="incident.dispatch",
+    on="any open call",
     roles=DISPATCHERS,
     schema=DispatchSerializer,
     service=services.dispatch_incident,
@@ -165,6 +169,7 @@ dispatch_incident = Command(
 
 cancel_incident = Command(
     name="incident.cancel",
+    on="any open call (a CAD: the calls it sent)",
     roles=(*DISPATCHERS, *CAD),
     schema=ReasonSerializer,
     service=services.cancel_incident,
@@ -173,6 +178,7 @@ cancel_incident = Command(
 
 resolve_by_phone = Command(
     name="incident.resolve_by_phone",
+    on="any screened call",
     roles=DISPATCHERS,
     schema=NoteSerializer,
     service=services.resolve_by_phone,
@@ -181,6 +187,7 @@ resolve_by_phone = Command(
 
 refer_to_hotline = Command(
     name="incident.refer_to_hotline",
+    on="any screened call",
     roles=DISPATCHERS,
     schema=HotlineSerializer,
     service=services.refer_to_hotline,
@@ -189,6 +196,10 @@ refer_to_hotline = Command(
 
 transition_assignment = Command(
     name="assignment.transition",
+    on=(
+        "field: the assignments they served; "
+        "dispatch: any (the lifecycle says which step each role takes)"
+    ),
     schema=TransitionSerializer,
     service=services.transition_assignment,
     present=lambda assignment: presenters.assignments_with_partners([assignment])[0],
@@ -217,6 +228,7 @@ class PositionSerializer(serializers.Serializer):
 
 locate_incident = Command(
     name="incident.locate",
+    on="any call",
     roles=DISPATCHERS,
     schema=LocateSerializer,
     service=services.locate_incident,
@@ -225,6 +237,7 @@ locate_incident = Command(
 
 report_position = Command(
     name="unit.position",
+    on="the unit they are signed on to",
     schema=PositionSerializer,
     service=services.report_position,
     present=presenters.position_outcome,
@@ -299,6 +312,10 @@ class LapseClearSerializer(serializers.Serializer):
 
 sign_on = Command(
     name="shift.start",
+    on=(
+        "themselves, on a unit rostered for them today; "
+        "a supervisor: anyone, any unit, with a partner"
+    ),
     roles=(*FIELD, *SUPERVISORS),
     schema=SignOnSerializer,
     service=shifts.sign_on,
@@ -307,6 +324,7 @@ sign_on = Command(
 
 sign_off = Command(
     name="shift.end",
+    on="their own shift; a supervisor: anyone's",
     roles=(*FIELD, *SUPERVISORS),
     schema=EmptySerializer,
     service=shifts.sign_off,
@@ -315,6 +333,7 @@ sign_off = Command(
 
 set_duty_status = Command(
     name="unit.duty_status",
+    on="field: the unit they are signed on to; dispatch: any unit",
     roles=(*FIELD, *DISPATCHERS),
     schema=DutyStatusSerializer,
     service=shifts.set_duty_status,
@@ -323,6 +342,7 @@ set_duty_status = Command(
 
 start_emergency = Command(
     name="emergency.start",
+    on="the unit they are signed on to",
     schema=EmergencySerializer,
     service=safety.start_emergency,
     present=presenters.emergency_data,
@@ -333,6 +353,7 @@ start_emergency = Command(
 
 acknowledge_emergency = Command(
     name="emergency.acknowledge",
+    on="any emergency",
     roles=DISPATCHERS,
     schema=EmptySerializer,
     service=safety.acknowledge_emergency,
@@ -341,6 +362,7 @@ acknowledge_emergency = Command(
 
 end_emergency = Command(
     name="emergency.end",
+    on="field: only from the tablet that raised it; dispatch: after acknowledging, with a note",
     schema=EmergencyEndSerializer,
     service=safety.end_emergency,
     present=presenters.emergency_data,
@@ -350,6 +372,7 @@ end_emergency = Command(
 
 request_backup = Command(
     name="backup.request",
+    on="the CARE assignments they served",
     schema=BackupSerializer,
     service=safety.request_backup,
     present=presenters.backup_data,
@@ -361,6 +384,7 @@ request_backup = Command(
 
 send_backup = Command(
     name="incident.send_backup",
+    on="any call",
     roles=DISPATCHERS,
     schema=SendBackupSerializer,
     service=safety.send_backup,
@@ -369,6 +393,7 @@ send_backup = Command(
 
 record_check_in = Command(
     name="check_in.create",
+    on="the CARE assignments they served",
     schema=CheckInSerializer,
     service=safety.record_check_in,
     present=presenters.check_in_data,
@@ -379,6 +404,7 @@ record_check_in = Command(
 
 clear_lapse = Command(
     name="check_in.clear_lapse",
+    on="any lapse",
     roles=DISPATCHERS,
     schema=LapseClearSerializer,
     service=safety.clear_lapse,
@@ -409,6 +435,7 @@ class DecisionSerializer(serializers.Serializer):
 
 add_to_roster = Command(
     name="roster.add",
+    on="anyone whose role rides the unit's kind",
     roles=SUPERVISORS,
     schema=RosterSerializer,
     service=shifts.add_to_roster,
@@ -417,6 +444,7 @@ add_to_roster = Command(
 
 cancel_roster_entry = Command(
     name="roster.cancel",
+    on="any roster entry",
     roles=SUPERVISORS,
     schema=EmptySerializer,
     service=shifts.cancel_roster_entry,
@@ -425,6 +453,7 @@ cancel_roster_entry = Command(
 
 request_sign_on = Command(
     name="sign_on_request.create",
+    on="themselves, for a unit of their kind",
     roles=FIELD,
     schema=SignOnRequestSerializer,
     service=shifts.request_sign_on,
@@ -433,6 +462,7 @@ request_sign_on = Command(
 
 decide_sign_on_request = Command(
     name="sign_on_request.decide",
+    on="any pending request",
     roles=SUPERVISORS,
     schema=DecisionSerializer,
     service=shifts.decide_sign_on_request,

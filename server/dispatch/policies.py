@@ -14,7 +14,7 @@ this module answers the per-record half: *which* assignment, shift or emergency.
 from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Coalesce, Now
+from django.db.models.functions import Coalesce, Greatest, Now
 from django.utils import timezone
 
 from server.accounts.models import Role
@@ -33,10 +33,11 @@ ROLE_FOR_KIND = {kind: role for role, kind in KIND_FOR_ROLE.items()}
 
 def served_by(user) -> Exists:
     """An `Assignment` filter: the user had a shift on its unit while it was open."""
+    # The call's end by the clock that cleared it, but never before its dispatch (the server's
+    # clock): whoever was on the unit when it was sent served it, whatever a tablet's clock said.
+    end = Greatest(Coalesce(OuterRef("cleared_at"), Now()), OuterRef("dispatched_at"))
     crew_shift = Shift.objects.filter(
-        user_id=user.pk,
-        unit_id=OuterRef("unit_id"),
-        started_at__lte=Coalesce(OuterRef("cleared_at"), Now()),
+        user_id=user.pk, unit_id=OuterRef("unit_id"), started_at__lte=end
     ).filter(Q(ended_at__isnull=True) | Q(ended_at__gte=OuterRef("dispatched_at")))
     return Exists(crew_shift)
 
@@ -123,7 +124,7 @@ def raised_emergency(actor, device, emergency) -> bool:
 
 def crew_of(assignment: Assignment) -> list[int]:
     """The people who served an assignment: on its unit at some moment while it was open."""
-    end = assignment.cleared_at or timezone.now()
+    end = max(assignment.cleared_at or timezone.now(), assignment.dispatched_at)
     return sorted(
         set(
             Shift.objects.filter(unit_id=assignment.unit_id, started_at__lte=end)
