@@ -101,11 +101,11 @@ def task_status(referral: Referral) -> str:
 
 
 def _organization_ref(referral: Referral) -> dict[str, Any]:
-    service = referral.service
+    """The organization the person consented to, as stored on the referral when it was made."""
     return {
-        "reference": f"Organization/{service.organization_hsds_id}",
-        "identifier": {"system": URN, "value": f"urn:uuid:{service.organization_hsds_id}"},
-        "display": service.organization,
+        "reference": f"Organization/{referral.organization_hsds_id}",
+        "identifier": {"system": URN, "value": f"urn:uuid:{referral.organization_hsds_id}"},
+        "display": referral.organization_name,
     }
 
 
@@ -193,12 +193,11 @@ def consent(referral: Referral) -> dict[str, Any]:
 
 
 def organization(referral: Referral) -> dict[str, Any]:
-    service = referral.service
     body = {
         "resourceType": "Organization",
-        "id": service.organization_hsds_id,
-        "identifier": [{"system": URN, "value": f"urn:uuid:{service.organization_hsds_id}"}],
-        "name": service.organization,
+        "id": referral.organization_hsds_id,
+        "identifier": [{"system": URN, "value": f"urn:uuid:{referral.organization_hsds_id}"}],
+        "name": referral.organization_name,
     }
     return parsed(Organization, body)
 
@@ -248,13 +247,14 @@ def partner_organization(actor: Any) -> str | None:
 
 def visible_referrals(actor: Any) -> QuerySet[Referral]:
     """Coordinators and admins see every referral's resources; a partner only the referrals made
-    with consent to its own organization's services; anyone else none."""
+    with consent to its own organization (the one stored on the referral when it was made, never
+    the service's organization now); anyone else none."""
     referrals = Referral.objects.select_related("service", "encounter__assignment__unit").exclude(
-        service__organization_hsds_id=""
+        organization_hsds_id=""
     )
     organization = partner_organization(actor)
     if organization:
-        return referrals.filter(consent=True, service__organization_hsds_id=organization)
+        return referrals.filter(consent=True, organization_hsds_id=organization)
     if role_of(actor) in ("coordinator", "admin"):
         return referrals
     return referrals.none()

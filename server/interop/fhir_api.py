@@ -180,7 +180,7 @@ class TaskSearchView(APIView):
         referrals = fhir.visible_referrals(request.user).order_by("made_at", "id")
         owner = request.query_params.get("owner")
         if owner:
-            referrals = referrals.filter(service__organization_hsds_id=fhir.owner_id(owner))
+            referrals = referrals.filter(organization_hsds_id=fhir.owner_id(owner))
         found = list(referrals[:500])
         statuses = {s for s in request.query_params.get("status", "").split(",") if s}
         if statuses:
