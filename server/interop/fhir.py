@@ -335,12 +335,21 @@ def update_task(
     with change_transaction():
         referral = referral_for(actor, referral_id)
         referral = Referral.objects.select_for_update(of=("self",)).get(pk=referral.pk)
+        if if_match is None and partner_organization(actor):
+            # A partner's system must say which version it changes: without it, a loop of
+            # updates would keep every coordinator's edit in a version conflict.
+            raise PreconditionRequired(
+                "Send If-Match with the ETag your last read of the Task gave.",
+                current=etag(referral),
+            )
         if if_match is not None and if_match.strip() != etag(referral):
             raise PreconditionFailed(
                 "The Task changed since you read it; read it again.", current=etag(referral)
             )
         current = task_status(referral)
         status, reason, output = _check_update(current, wanted)
+        if _changes_nothing(referral, status, reason, output):
+            return referral  # no new version, no follow-up, no event
         note = "; ".join(filter(None, [f"Task {status}", reason, output]))
         target = REFERRAL_FOR.get(status, referral.status)
         steps = STEPS.get((referral.status, target), [target])
@@ -371,6 +380,21 @@ def update_task(
         )
 
 
+def _changes_nothing(referral: Referral, status: str, reason: str, output: str) -> bool:
+    """The update asks for the Task exactly as it reads now."""
+    shown = task(referral)
+    return (status, reason, output) == (
+        shown["status"],
+        _text(shown.get("statusReason"))[:500],
+        _output_text(shown.get("output"))[:1000],
+    )
+
+
 class PreconditionFailed(Conflict):
     status = 412
     code = "precondition_failed"
+
+
+class PreconditionRequired(Conflict):
+    status = 428
+    code = "precondition_required"

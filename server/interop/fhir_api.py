@@ -31,13 +31,17 @@ FHIR_ANSWER = {(200, "application/fhir+json"): OpenApiTypes.OBJECT}
 UPDATE_ANSWERS = {
     **FHIR_ANSWER,
     412: OpenApiResponse(ErrorSerializer, description="If-Match is not the Task's current ETag."),
+    428: OpenApiResponse(ErrorSerializer, description="A partner's update without If-Match."),
 }
 IF_MATCH = OpenApiParameter(
     "If-Match",
     str,
     location=OpenApiParameter.HEADER,
     required=False,
-    description='The ETag a read gave (W/"<version>"); a stale one answers 412.',
+    description=(
+        'The ETag a read gave (W/"<version>"); a stale one answers 412. A partner\'s key must '
+        "send it (428 without). An update that asks for the Task as it is changes nothing."
+    ),
 )
 
 
