@@ -48,7 +48,7 @@ def ingest(*, client: SystemClient, document: Any) -> Outcome:
         return _ingest(client, document, call)
     except (IntegrityError, Conflict):
         # Two documents for a new call raced; the loser finds the winner's incident.
-        if not CadIncident.objects.filter(cad_key=call.cad_key).exists():
+        if not CadIncident.objects.filter(client=client, cad_key=call.cad_key).exists():
             raise
         return _ingest(client, document, call)
 
@@ -59,7 +59,7 @@ def _ingest(client: SystemClient, document: Any, call: CadCall) -> Outcome:
         link = (
             CadIncident.objects.select_for_update()
             .select_related("incident")
-            .filter(cad_key=call.cad_key)
+            .filter(client=client, cad_key=call.cad_key)  # never another CAD's call
             .first()
         )
         if link is None:
