@@ -60,6 +60,18 @@ class MergePatchParser(JSONParser):
 PARSERS = [JSONParser, FhirJsonParser, JsonPatchParser, MergePatchParser]
 
 
+class FhirView(APIView):
+    """Every /fhir/ answer, refusals included, is kept by no cache: a referral's resources name a
+    person and where they were referred."""
+
+    authentication_classes = KEYS_ONLY
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
 def _fhir(body: dict[str, Any], *, etag: str | None = None, status: int = 200) -> Response:
     response = Response(body, status=status, content_type="application/fhir+json")
     if etag:
@@ -67,8 +79,7 @@ def _fhir(body: dict[str, Any], *, etag: str | None = None, status: int = 200) -
     return response
 
 
-class ServiceRequestView(APIView):
-    authentication_classes = KEYS_ONLY
+class ServiceRequestView(FhirView):
     roles = {"GET": READERS}
 
     @extend_schema(responses=FHIR_ANSWER, summary="A referral as a FHIR ServiceRequest")
@@ -77,8 +88,7 @@ class ServiceRequestView(APIView):
         return _fhir(fhir.service_request(referral), etag=fhir.etag(referral))
 
 
-class ConsentView(APIView):
-    authentication_classes = KEYS_ONLY
+class ConsentView(FhirView):
     roles = {"GET": READERS}
 
     @extend_schema(responses=FHIR_ANSWER, summary="A referral's consent as FHIR Consent")
@@ -86,8 +96,7 @@ class ConsentView(APIView):
         return _fhir(fhir.consent(fhir.referral_for(request.user, referral_id)))
 
 
-class BundleView(APIView):
-    authentication_classes = KEYS_ONLY
+class BundleView(FhirView):
     roles = {"GET": READERS}
 
     @extend_schema(responses=FHIR_ANSWER, summary="A referral as a FHIR Bundle")
@@ -121,8 +130,7 @@ def _patched(current: dict[str, Any], body: Any) -> dict[str, Any]:
     raise InvalidInput("The body is a JSON Patch list or an object of Task fields.")
 
 
-class TaskView(APIView):
-    authentication_classes = KEYS_ONLY
+class TaskView(FhirView):
     roles = {"GET": READERS, "PUT": READERS, "PATCH": READERS}
     parser_classes = PARSERS
 
@@ -167,8 +175,7 @@ class TaskView(APIView):
         return self._update(request, referral_id, _patched(current, request.data))
 
 
-class TaskSearchView(APIView):
-    authentication_classes = KEYS_ONLY
+class TaskSearchView(FhirView):
     roles = {"GET": READERS}
 
     @extend_schema(

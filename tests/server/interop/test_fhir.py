@@ -344,3 +344,16 @@ def test_a_coordinator_may_still_update_a_task_without_if_match(referral, client
     )  # fmt: skip
     assert answer.status_code == 200, answer.content
     assert Referral.objects.get(pk=referral.pk).status == "contacted"
+
+
+def test_every_fhir_answer_is_kept_by_no_cache(referral, harbor, eastside):
+    answers = [
+        harbor.get(f"/fhir/Task/{referral.pk}"),
+        harbor.get(f"/fhir/Bundle/{referral.pk}"),
+        harbor.get("/fhir/Task", {"owner": f"Organization/{HARBOR}"}),
+        eastside.get(f"/fhir/Task/{referral.pk}"),
+        APIClient().get(f"/fhir/ServiceRequest/{referral.pk}"),
+        harbor.generic("PATCH", f"/fhir/Task/{referral.pk}", "{}", content_type="application/json"),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 404, 401, 428]
+    assert all("no-store" in a.get("Cache-Control", "") for a in answers)
