@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import re
 import tempfile
 import time
 import uuid
@@ -322,6 +323,7 @@ def read_file(path: Path) -> Publication:
 # ---- fetching a publication: its own origin only, bounded ----------------------------------
 
 MAX_REDIRECTS = 3
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -375,6 +377,7 @@ def _fetch_resources(url: str, descriptor: dict, origin: tuple, deadline: float,
     resources = descriptor.get("resources")
     if not isinstance(resources, list):
         raise PublicationError("The data package lists no resources.")
+    used = {"datapackage.json", *(p.name for p in into.iterdir())}
     for n, resource in enumerate(r for r in resources if isinstance(r, dict)):
         for key in ("path", "schema", "dialect"):
             ref = resource.get(key)
@@ -382,7 +385,12 @@ def _fetch_resources(url: str, descriptor: dict, origin: tuple, deadline: float,
                 raise PublicationError("A resource split over several files is not taken.")
             if not isinstance(ref, str):
                 continue
-            local = f"{key}-{n}{Path(urlsplit(ref).path).suffix[:8]}"
+            # Its own file name where that is plain and free (a resource without a name is
+            # known by it, services.csv), else one made here.
+            local = Path(urlsplit(ref).path).name
+            if not PLAIN_NAME.fullmatch(local) or local in used:
+                local = f"{key}-{n}{Path(urlsplit(ref).path).suffix[:8]}"
+            used.add(local)
             _download(urljoin(url, ref), origin, deadline, into / local)
             resource[key] = local
 

@@ -168,6 +168,21 @@ def test_a_redirect_within_the_publications_address_is_followed(reference, publi
     assert len(report.added) == 3
 
 
+def test_fetched_resources_named_otherwise_are_still_known_by_their_files(reference, publisher):
+    def renamed(d):
+        for n, resource in enumerate(d["resources"]):
+            resource["name"] = f"part-{n}"
+        _resource_by_path(d, "services.csv")["path"] = f"{publisher.url}/services.csv"
+
+    _rewrite(publisher.folder, renamed)
+    report = import_hsds(None, f"{publisher.url}/datapackage.json", SOURCE)
+    assert len(report.added) == 3
+
+
+def _resource_by_path(descriptor: dict, path: str) -> dict:
+    return next(r for r in descriptor["resources"] if r["path"] == path)
+
+
 def test_a_file_larger_than_the_bound_is_refused(reference, publisher, monkeypatch):
     monkeypatch.setattr(hsds, "MAX_DOWNLOAD_BYTES", 200)
     with pytest.raises(PublicationError) as refused:
