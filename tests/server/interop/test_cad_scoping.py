@@ -54,9 +54,10 @@ def test_another_cads_cancel_with_the_same_incident_id_leaves_the_live_call_open
     )
     assert dispatched.status_code == 201
     answer = training.post("/api/v1/eido", _cancelled(), format="json")
-    # A new call for the training CAD, whose CAD number the live call already holds.
-    assert answer.status_code == 409, answer.content
-    assert incident_id not in answer.content.decode()
+    # A call of the training CAD's own, under its own CAD number.
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["incident"] != incident_id
+    assert answer.json()["cad_number"] != Incident.objects.get(pk=incident_id).cad_number
     live = Incident.objects.get(pk=incident_id)
     assert live.status == "dispatched"
     assert {a.status for a in live.assignments.all()} == {"dispatched"}
@@ -74,6 +75,18 @@ def test_the_live_cad_still_updates_and_cancels_its_own_call(send, training):
     assert send(_renoted()).json()["outcome"] == "updated"
     assert send(_cancelled()).json()["outcome"] == "updated"
     assert Incident.objects.get(pk=incident_id).status == "cancelled"
+
+
+def test_the_training_cads_call_is_its_own_and_its_later_documents_reach_it(send, training):
+    live_id = send(valley_document()).json()["incident"]
+    own_id = training.post("/api/v1/eido", valley_document(), format="json").json()["incident"]
+    assert own_id != live_id
+    assert training.post("/api/v1/eido", _renoted(), format="json").json()["outcome"] == "updated"
+    assert "TRAINING NOTE" in Incident.objects.get(pk=own_id).narrative
+    assert "TRAINING NOTE" not in Incident.objects.get(pk=live_id).narrative
+    assert training.post("/api/v1/eido", _cancelled(), format="json").status_code == 200
+    assert Incident.objects.get(pk=own_id).status == "cancelled"
+    assert Incident.objects.get(pk=live_id).status != "cancelled"
 
 
 def test_a_cad_reads_only_the_calls_it_sent(send, cad, training, client_for):
