@@ -165,13 +165,13 @@ def _load_json(path: Path) -> Any:
         raise PublicationError(f"{path.name} is not JSON: {exc}") from exc
 
 
-def is_remote(ref: str) -> bool:
+def _is_remote(ref: str) -> bool:
     return "://" in ref or ref.startswith(("//", "/", "\\")) or ":" in ref.split("/")[0]
 
 
 def _inside(folder: Path, ref: Any) -> str:
     """A reference to a file inside the package's folder, as a path relative to it."""
-    if not isinstance(ref, str) or not ref or is_remote(ref):
+    if not isinstance(ref, str) or not ref or _is_remote(ref):
         raise PublicationError(f"The package refers to {ref!r}, not to a file beside it.")
     target = (folder / ref).resolve()
     if folder not in target.parents or not target.is_file():
