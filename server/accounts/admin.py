@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 
 from server.accounts import services, system_clients
 from server.accounts.forms import AdminSignInForm
@@ -106,7 +108,8 @@ class DeviceAdmin(admin.ModelAdmin):
 @admin.register(SystemClient)
 class SystemClientAdmin(admin.ModelAdmin):
     """Issue, rotate and revoke the keys a CAD or a partner calls with. A new key is shown once,
-    in the message after the action, and never again."""
+    on the page that answers the add or the rotation, and never again: never in a message (the
+    messages cookie is signed, not encrypted), a redirect, a log or the audit trail."""
 
     list_display = (
         "name",
@@ -139,17 +142,22 @@ class SystemClientAdmin(admin.ModelAdmin):
             organization_id=obj.organization_id,
         )
         obj.pk = client.pk
-        self.message_user(request, _key_message(client, key), messages.WARNING)
+        request.care_new_keys = [(client, key)]  # for response_add, on this request only
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return _new_keys_page(request, getattr(request, "care_new_keys", []))
 
     @admin.action(description="Rotate the key of the selected clients (old keys stop at once)")
     def rotate(self, request, queryset):
+        issued = []
         for client in queryset:
             try:
-                key = system_clients.rotate_key(actor=request.user, client=client)
+                issued.append(
+                    (client, system_clients.rotate_key(actor=request.user, client=client))
+                )
             except CareFieldError as exc:
                 self.message_user(request, f"{client.name}: {exc.detail}", messages.ERROR)
-                continue
-            self.message_user(request, _key_message(client, key), messages.WARNING)
+        return _new_keys_page(request, issued) if issued else None
 
     @admin.action(description="Revoke the selected clients (their keys stop for good)")
     def revoke(self, request, queryset):
@@ -161,8 +169,13 @@ class SystemClientAdmin(admin.ModelAdmin):
         return False  # audit rows name clients; revoke instead
 
 
-def _key_message(client: SystemClient, key: str) -> str:
-    return (
-        f"The key for {client.name} is {key} — copy it now: it is shown only this once "
-        "(only its hash is kept)."
-    )
+def _new_keys_page(request, issued: list) -> TemplateResponse:
+    """The new keys, in this answer only, kept by no cache."""
+    context = {
+        **admin.site.each_context(request),
+        "title": "Copy the new key now",
+        "issued": issued,
+    }
+    response = TemplateResponse(request, "accounts/new_system_client_keys.html", context)
+    patch_cache_control(response, no_store=True, private=True)
+    return response

@@ -104,13 +104,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed("The key has characters it can't have.") from exc
         client, usable = client_for_key(key)
-        if client is None:
-            raise exceptions.AuthenticationFailed("This key is unknown.")
-        if not usable:
-            raise exceptions.AuthenticationFailed(
-                "This key was revoked or its client deactivated by an administrator.",
-                code="revoked",
-            )
+        if client is None or not usable:
+            # One answer for unknown, revoked and deactivated: a stolen key's holder learns
+            # nothing about whether it was ever good.
+            raise exceptions.AuthenticationFailed("This key is not accepted.")
         return client.user, client
 
     def authenticate_header(self, request) -> str:

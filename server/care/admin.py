@@ -42,6 +42,54 @@ class DirectoryServiceAdmin(admin.ModelAdmin):
     list_display = ("name", "organization", "category", "phone", "active", "updated_at")
     list_filter = ("category", "active", "organization")
     search_fields = ("name", "organization", "description")
+    actions = ["move_to_organization"]
+    OWNER_FIELDS = ("organization", "organization_hsds_id", "hsds_id", "source")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Whose service it is changes only through the audited move below.
+        return self.OWNER_FIELDS if obj else ()
+
+    @admin.action(
+        description="Move the selected services to another organization (audited)",
+        permissions=["change"],
+    )
+    def move_to_organization(self, request, queryset):
+        return move_services_view(self, request, queryset)
+
+
+def move_services_view(model_admin, request, queryset):
+    """The move's own page: the new organization and why; referrals already made stay with the
+    organization the person consented to."""
+    from django.contrib.admin import helpers
+    from django.template.response import TemplateResponse
+
+    from server.care.services import move_directory_service
+    from server.errors import CareFieldError
+
+    problem = None
+    if request.POST.get("confirm") == "move":
+        try:
+            for service in queryset:
+                move_directory_service(
+                    actor=request.user,
+                    service_id=service.pk,
+                    organization_hsds_id=request.POST.get("organization_hsds_id", ""),
+                    organization=request.POST.get("organization", ""),
+                    reason=request.POST.get("reason", ""),
+                )
+        except CareFieldError as exc:
+            problem = exc.detail
+        else:
+            model_admin.message_user(request, f"Moved {queryset.count()} service(s).")
+            return None
+    context = {
+        **admin.site.each_context(request),
+        "title": "Move services to another organization",
+        "services": queryset,
+        "problem": problem,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "care/move_services.html", context)
 
 
 class ClinicalRecordAdmin(admin.ModelAdmin):

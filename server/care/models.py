@@ -265,6 +265,13 @@ class Referral(FieldRecord):
     consent = models.BooleanField(
         help_text="The person agreed to be referred and for their details to be shared."
     )
+    # The organization the person was referred (and consented) to, fixed when the referral was
+    # recorded: a later import or an administrator moving the service to another organization
+    # never hands this referral to the new one.
+    organization_hsds_id = models.CharField(
+        max_length=64, blank=True, default="", db_index=True, editable=False
+    )
+    organization_name = models.CharField(max_length=160, blank=True, default="", editable=False)
     status = models.CharField(
         max_length=16, choices=ReferralStatus.choices, default=ReferralStatus.MADE, db_index=True
     )

@@ -91,8 +91,8 @@ def follow_up_author(update: ReferralUpdate, referral: Referral) -> str:
     author = update.author
     client = getattr(author, "system_client", None)
     if client is not None and client.kind == "partner":
-        if client.organization_id == referral.service.organization_hsds_id:
-            return referral.service.organization
+        if client.organization_id == referral.organization_hsds_id:
+            return referral.organization_name
         return client.name
     return author.username
 

@@ -554,6 +554,10 @@ def create_referral(
             data={
                 "service": destination,
                 "consent": consent,
+                # Fixed now: the organization the person consented to, whatever later becomes
+                # of the service.
+                "organization_hsds_id": destination.organization_hsds_id,
+                "organization_name": destination.organization,
                 "made_at": made_at,
                 "note": (note or "").strip(),
             },
@@ -567,7 +571,7 @@ def _check_partner(actor: User, referral: Referral) -> None:
     """A partner organization's key updates only referrals to its own services, made with the
     person's consent; any other referral is, to it, not there."""
     client = getattr(actor, "system_client", None)
-    organization = referral.service.organization_hsds_id
+    organization = referral.organization_hsds_id
     if (
         client is None
         or client.kind != "partner"
@@ -746,6 +750,8 @@ def _directory_row(source: str, values: dict[str, Any]) -> tuple[str, DirectoryS
     hsds_id = str(values["hsds_id"])
     service = _directory_match(hsds_id)
     outcome = "changed"
+    if service is not None:
+        _check_import_keeps_owner(service, source, values)
     if service is None:
         outcome = "added"
         try:
@@ -769,6 +775,70 @@ def _directory_row(source: str, values: dict[str, Any]) -> tuple[str, DirectoryS
         raise InvalidInput(summarize_fields(exc.message_dict), fields=exc.message_dict) from exc
     service.save()
     return outcome, service, changed
+
+
+def _check_import_keeps_owner(
+    service: DirectoryService, source: str, values: dict[str, Any]
+) -> None:
+    """An import updates only its own source's services and never gives a service to another
+    organization: referrals' consent was to the organization, and moving a service is an
+    administrator's decision (`move_directory_service`), never a side effect of a publication."""
+    if service.source and service.source != source:
+        raise InvalidInput(
+            "This service id belongs to another source's publication; it was left as it is.",
+            fields={"id": [f"Listed by {service.source!r}."]},
+        )
+    wanted = str(values.get("organization_hsds_id") or "")
+    if service.organization_hsds_id and wanted != service.organization_hsds_id:
+        raise InvalidInput(
+            "This service belongs to another organization in the directory; an administrator "
+            "moves a service to another organization, an import doesn't.",
+            fields={"organization_id": [f"The directory has {service.organization_hsds_id}."]},
+        )
+
+
+def move_directory_service(
+    *, actor: User, service_id: Any, organization_hsds_id: str, organization: str, reason: str
+) -> DirectoryService:
+    """An administrator gives a directory service to another organization. Referrals already
+    made keep the organization the person consented to; only new referrals go to the new one."""
+    organization_hsds_id = (organization_hsds_id or "").strip()
+    organization = (organization or "").strip()
+    reason = (reason or "").strip()
+    fields: dict[str, list[str]] = {}
+    if not organization:
+        fields["organization"] = ["Required."]
+    if not reason:
+        fields["reason"] = ["Say why the service moves."]
+    if fields:
+        raise InvalidInput(summarize_fields(fields), fields=fields)
+    with change_transaction():
+        service = DirectoryService.objects.select_for_update().filter(pk=service_id).first()
+        if service is None:
+            raise NotFound("No such directory service.")
+        before = {"organization": service.organization,
+                  "organization_hsds_id": service.organization_hsds_id}  # fmt: skip
+        service.organization = organization
+        service.organization_hsds_id = organization_hsds_id
+        try:
+            service.full_clean()
+        except DjangoValidationError as exc:
+            raise InvalidInput(summarize_fields(exc.message_dict), fields=exc.message_dict) from exc
+        service.save(update_fields=["organization", "organization_hsds_id", "updated_at"])
+        record_audit(
+            actor=actor,
+            action="directory.service_moved",
+            obj=service,
+            before=before,
+            after={
+                **before,
+                "organization": organization,
+                "organization_hsds_id": organization_hsds_id,
+                "reason": reason[:500],
+            },
+        )
+        publish_event(stream="directory", kind="directory.updated", data={"changed": 1})
+    return service
 
 
 def import_directory(

@@ -65,34 +65,49 @@ def install_admin_actions() -> None:
 
 
 def hsds_upload_view(request: HttpRequest) -> HttpResponse:
-    """Admin page: upload an HSDS publication (JSON, datapackage zip) and see what it changed."""
+    """Admin page: upload an HSDS publication (JSON, datapackage zip) and see what it changed.
+    It rewrites the directory, so it takes the directory's add and change permissions; one that
+    would take a large share of the directory out of use is applied only when confirmed."""
+    from django.core.exceptions import PermissionDenied
+    from django.shortcuts import render
+
+    from server.care.models import DirectoryService
+    from server.interop.hsds import NeedsConfirmation, PublicationError
+
+    directory = admin.site._registry[DirectoryService]
+    if not (directory.has_change_permission(request) and directory.has_add_permission(request)):
+        raise PermissionDenied("Importing the directory takes its add and change permissions.")
+    context = {**admin.site.each_context(request), "title": "Import an HSDS directory"}
+    if request.method == "POST":
+        try:
+            context["report"] = _import_upload(request)
+        except NeedsConfirmation as exc:
+            context["problem"], context["confirm"] = str(exc), True
+        except PublicationError as exc:
+            context["problem"] = str(exc)
+    return render(request, "interop/hsds_upload.html", context)
+
+
+def _import_upload(request: HttpRequest):
     import tempfile
     from pathlib import Path
 
-    from django.shortcuts import render
-
     from server.interop.hsds import PublicationError, import_publication, read_file
 
-    context = {**admin.site.each_context(request), "title": "Import an HSDS directory"}
-    if request.method == "POST":
-        upload = request.FILES.get("publication")
-        source = (request.POST.get("source") or "").strip()
-        if upload is None or not source:
-            context["problem"] = "Choose a file and name its source."
-        elif upload.size > 20 * 1024 * 1024:
-            context["problem"] = "The file is larger than 20 MB."
-        else:
-            suffix = Path(upload.name).suffix.lower()
-            with tempfile.TemporaryDirectory() as folder:
-                path = Path(folder) / f"publication{suffix if suffix in ('.zip', '.json') else ''}"
-                with path.open("wb") as out:
-                    for chunk in upload.chunks():
-                        out.write(chunk)
-                try:
-                    context["report"] = import_publication(request.user, read_file(path), source)
-                except PublicationError as exc:
-                    context["problem"] = str(exc)
-    return render(request, "interop/hsds_upload.html", context)
+    upload = request.FILES.get("publication")
+    source = (request.POST.get("source") or "").strip()
+    if upload is None or not source:
+        raise PublicationError("Choose a file and name its source.")
+    if upload.size > 20 * 1024 * 1024:
+        raise PublicationError("The file is larger than 20 MB.")
+    suffix = Path(upload.name).suffix.lower()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"publication{suffix if suffix in ('.zip', '.json') else ''}"
+        with path.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        confirmed = request.POST.get("confirm_deactivation") == "yes"
+        return import_publication(request.user, read_file(path), source, confirmed=confirmed)
 
 
 def _with_upload(model_admin) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from server.accounts.authentication import request_system_client
 from server.accounts.models import Role
 from server.accounts.permissions import CAD_KEY
 from server.dispatch.models import Incident
@@ -73,7 +75,13 @@ class IncidentEidoView(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, incident_id):
-        incident = Incident.objects.select_related("call_type").filter(pk=incident_id).first()
+        incidents = Incident.objects.select_related("call_type")
+        client = request_system_client(request)
+        if client is not None:
+            # A CAD reads the calls it sent and those made here (delivered to the CAD anyway),
+            # never another CAD's.
+            incidents = incidents.filter(Q(cad_link__client=client) | Q(cad_link__isnull=True))
+        incident = incidents.filter(pk=incident_id).first()
         if incident is None:
             raise NotFound("No such incident.")
         return Response(incident_eido(incident))

@@ -39,10 +39,40 @@ def backoff(attempts: int) -> datetime.timedelta:
     return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LAST_RETRY)
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """HMAC-SHA256 over `<timestamp>.<body>`, hex, as sent in X-CARE-Signature (`sha256=...`)."""
-    message = timestamp.encode() + b"." + body
+REPLAY_WINDOW_SECONDS = 300
+
+
+def signature(secret: str, timestamp: str, delivery_id: str, body: bytes) -> str:
+    """HMAC-SHA256 over `<timestamp>.<delivery id>.<body>`, hex, as sent in X-CARE-Signature
+    (`sha256=...`). The delivery id is signed so a captured delivery can't be sent again under
+    a fresh id to get past the CAD's deduplication."""
+    message = f"{timestamp}.{delivery_id}.".encode() + body
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verify_delivery(
+    secret: str, headers: dict[str, str], body: bytes, seen: set[str], now: float | None = None
+) -> str | None:
+    """The check a CAD's receiver makes (docs/cad-integration.md), as a reference: None when
+    the delivery is to be taken, else why not. `seen` holds the delivery ids taken within the
+    last REPLAY_WINDOW_SECONDS; an id seen before is a replay (or a retry of one already taken:
+    answer it 2xx and don't apply it again)."""
+    stamp = headers.get("X-CARE-Timestamp", "")
+    delivery_id = headers.get("X-CARE-Delivery", "")
+    sent = headers.get("X-CARE-Signature", "")
+    expected = "sha256=" + signature(secret, stamp, delivery_id, body)
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        return "bad signature"
+    try:
+        age = abs((now if now is not None else time.time()) - int(stamp))
+    except ValueError:
+        return "bad timestamp"
+    if age > REPLAY_WINDOW_SECONDS:
+        return "timestamp outside the window"
+    if delivery_id in seen:
+        return "already taken"
+    seen.add(delivery_id)
+    return None
 
 
 def _incident_of(event: Event) -> str | None:
@@ -107,7 +137,8 @@ def send(delivery: CadDelivery, *, session: requests.Session | None = None) -> s
         "Content-Type": "application/json",
         "X-CARE-Delivery": str(delivery.id),
         "X-CARE-Timestamp": stamp,
-        "X-CARE-Signature": "sha256=" + signature(settings.CARE_CAD_SIGNING_SECRET, stamp, body),
+        "X-CARE-Signature": "sha256="
+        + signature(settings.CARE_CAD_SIGNING_SECRET, stamp, str(delivery.id), body),
     }
     try:
         answer = (session or requests).post(
@@ -115,11 +146,14 @@ def send(delivery: CadDelivery, *, session: requests.Session | None = None) -> s
             data=body,
             headers=headers,
             timeout=settings.CARE_CAD_TIMEOUT_SECONDS,
+            allow_redirects=False,  # the call goes to the configured CAD and nowhere else
         )
     except requests.RequestException as exc:
         return f"{type(exc).__name__}: {exc}"[:300]
     if 200 <= answer.status_code < 300:
         return None
+    if answer.is_redirect:
+        return f"HTTP {answer.status_code}: redirects are not followed"
     return f"HTTP {answer.status_code}"
 
 

@@ -101,11 +101,11 @@ def task_status(referral: Referral) -> str:
 
 
 def _organization_ref(referral: Referral) -> dict[str, Any]:
-    service = referral.service
+    """The organization the person consented to, as stored on the referral when it was made."""
     return {
-        "reference": f"Organization/{service.organization_hsds_id}",
-        "identifier": {"system": URN, "value": f"urn:uuid:{service.organization_hsds_id}"},
-        "display": service.organization,
+        "reference": f"Organization/{referral.organization_hsds_id}",
+        "identifier": {"system": URN, "value": f"urn:uuid:{referral.organization_hsds_id}"},
+        "display": referral.organization_name,
     }
 
 
@@ -193,12 +193,11 @@ def consent(referral: Referral) -> dict[str, Any]:
 
 
 def organization(referral: Referral) -> dict[str, Any]:
-    service = referral.service
     body = {
         "resourceType": "Organization",
-        "id": service.organization_hsds_id,
-        "identifier": [{"system": URN, "value": f"urn:uuid:{service.organization_hsds_id}"}],
-        "name": service.organization,
+        "id": referral.organization_hsds_id,
+        "identifier": [{"system": URN, "value": f"urn:uuid:{referral.organization_hsds_id}"}],
+        "name": referral.organization_name,
     }
     return parsed(Organization, body)
 
@@ -248,13 +247,14 @@ def partner_organization(actor: Any) -> str | None:
 
 def visible_referrals(actor: Any) -> QuerySet[Referral]:
     """Coordinators and admins see every referral's resources; a partner only the referrals made
-    with consent to its own organization's services; anyone else none."""
+    with consent to its own organization (the one stored on the referral when it was made, never
+    the service's organization now); anyone else none."""
     referrals = Referral.objects.select_related("service", "encounter__assignment__unit").exclude(
-        service__organization_hsds_id=""
+        organization_hsds_id=""
     )
     organization = partner_organization(actor)
     if organization:
-        return referrals.filter(consent=True, service__organization_hsds_id=organization)
+        return referrals.filter(consent=True, organization_hsds_id=organization)
     if role_of(actor) in ("coordinator", "admin"):
         return referrals
     return referrals.none()
@@ -335,12 +335,21 @@ def update_task(
     with change_transaction():
         referral = referral_for(actor, referral_id)
         referral = Referral.objects.select_for_update(of=("self",)).get(pk=referral.pk)
+        if if_match is None and partner_organization(actor):
+            # A partner's system must say which version it changes: without it, a loop of
+            # updates would keep every coordinator's edit in a version conflict.
+            raise PreconditionRequired(
+                "Send If-Match with the ETag your last read of the Task gave.",
+                current=etag(referral),
+            )
         if if_match is not None and if_match.strip() != etag(referral):
             raise PreconditionFailed(
                 "The Task changed since you read it; read it again.", current=etag(referral)
             )
         current = task_status(referral)
         status, reason, output = _check_update(current, wanted)
+        if _changes_nothing(referral, status, reason, output):
+            return referral  # no new version, no follow-up, no event
         note = "; ".join(filter(None, [f"Task {status}", reason, output]))
         target = REFERRAL_FOR.get(status, referral.status)
         steps = STEPS.get((referral.status, target), [target])
@@ -371,6 +380,21 @@ def update_task(
         )
 
 
+def _changes_nothing(referral: Referral, status: str, reason: str, output: str) -> bool:
+    """The update asks for the Task exactly as it reads now."""
+    shown = task(referral)
+    return (status, reason, output) == (
+        shown["status"],
+        _text(shown.get("statusReason"))[:500],
+        _output_text(shown.get("output"))[:1000],
+    )
+
+
 class PreconditionFailed(Conflict):
     status = 412
     code = "precondition_failed"
+
+
+class PreconditionRequired(Conflict):
+    status = 428
+    code = "precondition_required"

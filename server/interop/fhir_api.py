@@ -31,13 +31,17 @@ FHIR_ANSWER = {(200, "application/fhir+json"): OpenApiTypes.OBJECT}
 UPDATE_ANSWERS = {
     **FHIR_ANSWER,
     412: OpenApiResponse(ErrorSerializer, description="If-Match is not the Task's current ETag."),
+    428: OpenApiResponse(ErrorSerializer, description="A partner's update without If-Match."),
 }
 IF_MATCH = OpenApiParameter(
     "If-Match",
     str,
     location=OpenApiParameter.HEADER,
     required=False,
-    description='The ETag a read gave (W/"<version>"); a stale one answers 412.',
+    description=(
+        'The ETag a read gave (W/"<version>"); a stale one answers 412. A partner\'s key must '
+        "send it (428 without). An update that asks for the Task as it is changes nothing."
+    ),
 )
 
 
@@ -56,6 +60,18 @@ class MergePatchParser(JSONParser):
 PARSERS = [JSONParser, FhirJsonParser, JsonPatchParser, MergePatchParser]
 
 
+class FhirView(APIView):
+    """Every /fhir/ answer, refusals included, is kept by no cache: a referral's resources name a
+    person and where they were referred."""
+
+    authentication_classes = KEYS_ONLY
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
 def _fhir(body: dict[str, Any], *, etag: str | None = None, status: int = 200) -> Response:
     response = Response(body, status=status, content_type="application/fhir+json")
     if etag:
@@ -63,8 +79,7 @@ def _fhir(body: dict[str, Any], *, etag: str | None = None, status: int = 200) -
     return response
 
 
-class ServiceRequestView(APIView):
-    authentication_classes = KEYS_ONLY
+class ServiceRequestView(FhirView):
     roles = {"GET": READERS}
 
     @extend_schema(responses=FHIR_ANSWER, summary="A referral as a FHIR ServiceRequest")
@@ -73,8 +88,7 @@ class ServiceRequestView(APIView):
         return _fhir(fhir.service_request(referral), etag=fhir.etag(referral))
 
 
-class ConsentView(APIView):
-    authentication_classes = KEYS_ONLY
+class ConsentView(FhirView):
     roles = {"GET": READERS}
 
     @extend_schema(responses=FHIR_ANSWER, summary="A referral's consent as FHIR Consent")
@@ -82,8 +96,7 @@ class ConsentView(APIView):
         return _fhir(fhir.consent(fhir.referral_for(request.user, referral_id)))
 
 
-class BundleView(APIView):
-    authentication_classes = KEYS_ONLY
+class BundleView(FhirView):
     roles = {"GET": READERS}
 
     @extend_schema(responses=FHIR_ANSWER, summary="A referral as a FHIR Bundle")
@@ -117,8 +130,7 @@ def _patched(current: dict[str, Any], body: Any) -> dict[str, Any]:
     raise InvalidInput("The body is a JSON Patch list or an object of Task fields.")
 
 
-class TaskView(APIView):
-    authentication_classes = KEYS_ONLY
+class TaskView(FhirView):
     roles = {"GET": READERS, "PUT": READERS, "PATCH": READERS}
     parser_classes = PARSERS
 
@@ -163,8 +175,7 @@ class TaskView(APIView):
         return self._update(request, referral_id, _patched(current, request.data))
 
 
-class TaskSearchView(APIView):
-    authentication_classes = KEYS_ONLY
+class TaskSearchView(FhirView):
     roles = {"GET": READERS}
 
     @extend_schema(
@@ -180,7 +191,7 @@ class TaskSearchView(APIView):
         referrals = fhir.visible_referrals(request.user).order_by("made_at", "id")
         owner = request.query_params.get("owner")
         if owner:
-            referrals = referrals.filter(service__organization_hsds_id=fhir.owner_id(owner))
+            referrals = referrals.filter(organization_hsds_id=fhir.owner_id(owner))
         found = list(referrals[:500])
         statuses = {s for s in request.query_params.get("status", "").split(",") if s}
         if statuses:

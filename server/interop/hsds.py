@@ -12,23 +12,32 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import re
 import tempfile
+import time
 import uuid
 import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
+from django.db import transaction
 from frictionless import Detector, FrictionlessException, Package, Resource
 
 from server.care.models import DirectoryService, DirectoryStatus
 from server.care.services import import_directory
 
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+# An import that would take more than this share of the services offered out of use is applied
+# only when confirmed (a publisher's mistake, or an empty file, must not wipe the directory).
+CONFIRM_SHARE = 0.25
 MAX_ZIP_BYTES = 50 * 1024 * 1024
+FETCH_SECONDS = 60  # the whole publication, every file of it
 TABLES = {
     "organization": "organizations",
     "service": "services",
@@ -144,6 +153,66 @@ def _table_of(resource: Resource) -> str | None:
     return BY_FILE.get(stem) or (stem if stem in TABLES else None)
 
 
+# ---- a package's references: files beside it, nothing fetched ------------------------------
+
+PROFILE_NAMES = {"data-package", "tabular-data-package", "data-resource", "tabular-data-resource"}
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise PublicationError(f"{path.name} is not JSON: {exc}") from exc
+
+
+def _is_remote(ref: str) -> bool:
+    return "://" in ref or ref.startswith(("//", "/", "\\")) or ":" in ref.split("/")[0]
+
+
+def _inside(folder: Path, ref: Any) -> str:
+    """A reference to a file inside the package's folder, as a path relative to it."""
+    if not isinstance(ref, str) or not ref or _is_remote(ref):
+        raise PublicationError(f"The package refers to {ref!r}, not to a file beside it.")
+    target = (folder / ref).resolve()
+    if folder not in target.parents or not target.is_file():
+        raise PublicationError(f"The package refers to {ref!r}, not to a file beside it.")
+    return ref
+
+
+def _without_remote_profile(item: dict) -> dict:
+    """Frictionless fetches a profile named by URL to check against: keep only the standard
+    profiles it knows by name."""
+    item.pop("$schema", None)
+    if str(item.get("profile", "")) not in PROFILE_NAMES:
+        item.pop("profile", None)
+    return item
+
+
+def local_descriptor(path: Path) -> dict[str, Any]:
+    """The package's descriptor with every reference (resource paths, schemas and dialects given
+    by name, profiles) checked to be a file inside its folder or dropped, and schemas read here:
+    Frictionless is handed nothing it would fetch, wherever the package came from."""
+    folder = path.parent.resolve()
+    descriptor = _load_json(path)
+    resources = descriptor.get("resources") if isinstance(descriptor, dict) else None
+    if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
+        raise PublicationError("The data package lists no resources.")
+    _without_remote_profile(descriptor)
+    for resource in resources:
+        _without_remote_profile(resource)
+        paths = resource.get("path")
+        for ref in paths if isinstance(paths, list) else [paths] if paths is not None else []:
+            _inside(folder, ref)
+        for key in ("schema", "dialect"):
+            if isinstance(resource.get(key), str):
+                resource[key] = _load_json(folder / _inside(folder, resource[key]))
+            if isinstance(resource.get(key), dict):
+                _without_remote_profile(resource[key])
+            elif key in resource:
+                raise PublicationError(f"A resource's {key} is neither an object nor a file.")
+    return descriptor
+
+
 def read_package(descriptor: Path) -> Publication:
     try:
         return _read_package(descriptor)
@@ -154,18 +223,17 @@ def read_package(descriptor: Path) -> Publication:
 def _read_package(descriptor: Path) -> Publication:
     """A Frictionless data package (datapackage.json beside its CSV files), or a folder of HSDS
     CSV files without one. Rows the package's own schema refuses are refused here."""
-    if descriptor.is_dir():
-        if (descriptor / "datapackage.json").exists():
-            package = Package(str(descriptor / "datapackage.json"))
-        else:
-            package = Package(
-                resources=[
-                    Resource(path=str(path), detector=Detector(field_type="string"))
-                    for path in sorted(descriptor.glob("*.csv"))
-                ]
-            )
+    if descriptor.is_dir() and not (descriptor / "datapackage.json").exists():
+        package = Package(
+            resources=[
+                Resource(path=str(path), detector=Detector(field_type="string"))
+                for path in sorted(descriptor.glob("*.csv"))
+            ]
+        )
     else:
-        package = Package(str(descriptor))
+        if descriptor.is_dir():
+            descriptor = descriptor / "datapackage.json"
+        package = Package(local_descriptor(descriptor), basepath=str(descriptor.parent))
     tables: dict[str, list] = defaultdict(list)
     refused: list[dict[str, Any]] = []
     for resource in package.resources:
@@ -191,16 +259,39 @@ def _read_package(descriptor: Path) -> Publication:
     return Publication(tables=dict(tables), refused=refused)
 
 
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+              ValueError, OSError)  # fmt: skip
+
+
 def _safe_extract(archive: zipfile.ZipFile, into: Path) -> None:
-    total = 0
+    """Unpack, counting the bytes really written, not the sizes the headers claim (a header can
+    lie: a small declared size over a bomb, a wrong CRC, a truncated entry)."""
+    root = into.resolve()
+    budget = MAX_ZIP_BYTES
     for member in archive.infolist():
         target = (into / member.filename).resolve()
-        if not str(target).startswith(str(into.resolve())):
+        if target != root and root not in target.parents:
             raise PublicationError(f"The archive holds a path outside itself: {member.filename}")
-        total += member.file_size
-        if total > MAX_ZIP_BYTES:
-            raise PublicationError("The archive is too large to unpack.")
-    archive.extractall(into)
+        if member.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(member) as source, target.open("wb") as out:
+            while chunk := source.read(65536):
+                budget -= len(chunk)
+                if budget < 0:
+                    raise PublicationError("The archive is too large to unpack.")
+                out.write(chunk)
+
+
+def _read_zip(path: Path) -> Publication:
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                _safe_extract(archive, Path(folder))
+        except ZIP_ERRORS as exc:
+            raise PublicationError(f"The archive is damaged and can't be unpacked: {exc}") from exc
+        return read_file(_package_in(Path(folder)))
 
 
 def _package_in(folder: Path) -> Path:
@@ -220,50 +311,105 @@ def read_file(path: Path) -> Publication:
     if path.is_dir():
         return read_package(path)
     if zipfile.is_zipfile(path):
-        with tempfile.TemporaryDirectory() as folder, zipfile.ZipFile(path) as archive:
-            _safe_extract(archive, Path(folder))
-            return read_file(_package_in(Path(folder)))
+        return _read_zip(path)
     if path.name == "datapackage.json":
         return read_package(path)
-    try:
-        data = json.loads(path.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PublicationError(f"Not JSON, a data package or a zip: {exc}") from exc
-    if isinstance(data, dict) and "resources" in data and "profile" in str(data.get("profile", "")):
+    data = _load_json(path)
+    if isinstance(data, dict) and "resources" in data:
         return read_package(path)
     return read_json(data)
 
 
-def _download(url: str, into: Path) -> Path:
+# ---- fetching a publication: its own origin only, bounded ----------------------------------
+
+MAX_REDIRECTS = 3
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
     try:
-        with requests.get(url, timeout=30, stream=True) as answer:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError as exc:
+        raise PublicationError(f"Not a URL: {url!r}") from exc
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _same_origin(url: str, origin: tuple) -> str:
+    if _origin(url) != origin or origin[0] not in ("http", "https"):
+        raise PublicationError(f"{url} is outside the publication's own address; not fetched.")
+    return url
+
+
+def _fetch(url: str, origin: tuple, deadline: float) -> bytes:
+    """One file of the publication: same scheme, host and port as the publication's address
+    (redirects too), at most MAX_DOWNLOAD_BYTES, within the import's time."""
+    for _ in range(MAX_REDIRECTS + 1):
+        _same_origin(url, origin)
+        with requests.get(url, timeout=(5, 15), stream=True, allow_redirects=False) as answer:
+            if answer.is_redirect:
+                url = urljoin(url, answer.headers.get("Location", ""))
+                continue
             answer.raise_for_status()
             chunks, size = [], 0
             for chunk in answer.iter_content(65536):
                 size += len(chunk)
                 if size > MAX_DOWNLOAD_BYTES:
                     raise PublicationError("The publication is larger than 20 MB.")
+                if time.monotonic() > deadline:
+                    raise PublicationError("The publication took too long to fetch.")
                 chunks.append(chunk)
+            return b"".join(chunks)
+    raise PublicationError(f"Too many redirects from {url}.")
+
+
+def _download(url: str, origin: tuple, deadline: float, target: Path) -> Path:
+    try:
+        target.write_bytes(_fetch(url, origin, deadline))
     except requests.RequestException as exc:
         raise PublicationError(f"Could not fetch {url}: {exc}") from exc
-    target = into / (Path(url.split("?")[0]).name or "publication.json")
-    target.write_bytes(b"".join(chunks))
     return target
 
 
+def _fetch_resources(url: str, descriptor: dict, origin: tuple, deadline: float, into: Path):
+    """Each file the package names, fetched from the package's own address and named locally;
+    the descriptor is rewritten to the local names."""
+    resources = descriptor.get("resources")
+    if not isinstance(resources, list):
+        raise PublicationError("The data package lists no resources.")
+    used = {"datapackage.json", *(p.name for p in into.iterdir())}
+    for n, resource in enumerate(r for r in resources if isinstance(r, dict)):
+        for key in ("path", "schema", "dialect"):
+            ref = resource.get(key)
+            if isinstance(ref, list):
+                raise PublicationError("A resource split over several files is not taken.")
+            if not isinstance(ref, str):
+                continue
+            # Its own file name where that is plain and free (a resource without a name is
+            # known by it, services.csv), else one made here.
+            local = Path(urlsplit(ref).path).name
+            if not PLAIN_NAME.fullmatch(local) or local in used:
+                local = f"{key}-{n}{Path(urlsplit(ref).path).suffix[:8]}"
+            used.add(local)
+            _download(urljoin(url, ref), origin, deadline, into / local)
+            resource[key] = local
+
+
 def read_url(url: str) -> Publication:
+    origin = _origin(url)
+    deadline = time.monotonic() + FETCH_SECONDS
     with tempfile.TemporaryDirectory() as folder:
-        fetched = _download(url, Path(folder))
-        if fetched.name == "datapackage.json":
-            # Its resources sit beside it: fetch each (relative paths only).
-            descriptor = json.loads(fetched.read_bytes())
-            base = url.rsplit("/", 1)[0]
-            for resource in descriptor.get("resources", []):
-                path = str(resource.get("path", ""))
-                if not path or "/" in path or "\\" in path or path.startswith("."):
-                    raise PublicationError(f"Resource path not beside the package: {path!r}")
-                _download(f"{base}/{path}", Path(folder))
-        return read_file(fetched)
+        name = Path(urlsplit(url).path).name or "publication.json"
+        fetched = _download(url, origin, deadline, Path(folder) / name)
+        if zipfile.is_zipfile(fetched):
+            return read_file(fetched)
+        data = _load_json(fetched)
+        if isinstance(data, dict) and "resources" in data:
+            _fetch_resources(url, data, origin, deadline, Path(folder))
+            descriptor = Path(folder) / "datapackage.json"
+            descriptor.write_text(json.dumps(data))
+            return read_package(descriptor)
+        return read_json(data)
 
 
 def read_publication(where: str) -> Publication:
@@ -468,11 +614,39 @@ class ImportReport:
         return out
 
 
+class NeedsConfirmation(PublicationError):
+    """The import would take a large share of the directory out of use; nothing was changed."""
+
+    def __init__(self, lost: int, offered: int) -> None:
+        super().__init__(
+            f"This publication would take {lost} of the {offered} services offered to "
+            "responders out of use. Nothing was changed; confirm to import it anyway."
+        )
+        self.lost, self.offered = lost, offered
+
+
+def _offered() -> set:
+    return set(DirectoryService.objects.filter(active=True).values_list("pk", flat=True))
+
+
 def import_publication(
-    actor: Any, publication: Publication, source: str, *, publish: bool = True
+    actor: Any,
+    publication: Publication,
+    source: str,
+    *,
+    publish: bool = True,
+    confirmed: bool = False,
 ) -> ImportReport:
+    """Import it, unless it would take more than `CONFIRM_SHARE` of the services offered out of
+    use and that was not confirmed: then nothing changes (NeedsConfirmation)."""
     services, refused = directory_services(publication)
-    result = import_directory(actor=actor, source=source, services=services, publish=publish)
+    with transaction.atomic():
+        before = _offered()
+        result = import_directory(actor=actor, source=source, services=services, publish=publish)
+        lost = len(before - _offered())
+        if not confirmed and lost > CONFIRM_SHARE * len(before):
+            # Leaving the block by an exception undoes the import, its audit row and events.
+            raise NeedsConfirmation(lost, len(before))
     return ImportReport(
         source=source,
         added=result["added"],
@@ -482,9 +656,11 @@ def import_publication(
     )
 
 
-def import_hsds(actor: Any, where: str, source: str | None = None) -> ImportReport:
+def import_hsds(
+    actor: Any, where: str, source: str | None = None, *, confirmed: bool = False
+) -> ImportReport:
     """Read the publication at a path or URL and bring the directory in line with it."""
-    return import_publication(actor, read_publication(where), source or where)
+    return import_publication(actor, read_publication(where), source or where, confirmed=confirmed)
 
 
 # ---- publishing the directory as HSDS -------------------------------------------------------

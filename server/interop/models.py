@@ -49,14 +49,21 @@ class CautionMapping(models.Model):
 
 
 class CadIncident(models.Model):
-    """Which CAD incident an incident of ours is, and who sent it."""
+    """Which CAD incident an incident of ours is, and who sent it. A CAD's incident id means
+    something only to that CAD: every lookup is by (client, key), so one CAD's key never reaches
+    another CAD's call."""
 
     incident = models.OneToOneField(
         "dispatch.Incident", on_delete=models.CASCADE, related_name="cad_link"
     )
-    cad_key = models.CharField(max_length=200, unique=True, help_text="The CAD's incident id.")
+    cad_key = models.CharField(max_length=200, help_text="The CAD's incident id.")
     client = models.ForeignKey("accounts.SystemClient", on_delete=models.PROTECT, related_name="+")
     cad_status = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "cad_key"], name="one_link_per_cad_key")
+        ]
 
     def __str__(self) -> str:
         return self.cad_key

@@ -48,7 +48,7 @@ def ingest(*, client: SystemClient, document: Any) -> Outcome:
         return _ingest(client, document, call)
     except (IntegrityError, Conflict):
         # Two documents for a new call raced; the loser finds the winner's incident.
-        if not CadIncident.objects.filter(cad_key=call.cad_key).exists():
+        if not CadIncident.objects.filter(client=client, cad_key=call.cad_key).exists():
             raise
         return _ingest(client, document, call)
 
@@ -59,11 +59,11 @@ def _ingest(client: SystemClient, document: Any, call: CadCall) -> Outcome:
         link = (
             CadIncident.objects.select_for_update()
             .select_related("incident")
-            .filter(cad_key=call.cad_key)
+            .filter(client=client, cad_key=call.cad_key)  # never another CAD's call
             .first()
         )
         if link is None:
-            incident = _create(actor, call)
+            incident = _create(actor, call, _cad_number_for(client, call.cad_number))
             link = CadIncident.objects.create(
                 incident=incident, cad_key=call.cad_key, client=client, cad_status=call.cad_status
             )
@@ -137,12 +137,22 @@ def _priority(call: CadCall) -> int:
     return min(max(call.priority or DEFAULT_PRIORITY, 1), 9)
 
 
-def _create(actor, call: CadCall) -> Incident:
+def _cad_number_for(client: SystemClient, number: str) -> str:
+    """The call's CAD number, unless another CAD's call (or one made here) already holds it:
+    then the number tagged with this CAD, so two CADs' calls never share a record."""
+    taken = Incident.objects.filter(cad_number=number).exclude(cad_link__client=client)
+    if not taken.exists():
+        return number
+    tag = f"-C{client.pk}"
+    return number[: 32 - len(tag)] + tag
+
+
+def _create(actor, call: CadCall, cad_number: str) -> Incident:
     where = call.where
     incident = commands.create_incident_from_cad.execute(
         actor=actor,
         data=dict(
-            cad_number=call.cad_number,
+            cad_number=cad_number,
             call_type=call_type_for(call).pk,
             priority=_priority(call),
             address=(

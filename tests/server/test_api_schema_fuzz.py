@@ -100,8 +100,11 @@ def device_token(role: str) -> str | None:
     return key
 
 
-def fuzz(operation, role: str, ids: dict[str, str], token: str | None) -> None:
-    """Sends EXAMPLES generated requests to one operation; raises on the first bad answer."""
+def fuzz(
+    operation, role: str, ids: dict[str, str], token: str | None, authorization: str = ""
+) -> None:
+    """Sends EXAMPLES generated requests to one operation; raises on the first bad answer.
+    `authorization` is a whole header to send instead of the role's token (a system's key)."""
     cases = st.one_of(
         operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
         operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
@@ -123,6 +126,8 @@ def fuzz(operation, role: str, ids: dict[str, str], token: str | None) -> None:
             }
         key = device_token(role) if operation.label in SPENDS_ITS_TOKEN else token
         headers = {"Authorization": f"Token {key}"} if key else {}
+        if authorization:
+            headers = {"Authorization": authorization}
         case.call_and_validate(headers=headers, checks=CHECKS)
 
     run()

@@ -105,12 +105,15 @@ def test_unknown_wrong_and_malformed_keys_are_refused(db):
         assert knock(CadDoor, bad) == 401, bad
 
 
-def test_a_revoked_key_is_refused_and_says_so(db):
+def test_a_revoked_key_is_refused_exactly_as_an_unknown_key_is(db):
     client, key = issue()
     system_clients.revoke(actor=None, client=client)
-    answer = keyed(key).get("/api/v1/incidents")
-    assert answer.status_code == 401
-    assert "revoked" in answer.json()["detail"]
+    revoked = keyed(key).get("/api/v1/incidents")
+    unknown = keyed(f"{client.key_prefix}.{'x' * 43}").get("/api/v1/incidents")
+    never = keyed("nonsense").get("/api/v1/incidents")
+    assert revoked.status_code == unknown.status_code == never.status_code == 401
+    assert revoked.json() == unknown.json() == never.json()
+    assert revoked["WWW-Authenticate"] == unknown["WWW-Authenticate"]
     assert knock(CadDoor, key) == 401
 
 
@@ -179,6 +182,34 @@ def test_admin_issues_a_key_and_shows_it_once(client, db):
     key = re.search(rf"{made.key_prefix}\.[A-Za-z0-9_-]{{43}}", text).group(0)
     assert knock(CadDoor, key) == 200
     assert AuditEntry.objects.get(action="system_client.created").actor == admin
+
+
+def test_a_new_key_is_on_the_answering_page_only_never_in_a_cookie_or_message(client, db):
+    superuser(client)
+    added = client.post(
+        "/admin/accounts/systemclient/add/",
+        {"kind": "partner", "name": "Harbor", "organization_id": "org-1"},
+    )
+    made = SystemClient.objects.get(name="Harbor")
+    key = re.search(rf"{made.key_prefix}\.[A-Za-z0-9_-]{{43}}", added.content.decode()).group(0)
+    assert added.status_code == 200
+    assert "no-store" in added["Cache-Control"]
+    rotated = client.post(
+        "/admin/accounts/systemclient/", {"action": "rotate", "_selected_action": [made.pk]}
+    )
+    made.refresh_from_db()
+    new = re.search(rf"{made.key_prefix}\.[A-Za-z0-9_-]{{43}}", rotated.content.decode()).group(0)
+    secrets_ = (key.split(".")[1], new.split(".")[1])
+    for answer in (added, rotated):
+        assert "messages" not in answer.cookies  # signed, not encrypted: never a key in it
+        for morsel in answer.cookies.values():
+            assert not any(secret in morsel.value for secret in secrets_)
+    stored = " ".join(str(v) for v in client.cookies.values())
+    assert not any(secret in stored for secret in secrets_)
+    later = client.get("/admin/accounts/systemclient/").content.decode()
+    assert not any(secret in later for secret in secrets_)
+    audit = " ".join(str(e.after) for e in AuditEntry.objects.all())
+    assert not any(secret in audit for secret in secrets_)
 
 
 def test_admin_rotates_and_revokes_with_audit_rows_naming_the_administrator(client, db):

@@ -1,5 +1,5 @@
 """Every change reaches the CAD: queued in the database from the dispatch stream, POSTed with an
-HMAC-SHA256 signature over `<timestamp>.<body>` and a delivery id, retried with back-off, to a
+HMAC-SHA256 signature over `<timestamp>.<delivery id>.<body>`, retried with back-off, to a
 real HTTP receiver that fails, times out and comes back."""
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ import hmac
 import io
 import json
 import threading
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from server.interop.delivery import backoff, deliver_due, enqueue_changes
+from server.interop.delivery import backoff, deliver_due, enqueue_changes, verify_delivery
 from server.interop.models import CadDelivery
 from tests.server.interop.emitted import assert_valid_eido
 
@@ -25,7 +26,8 @@ SECRET = "shared-with-the-cad"
 
 class Receiver:
     """A CAD endpoint on a real socket. `mode`: 'ok' takes the document, 'fail' answers 500,
-    'hang' holds the request until the test ends (the sender's timeout fires first)."""
+    'hang' holds the request until the test ends (the sender's timeout fires first),
+    'redirect <url>' answers 307 to that address."""
 
     def __init__(self) -> None:
         self.mode = "ok"
@@ -38,6 +40,11 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if receiver.mode == "hang":
                     receiver.release.wait(30)
+                    return
+                if receiver.mode.startswith("redirect "):
+                    self.send_response(307)
+                    self.send_header("Location", receiver.mode.split(" ", 1)[1])
+                    self.end_headers()
                     return
                 if receiver.mode == "fail":
                     self.send_response(500)
@@ -112,9 +119,8 @@ def test_a_cad_that_fails_then_times_out_gets_the_update_when_it_comes_back(rece
     [got] = receiver.received
     headers, body = got["headers"], got["body"]
     assert headers["X-CARE-Delivery"] == str(delivery.id)
-    expected = hmac.new(
-        SECRET.encode(), headers["X-CARE-Timestamp"].encode() + b"." + body, hashlib.sha256
-    ).hexdigest()
+    signed = f"{headers['X-CARE-Timestamp']}.{delivery.id}.".encode() + body
+    expected = hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
     assert headers["X-CARE-Signature"] == f"sha256={expected}"
     document = json.loads(body)
     assert_valid_eido(document)
@@ -152,3 +158,42 @@ def test_nothing_is_queued_without_a_configured_cad(settings, new_call):
     new_call()
     assert enqueue_changes() == 0
     assert not CadDelivery.objects.exists()
+
+
+def _one_delivery(receiver, new_call) -> tuple[dict, bytes]:
+    new_call()
+    enqueue_changes()
+    assert deliver_due() == (1, 0)
+    [got] = receiver.received
+    return got["headers"], got["body"]
+
+
+def test_a_captured_delivery_sent_again_under_a_fresh_id_fails_the_receivers_check(
+    receiver, new_call
+):
+    headers, body = _one_delivery(receiver, new_call)
+    seen: set[str] = set()
+    assert verify_delivery(SECRET, headers, body, seen) is None
+    fresh = {**headers, "X-CARE-Delivery": str(uuid.uuid4())}
+    assert verify_delivery(SECRET, fresh, body, seen) == "bad signature"
+    assert verify_delivery(SECRET, headers, body, seen) == "already taken"
+    later = int(headers["X-CARE-Timestamp"]) + 301
+    assert verify_delivery(SECRET, headers, body, set(), now=later) == (
+        "timestamp outside the window"
+    )
+    assert verify_delivery("another-secret", headers, body, set()) == "bad signature"
+
+
+def test_a_delivery_does_not_follow_a_redirect(receiver, new_call):
+    elsewhere = Receiver()
+    try:
+        receiver.mode = f"redirect {elsewhere.url}"
+        new_call()
+        enqueue_changes()
+        assert deliver_due() == (0, 1)
+        delivery = CadDelivery.objects.get()
+        assert delivery.delivered_at is None
+        assert "redirect" in delivery.last_error
+        assert elsewhere.received == []
+    finally:
+        elsewhere.close()

@@ -72,8 +72,13 @@ def eastside(db):
     return _partner(EASTSIDE, "Eastside")
 
 
+def _current_etag(referral) -> str:
+    return f'W/"{Referral.objects.get(pk=referral.pk).version}"'
+
+
 def _patch(client, referral, body, etag=None, content_type="application/merge-patch+json"):
-    headers = {"HTTP_IF_MATCH": etag} if etag else {}
+    """A partner's update, sending the Task's current ETag unless told which."""
+    headers = {"HTTP_IF_MATCH": etag or _current_etag(referral)}
     return client.generic(
         "PATCH", f"/fhir/Task/{referral.pk}", json.dumps(body), content_type=content_type, **headers
     )
@@ -280,3 +285,75 @@ def test_a_put_that_moves_the_task_to_another_owner_is_refused(referral, harbor)
     answer = harbor.put(f"/fhir/Task/{referral.pk}", task, format="json")
     assert answer.status_code == 400
     assert Referral.objects.get(pk=referral.pk).status == "made"
+
+
+def _trail(referral) -> tuple:
+    stored = Referral.objects.get(pk=referral.pk)
+    return (
+        stored.version,
+        stored.updated_at,
+        ReferralUpdate.objects.filter(referral=referral).count(),
+        Event.objects.filter(kind="referral.updated").count(),
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"status": "requested"}, [{"op": "replace", "path": "/status", "value": "requested"}]],
+)
+def test_an_update_that_asks_for_the_task_as_it_is_changes_nothing(referral, harbor, body):
+    before = _trail(referral)
+    content_type = "application/json-patch+json" if isinstance(body, list) else None
+    answer = _patch(
+        harbor, referral, body, **({"content_type": content_type} if content_type else {})
+    )
+    assert answer.status_code == 200, answer.content
+    assert answer["ETag"] == f'W/"{referral.version}"'
+    assert _trail(referral) == before
+
+
+def test_a_put_of_the_task_as_read_changes_nothing_and_a_real_change_still_does(referral, harbor):
+    read = harbor.get(f"/fhir/Task/{referral.pk}")
+    before = _trail(referral)
+    same = harbor.put(
+        f"/fhir/Task/{referral.pk}", read.json(), format="json", HTTP_IF_MATCH=read["ETag"]
+    )
+    assert same.status_code == 200, same.content
+    assert _trail(referral) == before
+    changed = _patch(harbor, referral, {"status": "accepted"})
+    assert changed.status_code == 200
+    assert _trail(referral)[0] == before[0] + 1
+
+
+def test_a_partners_update_without_if_match_answers_428_and_changes_nothing(referral, harbor):
+    before = _trail(referral)
+    answer = harbor.generic(
+        "PATCH", f"/fhir/Task/{referral.pk}", json.dumps({"status": "accepted"}),
+        content_type="application/merge-patch+json",
+    )  # fmt: skip
+    assert answer.status_code == 428
+    assert answer.json()["code"] == "precondition_required"
+    assert answer.json()["current"] == f'W/"{referral.version}"'
+    assert _trail(referral) == before
+
+
+def test_a_coordinator_may_still_update_a_task_without_if_match(referral, client_for):
+    answer = client_for("coordinator").generic(
+        "PATCH", f"/fhir/Task/{referral.pk}", json.dumps({"status": "accepted"}),
+        content_type="application/merge-patch+json",
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.content
+    assert Referral.objects.get(pk=referral.pk).status == "contacted"
+
+
+def test_every_fhir_answer_is_kept_by_no_cache(referral, harbor, eastside):
+    answers = [
+        harbor.get(f"/fhir/Task/{referral.pk}"),
+        harbor.get(f"/fhir/Bundle/{referral.pk}"),
+        harbor.get("/fhir/Task", {"owner": f"Organization/{HARBOR}"}),
+        eastside.get(f"/fhir/Task/{referral.pk}"),
+        APIClient().get(f"/fhir/ServiceRequest/{referral.pk}"),
+        harbor.generic("PATCH", f"/fhir/Task/{referral.pk}", "{}", content_type="application/json"),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 404, 401, 428]
+    assert all("no-store" in a.get("Cache-Control", "") for a in answers)

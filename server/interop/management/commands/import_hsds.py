@@ -18,10 +18,15 @@ class Command(BaseCommand):
             help="The name services from this publication are kept under (default: the path or "
             "URL). Services of the same source missing from a later import are taken out of use.",
         )
+        parser.add_argument(
+            "--confirm-deactivation",
+            action="store_true",
+            help="Apply the import even if it takes a large share of the directory out of use.",
+        )
 
     def handle(self, *args, where: str, source: str | None, **options) -> None:
         try:
-            report = import_hsds(None, where, source)
+            report = import_hsds(None, where, source, confirmed=options["confirm_deactivation"])
         except PublicationError as exc:
             raise CommandError(str(exc)) from exc
         for line in report.lines():
