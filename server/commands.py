@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from server.errors import Forbidden, InvalidInput, _flatten, summarize_fields
+from server.errors import InvalidInput, RoleRefused, _flatten, summarize_fields
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class Command:
 
     def check_actor(self, actor: Any) -> None:
         if not self.may_run(actor):
-            raise Forbidden("Your role may not do this.")
+            raise RoleRefused("Your role may not do this.")
 
     def __call__(self, **kwargs: Any) -> dict[str, Any]:
         return self.present(self.execute(**kwargs))

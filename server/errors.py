@@ -53,6 +53,10 @@ class Forbidden(CareFieldError):
     code = "forbidden"
 
 
+class RoleRefused(Forbidden):
+    """The command runner's refusal: this principal may not run this command at all."""
+
+
 class NotRostered(Forbidden):
     code = "not_rostered"
 
