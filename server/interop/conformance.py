@@ -78,17 +78,18 @@ def eido_components() -> dict[str, Any]:
 
 
 @functools.cache
-def eido_validator() -> Draft7Validator:
-    """A validator of a whole EIDO document against NENA's `EmergencyIncidentDataObjectType`."""
-    schema = {"$ref": f"{eido_uri(EIDO_OPENAPI)}#/components/schemas/{EIDO_ROOT}"}
+def eido_validator(type_name: str = EIDO_ROOT) -> Draft7Validator:
+    """A validator against one of NENA's types; by default a whole EIDO document
+    (`EmergencyIncidentDataObjectType`)."""
+    schema = {"$ref": f"{eido_uri(EIDO_OPENAPI)}#/components/schemas/{type_name}"}
     return Draft7Validator(schema, registry=eido_registry(), format_checker=FormatChecker())
 
 
-def eido_errors(document: Any) -> list[str]:
+def eido_errors(document: Any, type_name: str = EIDO_ROOT) -> list[str]:
     """Every way the document fails NENA's schema, each as `pointer: message`."""
     return [
         f"/{'/'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in eido_validator().iter_errors(document)
+        for e in eido_validator(type_name).iter_errors(document)
     ]
 
 
