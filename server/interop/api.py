@@ -57,6 +57,7 @@ class EidoInboundView(APIView):
                 "status": incident.status,
                 "eligible": incident.eligible,
                 "recommendation": incident.recommendation,
+                **({"warnings": result.warnings} if result.warnings else {}),
             },
             status=201 if result.outcome == CREATED else 200,
         )
