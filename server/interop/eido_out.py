@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import html
 import json
+import uuid
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -96,6 +97,22 @@ def _by(kind: str) -> dict[str, Any]:
 
 def document_id(incident: Incident) -> str:
     return f"eido-{incident.pk}"
+
+
+def incident_for_eido_id(incident_id: str) -> Incident | None:
+    """The incident an EIDO IncidentId names: the CAD's key for a call it sent, our CAD number,
+    our incident component's `$id`, or the incident's own id."""
+    text = incident_id.strip()[:200]
+    found = Incident.objects.select_related("call_type")
+    by_key = CadIncident.objects.filter(cad_key=text).values_list("incident_id", flat=True)
+    match = found.filter(pk__in=by_key).first() or found.filter(cad_number=text).first()
+    if match is not None:
+        return match
+    own = text.removeprefix("incident-")
+    try:
+        return found.filter(pk=uuid.UUID(own)).first()
+    except ValueError:
+        return None
 
 
 def incident_eido(incident: Incident) -> dict[str, Any]:

@@ -206,3 +206,37 @@ def test_a_call_without_an_emergency_has_no_emergency_state_on_any_unit(
         assert "unitStatusInternal" not in unit
 
 
+
+
+# ---- NENA's dereference operation: GET /EIDO/{IncidentId} ---------------------------------
+
+
+def test_a_cad_dereferences_its_own_call_by_the_id_it_sent(send, cad):
+    from tests.server.interop.conftest import valley_document
+
+    assert send(valley_document()).status_code == 201
+    answer = cad[1].get("/api/v1/EIDO/VC26-118733")
+    assert answer.status_code == 200, answer.content
+    document = answer.json()
+    assert_valid_eido(document)
+    assert document["incidentComponent"]["internalIncidentId"] == "VC26-118733"
+
+
+def test_a_call_made_here_is_dereferenced_by_its_cad_number_or_its_id(new_call, cad):
+    incident = new_call()
+    for name in (incident["cad_number"], incident["id"], f"incident-{incident['id']}"):
+        answer = cad[1].get(f"/api/v1/EIDO/{name}")
+        assert answer.status_code == 200, (name, answer.content)
+        assert answer.json()["incidentComponent"]["documentIdentification"] == [incident["id"]]
+
+
+def test_an_id_that_names_no_incident_is_a_404_in_the_error_shape(cad, people):
+    answer = cad[1].get("/api/v1/EIDO/VC00-000000")
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "not_found"
+
+
+def test_only_a_cad_key_may_dereference(new_call, client_for):
+    incident = new_call()
+    answer = client_for("dispatcher").get(f"/api/v1/EIDO/{incident['cad_number']}")
+    assert answer.status_code == 403
