@@ -183,22 +183,31 @@ def _read(doc: dict, errors: dict) -> CadCall:
     call.components = parts.stamps
     if isinstance(incident, dict):
         _read_incident(call, incident)
+    call.received_at = _first_start(calls, errors)
+    location = _location_of(doc, parts, call.warnings)
+    if location is not None:
+        call.where, call.location_by_reference = _where(*location, call.warnings)
+    call.narrative = _narrative(doc, {cid: stamp for cid, stamp, _ in parts.stamps})
+    call.cautions = _cautions(doc)
+    return call
+
+
+def _first_start(calls: list[dict], errors: dict) -> datetime.datetime | None:
+    """When the first of the document's calls began: when the call was received."""
     starts = [
         _time(c["callStartTimestamp"], f"/callComponent/{i}/callStartTimestamp", errors)
         for i, c in enumerate(calls)
     ]
     starts = [s for s in starts if s is not None]
-    call.received_at = min(starts) if starts else None
-    location = _location_of(doc, parts, call.warnings)
-    if location is not None:
-        call.where, call.location_by_reference = _where(*location, call.warnings)
-    call.narrative = _narrative(doc, {cid: stamp for cid, stamp, _ in parts.stamps})
-    call.cautions = [
+    return min(starts) if starts else None
+
+
+def _cautions(doc: dict) -> list[str]:
+    found = [
         _text(c.get("cautionTypeCommonRegistryText")) or _text(c.get("cautionTypeInternalText"))
         for c in doc.get("cautionComponent") or []
     ]
-    call.cautions = [c for c in call.cautions if c]
-    return call
+    return [c for c in found if c]
 
 
 def _read_incident(call: CadCall, incident: dict) -> None:

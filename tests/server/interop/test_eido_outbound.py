@@ -206,8 +206,6 @@ def test_a_call_without_an_emergency_has_no_emergency_state_on_any_unit(
         assert "unitStatusInternal" not in unit
 
 
-
-
 # ---- NENA's dereference operation: GET /EIDO/{IncidentId} ---------------------------------
 
 
