@@ -139,7 +139,7 @@ def paced(base: str, key: str, docs: list[dict], rate: float, board: Board) -> l
     start = time.monotonic()
     for i, doc in enumerate(docs):
         time.sleep(max(0.0, start + i / rate - time.monotonic()))
-        number = doc["incidentComponent"][0]["internalIncidentId"]
+        number = doc["incidentComponent"]["internalIncidentId"]
         sent[number] = time.monotonic()
         session.post(f"{base}/api/v1/eido", json=doc, timeout=60)
     board.wait_for(list(sent))

@@ -359,6 +359,16 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
+# NEMSIS 3.5.1 export (docs/standards.md): the agency and software a state repository knows
+# the file by. The agency values come from the state EMS office; the export refuses to write a
+# file without them.
+CARE_NEMSIS_AGENCY_STATE_ID = env.str("CARE_NEMSIS_AGENCY_STATE_ID", default="")  # dAgency.01
+CARE_NEMSIS_AGENCY_NUMBER = env.str("CARE_NEMSIS_AGENCY_NUMBER", default="")  # dAgency.02
+CARE_NEMSIS_AGENCY_STATE = env.str("CARE_NEMSIS_AGENCY_STATE", default="53")  # dAgency.04, WA
+CARE_NEMSIS_SOFTWARE_CREATOR = env.str("CARE_NEMSIS_SOFTWARE_CREATOR", default="CARE Field")
+CARE_NEMSIS_SOFTWARE_NAME = env.str("CARE_NEMSIS_SOFTWARE_NAME", default="CARE Field")
+CARE_NEMSIS_SOFTWARE_VERSION = env.str("CARE_NEMSIS_SOFTWARE_VERSION", default="0.1.0")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

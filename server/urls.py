@@ -55,6 +55,12 @@ api_v1 = [
         name="incident-eido",
     ),
     path("eido", interop_api.EidoInboundView.as_view(), name="eido"),
+    # NENA-STA-021's own path for dereferencing an incident's EIDO.
+    path(
+        "EIDO/<str:incident_id>",
+        interop_api.EidoDereferenceView.as_view(),
+        name="eido-dereference",
+    ),
     path(
         "incidents/<uuid:incident_id>/dispatch",
         dispatch_api.DispatchView.as_view(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
@@ -22,13 +22,19 @@ def _zip(name: str, files: dict[str, bytes | str]) -> HttpResponse:
     return response
 
 
-@admin.action(description="Export as NEMSIS 3.5 (XML, CSV, gap report)")
-def export_nemsis(modeladmin, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
-    from server.interop.nemsis import export_naloxone
+@admin.action(description="Export as NEMSIS 3.5.1 (XML, CSV, gap report)")
+def export_nemsis(modeladmin, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+    from server.interop.nemsis import NemsisInvalid, export_naloxone
     from server.interop.selectors import naloxone_administrations
 
     records = list(naloxone_administrations().filter(pk__in=queryset.values("pk")))
-    export = export_naloxone(request.user, records)
+    try:
+        export = export_naloxone(request.user, records)
+    except NemsisInvalid as exc:
+        # Back to the list with the reason: a file a state repository would refuse is not given.
+        named = "; ".join(f"{k}: {' '.join(v)}" for k, v in list(exc.fields.items())[:5])
+        modeladmin.message_user(request, f"{exc.detail} {named}", level=messages.ERROR)
+        return None
     return _zip(
         "nemsis-naloxone",
         {

@@ -16,7 +16,7 @@ from server.accounts.models import Role
 from server.accounts.permissions import CAD_KEY
 from server.dispatch.models import Incident
 from server.errors import CareFieldError, InvalidInput, NotFound
-from server.interop.eido_out import incident_eido
+from server.interop.eido_out import incident_eido, incident_for_eido_id
 from server.interop.services import CREATED, ingest
 
 
@@ -59,6 +59,7 @@ class EidoInboundView(APIView):
                 "status": incident.status,
                 "eligible": incident.eligible,
                 "recommendation": incident.recommendation,
+                **({"warnings": result.warnings} if result.warnings else {}),
             },
             status=201 if result.outcome == CREATED else 200,
         )
@@ -84,4 +85,19 @@ class IncidentEidoView(APIView):
         incident = incidents.filter(pk=incident_id).first()
         if incident is None:
             raise NotFound("No such incident.")
+        return Response(incident_eido(incident))
+
+
+class EidoDereferenceView(APIView):
+    """NENA's dereference operation (`GET /EIDO/{IncidentId}`, NENA-STA-021's `paths`): the
+    incident's current EIDO for a CAD, found by the CAD's own incident id (the key it sent us,
+    which we send back as `internalIncidentId`), our CAD number, or our incident's id."""
+
+    roles = {"GET": (CAD_KEY,)}
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, operation_id="GetEIDO")
+    def get(self, request, incident_id: str):
+        incident = incident_for_eido_id(incident_id)
+        if incident is None:
+            raise NotFound("No incident has this id.")
         return Response(incident_eido(incident))

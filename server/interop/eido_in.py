@@ -1,36 +1,43 @@
 """Reading an inbound EIDO document into the facts of one CAD call.
 
-Structure is checked against `schema/eido-inbound.schema.json`; what a schema can't say (times
-with offsets, `$ref`s that point at a component of the document, a PIDF-LO that parses) is
-checked here. Every refusal names the JSON pointer (RFC 6901) of the field that was wrong.
+The gate is NENA's own schema (server/interop/standards/nena-eido-1.0, through
+`conformance.eido_validator`): what it refuses is `invalid_eido`, each field named by its JSON
+pointer (RFC 6901). What it accepts is read here: references are arrays of `{"$ref": ...}`
+resolved to the components of the same document (location, person, notes, agency, agent), a
+location is taken by value (PIDF-LO) or by reference, and every incident, call and location
+component counts. What the schema can't say and a CAD still must send right (times with their
+offsets) is checked here too. A reference to nothing in the document, or a PIDF-LO we can't
+read, doesn't sink a call: it is taken in needing a location, with a warning naming the field.
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
-import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+import lxml.html
+from lxml import etree
 
 from server.errors import CareFieldError
+from server.interop.conformance import eido_validator
 from server.interop.pidf import PidfError, Where, parse_pidf
 
-SCHEMA_DIR = Path(__file__).parent / "schema"
 CAD_NUMBER_CHARS = re.compile(r"[^A-Za-z0-9-]+")
 REQUIRED = re.compile(r"^'([^']+)' is a required property$")
+# Components (each an array of objects with `$id` and `lastUpdateTimeStamp`) whose change
+# matters to the call; `incidentComponent` is NENA's one object, read apart.
 COMPONENT_ARRAYS = (
-    "incidentComponent",
     "callComponent",
     "locationComponent",
     "notesComponent",
     "cautionComponent",
     "agencyComponent",
+    "agentComponent",
+    "personComponent",
     "emergencyResourceComponent",
+    "dispatchComponent",
 )
 
 
@@ -39,6 +46,13 @@ class EidoInvalid(CareFieldError):
 
     status = 422
     code = "invalid_eido"
+
+
+class EidoNoCall(CareFieldError):
+    """A valid EIDO that carries no incident and no call: nothing a dispatcher could act on."""
+
+    status = 422
+    code = "eido_without_call"
 
 
 @dataclass
@@ -59,12 +73,8 @@ class CadCall:
     # ($id, lastUpdateTimeStamp, kind) of every component: what ordering is decided on.
     components: list[tuple[str, datetime.datetime, str]] = field(default_factory=list)
     has_incident: bool = True
-
-
-@functools.cache
-def _validator() -> Draft202012Validator:
-    schema = json.loads((SCHEMA_DIR / "eido-inbound.schema.json").read_text())
-    return Draft202012Validator(schema)
+    # {JSON pointer: [reason]} for what was passed over (a dangling $ref, an unreadable PIDF-LO).
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def pointer(path) -> str:
@@ -76,7 +86,7 @@ def read_document(doc: Any) -> CadCall:
     if not isinstance(doc, dict):
         raise EidoInvalid("An EIDO document is a JSON object.", fields={"/": ["Not an object."]})
     errors: dict[str, list[str]] = {}
-    for error in _validator().iter_errors(doc):
+    for error in eido_validator().iter_errors(doc):
         path = list(error.absolute_path)
         missing = REQUIRED.match(error.message) if error.validator == "required" else None
         if missing:
@@ -114,115 +124,188 @@ def _time(value: str, where: str, errors: dict) -> datetime.datetime | None:
     return moment
 
 
-def _read(doc: dict, errors: dict) -> CadCall:
-    by_id: dict[str, tuple[str, dict]] = {}
-    components = []
-    for kind in COMPONENT_ARRAYS:
-        for i, comp in enumerate(doc.get(kind) or []):
-            at = f"/{kind}/{i}"
-            if comp["$id"] in by_id:
-                errors.setdefault(f"{at}/$id", []).append("Another component has this $id.")
-            by_id[comp["$id"]] = (kind, comp)
+class _Components:
+    """Every component of the document by `$id` (the first one, should two share it), with the
+    JSON pointer it stands at, and the time each was last updated."""
+
+    def __init__(self, doc: dict, errors: dict) -> None:
+        self.by_id: dict[str, tuple[str, dict, str]] = {}
+        stamps: dict[str, tuple[datetime.datetime, str]] = {}
+        for kind, at, comp in _each_component(doc):
+            self.by_id.setdefault(comp["$id"], (kind, comp, at))
             stamp = _time(comp["lastUpdateTimeStamp"], f"{at}/lastUpdateTimeStamp", errors)
-            if stamp is not None:
-                components.append((comp["$id"], stamp, kind))
+            if stamp is not None and (comp["$id"] not in stamps or stamp > stamps[comp["$id"]][0]):
+                stamps[comp["$id"]] = (stamp, kind)
+        self.stamps = [(cid, stamp, kind) for cid, (stamp, kind) in stamps.items()]
 
-    def resolve(ref: dict | None, at: str, kind: str) -> dict | None:
-        if ref is None:
-            return None
-        target = by_id.get(ref["$ref"])
-        if target is None or target[0] != kind:
-            errors.setdefault(f"{at}/$ref", []).append(f"Points at no {kind} in this document.")
-            return None
-        return target[1]
+    def resolve(self, refs: Any, at: str, kind: str, warnings: dict) -> list[tuple[dict, str]]:
+        """The components of `kind` an array of references points at, in its order."""
+        found = []
+        for n, ref in enumerate(refs if isinstance(refs, list) else [refs]):
+            target = ref.get("$ref") if isinstance(ref, dict) else None
+            hit = self.by_id.get(target) if isinstance(target, str) else None
+            if hit is None or hit[0] != kind:
+                warnings.setdefault(f"{at}/{n}", []).append(
+                    f"Points at no {kind} in this document; passed over."
+                )
+                continue
+            found.append((hit[1], hit[2]))
+        return found
 
-    incident = (doc.get("incidentComponent") or [None])[0]
+
+def _each_component(doc: dict):
+    incident = doc.get("incidentComponent")
+    if isinstance(incident, dict):
+        yield "incidentComponent", "/incidentComponent", incident
+    for kind in COMPONENT_ARRAYS:
+        for n, comp in enumerate(doc.get(kind) or []):
+            yield kind, f"/{kind}/{n}", comp
+
+
+def _text(value: Any) -> str:
+    return " ".join(value.split()) if isinstance(value, str) else ""
+
+
+def _read(doc: dict, errors: dict) -> CadCall:
+    parts = _Components(doc, errors)
+    incident = doc.get("incidentComponent")
     calls = doc.get("callComponent") or []
-    if incident is not None:
-        key = (
-            incident.get("internalIncidentId")
-            or incident.get("incidentTrackingIdentifier")
-            or incident["$id"]
-        )
-    else:
+    if isinstance(incident, dict):
+        key = _text(incident.get("internalIncidentId")) or incident["$id"]
+    elif calls:
         key = calls[0]["$id"]  # a call transferred before the CAD made an incident of it
+    else:
+        raise EidoNoCall(
+            "The document carries no incident and no call: there is nothing to dispatch.",
+            fields={"/incidentComponent": ["Neither an incident nor a call component."]},
+        )
     call = CadCall(cad_key=key, cad_number=cad_number(key), has_incident=incident is not None)
-    call.components = components
-    location = None
-    if incident is not None:
-        call.incident_type = incident["incidentTypeCommonRegistryText"].strip()
-        call.internal_code = (incident.get("incidentTypeInternalCode") or "").strip()
-        call.priority = incident.get("incidentCommonPriorityNumber")
-        call.beat = (incident.get("beatOrDispatchGroupText") or "").strip()
-        call.cad_status = (incident.get("incidentStatusCommonRegistryText") or "").strip()
-        disposition = incident.get("dispositionComponent") or {}
-        call.disposition = " ".join(
-            d
-            for d in (
-                disposition.get("dispositionCommonRegistryText", "").strip(),
-                disposition.get("dispositionInternalText", "").strip(),
-            )
-            if d
-        )
-        location = resolve(
-            incident.get("locationReference"),
-            "/incidentComponent/0/locationReference",
-            "locationComponent",
-        )
-        for i, ref in enumerate(incident.get("notesReference") or []):
-            resolve(ref, f"/incidentComponent/0/notesReference/{i}", "notesComponent")
-        for i, ref in enumerate(incident.get("cautionReference") or []):
-            resolve(ref, f"/incidentComponent/0/cautionReference/{i}", "cautionComponent")
-    starts = []
-    for i, c in enumerate(calls):
-        if "callStartTimestamp" in c:
-            at = f"/callComponent/{i}/callStartTimestamp"
-            starts.append(_time(c["callStartTimestamp"], at, errors))
-        if location is None and c.get("locationReference"):
-            location = resolve(
-                c["locationReference"], f"/callComponent/{i}/locationReference", "locationComponent"
-            )
-    starts = [s for s in starts if s is not None]
-    call.received_at = min(starts) if starts else None
-    if location is None and doc.get("locationComponent"):
-        location = doc["locationComponent"][0]
+    call.components = parts.stamps
+    if isinstance(incident, dict):
+        _read_incident(call, incident)
+    call.received_at = _first_start(calls, errors)
+    location = _location_of(doc, parts, call.warnings)
     if location is not None:
-        call.where, call.location_by_reference = _where(location, by_id, errors)
-    notes = sorted(
-        (n for n in doc.get("notesComponent") or [] if (n.get("notesActionComment") or "").strip()),
-        key=lambda n: n.get("notesDateTimeStamp") or n["lastUpdateTimeStamp"],
-    )
-    call.narrative = "\n".join(n["notesActionComment"].strip() for n in notes)
-    call.cautions = [
-        c["cautionTypeRegistryText"].strip()
-        for c in doc.get("cautionComponent") or []
-        if (c.get("cautionTypeRegistryText") or "").strip()
-    ]
+        call.where, call.location_by_reference = _where(*location, call.warnings)
+    call.narrative = _narrative(doc, {cid: stamp for cid, stamp, _ in parts.stamps})
+    call.cautions = _cautions(doc)
     return call
 
 
-def _where(location: dict, by_id: dict, errors: dict) -> tuple[Where, bool]:
-    kind_index = next(
-        (
-            i
-            for i, c in enumerate([v[1] for v in by_id.values() if v[0] == "locationComponent"])
-            if c is location
-        ),
-        0,
-    )
-    at = f"/locationComponent/{kind_index}/locationByValue"
+def _first_start(calls: list[dict], errors: dict) -> datetime.datetime | None:
+    """When the first of the document's calls began: when the call was received."""
+    starts = [
+        _time(c["callStartTimestamp"], f"/callComponent/{i}/callStartTimestamp", errors)
+        for i, c in enumerate(calls)
+    ]
+    starts = [s for s in starts if s is not None]
+    return min(starts) if starts else None
+
+
+def _cautions(doc: dict) -> list[str]:
+    found = [
+        _text(c.get("cautionTypeCommonRegistryText")) or _text(c.get("cautionTypeInternalText"))
+        for c in doc.get("cautionComponent") or []
+    ]
+    return [c for c in found if c]
+
+
+def _read_incident(call: CadCall, incident: dict) -> None:
+    call.incident_type = _text(incident["incidentTypeCommonRegistryText"])
+    call.internal_code = _text(incident.get("incidentTypeInternalCode"))
+    call.priority = incident.get("incidentCommonPriorityNumber")
+    call.beat = _text(incident.get("beatOrDispatchGroupText"))
+    statuses = [_text(s) for s in incident.get("incidentStatusCommonRegistryText") or []]
+    call.cad_status = next((s for s in statuses if s), "")
+    call.disposition = " ".join(
+        " ".join(
+            t
+            for t in (
+                _text(d.get("dispositionCommonRegistryCode")),
+                _text(d.get("dispositionDescriptionText")),
+            )
+            if t
+        )
+        for d in incident.get("dispositionComponent") or []
+    ).strip()
+
+
+def _location_of(doc: dict, parts: _Components, warnings: dict) -> tuple[dict, str] | None:
+    """The call's place: the incident's first location that resolves, then a call's, then a
+    person's; with no reference at all, the document's first location."""
+    holders = []
+    incident = doc.get("incidentComponent")
+    if isinstance(incident, dict):
+        holders.append((incident, "/incidentComponent"))
+    holders += [(c, f"/callComponent/{n}") for n, c in enumerate(doc.get("callComponent") or [])]
+    holders += [
+        (p, f"/personComponent/{n}") for n, p in enumerate(doc.get("personComponent") or [])
+    ]
+    referenced = False
+    for holder, at in holders:
+        refs = holder.get("locationReference")
+        if not refs:
+            continue
+        referenced = True
+        found = parts.resolve(refs, f"{at}/locationReference", "locationComponent", warnings)
+        if found:
+            return found[0]
+    locations = doc.get("locationComponent") or []
+    if locations and not referenced:
+        return locations[0], "/locationComponent/0"
+    return None
+
+
+def _where(location: dict, at: str, warnings: dict) -> tuple[Where, bool]:
     where = Where()
     if location.get("locationByValue"):
         try:
             where = parse_pidf(location["locationByValue"])
         except PidfError as exc:
-            errors.setdefault(at, []).append(f"Not a PIDF-LO document we can read: {exc}.")
-    cross = (location.get("crossStreetByValue") or "").strip()
-    if cross and where.address:
-        where = Where(where.latitude, where.longitude, f"{where.address} (at {cross})")
-    elif cross and not where.address:
-        where = Where(where.latitude, where.longitude, cross)
-    return where, bool(location.get("locationByReferenceUrl")) and not where.has_point
+            warnings.setdefault(f"{at}/locationByValue", []).append(
+                f"Not a PIDF-LO document we can read ({exc}); the call waits for a location."
+            )
+    cross = [_cross_street(c) for c in location.get("crossStreetByValue") or []]
+    cross = [c for c in cross if c]
+    if cross:
+        streets = " & ".join(cross)
+        address = f"{where.address} (at {streets})" if where.address else streets
+        where = Where(where.latitude, where.longitude, address)
+    by_reference = bool(location.get("locationByReferenceUrl")) and not where.has_point
+    return where, by_reference
+
+
+def _cross_street(value: str) -> str:
+    """A cross street, which NENA sends as PIDF-LO (its civic address) or CADs as plain text."""
+    if value.lstrip().startswith("<"):
+        try:
+            return parse_pidf(value).address
+        except PidfError:
+            return ""
+    return _text(value)
+
+
+def _narrative(doc: dict, stamps: dict[str, datetime.datetime]) -> str:
+    """The notes' text, oldest first (by when each note was last updated)."""
+    notes = [n for n in doc.get("notesComponent") or [] if _note_text(n)]
+    never = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+    notes.sort(key=lambda n: stamps.get(n["$id"], never))
+    return "\n".join(_note_text(n) for n in notes)
+
+
+def _note_text(note: dict) -> str:
+    """A note's text: NENA's notes are HTML5, read as their text, never as markup."""
+    html = note.get("notesActionComments")
+    if not isinstance(html, str) or not html.strip():
+        return ""
+    if "<" not in html and "&" not in html:
+        return html.strip()
+    try:
+        return " ".join(
+            lxml.html.fragment_fromstring(html, create_parent="div").text_content().split()
+        )
+    except (etree.ParserError, ValueError):
+        return html.strip()
 
 
 def cad_number(key: str) -> str:

@@ -6,6 +6,9 @@ clinical record (services, naloxone, referrals, encounter notes) can leave in an
 from __future__ import annotations
 
 import datetime
+import html
+import json
+import uuid
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -58,11 +61,22 @@ DISPOSITION = {
     IncidentStatus.REFERRED_TO_HOTLINE: "Referred to Other Agency",
 }
 
+# (component $id, agencyType from IANA's urn:emergency:service:responder registry, name).
+# CARE is a behavioral-health response: "ems" is the registry's nearest service.
 AGENCIES = {
-    UnitKind.CARE: ("agency-care", "CARE", "Community Assisted Response and Engagement (CARE)"),
-    UnitKind.SPD: ("agency-spd", "SPD", "Seattle Police Department"),
+    UnitKind.CARE: ("agency-care", "ems", "Community Assisted Response and Engagement (CARE)"),
+    UnitKind.SPD: ("agency-spd", "police", "Seattle Police Department"),
 }
+# The agency that keeps this system, and so updates the incident, its location and the document.
+KEEPER = UnitKind.CARE
+AGENCY_ROLE = "Responding"
 
+# NENA's Emergency Resource Type registry value, and our own words beside it.
+RESOURCE_TYPE = {
+    UnitKind.CARE: ("Other", "CARE team"),
+    UnitKind.SPD: ("Law Enforcement", "Police unit"),
+}
+LOCATION_TYPE = "Incident"
 
 # The local unit status (`unitStatusInternal`) a unit carries while its emergency is not ended.
 EMERGENCY_STATUS = "Emergency"
@@ -72,7 +86,38 @@ def _iso(value) -> str:
     return value.isoformat()
 
 
+def _ref(target: str) -> dict[str, str]:
+    return {"$ref": target}
+
+
+def _by(kind: str) -> dict[str, Any]:
+    """The prologue's owning agency: which of the two agencies last updated a component."""
+    return {"updatedByAgencyReference": _ref(AGENCIES[kind][0])}
+
+
+def document_id(incident: Incident) -> str:
+    return f"eido-{incident.pk}"
+
+
+def incident_for_eido_id(incident_id: str) -> Incident | None:
+    """The incident an EIDO IncidentId names: the CAD's key for a call it sent, our CAD number,
+    our incident component's `$id`, or the incident's own id."""
+    text = incident_id.strip()[:200]
+    found = Incident.objects.select_related("call_type")
+    by_key = CadIncident.objects.filter(cad_key=text).values_list("incident_id", flat=True)
+    match = found.filter(pk__in=by_key).first() or found.filter(cad_number=text).first()
+    if match is not None:
+        return match
+    own = text.removeprefix("incident-")
+    try:
+        return found.filter(pk=uuid.UUID(own)).first()
+    except ValueError:
+        return None
+
+
 def incident_eido(incident: Incident) -> dict[str, Any]:
+    """The incident as one EIDO 1.0 document, valid against NENA's schema
+    (server/interop/standards/nena-eido-1.0) in every state of the call."""
     assignments = list(
         Assignment.objects.filter(incident=incident)
         .select_related("unit")
@@ -85,52 +130,94 @@ def incident_eido(incident: Incident) -> dict[str, Any]:
         stamps.append(incident.closed_at)
     updated = max(stamps)
     ids = {"incident": f"incident-{incident.pk}", "location": f"location-{incident.pk}"}
+    component = _incident(incident, ids, updated)
+    doc: dict[str, Any] = {
+        "$id": document_id(incident),
+        "lastUpdateTimeStamp": _iso(updated),
+        **_by(KEEPER),
+        "eidoVersion": EIDO_VERSION,
+        "issuingElementIdentification": settings.CARE_EIDO_ISSUER,
+        "incidentComponent": component,
+        "locationComponent": [_location(incident, ids["location"], updated)],
+        "agencyComponent": [_agency(kind, incident) for kind in AGENCIES],
+        "dispatchComponent": _dispatches(assignments),
+        "emergencyResourceComponent": [
+            _unit(a, ids["incident"], emergencies.get(a.pk, [])) for a in assignments
+        ],
+    }
+    unsafe = [a for a in assignments if a.status == AssignmentStatus.SCENE_UNSAFE]
+    if unsafe:
+        # NENA links a caution from a note (the incident has no caution reference of its own):
+        # the incident points at the note, the note at the caution.
+        doc["cautionComponent"] = [_caution(a) for a in unsafe]
+        doc["notesComponent"] = [_caution_note(a) for a in unsafe]
+        component["notesReference"] = [_ref(n["$id"]) for n in doc["notesComponent"]]
+    return doc
+
+
+def _incident(incident: Incident, ids: dict[str, str], updated) -> dict[str, Any]:
     cad_key = (
         CadIncident.objects.filter(incident=incident).values_list("cad_key", flat=True).first()
     )
     component: dict[str, Any] = {
         "$id": ids["incident"],
         "lastUpdateTimeStamp": _iso(updated),
+        **_by(KEEPER),
         "incidentTypeCommonRegistryText": _apco_type(incident),
         "incidentTypeInternalCode": incident.call_type.code,
         "internalIncidentId": cad_key or incident.cad_number,
-        "incidentTrackingIdentifier": str(incident.pk),
+        "documentIdentification": [str(incident.pk)],
         "incidentCommonPriorityNumber": incident.priority,
-        "incidentStatusCommonRegistryText": INCIDENT_STATUS[incident.status],
-        "locationReference": {"$ref": ids["location"]},
-        "agencyReference": [{"$ref": a[0]} for a in AGENCIES.values()],
-        "emergencyResourceReference": [{"$ref": _unit_id(a)} for a in assignments],
+        "incidentStatusCommonRegistryText": [INCIDENT_STATUS[incident.status]],
+        "incidentStatusInternalText": [incident.status],
+        "locationReference": [_ref(ids["location"])],
     }
     if incident.beat:
         component["beatOrDispatchGroupText"] = incident.beat
     if incident.status in DISPOSITION:
-        component["dispositionComponent"] = {
-            "dispositionCommonRegistryText": DISPOSITION[incident.status],
-            "dispositionDateTimeStamp": _iso(incident.closed_at or updated),
-        }
-    doc: dict[str, Any] = {
-        "eidoVersion": EIDO_VERSION,
-        "issuingElementIdentification": settings.CARE_EIDO_ISSUER,
-        "incidentComponent": [component],
-        "locationComponent": [_location(incident, ids["location"], updated)],
-        "agencyComponent": [
+        component["dispositionComponent"] = [
             {
-                "$id": ref,
-                "lastUpdateTimeStamp": _iso(incident.created_at),
-                "agencyIdentifier": ident,
-                "agencyName": name,
+                "$id": f"disposition-{incident.pk}",
+                "lastUpdateTimeStamp": _iso(incident.closed_at or updated),
+                **_by(KEEPER),
+                "dispositionCommonRegistryCode": DISPOSITION[incident.status],
+                "dispositionPrimaryIndicator": True,
             }
-            for ref, ident, name in AGENCIES.values()
-        ],
-        "emergencyResourceComponent": [
-            _unit(a, ids["incident"], emergencies.get(a.pk, [])) for a in assignments
-        ],
+        ]
+    return component
+
+
+def _agency(kind: str, incident: Incident) -> dict[str, Any]:
+    ref, agency_type, name = AGENCIES[kind]
+    return {
+        "$id": ref,
+        "lastUpdateTimeStamp": _iso(incident.created_at),
+        **_by(kind),
+        "agencyRoleDescriptionRegistryText": [AGENCY_ROLE],
+        "agencyType": [agency_type],
+        "agencyJcard": json.dumps(
+            ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", name]]]
+        ),
+        "incidentOwningAgencyIndicator": kind == KEEPER,
     }
-    cautions = [_caution(a) for a in assignments if a.status == AssignmentStatus.SCENE_UNSAFE]
-    if cautions:
-        doc["cautionComponent"] = cautions
-        component["cautionReference"] = [{"$ref": c["$id"]} for c in cautions]
-    return doc
+
+
+def _dispatches(assignments: list[Assignment]) -> list[dict[str, Any]]:
+    """One dispatch per agency that sent units: which units it sent."""
+    found = []
+    for kind in AGENCIES:
+        sent = [a for a in assignments if a.kind == kind]
+        if sent:
+            found.append(
+                {
+                    "$id": f"dispatch-{sent[0].incident_id}-{kind}",
+                    "lastUpdateTimeStamp": _iso(max(a.dispatched_at for a in sent)),
+                    **_by(kind),
+                    "agencyReference": _ref(AGENCIES[kind][0]),
+                    "emergencyResourceReference": [_ref(_unit_id(a)) for a in sent],
+                }
+            )
+    return found
 
 
 def _apco_type(incident: Incident) -> str:
@@ -147,17 +234,23 @@ def _unit_id(assignment: Assignment) -> str:
 
 
 def _unit(a: Assignment, incident_ref: str, emergencies: list[Emergency]) -> dict[str, Any]:
+    registry_type, own_type = RESOURCE_TYPE[a.kind]
     unit: dict[str, Any] = {
         "$id": _unit_id(a),
         "lastUpdateTimeStamp": _iso(max([a.updated_at, *map(_emergency_updated, emergencies)])),
+        **_by(a.kind),
         "emergencyResourceName": a.unit.call_sign,
-        "emergencyResourceTypeText": "CARE team" if a.kind == UnitKind.CARE else "Police unit",
+        "emergencyResourceTypeCommonRegistryText": registry_type,
+        "emergencyResourceTypeInternalText": own_type,
+        "resourceAttributeRegistryText": [],
         "primaryUnitStatusRegistryText": UNIT_STATUS[a.status],
+        "secondaryUnitStatusRegistryText": [],
+        # The responders on a unit stay out of the CAD's copy: no agent components.
+        "agentReference": [],
         "activeOnIncidentId": incident_ref,
-        "agencyReference": {"$ref": AGENCIES[a.kind][0]},
     }
     if emergencies:
-        unit["unitEmergencyStateComponent"] = [_emergency_state(e) for e in emergencies]
+        unit["unitEmergencyStateComponent"] = [_emergency_state(a, e) for e in emergencies]
         if any(e.ended_at is None for e in emergencies):
             # A CAD that reads only EIDO 1.0's own fields still sees the unit is in trouble.
             unit["unitStatusInternal"] = [EMERGENCY_STATUS]
@@ -183,32 +276,47 @@ def _emergency_updated(emergency: Emergency) -> datetime.datetime:
     return max(t for t in times if t is not None)
 
 
-def _emergency_state(emergency: Emergency) -> dict[str, Any]:
-    """The unit's emergency as the three times the board keeps. EIDO 1.0's emergency resource
-    has no element for a responder's emergency (its unit statuses carry no times), so this is
-    CARE Field's own component, named in EIDO's manner; see docs/cad-integration.md."""
+def _emergency_state(a: Assignment, emergency: Emergency) -> dict[str, Any]:
+    """The unit's emergency in the shape of NENA's `UnitEmergencyStateType`. EIDO 1.0 defines
+    the type but gives it no place in the document, so it rides on the unit it belongs to;
+    see docs/cad-integration.md."""
     state = {
         "$id": f"emergency-{emergency.pk}",
         "lastUpdateTimeStamp": _iso(_emergency_updated(emergency)),
-        "unitEmergencyStartTimeStamp": _iso(emergency.started_at),
+        **_by(a.kind),
+        "severity": "highest",
+        "emergencyStateType": "Emergency Button",
+        "startTimestamp": _iso(emergency.started_at),
     }
     if emergency.acknowledged_at:
-        state["unitEmergencyAcknowledgedTimeStamp"] = _iso(emergency.acknowledged_at)
+        state["acknowledgementTimestamp"] = _iso(emergency.acknowledged_at)
     if emergency.ended_at:
-        state["unitEmergencyEndTimeStamp"] = _iso(emergency.ended_at)
+        state["stopTimestamp"] = _iso(emergency.ended_at)
     return state
 
 
 def _caution(a: Assignment) -> dict[str, Any]:
-    caution = {
+    return {
         "$id": f"caution-{a.pk}",
         "lastUpdateTimeStamp": _iso(a.updated_at),
-        "cautionTypeRegistryText": "Scene Unsafe",
-        "cautionSourceResourceReference": {"$ref": _unit_id(a)},
+        **_by(a.kind),
+        "cautionTypeInternalText": "Scene unsafe",
+        "cautionTypeCommonRegistryText": "Scene Unsafe",
+        "cautionSeverity": "high",
+        "cautionSource": _unit_id(a),
+        "startDate": _iso(a.updated_at),
     }
-    if a.safety_note:
-        caution["cautionComment"] = a.safety_note
-    return caution
+
+
+def _caution_note(a: Assignment) -> dict[str, Any]:
+    """The officer's safety note, as the notes component the caution points back to."""
+    return {
+        "$id": f"caution-note-{a.pk}",
+        "lastUpdateTimeStamp": _iso(a.updated_at),
+        **_by(a.kind),
+        "notesActionComments": html.escape(a.safety_note or "Scene marked unsafe."),
+        "cautionReference": [_ref(f"caution-{a.pk}")],
+    }
 
 
 def _location(incident: Incident, ref: str, updated) -> dict[str, Any]:
@@ -234,4 +342,10 @@ def _location(incident: Incident, ref: str, updated) -> dict[str, Any]:
         f'entity="pres:incident-{incident.pk}@care-field"><tuple id="location">'
         f"<status>{''.join(parts)}</status></tuple></presence>"
     )
-    return {"$id": ref, "lastUpdateTimeStamp": _iso(updated), "locationByValue": pidf}
+    return {
+        "$id": ref,
+        "lastUpdateTimeStamp": _iso(updated),
+        **_by(KEEPER),
+        "locationTypeDescriptionRegistryText": LOCATION_TYPE,
+        "locationByValue": pidf,
+    }

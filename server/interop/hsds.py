@@ -440,12 +440,20 @@ def _index(rows: Iterable[dict], key: str) -> dict[str, list[dict]]:
     return found
 
 
-def _address(location_ids: list[str], addresses: dict[str, list[dict]]) -> str:
+def _address(
+    location_ids: list[str], addresses: dict[str, list[dict]], locations: dict[str, dict]
+) -> str:
     for location_id in location_ids:
         for address in addresses.get(location_id, []):
             if address.get("address_type", "physical") in ("physical", "", None):
                 parts = [address.get("address_1"), address.get("city")]
                 return ", ".join(str(p) for p in parts if p)
+    # A physical location published without a postal address (ours are: see _service_object)
+    # is found by its name.
+    for location_id in location_ids:
+        location = locations.get(location_id) or {}
+        if location.get("location_type") == "physical" and location.get("name"):
+            return str(location["name"]).strip()
     return ""
 
 
@@ -469,6 +477,7 @@ class _Links:
         self.phones_by_location = _index(tables.get("phone", []), "location_id")
         self.at_by_service = _index(tables.get("service_at_location", []), "service_id")
         self.addresses = _index(tables.get("address", []), "location_id")
+        self.locations = {str(loc.get("id")): loc for loc in tables.get("location", [])}
         self.schedules_by_service = _index(tables.get("schedule", []), "service_id")
         self.schedules_by_at = _index(tables.get("schedule", []), "service_at_location_id")
         self.capacity_by_service = _index(tables.get("service_capacity", []), "service_id")
@@ -568,7 +577,7 @@ def directory_services(publication: Publication) -> tuple[list[dict], list[dict]
                 "category": links.category(sid),
                 "description": str(service.get("description") or "").strip(),
                 "phone": links.phone(sid, str(organization.get("id")), location_ids),
-                "address": _address(location_ids, links.addresses),
+                "address": _address(location_ids, links.addresses, links.locations),
                 "hours": next((s["description"] for s in schedules if s.get("description")), "")[
                     :120
                 ],
@@ -724,25 +733,20 @@ def _service_object(service: DirectoryService) -> dict[str, Any]:
                     "id": term_id,
                     "code": service.category,
                     "name": service.category,
+                    "description": f"Directory category: {service.category}",
                 },
             }
         )
     if service.address:
-        location_id = _derived_id("location", sid)
+        # HSDS's postal address requires city, state, postal code and country, which a line of
+        # address text does not hold apart: the line is published as the location's name.
         body["service_at_locations"].append(
             {
                 "id": _derived_id("service_at_location", sid),
                 "location": {
-                    "id": location_id,
+                    "id": _derived_id("location", sid),
                     "location_type": "physical",
-                    "addresses": [
-                        {
-                            "id": _derived_id("address", sid),
-                            "location_id": location_id,
-                            "address_1": service.address,
-                            "address_type": "physical",
-                        }
-                    ],
+                    "name": service.address,
                 },
             }
         )

@@ -58,6 +58,9 @@ def read_calls(path: Path) -> list[dict[str, str]]:
     return sorted(rows, key=queued_at)
 
 
+SPD_AGENCY = "agency-spd-cad"
+
+
 def _pidf(latitude: float, longitude: float) -> str:
     return (
         '<presence xmlns="urn:ietf:params:xml:ns:pidf" '
@@ -71,33 +74,46 @@ def _pidf(latitude: float, longitude: float) -> str:
 
 
 def row_to_eido(row: dict[str, str]) -> dict[str, Any]:
-    """One export row as the first EIDO document a CAD would send for it."""
+    """One export row as the first EIDO document a CAD would send for it (NENA's shape: one
+    incident component, arrays of references, each component's owning agency)."""
     number = row["CAD Event Number"].strip()
     when = queued_at(row).isoformat()
     call_type = row["Initial Call Type"].strip() or "UNKNOWN"
+    prologue = {"lastUpdateTimeStamp": when, "updatedByAgencyReference": {"$ref": SPD_AGENCY}}
     incident: dict[str, Any] = {
         "$id": f"incident-{number}",
-        "lastUpdateTimeStamp": when,
+        **prologue,
         "internalIncidentId": number,
         "incidentTypeCommonRegistryText": call_type[:120],
         "incidentTypeInternalCode": call_type[:120],
-        "incidentStatusCommonRegistryText": "Pending",
-        "callReference": [{"$ref": f"call-{number}"}],
+        "incidentStatusCommonRegistryText": ["Pending"],
     }
     with contextlib.suppress(KeyError, ValueError):
         incident["incidentCommonPriorityNumber"] = min(max(int(row["Priority"]), 0), 9)
     if row.get("Beat", "").strip():
         incident["beatOrDispatchGroupText"] = row["Beat"].strip()[:10]
     document: dict[str, Any] = {
+        "$id": f"eido-{number}",
+        **prologue,
         "eidoVersion": "1.0",
         "issuingElementIdentification": "spd-cad-replay",
-        "incidentComponent": [incident],
+        "incidentComponent": incident,
         "callComponent": [
             {
                 "$id": f"call-{number}",
-                "lastUpdateTimeStamp": when,
+                **prologue,
                 "callStartTimestamp": when,
+                "callStateRegistryText": "callAnswered",
+                "direction": "incoming",
                 "standardPrimaryCallType": row.get("Call Type", "").strip()[:64] or "Unknown",
+            }
+        ],
+        "agencyComponent": [
+            {
+                "$id": SPD_AGENCY,
+                **prologue,
+                "agencyRoleDescriptionRegistryText": ["Primary PSAP"],
+                "agencyType": ["police"],
             }
         ],
     }
@@ -106,11 +122,12 @@ def row_to_eido(row: dict[str, str]) -> dict[str, Any]:
         longitude = float(row["Blurred_Longitude"])
     except (KeyError, ValueError):
         return document  # no coordinates: the call waits as needing a location
-    incident["locationReference"] = {"$ref": f"loc-{number}"}
+    incident["locationReference"] = [{"$ref": f"loc-{number}"}]
     document["locationComponent"] = [
         {
             "$id": f"loc-{number}",
-            "lastUpdateTimeStamp": when,
+            **prologue,
+            "locationTypeDescriptionRegistryText": "Incident",
             "locationByValue": _pidf(latitude, longitude),
         }
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -40,17 +40,21 @@ TERMINAL = (IncidentStatus.CLOSED, IncidentStatus.CANCELLED)
 class Outcome:
     outcome: str
     incident: Incident
+    # {JSON pointer: [reason]}: what in the document was passed over (eido_in.CadCall.warnings)
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def ingest(*, client: SystemClient, document: Any) -> Outcome:
     call = read_document(document)
     try:
-        return _ingest(client, document, call)
+        outcome = _ingest(client, document, call)
     except (IntegrityError, Conflict):
         # Two documents for a new call raced; the loser finds the winner's incident.
         if not CadIncident.objects.filter(client=client, cad_key=call.cad_key).exists():
             raise
-        return _ingest(client, document, call)
+        outcome = _ingest(client, document, call)
+    outcome.warnings = call.warnings
+    return outcome
 
 
 def _ingest(client: SystemClient, document: Any, call: CadCall) -> Outcome:

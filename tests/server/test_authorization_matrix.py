@@ -59,6 +59,7 @@ API = {
     "GET    incidents/<uuid:incident_id>":                        "401   ok   no   no   no   ok",
     "GET    incidents/<uuid:incident_id>/eido":                   "401   ok   no   no   no   ok",
     "POST   eido":                                                "401   no   no   no   no   no",
+    "GET    EIDO/<str:incident_id>":                              "401   no   no   no   no   no",
     "GET    incidents/<uuid:incident_id>/suggested-units":        "401   ok   no   no   no   ok",
     "POST   incidents/<uuid:incident_id>/locate":                 "401   ok   no   no   no   ok",
     "GET    geocode":                                             "401   ok   no   no   no   ok",

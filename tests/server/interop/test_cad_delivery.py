@@ -124,7 +124,7 @@ def test_a_cad_that_fails_then_times_out_gets_the_update_when_it_comes_back(rece
     assert headers["X-CARE-Signature"] == f"sha256={expected}"
     document = json.loads(body)
     assert_valid_eido(document)
-    assert document["incidentComponent"][0]["internalIncidentId"] == incident["cad_number"]
+    assert document["incidentComponent"]["internalIncidentId"] == incident["cad_number"]
     assert deliver_due() == (0, 0)  # delivered once it was taken
 
 

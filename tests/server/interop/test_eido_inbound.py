@@ -1,5 +1,6 @@
-"""POST /api/v1/eido: a CAD's document becomes an incident, screened as a typed call, on the board
-at once; later documents apply in order, once; bad ones are refused by JSON pointer."""
+"""POST /api/v1/eido: a CAD's document (NENA-STA-021 EIDO 1.0, written by hand from NENA's schema
+and checked against it) becomes an incident, screened as a typed call, on the board at once;
+later documents apply in order, once; what NENA's schema refuses is refused by JSON pointer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from server.audit.models import AuditEntry
 from server.dispatch.models import CallType, Incident, ScreeningQuestion
 from server.feed.models import Event
+from server.interop.conformance import eido_errors
 from server.interop.models import CadDocument, CallTypeMapping, CautionMapping
 from tests.server.interop.conftest import valley_document
 
@@ -93,7 +95,7 @@ def test_the_same_document_again_gives_the_same_answer_and_changes_nothing(send)
 def test_an_older_document_is_answered_stale_and_ignored(send):
     send(valley_document())
     older = valley_document()
-    comp = older["incidentComponent"][0]
+    comp = older["incidentComponent"]
     comp["lastUpdateTimeStamp"] = later(comp["lastUpdateTimeStamp"], -60)
     comp["incidentCommonPriorityNumber"] = 1
     answer = send(older)
@@ -108,8 +110,8 @@ def test_a_newer_note_is_added_to_the_narrative(send):
         {
             "$id": "note-3",
             "lastUpdateTimeStamp": "2026-11-18T14:08:00-08:00",
-            "notesDateTimeStamp": "2026-11-18T14:07:59-08:00",
-            "notesActionComment": "Now sitting up, asking for water.",
+            "updatedByAgencyReference": {"$ref": "agency-valleycom"},
+            "notesActionComments": "Now sitting up, <b>asking</b> for water.",
         }
     )
     answer = send(newer)
@@ -144,6 +146,8 @@ def test_a_location_by_reference_is_kept_as_needing_a_location(send):
     document["locationComponent"][0] = {
         "$id": "loc-1",
         "lastUpdateTimeStamp": "2026-11-18T14:05:31-08:00",
+        "updatedByAgencyReference": {"$ref": "agency-valleycom"},
+        "locationTypeDescriptionRegistryText": "Incident",
         "locationByReferenceUrl": "https://lis.example.org/loc/8f2e",
     }
     assert send(document).status_code == 201
@@ -165,33 +169,41 @@ def test_a_call_transfer_without_an_incident_is_kept_not_dropped(send):
 
 def test_a_malformed_document_names_the_json_pointer_of_each_bad_field(send):
     document = valley_document()
-    del document["incidentComponent"][0]["incidentTypeCommonRegistryText"]
+    del document["incidentComponent"]["incidentTypeCommonRegistryText"]
     document["callComponent"][0]["lastUpdateTimeStamp"] = 17
-    document["notesComponent"][1]["notesActionComment"] = ["not", "text"]
+    document["notesComponent"][1]["notesActionComments"] = ["not", "text"]
     answer = send(document)
     assert answer.status_code == 422
     fields = answer.json()["fields"]
     assert answer.json()["code"] == "invalid_eido"
     assert set(fields) == {
-        "/incidentComponent/0/incidentTypeCommonRegistryText",
+        "/incidentComponent/incidentTypeCommonRegistryText",
         "/callComponent/0/lastUpdateTimeStamp",
-        "/notesComponent/1/notesActionComment",
+        "/notesComponent/1/notesActionComments",
     }
     assert not Incident.objects.exists()
 
 
-def test_broken_references_times_and_pidf_are_named_too(send):
+def test_a_time_without_its_offset_is_refused_by_its_pointer(send):
     document = valley_document()
-    document["incidentComponent"][0]["locationReference"] = {"$ref": "loc-404"}
     document["callComponent"][0]["callStartTimestamp"] = "2026-11-18T14:05:02"
-    document["locationComponent"][0]["locationByValue"] = "<presence><unclosed>"
     answer = send(document)
-    assert answer.status_code == 422
-    assert set(answer.json()["fields"]) == {
-        "/incidentComponent/0/locationReference/$ref",
-        "/callComponent/0/callStartTimestamp",
+    assert answer.status_code == 422 and answer.json()["code"] == "invalid_eido"
+    assert set(answer.json()["fields"]) == {"/callComponent/0/callStartTimestamp"}
+
+
+def test_a_dangling_reference_and_an_unreadable_pidf_are_warned_of_and_the_call_kept(send):
+    document = valley_document()
+    document["incidentComponent"]["locationReference"] = [{"$ref": "loc-404"}]
+    document["locationComponent"][0]["locationByValue"] = "<presence><unclosed>"
+    del document["locationComponent"][0]["crossStreetByValue"]
+    answer = send(document)
+    assert answer.status_code == 201, answer.content
+    assert set(answer.json()["warnings"]) == {
+        "/incidentComponent/locationReference/0",
         "/locationComponent/0/locationByValue",
     }
+    assert Incident.objects.get().status == "needs_location"
 
 
 def test_a_body_that_is_not_json_is_a_400(send, cad):
@@ -230,7 +242,7 @@ def test_the_call_type_comes_through_the_administrators_mapping(send):
     welfare = CallType.objects.get(code="SERVICE - WELFARE CHECK")
     CallTypeMapping.objects.create(source="internal", cad_code="WELF", call_type=welfare)
     document = valley_document()
-    document["incidentComponent"][0]["incidentTypeInternalCode"] = "WELF"
+    document["incidentComponent"]["incidentTypeInternalCode"] = "WELF"
     send(document)
     assert Incident.objects.get().call_type == welfare
 
@@ -239,7 +251,7 @@ def test_an_apco_type_maps_when_the_internal_code_is_unknown(send):
     welfare = CallType.objects.get(code="SERVICE - WELFARE CHECK")
     CallTypeMapping.objects.create(source="apco", cad_code="Check Welfare", call_type=welfare)
     document = valley_document()
-    comp = document["incidentComponent"][0]
+    comp = document["incidentComponent"]
     comp["incidentTypeInternalCode"] = "XYZ-UNKNOWN"
     comp["incidentTypeCommonRegistryText"] = "Check Welfare"
     send(document)
@@ -255,10 +267,17 @@ def test_a_cad_cancel_cancels_the_call_and_frees_its_units(send, client_for, uni
     )
     assert dispatched.status_code == 201
     cancel = valley_document()
-    comp = cancel["incidentComponent"][0]
+    comp = cancel["incidentComponent"]
     comp["lastUpdateTimeStamp"] = "2026-11-18T14:20:00-08:00"
-    comp["incidentStatusCommonRegistryText"] = "Cancelled"
-    comp["dispositionComponent"] = {"dispositionCommonRegistryText": "Cancelled by caller"}
+    comp["incidentStatusCommonRegistryText"] = ["Cancelled"]
+    comp["dispositionComponent"] = [
+        {
+            "$id": "disp-1",
+            "lastUpdateTimeStamp": "2026-11-18T14:20:00-08:00",
+            "updatedByAgencyReference": {"$ref": "agency-valleycom"},
+            "dispositionCommonRegistryCode": "Cancelled by caller",
+        }
+    ]
     assert send(cancel).json()["outcome"] == "updated"
     incident = Incident.objects.get(pk=incident_id)
     assert incident.status == "cancelled"
@@ -307,7 +326,7 @@ def test_raw_documents_past_their_retention_are_pruned_and_the_incident_stays(se
 def test_a_beat_longer_than_ours_is_cut_and_the_call_kept(send):
     document = valley_document()
     document["locationComponent"][0]["locationByValue"] = CIVIC_ONLY
-    document["incidentComponent"][0]["beatOrDispatchGroupText"] = "NORTHWEST-7-SECTOR"
+    document["incidentComponent"]["beatOrDispatchGroupText"] = "NORTHWEST-7-SECTOR"
     assert send(document).status_code == 201
     assert Incident.objects.get().beat == "NORTHWEST-"
 
@@ -323,7 +342,7 @@ def test_a_call_with_no_location_says_so_instead_of_outside_the_pilot_area(send)
 
 def test_a_new_call_type_named_by_the_cad_carries_no_formula_or_markup(send):
     document = valley_document()
-    comp = document["incidentComponent"][0]
+    comp = document["incidentComponent"]
     comp["incidentTypeInternalCode"] = '=HYPERLINK("http://x")<script>'
     comp["incidentTypeCommonRegistryText"] = "Other"
     send(document)
@@ -342,3 +361,97 @@ def test_an_external_entity_in_the_pidf_lo_is_never_read(send):
     assert answer.status_code in (201, 422)
     if answer.status_code == 201:
         assert "root:" not in Incident.objects.get().address
+
+
+# ---- documents as NENA's schema shapes them ------------------------------------------------
+
+
+def _prologue(stamp: str = "2026-11-18T14:05:31-08:00") -> dict:
+    return {"lastUpdateTimeStamp": stamp, "updatedByAgencyReference": {"$ref": "agency-valleycom"}}
+
+
+def _location(location_id: str, pidf: str) -> dict:
+    return {
+        "$id": location_id,
+        **_prologue(),
+        "locationTypeDescriptionRegistryText": "Incident",
+        "locationByValue": pidf,
+    }
+
+
+def test_the_referenced_location_is_taken_among_several_not_the_first(send):
+    document = valley_document()
+    document["locationComponent"].insert(0, _location("loc-caller-home", CIVIC_ONLY))
+    assert eido_errors(document) == []
+    assert send(document).status_code == 201
+    incident = Incident.objects.get()
+    assert (incident.latitude, incident.longitude) == (47.61072, -122.33958)
+
+
+def test_a_location_reached_only_through_a_call_or_a_person_is_resolved(send):
+    for holder in ("callComponent", "personComponent"):
+        document = valley_document()
+        document["incidentComponent"]["internalIncidentId"] = f"VC-{holder}"
+        del document["incidentComponent"]["locationReference"]
+        document["callComponent"][0].pop("locationReference")
+        document["locationComponent"] = [
+            _location("loc-elsewhere", CIVIC_ONLY),
+            _location("loc-point", POINT),
+        ]
+        if holder == "personComponent":
+            document["personComponent"] = [
+                {
+                    "$id": "person-1",
+                    **_prologue(),
+                    "personIncidentRoleRegistryText": ["Subject"],
+                    "locationReference": [{"$ref": "loc-point"}],
+                }
+            ]
+        else:
+            document["callComponent"][0]["locationReference"] = [{"$ref": "loc-point"}]
+        assert eido_errors(document) == []
+        assert send(document).status_code == 201
+        incident = Incident.objects.get(cad_number=f"VC-{holder}")
+        assert incident.latitude == 47.6107, holder
+
+
+def test_the_earliest_of_several_calls_is_when_the_call_was_received(send):
+    document = valley_document()
+    second = {**document["callComponent"][0], "$id": "call-2"}
+    second["callStartTimestamp"] = "2026-11-18T14:03:10-08:00"  # an earlier caller
+    document["callComponent"].append(second)
+    send(document)
+    received = Incident.objects.get().received_at
+    assert received == datetime.datetime.fromisoformat("2026-11-18T14:03:10-08:00")
+
+
+def test_a_cross_street_sent_as_pidf_lo_reads_as_its_street(send):
+    document = valley_document()
+    document["locationComponent"][0]["crossStreetByValue"] = [
+        CIVIC_ONLY.replace("<ca:HNO>600</ca:HNO>", "")
+    ]
+    send(document)
+    assert Incident.objects.get().address == "1520 3rd Ave, Seattle (at E Pine St, Seattle)"
+
+
+def test_a_valid_eido_with_neither_incident_nor_call_is_refused_for_that_reason(send):
+    document = valley_document()
+    del document["incidentComponent"]
+    del document["callComponent"]
+    assert eido_errors(document) == []
+    answer = send(document)
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "eido_without_call"
+    assert not Incident.objects.exists()
+
+
+def test_a_document_nena_refuses_is_invalid_eido_with_nena_s_reasons(send):
+    document = valley_document()
+    document["incidentComponent"]["locationReference"] = {"$ref": "loc-1"}  # one, not an array
+    del document["updatedByAgencyReference"]
+    answer = send(document)
+    assert answer.status_code == 422 and answer.json()["code"] == "invalid_eido"
+    assert set(answer.json()["fields"]) == {
+        "/incidentComponent/locationReference",
+        "/updatedByAgencyReference",
+    }

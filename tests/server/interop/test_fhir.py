@@ -357,3 +357,69 @@ def test_every_fhir_answer_is_kept_by_no_cache(referral, harbor, eastside):
     ]
     assert [a.status_code for a in answers] == [200, 200, 200, 404, 401, 428]
     assert all("no-store" in a.get("Cache-Control", "") for a in answers)
+
+
+# ---- every update a partner can send round-trips through fhir.resources -------------------
+
+OUTPUT = [{"type": {"text": "outcome"}, "valueString": "Bed 12"}]
+REASON = {"text": "No beds for couples"}
+# Each way a partner can take a Task to its end, as the fields it sends at each step.
+PATHS = {
+    "accept, work, complete": [
+        {"status": "accepted"},
+        {"status": "in-progress"},
+        {"status": "completed", "output": OUTPUT},
+    ],
+    "accept, complete": [{"status": "accepted"}, {"status": "completed", "output": OUTPUT}],
+    "reject": [{"status": "rejected", "statusReason": REASON}],
+    "accept, reject": [{"status": "accepted"}, {"status": "rejected", "statusReason": REASON}],
+    "accept, cancel": [{"status": "accepted"}, {"status": "cancelled"}],
+    "cancel": [{"status": "cancelled"}],
+}
+
+
+def round_trips(model: type, resource: dict) -> None:
+    """The resource reads into the R4B model and back out unchanged: nothing in it is lost,
+    renamed or added by FHIR's own reading."""
+    again = json.loads(model.model_validate(resource).model_dump_json(exclude_none=True))
+    assert again == resource
+
+
+def _send(door: str, client, referral, fields: dict):
+    """One update by a door the partner may use; returns (the body sent, the answer)."""
+    if door == "merge-patch":
+        return fields, _patch(client, referral, fields)
+    if door == "json-patch":
+        body = [{"op": "replace", "path": f"/{k}", "value": v} for k, v in fields.items()]
+        return body, _patch(client, referral, body, content_type="application/json-patch+json")
+    task = client.get(f"/fhir/Task/{referral.pk}").json()
+    task = {k: v for k, v in task.items() if k not in ("statusReason", "output")} | fields
+    round_trips(Task, task)  # what the partner PUTs is itself a Task as FHIR reads it
+    answer = client.generic(
+        "PUT", f"/fhir/Task/{referral.pk}", json.dumps(task), content_type=FHIR_JSON
+    )
+    return task, answer
+
+
+@pytest.mark.parametrize("door", ["merge-patch", "json-patch", "put"])
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_every_task_update_a_partner_can_send_round_trips_with_the_resources_it_changes(
+    referral, harbor, door, path
+):
+    for fields in PATHS[path]:
+        _, answer = _send(door, harbor, referral, fields)
+        assert answer.status_code == 200, (fields, answer.content)
+        task = answer.json()
+        assert task["status"] == fields["status"]
+        round_trips(Task, task)
+        round_trips(Task, harbor.get(f"/fhir/Task/{referral.pk}").json())
+        round_trips(ServiceRequest, harbor.get(f"/fhir/ServiceRequest/{referral.pk}").json())
+        round_trips(Bundle, harbor.get(f"/fhir/Bundle/{referral.pk}").json())
+
+
+def test_an_update_fhir_resources_refuses_is_a_400_and_changes_nothing(referral, harbor):
+    # A Task's output needs a type: FHIR's own reading refuses this one.
+    answer = _patch(harbor, referral, {"status": "accepted", "output": [{"valueString": "x"}]})
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "invalid"
+    assert Referral.objects.get(pk=referral.pk).status == referral.status

@@ -23,6 +23,7 @@ from server.care import services
 from server.care.models import DirectoryService, Referral
 from server.care.opening import opening
 from server.feed.models import Event
+from server.interop.conformance import hsds_errors, hsds_page_errors
 from server.interop.hsds import PublicationError, import_hsds, import_publication, read_json
 
 HERE = Path(__file__).parent / "hsds"
@@ -310,3 +311,47 @@ def test_the_coordinators_referral_page_shows_hours_and_capacity(
     assert "12 of 40 beds available" in page
     assert 'id="service-opening"' in page
     assert ("Open now" in page) or ("Opens at 19:00" in page)
+
+
+# ---- the publication against Open Referral's own compiled schemas (server/interop/standards) --
+
+
+def _published(client_for) -> dict:
+    answer = client_for("coordinator").get("/api/v1/directory.hsds.json")
+    assert answer.status_code == 200
+    return answer.json()
+
+
+def test_the_published_page_and_every_service_in_it_validate_against_hsds_3_0(
+    reference, client_for
+):
+    import_hsds(None, str(JSON_FORM), SOURCE)
+    page = _published(client_for)
+    assert len(page["contents"]) >= 4  # the demo directory and the imported services
+    assert hsds_page_errors("service_list", page) == []
+    for service in page["contents"]:
+        assert hsds_errors("service", service) == [], service["name"]
+        assert hsds_errors("organization", service["organization"]) == [], service["name"]
+        for at in service["service_at_locations"]:
+            assert hsds_errors("service_at_location", at) == [], service["name"]
+
+
+def test_a_service_with_a_category_and_an_address_publishes_both_validly(reference, client_for):
+    import_hsds(None, str(JSON_FORM), SOURCE)
+    shelter = next(s for s in _published(client_for)["contents"] if s["id"] == NIGHT_SHELTER)
+    assert shelter["attributes"][0]["taxonomy_term"]["description"]
+    assert shelter["service_at_locations"][0]["location"]["name"].startswith("100 Example Way N")
+    assert hsds_errors("service", shelter) == []
+
+
+def test_the_official_schema_refuses_a_taxonomy_term_without_its_description(reference, client_for):
+    # The other side of the rule: the check above would catch what the issue found.
+    import_hsds(None, str(JSON_FORM), SOURCE)
+    shelter = next(s for s in _published(client_for)["contents"] if s["id"] == NIGHT_SHELTER)
+    del shelter["attributes"][0]["taxonomy_term"]["description"]
+    errors = hsds_errors("service", shelter)
+    assert errors and "'description' is a required property" in errors[0]
+    page = {"total_items": "one", "contents": [shelter]}
+    assert hsds_page_errors("service_list", page) == [
+        "/total_items: 'one' is not of type 'integer'"
+    ]

@@ -15,6 +15,7 @@ import pytest
 from django.core.management import call_command
 
 from server.dispatch.models import Incident
+from server.interop.conformance import eido_errors
 from server.interop.eido_in import read_document
 from server.interop.replay import COLUMNS, demo_day, queued_at
 
@@ -62,6 +63,7 @@ def test_the_sample_export_is_posted_in_time_order_as_readable_eido(collector):
         for _, doc in got
     ]
     assert starts == sorted(starts)
+    assert [eido_errors(doc) for _, doc in got] == [[]] * expected  # NENA's schema takes each
     first = read_document(got[0][1])
     assert first.where.has_point and first.cad_key.isdigit()
 

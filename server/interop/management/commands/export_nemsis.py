@@ -1,5 +1,6 @@
 """manage.py export_nemsis OUT_DIR [--since DATE] [--until DATE]: naloxone administrations as
-NEMSIS 3.5 XML and CSV with the gap report beside them."""
+NEMSIS 3.5.1 XML and CSV with the gap report beside them. A file that fails NEMSIS's XSD (or the
+agency settings it needs) is refused: nothing is written, and the failing elements are named."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from server.interop.nemsis import export_naloxone
+from server.interop.nemsis import NemsisInvalid, export_naloxone
 from server.interop.selectors import naloxone_administrations
 
 
@@ -33,10 +34,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, out_dir: str, since: str | None, until: str | None, **options):
         records = list(naloxone_administrations(day_start(since), day_start(until)))
-        export = export_naloxone(None, records)
+        try:
+            export = export_naloxone(None, records)
+        except NemsisInvalid as exc:
+            named = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.fields.items())
+            raise CommandError(f"{exc.detail}\n{named}") from exc
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "nemsis-naloxone.xml").write_bytes(export.xml)
         (out / "nemsis-naloxone.csv").write_text(export.csv, encoding="utf-8")
         (out / "nemsis-gaps.csv").write_text(export.gaps_csv, encoding="utf-8")
+        held = sum(1 for gaps in export.gaps.values() if gaps and gaps[0][1] == "held back")
         self.stdout.write(f"{export.count} naloxone administrations written to {out}")
+        if held:
+            self.stdout.write(f"{held} held back until their unit is back in service")
