@@ -87,7 +87,8 @@ def _screen(scenario: Scenario, rows: Iterable[selectors.Row], timezone: str) ->
 
 
 def _minutes(at: datetime.datetime, start: datetime.datetime) -> float:
-    return (at - start).total_seconds() / 60
+    # By timestamps: two times in one zone subtract as wall clocks, across a DST change too.
+    return (at.timestamp() - start.timestamp()) / 60
 
 
 def screen_history(scenario: Scenario, rows: Iterable[selectors.Row]) -> Demand:
@@ -113,19 +114,30 @@ def duty_changes(
     teams: list[int], start: datetime.datetime, end: datetime.datetime, timezone: str
 ) -> tuple[list[tuple[float, int]], float]:
     """(minute, teams) each time the number on duty changes from the history's start to its
-    end, and the team-hours on duty over that span."""
+    end, read day by day in local time (so a daylight-saving day keeps its local hours), and
+    the team-hours on duty over that span."""
     tz = zoneinfo.ZoneInfo(timezone)
-    local = start.astimezone(tz)
-    at = local.replace(minute=local.minute - local.minute % SLOT_MINUTES, second=0, microsecond=0)
-    step = datetime.timedelta(minutes=SLOT_MINUTES)
+    day, last_day = start.astimezone(tz).date(), end.astimezone(tz).date()
     changes: list[tuple[float, int]] = []
-    team_hours = 0.0
-    while at <= end:
-        count = teams[slot_of(at.astimezone(tz))]
-        if not changes or changes[-1][1] != count:
-            changes.append((max(_minutes(at, start), 0.0), count))
-        team_hours += count * SLOT_MINUTES / 60
-        at = (at.astimezone(datetime.UTC) + step).astimezone(tz)
+    while day <= last_day:
+        first = day.weekday() * 96
+        for quarter in range(96):
+            count = teams[first + quarter]
+            if changes and changes[-1][1] == count:
+                continue
+            at = datetime.datetime.combine(
+                day, datetime.time(quarter // 4, quarter % 4 * SLOT_MINUTES), tzinfo=tz
+            )
+            minute = _minutes(at, start)
+            if minute <= 0:
+                changes = []  # before the first call: only the last such change counts
+            changes.append((max(minute, 0.0), count))
+        day += datetime.timedelta(days=1)
+    span = max(_minutes(end, start), 0.0)
+    ends = [min(at, span) for at, _ in changes[1:]] + [span]
+    team_hours = sum(
+        n * max(stop - at, 0.0) / 60 for (at, n), stop in zip(changes, ends, strict=True)
+    )
     return changes, team_hours
 
 

@@ -170,7 +170,7 @@ def simulate(
     )
     setup = demand.setup_for(scenario, duty, prepared.times, prepared.bases)
     outcomes = [replicate(screened.calls, setup, seed) for seed in seeds]
-    days = max((screened.end - screened.start).total_seconds() / 86400, 1 / 24)
+    days = max((screened.end.timestamp() - screened.start.timestamp()) / 86400, 1 / 24)
     return summarize(screened.calls, outcomes, team_hours=team_hours, days=days)
 
 
@@ -181,6 +181,8 @@ def teams_for_target(
     target: doubling to bracket it, then halving the bracket."""
     if not 0 < target <= 1:
         raise InvalidInput("The target is a share above 0 and at most 1.", fields={"target": []})
+    if not prepared.demand.calls:
+        return {"target": target, "teams": 0, "note": "No call of the history is eligible."}
     hours = [1 if n else 0 for n in prepared.teams]
     probe = seeds[:SEARCH_REPLICATIONS]
 

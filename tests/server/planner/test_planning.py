@@ -4,6 +4,7 @@ code), and the figures of a run worked out by hand."""
 from __future__ import annotations
 
 import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -11,7 +12,7 @@ from server.dispatch import screening
 from server.dispatch.models import CallType, Incident
 from server.errors import InvalidInput
 from server.planner import services
-from server.planner.demand import screen_history, teams_by_slot
+from server.planner.demand import duty_changes, screen_history, teams_by_slot
 from server.planner.history import import_export
 from server.planner.models import PlanRun, Scenario
 from server.planner.selectors import history_rows
@@ -85,6 +86,9 @@ def test_one_team_reaches_two_of_the_three_eligible_calls(monday):
     assert figures["share"]["mean"] == pytest.approx(2 / 3)
     assert figures["reached"]["mean"] == 2
     assert figures["wait_median"]["mean"] == 10
+    # One team on duty from the first call (12:00) to the last (23:30, when none is): 11 hours.
+    assert figures["team_hours"] == pytest.approx(11)
+    assert figures["per_team_hour"]["mean"] == pytest.approx(2 / 11)
     assert figures["police_hours_freed"]["mean"] == pytest.approx(40 / 60)
     # The unserved call was at 12:20 on a Monday: hour 12 of the week, downtown.
     assert figures["unserved_by_hour"]["12"] == 1
@@ -113,6 +117,25 @@ def test_teams_on_duty_add_up_where_rows_overlap(reference):
     quarter = {(day, hour): teams[day * 96 + hour * 4] for day in range(7) for hour in range(24)}
     assert (quarter[0, 10], quarter[0, 11], quarter[0, 15], quarter[0, 19]) == (0, 2, 3, 2)
     assert (quarter[6, 23], quarter[0, 1], quarter[0, 2]) == (1, 1, 0)  # past Sunday midnight
+
+
+def test_team_hours_follow_the_clock_across_a_daylight_saving_change():
+    # Clocks went forward on Sunday 8 March 2026: Saturday noon to Monday noon is 47 hours.
+    pacific = ZoneInfo("America/Los_Angeles")
+    start = datetime.datetime(2026, 3, 7, 12, tzinfo=pacific)
+    end = datetime.datetime(2026, 3, 9, 12, tzinfo=pacific)
+    changes, team_hours = duty_changes([1] * 672, start, end, "America/Los_Angeles")
+    assert changes == [(0.0, 1)]
+    assert team_hours == pytest.approx(47)
+    # 11:00-23:00 only: Saturday 11 hours (from noon), Sunday 12, Monday 1 (to noon).
+    day_only = [1 if 44 <= q % 96 < 92 else 0 for q in range(672)]
+    assert duty_changes(day_only, start, end, "America/Los_Angeles")[1] == pytest.approx(24)
+
+
+def test_no_teams_are_needed_where_no_call_is_eligible(monday):
+    plan = scenario(call_types=["THEFT - SHOPLIFT"])
+    prepared = services.prepare(plan, history_rows(monday))
+    assert services.teams_for_target(plan, prepared, 0.8, [1, 2])["teams"] == 0
 
 
 def test_the_teams_needed_for_a_target_share_are_found_by_search(monday):
