@@ -3,9 +3,13 @@ hour of the week, and the rows of its CSV. Aggregates only."""
 
 from __future__ import annotations
 
+import math
+
 from server.planner.models import PlanRun
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Lightest to darkest: no unserved calls, then four steps up to the most.
+SHADES = ("#f4f4f4", "#fde0c5", "#f9a76c", "#e5642b", "#a8320d")
 CSV_HEADER = ["run", "scenario", "history", "section", "figure", "value", "low", "high"]
 
 
@@ -54,7 +58,8 @@ def heat_table(results: dict) -> list[dict]:
         hours = []
         for hour in range(24):
             value = cells.get(str(day * 24 + hour), 0)
-            hours.append({"value": value, "shade": min(4, int(4 * value / top + 0.999))})
+            shade = min(4, math.ceil(4 * value / top))
+            hours.append({"value": value, "shade": shade, "colour": SHADES[shade]})
         rows.append({"day": name, "hours": hours})
     return rows
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
-from server.dispatch.models import Area, Assignment, Incident, UnitKind
+from server.dispatch.models import Area, Assignment, CallType, Incident, UnitKind
 from server.planner.models import CallHistory, HistoricalCall, PlanRun, Scenario
 
 # (received_at, call type, area, beat, latitude, longitude)
@@ -42,6 +42,12 @@ def area_names() -> list[str]:
 
 def area_shapes() -> list[tuple[str, dict]]:
     return list(Area.objects.order_by("name").values_list("name", "geometry"))
+
+
+def call_type_codes() -> list[str]:
+    return list(
+        CallType.objects.filter(active=True).order_by("code").values_list("code", flat=True)
+    )
 
 
 def pilot_areas() -> list[str]:
