@@ -70,6 +70,7 @@ class _Dispatch:
     rng: random.Random
     outcomes: list[Outcome | None]
     free: list[_Team] = field(default_factory=list)
+    spots: list[Position] = field(default_factory=list)  # the free teams' positions, in step
     waiting: deque = field(default_factory=deque)  # (index, call) in arrival order
     teams_made: int = 0
     on_duty: int = 0
@@ -79,36 +80,43 @@ class _Dispatch:
         bases = self.setup.bases
         return bases[self.teams_made % len(bases)] if bases else None
 
-    def arrive(self, index: int, call: Call):
+    def arrive(self, index: int, call: Call) -> None:
         if self.free:
             self.send(self.nearest(call), index, call)
             return
         self.waiting.append((index, call))
-        yield self.env.timeout(self.setup.wait_limit)
+        limit = self.env.timeout(self.setup.wait_limit)
+        limit.callbacks.append(lambda _: self.give_up(index, call))
+
+    def give_up(self, index: int, call: Call) -> None:
         if self.outcomes[index] is None:  # nobody came free in time: police only
             self.waiting.remove((index, call))
             self.outcomes[index] = Outcome(reached=False)
 
     def nearest(self, call: Call) -> _Team:
-        def away(team: _Team) -> tuple[float, int]:
-            if team.position is None or call.position is None:
-                return (0.0, team.number)
-            (a, b), (c, d) = team.position, call.position
-            return ((a - c) ** 2 + (b - d) ** 2, team.number)
-
-        team = min(self.free, key=away)
-        self.free.remove(team)
-        return team
+        """The free team nearest in a straight line (the longest free where none is placed).
+        Squared degrees rank as well as metres over a city, and a comprehension keeps this
+        cheap with a hundred teams free."""
+        spots = self.spots
+        if call.position is None or None in spots:
+            spots.pop(0)
+            return self.free.pop(0)
+        y, x = call.position
+        away = [(a - y) * (a - y) + (b - x) * (b - x) for a, b in spots]
+        best = away.index(min(away))
+        spots.pop(best)
+        return self.free.pop(best)
 
     def send(self, team: _Team, index: int, call: Call) -> None:
         drive = self.setup.travel(self.rng, team.position, call)
         scene, freed = self.setup.scene(self.rng, call)
         wait = self.env.now - call.at + drive
         self.outcomes[index] = Outcome(True, wait, drive + scene, freed)
-        self.env.process(self.serve(team, drive + scene, call.position))
+        # A bare timeout with a callback, not a process: a third of the events per call.
+        cleared = self.env.timeout(drive + scene)
+        cleared.callbacks.append(lambda _: self.clear(team, call.position))
 
-    def serve(self, team: _Team, minutes: float, where: Position):
-        yield self.env.timeout(minutes)
+    def clear(self, team: _Team, where: Position) -> None:
         if where is not None:
             team.position = where
         self.release(team)
@@ -122,6 +130,7 @@ class _Dispatch:
             self.send(team, index, call)
         else:
             self.free.append(team)
+            self.spots.append(team.position)
 
     def roster(self):
         for at, teams in self.setup.duty:
@@ -129,6 +138,7 @@ class _Dispatch:
                 yield self.env.timeout(at - self.env.now)
             self.wanted = teams
             while self.free and self.on_duty > self.wanted:
+                self.spots.pop()
                 self.free.pop().on_duty = False
                 self.on_duty -= 1
             while self.on_duty < self.wanted:
@@ -141,7 +151,7 @@ class _Dispatch:
         for index, call in enumerate(calls):
             if call.at > self.env.now:
                 yield self.env.timeout(call.at - self.env.now)
-            self.env.process(self.arrive(index, call))
+            self.arrive(index, call)
 
 
 def replicate(calls: Sequence[Call], setup: Setup, seed: int) -> list[Outcome]:
