@@ -61,6 +61,7 @@ def unserved_by_hour_chart(results: dict) -> SafeString:
         "Eligible calls no team was free for, by hour of the week",
         x_label_rotation=0,
         show_minor_x_labels=False,
+        truncate_label=-1,
     )
     labels = [f"{WEEKDAYS[h // 24]} {h % 24:02d}" for h in range(168)]
     chart.x_labels = labels

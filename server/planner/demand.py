@@ -95,6 +95,28 @@ def screen_history(scenario: Scenario, rows: Iterable[selectors.Row]) -> Demand:
     return _screen(scenario, rows, current_protocol().timezone)
 
 
+def as_screened(rows: Iterable[selectors.Row], *, screened: int) -> Demand:
+    """Calls the live system already screened eligible when they came in (validation replays
+    what the program faced then, not what today's protocol would take)."""
+    tz = zoneinfo.ZoneInfo(current_protocol().timezone)
+    rows = list(rows)
+    if not rows:
+        now = datetime.datetime.now(tz)
+        return Demand([], now, now, screened)
+    start, end = rows[0][0], rows[-1][0]
+    calls = [
+        Call(
+            _minutes(at, start),
+            code,
+            area,
+            slot_of(at.astimezone(tz)),
+            (latitude, longitude) if latitude is not None else None,
+        )
+        for at, code, area, _beat, latitude, longitude in rows
+    ]
+    return Demand(calls, start, end, screened)
+
+
 def teams_by_slot(scenario: Scenario, timezone: str) -> list[int]:
     """Teams on duty in each quarter-hour of the week (overlapping rows add up), read with the
     same hours rule screening uses."""

@@ -65,9 +65,11 @@ def program_incidents(
     return calls
 
 
-def program_rows(start=None, end=None) -> Iterator[Row]:
-    """The program's own incidents as a history's rows."""
+def program_rows(start=None, end=None, *, eligible_only: bool = False) -> Iterator[Row]:
+    """The program's own incidents as a history's rows (only those screened eligible)."""
     calls = program_incidents(start, end).order_by("received_at", "id")
+    if eligible_only:
+        calls = calls.filter(eligible=True)
     fields = ("received_at", "call_type__code", "area", "beat", "latitude", "longitude")
     yield from calls.values_list(*fields).iterator(chunk_size=5000)
 

@@ -147,10 +147,15 @@ def _bases(scenario: Scenario, calls: Iterable) -> list[Position]:
 
 
 def prepare(
-    scenario: Scenario, rows: Iterable[selectors.Row], times: selectors.ProgramTimes | None = None
+    scenario: Scenario,
+    rows: Iterable[selectors.Row],
+    times: selectors.ProgramTimes | None = None,
+    screened: demand.Demand | None = None,
 ) -> Prepared:
+    """The scenario's demand over the rows (screened by the live code unless `screened` is
+    given), its teams by quarter-hour, the program's measured times and the teams' bases."""
     timezone = current_protocol().timezone
-    screened = demand.screen_history(scenario, rows)
+    screened = screened or demand.screen_history(scenario, rows)
     return Prepared(
         demand=screened,
         teams=demand.teams_by_slot(scenario, timezone),

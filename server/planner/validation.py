@@ -10,7 +10,7 @@ import time
 from django.forms.models import model_to_dict
 
 from server.errors import InvalidInput
-from server.planner import selectors, services
+from server.planner import demand, selectors, services
 from server.planner.models import MAX_REPLICATIONS, PlanRun
 
 # A model whose share reached is off the recorded one by more than this says so on the page.
@@ -65,9 +65,13 @@ def validate(
     start, end = _period(start, end)
     scenario = services.todays_program()
     seeds = [seed + i for i in range(replications)]
-    prepared = services.prepare(
-        scenario, selectors.program_rows(start, end), selectors.program_times(start, end)
+    # The calls the live system screened eligible then: the model is judged on what the
+    # program faced, whatever the protocol has become since.
+    faced = demand.as_screened(
+        selectors.program_rows(start, end, eligible_only=True),
+        screened=selectors.program_incidents(start, end).count(),
     )
+    prepared = services.prepare(scenario, [], selectors.program_times(start, end), faced)
     figures = services.simulate(scenario, prepared, seeds)
     figures["validation"] = _compare(figures, selectors.recorded(start, end))
     figures["from"], figures["to"] = start.isoformat(), end.isoformat()

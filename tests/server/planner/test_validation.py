@@ -75,3 +75,15 @@ def test_there_is_nothing_to_validate_before_the_first_call(reference):
 
     with pytest.raises(InvalidInput):
         validate()
+
+
+def test_validation_replays_the_calls_screened_eligible_then_not_by_todays_protocol(people):
+    from server.dispatch.models import CallType
+
+    for hour in (12, 14, 16):
+        record_call(people, at=f"2026-03-02T{hour}:00:00-08:00", reached=True)
+    record_call(people, at="2026-03-02T17:00:00-08:00", reached=False, eligible=False)
+    CallType.objects.filter(code="DOWN - CHECK FOR DOWN PERSON").update(eligible=False)
+    check = validate(replications=2).results["validation"]
+    assert check["eligible"] == {"recorded": 3, "simulated": 3}
+    assert check["share"]["recorded"] == 1.0
