@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from server.planner.simulation import Call, Outcome
@@ -100,7 +100,7 @@ ESTIMATED = (
 
 def summarize(
     calls: Sequence[Call],
-    replications: Sequence[Sequence[Outcome]],
+    replications: Iterable[Sequence[Outcome]],
     *,
     team_hours: float,
     days: float,

@@ -174,7 +174,8 @@ def simulate(
         teams or prepared.teams, screened.start, screened.end, prepared.timezone
     )
     setup = demand.setup_for(scenario, duty, prepared.times, prepared.bases)
-    outcomes = [replicate(screened.calls, setup, seed) for seed in seeds]
+    # One replication's outcomes alive at a time: each is summed up before the next runs.
+    outcomes = (replicate(screened.calls, setup, seed) for seed in seeds)
     days = max((screened.end.timestamp() - screened.start.timestamp()) / 86400, 1 / 24)
     return summarize(screened.calls, outcomes, team_hours=team_hours, days=days)
 
