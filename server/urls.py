@@ -195,13 +195,8 @@ urlpatterns = [
     path("planner/run", planner_views.run_scenario, name="planner-run"),
     path("planner/validate", planner_views.run_validation, name="planner-validate"),
     path("planner/histories/program", planner_views.program_history, name="planner-program"),
-    path("planner/scenarios", planner_views.save_scenario, name="planner-scenario-new"),
-    path(
-        "planner/scenarios/<int:scenario_id>",
-        planner_views.save_scenario,
-        name="planner-scenario",
-    ),
-    path("planner/runs/<int:run_id>.csv", planner_views.run_csv, name="planner-run-csv"),
+    path("planner/scenarios", planner_views.save_scenario, name="planner-scenario"),
+    path("planner/run.csv", planner_views.run_csv, name="planner-run-csv"),
     path("coordinator/", care_views.referral_queue, name="coordinator"),
     path("coordinator/console-token", care_views.console_token, name="coordinator-console-token"),
     path(

@@ -4,15 +4,15 @@ Aggregate figures only: no call, place or person is ever listed."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from server import csv_output
 from server.accounts.models import Role
 from server.accounts.views import console_for
-from server.errors import CareFieldError
+from server.errors import CareFieldError, InvalidInput
 from server.planner import charts, forms, presenters, selectors, services
 from server.planner.history import import_program
 from server.planner.models import CallHistory, PlanRun, Scenario
@@ -78,6 +78,7 @@ def _context(request: HttpRequest, **extra) -> dict:
     return context | extra
 
 
+@require_GET
 @console_for(*PLANNER_ROLES)
 def planner_page(request: HttpRequest) -> HttpResponse:
     services.todays_program()  # follows the live protocol as it is now
@@ -137,8 +138,12 @@ def program_history(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @console_for(*PLANNER_ROLES)
-def save_scenario(request: HttpRequest, scenario_id: int | None = None) -> HttpResponse:
-    scenario = get_object_or_404(Scenario, pk=scenario_id) if scenario_id else None
+def save_scenario(request: HttpRequest) -> HttpResponse:
+    """A new scenario, or the one named by the form's `scenario` id."""
+    asked = request.POST.get("scenario", "")
+    scenario = Scenario.objects.filter(pk=int(asked)).first() if asked.isdigit() else None
+    if asked and scenario is None:
+        return _refused(request, ["There is no such scenario to change."])
     form = _scenario_form(request, request.POST, scenario)
     if not form.is_valid():
         problems = [f"{k}: {' '.join(v)}" for k, v in form.errors.items()]
@@ -155,9 +160,14 @@ def save_scenario(request: HttpRequest, scenario_id: int | None = None) -> HttpR
     return redirect(f"/planner/?edit={saved.pk}")
 
 
+@require_GET
 @console_for(*PLANNER_ROLES)
-def run_csv(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = get_object_or_404(PlanRun, pk=run_id)
+def run_csv(request: HttpRequest) -> HttpResponse:
+    asked = request.GET.get("run", "")
+    run = PlanRun.objects.filter(pk=int(asked)).first() if asked.isdigit() else None
+    if run is None:
+        refused = InvalidInput("Name a stored run: ?run=ID.", fields={"run": ["No such run."]})
+        return JsonResponse(refused.as_dict(), status=refused.status)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="planner-run-{run.pk}.csv"'
     writer = csv_output.writer(response)

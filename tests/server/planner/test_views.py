@@ -62,7 +62,7 @@ def test_a_run_from_the_page_shows_its_figures_and_charts_and_gives_a_csv(people
     assert 'id="side-by-side"' in page and 'id="heat"' in page
     assert page.count("<svg") >= 3  # share, hours, map
     assert 'id="target"' in page
-    written = client.get(f"/planner/runs/{run.pk}.csv").content.decode()
+    written = client.get(f"/planner/run.csv?run={run.pk}").content.decode()
     table = list(csv.reader(io.StringIO(written)))
     assert table[0][:5] == ["run", "scenario", "history", "section", "figure"]
     assert table[1][4:6] == ["eligible", "3"]
@@ -79,7 +79,7 @@ def test_no_call_or_person_leaves_the_planner(people, history):
     client.post("/planner/run", {"scenario": today.pk, "history": history.pk})
     shown = client.get("/planner/").content.decode()
     for run in PlanRun.objects.all():
-        shown += client.get(f"/planner/runs/{run.pk}.csv").content.decode()
+        shown += client.get(f"/planner/run.csv?run={run.pk}").content.decode()
     for private in ("2026000111111", "2026000222222", secret.cad_number, secret.address, "care1"):
         assert private not in shown
 
@@ -147,3 +147,35 @@ def test_validation_with_no_calls_is_refused_not_an_error(people):
     answer = signed_in(people["admin"]).post("/planner/validate")
     assert answer.status_code == 400
     assert "no calls yet" in answer.content.decode()
+
+
+def test_todays_program_keeps_its_live_rules_when_its_assumptions_are_changed(people):
+    client = signed_in(people["admin"])
+    client.get("/planner/")
+    today = Scenario.objects.get(live=True)
+    answer = client.post(
+        "/planner/scenarios",
+        {
+            "scenario": today.pk,
+            "name": "renamed",
+            "areas": ["BELLTOWN"],
+            "hours": "daily 00:00-00:00 9",
+            "call_types": ["DOWN - CHECK FOR DOWN PERSON"],
+            "wait_limit_minutes": 25,
+            "travel_source": "fixed",
+            "scene_source": "fixed",
+            "replications": 4,
+        },
+    )
+    assert answer.status_code == 302
+    today.refresh_from_db()
+    assert (today.wait_limit_minutes, today.travel_source, today.replications) == (25, "fixed", 4)
+    assert today.name == "Today's program"
+    assert {row["teams"] for row in today.hours} == {2}
+    assert "PIONEER SQUARE" in today.areas
+
+
+def test_a_csv_of_no_stored_run_is_refused_in_the_projects_error_shape(people):
+    answer = signed_in(people["admin"]).get("/planner/run.csv?run=999")
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "invalid" and "run" in answer.json()["fields"]
