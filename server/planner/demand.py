@@ -53,10 +53,10 @@ def _screen(scenario: Scenario, rows: Iterable[selectors.Row], timezone: str) ->
     schedule = [(weekday, start, end) for weekday, start, end, _ in scenario.schedule()]
     areas, types = set(scenario.areas), set(scenario.call_types)
     call_types: dict[str, CallType] = {}
-    eligible: list[tuple[datetime.datetime, str, str, Position]] = []
+    eligible: list[tuple[datetime.datetime, str, str, Position, float | None]] = []
     start = end = None
     screened = 0
-    for received_at, code, area, beat, latitude, longitude in rows:
+    for received_at, code, area, beat, latitude, longitude, arrived in rows:
         screened += 1
         start = start or received_at
         end = received_at
@@ -75,13 +75,13 @@ def _screen(scenario: Scenario, rows: Iterable[selectors.Row], timezone: str) ->
         )
         if result.eligible:
             where = (latitude, longitude) if latitude is not None else None
-            eligible.append((received_at, code, area, where))
+            eligible.append((received_at, code, area, where, arrived))
     if start is None:
         now = datetime.datetime.now(tz)
         return Demand([], now, now, 0)
     calls = [
-        Call(_minutes(at, start), code, area, slot_of(at.astimezone(tz)), where)
-        for at, code, area, where in eligible
+        Call(_minutes(at, start), code, area, slot_of(at.astimezone(tz)), where, arrived)
+        for at, code, area, where, arrived in eligible
     ]
     return Demand(calls, start, end, screened)
 
@@ -112,7 +112,7 @@ def as_screened(rows: Iterable[selectors.Row], *, screened: int) -> Demand:
             slot_of(at.astimezone(tz)),
             (latitude, longitude) if latitude is not None else None,
         )
-        for at, code, area, _beat, latitude, longitude in rows
+        for at, code, area, _beat, latitude, longitude, _arrived in rows
     ]
     return Demand(calls, start, end, screened)
 
@@ -193,6 +193,10 @@ def _travel(scenario: Scenario, times: selectors.ProgramTimes):
         straight = distance_m(here[0], here[1], call.position[0], call.position[1])
         return straight * scenario.road_factor / metres_per_minute
 
+    if scenario.travel_source == TravelSource.MEASURED:
+        return lambda rng, here, call: (
+            call.measured if call.measured is not None else drive(rng, here, call)
+        )
     return drive
 
 

@@ -170,7 +170,7 @@ def import_export(
 
 
 def _program_calls(rows: Iterable[selectors.Row]) -> Iterator[HistoricalCall]:
-    for received_at, call_type, area, beat, latitude, longitude in rows:
+    for received_at, call_type, area, beat, latitude, longitude, _arrived in rows:
         yield HistoricalCall(
             received_at=received_at,
             call_type=call_type,

@@ -78,6 +78,7 @@ class HistoricalCall(models.Model):
 class TravelSource(models.TextChoices):
     DISTANCE = "distance", "Straight-line distance x road factor, at the average speed"
     HISTORY = "history", "The program's measured dispatch-to-arrival minutes"
+    MEASURED = "measured", "Each call's own recorded minutes to a unit arriving, else distance"
     FIXED = "fixed", "A fixed number of minutes"
 
 

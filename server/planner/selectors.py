@@ -13,8 +13,8 @@ from django.db.models import QuerySet
 from server.dispatch.models import Area, Assignment, CallType, Incident, UnitKind
 from server.planner.models import CallHistory, HistoricalCall, PlanRun, Scenario
 
-# (received_at, call type, area, beat, latitude, longitude)
-Row = tuple[datetime.datetime, str, str, str, float | None, float | None]
+# (received_at, call type, area, beat, latitude, longitude, minutes to the first unit arriving)
+Row = tuple[datetime.datetime, str, str, str, float | None, float | None, float | None]
 
 
 def scenarios() -> QuerySet[Scenario]:
@@ -32,6 +32,7 @@ def recent_runs(limit: int = 20) -> QuerySet[PlanRun]:
 def history_rows(history: CallHistory) -> Iterator[Row]:
     """The history's calls in time order, streamed from the database."""
     fields = ("received_at", "call_type", "area", "beat", "latitude", "longitude")
+    fields += ("arrived_minutes",)
     rows = HistoricalCall.objects.filter(history=history).order_by("received_at", "id")
     yield from rows.values_list(*fields).iterator(chunk_size=5000)
 
@@ -71,7 +72,8 @@ def program_rows(start=None, end=None, *, eligible_only: bool = False) -> Iterat
     if eligible_only:
         calls = calls.filter(eligible=True)
     fields = ("received_at", "call_type__code", "area", "beat", "latitude", "longitude")
-    yield from calls.values_list(*fields).iterator(chunk_size=5000)
+    for found in calls.values_list(*fields).iterator(chunk_size=5000):
+        yield (*found, None)
 
 
 def _minutes(later: datetime.datetime | None, earlier: datetime.datetime | None) -> float | None:

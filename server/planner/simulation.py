@@ -29,6 +29,7 @@ class Call:
     area: str
     slot: int  # local quarter-hour of the week, 0 = Monday 00:00
     position: Position = None
+    measured: float | None = None  # minutes the history recorded to the first unit arriving
 
 
 @dataclass(frozen=True)

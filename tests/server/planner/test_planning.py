@@ -226,3 +226,19 @@ def test_the_planner_screens_with_the_live_screening_code(people, monkeypatch, r
     monkeypatch.setattr(screening, "within_pilot_hours", from_one)
     assert _live_incident(people, api, "2026-03-03T12:00:00-08:00") is False
     assert screen_history(plan, history_rows(history)).calls == []
+
+
+def test_measured_travel_takes_each_calls_recorded_minutes_to_arrive(reference):
+    history = import_export(
+        export(
+            [
+                row("03/02/2026 12:00:00 PM", **{"Arrived Time": "03/02/2026 12:07:00 PM"}),
+                row("03/02/2026 2:00:00 PM", **{"Arrived Time": "03/02/2026 2:19:30 PM"}),
+            ]
+        ),
+        name="arrivals",
+    )
+    run = services.run_plan(scenario=scenario(travel_source="measured"), history=history, seed=1)
+    # One call each way of the median: waits of 7 and 19.5 minutes, a median of 13.25.
+    assert run.results["wait_median"]["mean"] == pytest.approx(13.25)
+    assert run.results["wait_p90"]["mean"] == pytest.approx(19.5)
