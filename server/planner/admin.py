@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 
 from server.errors import CareFieldError
 from server.planner import services
-from server.planner.models import CallHistory, PlanRun, Scenario
+from server.planner.models import CallHistory, HistoricalCall, PlanRun, Scenario
 
 
 @admin.register(Scenario)
@@ -49,6 +49,23 @@ class CallHistoryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # imported by `manage.py import_call_history`
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(HistoricalCall)
+class HistoricalCallAdmin(admin.ModelAdmin):
+    """The imported calls as they were read (a time, a type, a blurred place): read-only."""
+
+    list_display = ("received_at", "call_type", "area", "beat", "history")
+    list_filter = ("history",)
+    search_fields = ("call_type", "area")
+    show_full_result_count = False  # a year of a city's calls: no count of every row
+    readonly_fields = [f.name for f in HistoricalCall._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -61,3 +61,14 @@ def test_histories_and_runs_cannot_be_added_in_admin(people):
     client = supervisor(people)
     assert client.get("/admin/planner/callhistory/add/").status_code == 403
     assert client.get("/admin/planner/planrun/add/").status_code == 403
+
+
+def test_imported_calls_are_listed_read_only_in_admin(people):
+    from server.planner.history import import_export
+    from tests.server.planner.test_history import export, row
+
+    import_export(export([row("03/02/2026 12:00:00 PM")]), name="one")
+    client = supervisor(people)
+    listing = client.get("/admin/planner/historicalcall/")
+    assert listing.status_code == 200 and "DOWN - CHECK FOR DOWN PERSON" in listing.content.decode()
+    assert client.get("/admin/planner/historicalcall/add/").status_code == 403
