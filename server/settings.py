@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "server.sync",
     "server.reports",
     "server.interop",
+    "server.planner",
     "server.audit",
 ]
 

@@ -12,6 +12,7 @@ from server.dispatch import roster_api, safety_api, safety_views
 from server.dispatch import views as dispatch_views
 from server.interop import api as interop_api
 from server.interop import directory_api, fhir_api
+from server.planner import views as planner_views
 from server.reports import api as reports_api
 from server.reports import peer_api, police_only_views
 from server.reports import views as reports_views
@@ -208,6 +209,12 @@ urlpatterns = [
         name="dispatch-check-in-alert-clear",
     ),
     path("reports/police-only/", police_only_views.police_only_page, name="police-only-report"),
+    path("planner/", planner_views.planner_page, name="planner"),
+    path("planner/run", planner_views.run_scenario, name="planner-run"),
+    path("planner/validate", planner_views.run_validation, name="planner-validate"),
+    path("planner/histories/program", planner_views.program_history, name="planner-program"),
+    path("planner/scenarios", planner_views.save_scenario, name="planner-scenario"),
+    path("planner/run.csv", planner_views.run_csv, name="planner-run-csv"),
     path("coordinator/", care_views.referral_queue, name="coordinator"),
     path("coordinator/console-token", care_views.console_token, name="coordinator-console-token"),
     path(
