@@ -208,6 +208,11 @@ urlpatterns = [
         safety_views.clear_lapse,
         name="dispatch-check-in-alert-clear",
     ),
+    path(
+        "dispatch/sign-on-requests/<uuid:request_id>/decide",
+        safety_views.decide_sign_on_request,
+        name="dispatch-sign-on-request-decide",
+    ),
     path("reports/police-only/", police_only_views.police_only_page, name="police-only-report"),
     path("planner/", planner_views.planner_page, name="planner"),
     path("planner/run", planner_views.run_scenario, name="planner-run"),

@@ -32,10 +32,11 @@ def principal(actor) -> str | None:
     (`system:cad`, `system:partner`). None for nobody, a deactivated account, or a key that
     was revoked."""
     role = role_of(actor)
-    if role is None or not getattr(actor, "is_active", False):
+    if role is None:
         return None
     if role != Role.SYSTEM:
-        return role
+        return role if actor.is_active else None
+    # A system client's account never signs in (it may be inactive): its key decides.
     client = getattr(actor, "system_client", None)
     if client is None or not client.usable or client.scope not in SystemScope.values:
         return None

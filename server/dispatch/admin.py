@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 
 from server import csv_output
@@ -14,7 +14,9 @@ from server.dispatch.models import (
     PoliceOnlyReason,
     PositionRefusal,
     Protocol,
+    RosterEntry,
     ScreeningQuestion,
+    SignOnRequest,
     Unit,
     UnitPosition,
 )
@@ -285,14 +287,6 @@ class BackupReasonAdmin(admin.ModelAdmin):
     search_fields = ["code", "label"]
 
 
-@admin.register(Shift)
-class ShiftAdmin(admin.ModelAdmin):
-    list_display = ["unit", "user", "partner", "vehicle", "started_at", "ended_at"]
-    list_filter = ["unit", "ended_at"]
-    search_fields = ["user__username", "unit__call_sign", "vehicle"]
-    raw_id_fields = ["user", "partner", "signed_on_by", "signed_off_by"]
-
-
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Written by the field and dispatch through their commands only: read here, never edited."""
 
@@ -304,6 +298,97 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+def _run_each(modeladmin, request, queryset, command, id_arg: str, data: dict, done: str) -> None:
+    """An admin action as the command's door: each row through the command, refusals shown."""
+    ran = 0
+    for row in queryset:
+        try:
+            command.execute(actor=request.user, data=data, **{id_arg: row.pk})
+            ran += 1
+        except CareFieldError as exc:
+            modeladmin.message_user(request, f"{row}: {exc.detail}", messages.ERROR)
+    if ran:
+        modeladmin.message_user(request, f"{done} {ran}.", messages.SUCCESS)
+
+
+@admin.register(Shift)
+class ShiftAdmin(ReadOnlyAdmin):
+    """Shifts open by signing on (the tablet, or a supervisor through the API) and end by
+    signing off: the admin reads them and signs people off through the command."""
+
+    list_display = ["unit", "user", "partner", "vehicle", "started_at", "ended_at"]
+    list_filter = ["unit", ("ended_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__username", "unit__call_sign", "vehicle"]
+    actions = ["sign_off"]
+
+    @admin.action(description="Sign the selected people off")
+    def sign_off(self, request, queryset):
+        _run_each(self, request, queryset, commands.sign_off, "shift_id", {}, "Signed off")
+
+
+@admin.register(RosterEntry)
+class RosterEntryAdmin(admin.ModelAdmin):
+    """A supervisor's roster: added through the roster command (audited, published to the
+    board and the person's tablet); an entry is never edited, only cancelled and added again."""
+
+    list_display = ["unit", "user", "first_day", "last_day", "cancelled_at", "created_by"]
+    list_filter = ["unit", ("cancelled_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__username", "unit__call_sign"]
+    date_hierarchy = "first_day"
+    fields = ["unit", "user", "first_day", "last_day", "note"]
+    actions = ["cancel"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        entry = commands.add_to_roster.execute(
+            actor=request.user,
+            data={
+                "unit": obj.unit_id,
+                "user": obj.user_id,
+                "first_day": obj.first_day,
+                "last_day": obj.last_day,
+                "note": obj.note,
+            },
+        )
+        obj.pk, obj.created_by = entry.pk, entry.created_by
+
+    def changeform_view(self, request, *args, **kwargs):
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except CareFieldError as exc:  # the command's refusal, in words, nothing written
+            self.message_user(request, exc.detail, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    @admin.action(description="Cancel the selected roster entries")
+    def cancel(self, request, queryset):
+        _run_each(
+            self, request, queryset, commands.cancel_roster_entry, "entry_id", {}, "Cancelled"
+        )
+
+
+@admin.register(SignOnRequest)
+class SignOnRequestAdmin(ReadOnlyAdmin):
+    list_display = ["user", "unit", "day", "status", "requested_at", "decided_by"]
+    list_filter = ["status", "unit", "day"]
+    search_fields = ["user__username", "unit__call_sign"]
+    actions = ["approve", "decline"]
+
+    @admin.action(description="Approve (rosters them on the unit for that day)")
+    def approve(self, request, queryset):
+        command = commands.decide_sign_on_request
+        _run_each(self, request, queryset, command, "request_id", {"approve": True}, "Approved")
+
+    @admin.action(description="Decline")
+    def decline(self, request, queryset):
+        command = commands.decide_sign_on_request
+        _run_each(self, request, queryset, command, "request_id", {"approve": False}, "Declined")
 
 
 @admin.register(UnitPosition)

@@ -43,3 +43,22 @@ def end_emergency(request: HttpRequest, emergency_id: uuid.UUID) -> HttpResponse
 @require_POST
 def clear_lapse(request: HttpRequest, lapse_id: int) -> HttpResponse:
     return _back_to_board(request, commands.clear_lapse, lapse_id=lapse_id)
+
+
+@console_for(*DISPATCHERS)
+@require_POST
+def decide_sign_on_request(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    """A supervisor's answer from the board (the command refuses anyone else)."""
+    approve = request.POST.get("approve") == "true"
+    try:
+        commands.decide_sign_on_request.execute(
+            actor=request.user, data={"approve": approve}, request_id=request_id
+        )
+    except CareFieldError as exc:
+        from django.shortcuts import render
+
+        context = _board_context(request) | {"problem": exc.detail, "fields": exc.fields}
+        return render(
+            request, "dispatch/_board.html", context, status=403 if exc.status == 403 else 400
+        )
+    return redirect("/dispatch/")

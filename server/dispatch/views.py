@@ -14,12 +14,13 @@ from django.views.decorators.http import require_GET, require_POST
 from server.accounts.models import Role
 from server.accounts.services import issue_console_token
 from server.accounts.views import console_for
-from server.dispatch import commands, geography, presenters, selectors
+from server.dispatch import commands, geography, policies, presenters, selectors
 from server.dispatch.models import (
     DispatchModel,
     Incident,
     IncidentStatus,
     PoliceOnlyReason,
+    SignOnRequestStatus,
     UnitKind,
 )
 from server.dispatch.protocol import current_protocol
@@ -54,6 +55,11 @@ def _board_context(request: HttpRequest) -> dict:
         "triage": triage,
         "protocol": protocol,
         **selectors.safety_board(),
+        "roster": selectors.visible_roster(request.user, timezone.localdate()),
+        "sign_on_requests": selectors.visible_sign_on_requests(request.user).filter(
+            status=SignOnRequestStatus.PENDING, day=timezone.localdate()
+        ),
+        "supervisor": policies.may_sign_on_others(request.user),
     }
 
 

@@ -139,6 +139,8 @@ PAGES = {
     "POST   dispatch/emergencies/<uuid:emergency_id>/acknowledge": "login ok   no   no   no   ok",
     "POST   dispatch/emergencies/<uuid:emergency_id>/end":        "login ok   no   no   no   ok",
     "POST   dispatch/check-in-alerts/<int:lapse_id>/clear":       "login ok   no   no   no   ok",
+    # The page answers dispatch; the approval itself is a supervisor's (the command refuses).
+    "POST   dispatch/sign-on-requests/<uuid:request_id>/decide":   "login no   no   no   no   ok",
     "GET    reports/police-only/":                                "login no   no   no   no   ok",
     "POST   reports/police-only/":                                "login no   no   no   no   ok",
     "GET    planner/":                                            "login no   no   no   no   ok",

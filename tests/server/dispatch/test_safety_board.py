@@ -83,13 +83,19 @@ def test_the_call_page_names_the_care_team_passed_over_and_how_far(desk, new_cal
     assert "CARE-1 is available, 1.0 km away" in page
 
 
-def test_the_staffing_panel_shows_who_is_signed_on(desk, client_for, units):
-    assert (
-        client_for("care1")
-        .post("/api/v1/shifts", {"unit": units["CARE-1"].pk, "vehicle": "Van 9"}, format="json")
-        .status_code
-        == 201
+def test_the_staffing_panel_shows_who_is_signed_on(desk, client_for, units, people):
+    from server.dispatch.models import RosterEntry, Shift
+
+    Shift.objects.filter(user=people["care1"]).update(ended_at=timezone.now())
+    today = timezone.localdate()
+    RosterEntry.objects.create(
+        unit=units["CARE-1"], user=people["care1"], first_day=today, last_day=today,
+        created_by=people["admin"],
+    )  # fmt: skip
+    answer = client_for("care1").post(
+        "/api/v1/shifts", {"unit": units["CARE-1"].pk, "vehicle": "Van 9"}, format="json"
     )
+    assert answer.status_code == 201, answer.content
     board = desk.get("/dispatch/board/").content.decode()
     assert "care1 since" in board
     assert "Van 9" in board
