@@ -487,3 +487,117 @@ def test_a_stale_roster_does_not_let_you_sign_on(client_for, people, units):
     answer = client_for("care3").post("/api/v1/shifts", {"unit": units["CARE-1"].pk}, format="json")
     assert answer.status_code == 403
     assert answer.json()["code"] == "not_rostered"
+
+
+# ---- ten more attempts in the same spirit ------------------------------------------------------
+
+
+def _pending_request(person: User, unit) -> str:
+    from server.dispatch.models import SignOnRequest
+
+    return str(SignOnRequest.objects.create(unit=unit, user=person, day=timezone.localdate()).pk)
+
+
+def test_attempt_1_a_responder_approves_their_own_sign_on_request(client_for, people, units):
+    request = _pending_request(people["care3"], units["CARE-1"])
+    answer = client_for("care3").post(
+        f"/api/v1/sign-on-requests/{request}/decide", {"approve": True}, format="json"
+    )
+    assert answer.status_code == 403
+    assert not RosterEntry.objects.filter(user=people["care3"], unit=units["CARE-1"]).exists()
+
+
+def test_attempt_2_a_responder_rosters_themselves_on_another_team(client_for, people, units):
+    answer = client_for("care3").post(
+        "/api/v1/rosters",
+        {
+            "unit": units["CARE-1"].pk,
+            "user": people["care3"].pk,
+            "first_day": timezone.localdate().isoformat(),
+        },
+        format="json",
+    )
+    assert answer.status_code == 403
+    assert not RosterEntry.objects.exists()
+
+
+def test_attempt_3_an_officer_asks_to_ride_a_care_team(client_for, units):
+    answer = client_for("officer1").post(
+        "/api/v1/sign-on-requests", {"unit": units["CARE-1"].pk}, format="json"
+    )
+    assert answer.status_code == 403
+    assert "unit" in answer.json()["fields"]
+
+
+def test_attempt_4_a_cancelled_roster_entry_opens_nothing(client_for, people, units):
+    Shift.objects.filter(user=people["care3"]).update(ended_at=timezone.now())
+    User.objects.filter(pk=people["care3"].pk).update(unit=None)
+    roster_today(people["care3"], units["CARE-1"], people["admin"])
+    entry = RosterEntry.objects.get(user=people["care3"])
+    cancelled = client_for("admin").post(f"/api/v1/rosters/{entry.pk}/cancel")
+    assert cancelled.status_code == 200, cancelled.content
+    answer = client_for("care3").post("/api/v1/shifts", {"unit": units["CARE-1"].pk}, format="json")
+    assert (answer.status_code, answer.json()["code"]) == (403, "not_rostered")
+
+
+def test_attempt_5_a_responder_asks_for_another_units_stream(client_for, units):
+    other = f"unit:{units['CARE-1'].pk}"
+    answer = client_for("care3").get(f"/api/v1/sync/pull?cursors={other}:0")
+    assert answer.status_code == 403
+    assert answer.json()["streams"] == [other]
+
+
+def test_attempt_6_the_officer_on_the_same_call_reads_no_encounter_of_it(dispatched, client_for):
+    past = served_call(dispatched, client_for)
+    officer = client_for("officer1")
+    assert officer.get(f"/api/v1/encounters/{past['encounter']}").status_code in (403, 404)
+    assert officer.get(f"/api/v1/referrals/{past['referral']}").status_code in (403, 404)
+    steps = officer.get(f"/api/v1/assignments/{past['spd']}").json()
+    assert NOTES not in json.dumps(steps) and STEP_NOTE not in json.dumps(steps)
+
+
+def test_attempt_7_a_coordinator_moves_a_call(dispatched, client_for):
+    call = dispatched()
+    answer = client_for("coordinator").post(
+        f"/api/v1/assignments/{call['care']}/transitions",
+        {"to": "acknowledged", "occurred_at": now()},
+        format="json",
+    )
+    assert answer.status_code == 403
+    assert (
+        client_for("dispatcher").get(f"/api/v1/assignments/{call['care']}").json()["status"]
+        == "dispatched"
+    )
+
+
+def test_attempt_8_a_deactivated_supervisors_old_token_approves_nothing(client_for, people, units):
+    request = _pending_request(people["care3"], units["CARE-1"])
+    admin = client_for("admin")
+    User.objects.filter(pk=people["admin"].pk).update(is_active=False)
+    answer = admin.post(
+        f"/api/v1/sign-on-requests/{request}/decide", {"approve": True}, format="json"
+    )
+    assert answer.status_code in (401, 403)
+    assert not RosterEntry.objects.exists()
+
+
+def test_attempt_9_a_colleagues_roster_does_not_let_you_sign_on(client_for, people, units):
+    Shift.objects.filter(user=people["care3"]).update(ended_at=timezone.now())
+    User.objects.filter(pk=people["care3"].pk).update(unit=None)
+    roster_today(people["care1"], units["CARE-2"], people["admin"])
+    answer = client_for("care3").post("/api/v1/shifts", {"unit": units["CARE-2"].pk}, format="json")
+    assert (answer.status_code, answer.json()["code"]) == (403, "not_rostered")
+
+
+def test_attempt_10_an_officers_push_of_a_care_record_on_the_call_is_refused(
+    dispatched, client_for
+):
+    past = served_call(dispatched, client_for)
+    naloxone = change(
+        "naloxone.create",
+        uuid.uuid4(),
+        {"encounter": past["encounter"], "doses": 1, "dose_mg": "4", "route": "intranasal"},
+    )
+    answer = results(client_for("officer1"), naloxone)[0]
+    assert (answer["status"], answer["code"]) == ("rejected", "forbidden")
+    assert "server" not in answer
