@@ -12,13 +12,14 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
 import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
@@ -202,15 +203,16 @@ CARE_UNITS = ("CARE-1", "CARE-2")
 
 steps = st.lists(
     st.one_of(
-        st.tuples(st.just("roster"), st.sampled_from(CARE_PEOPLE), st.sampled_from(CARE_UNITS)),
+        st.tuples(st.just("join"), st.sampled_from(CARE_PEOPLE), st.sampled_from(CARE_UNITS)),
+        st.tuples(st.just("call"), st.just(""), st.sampled_from(CARE_UNITS)),
         st.tuples(st.just("sign_on"), st.sampled_from(CARE_PEOPLE), st.sampled_from(CARE_UNITS)),
         st.tuples(st.just("sign_off"), st.sampled_from(CARE_PEOPLE), st.just("")),
         st.tuples(st.just("call"), st.just(""), st.sampled_from(CARE_UNITS)),
         st.tuples(st.just("make_officer"), st.sampled_from(CARE_PEOPLE), st.just("")),
         st.tuples(st.just("make_responder"), st.sampled_from(CARE_PEOPLE), st.just("")),
     ),
-    min_size=3,
-    max_size=9,
+    min_size=4,
+    max_size=14,
 )
 
 
@@ -239,6 +241,11 @@ class World:
         assert (answer.status_code == 201) == expected, answer.content
         if expected:
             self.rostered.add((person, unit))
+
+    def join(self, person: str, unit: str) -> None:
+        """A supervisor rosters them on the unit, then they sign on from their tablet."""
+        self.roster(person, unit)
+        self.sign_on(person, unit)
 
     def sign_on(self, person: str, unit: str) -> None:
         answer = self.clients[person].post(
@@ -339,7 +346,7 @@ def _tablet(username: str) -> APIClient:
 
 
 @settings(
-    max_examples=12,
+    max_examples=int(os.environ.get("CARE_POLICY_EXAMPLES", "15")),
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -355,7 +362,10 @@ def test_nobody_reads_a_clinical_record_of_a_call_they_were_not_on(plan, people,
         RosterEntry.objects.all().delete()
         Unit.objects.filter(kind="care").update(duty_status="off_duty")
         world = World(everyone, units)
+        world.join("care1", "CARE-1")  # a day under way: two crews on, the third person off
+        world.join("care3", "CARE-2")
         for action, person, unit in plan:
             getattr(world, action)(person, unit)
             world.check()
+        event(f"calls served: {len(world.calls)}")
         transaction.set_rollback(True)
