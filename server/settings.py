@@ -286,6 +286,12 @@ CARE_SKEW_FLAG_SECONDS = env.int("CARE_SKEW_FLAG_SECONDS", default=120)
 # How far a recorded time may run ahead of the server, or before the record it follows (two
 # tablets of one unit never agree to the second). Further is refused on every door.
 CARE_CLOCK_TOLERANCE_SECONDS = env.int("CARE_CLOCK_TOLERANCE_SECONDS", default=120)
+# No recorded time is older than this (the program's records begin here): an emergency, a fix, a
+# duty status or a CAD's call start dated year 1 is refused on every door (server/commands.py).
+CARE_EARLIEST_TIME = env.str("CARE_EARLIEST_TIME", default="2020-01-01T00:00:00-08:00")
+# A tablet's clock may be off (its skew is measured and corrected), but not by more than this:
+# a push whose device_time is further from the server's is refused as a whole.
+CARE_MAX_DEVICE_SKEW_DAYS = env.int("CARE_MAX_DEVICE_SKEW_DAYS", default=366)
 CARE_ACK_TIMEOUT_SECONDS = env.int("CARE_ACK_TIMEOUT_SECONDS", default=30)
 # A closed month, quarter or year is published this many days after its last day (Seattle time),
 # so records a tablet kept while offline are in it; its figures are then kept as first published.
@@ -319,9 +325,7 @@ GEOCODER_TIMEOUT_SECONDS = env.float("GEOCODER_TIMEOUT_SECONDS", default=3)
 # Map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; unset, the map draws the pilot
 # area and beats on a plain background and needs no network.
 MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
-MAP_TILE_ATTRIBUTION = env.str(
-    "MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors"
-)
+MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
 
 # Web hardening (docs/security.md). These headers cost nothing over plain HTTP, so the demo sends
 # them too; HSTS, secure cookies and the HTTPS redirect only make sense behind TLS (production).

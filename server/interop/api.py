@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,6 +15,7 @@ from server.dispatch.models import Incident
 from server.errors import CareFieldError, InvalidInput, NotFound
 from server.interop.eido_out import incident_eido
 from server.interop.services import CREATED, ingest
+from server.parsers import parse_json
 
 
 class TooLarge(CareFieldError):
@@ -42,10 +42,10 @@ class EidoInboundView(APIView):
         if len(body) > limit:
             raise _too_large(limit)
         try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            document = parse_json(body)
+        except ParseError as exc:
             raise InvalidInput(
-                f"The body is not JSON: {exc}.", fields={"/": ["Not a JSON document."]}
+                f"The body is not JSON: {exc.detail}", fields={"/": ["Not a JSON document."]}
             ) from exc
         result = ingest(client=request.auth, document=document)
         incident = result.incident
