@@ -244,7 +244,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Request limits (docs/security.md): a body over this many bytes answers 413, JSON nested deeper
-# than this many arrays/objects answers 400. A tablet's push batch stays far below both.
+# than this many arrays/objects answers 400. A tablet's push batch stays far below both. The
+# body limit is applied before the body is kept: by HAProxy (deploy/haproxy.cfg.in), inside
+# Daphne (deploy/serve.py) and at the ASGI edge (server/edge.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("CARE_MAX_BODY_BYTES", default=2_621_440)
 CARE_MAX_JSON_DEPTH = env.int("CARE_MAX_JSON_DEPTH", default=32)
 
@@ -280,8 +282,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit trail
 AXES_VERBOSE = False
-# Behind the production proxy, Daphne runs with --proxy-headers so REMOTE_ADDR is the client's.
+# The client's address is REMOTE_ADDR and nothing else: server/edge.py sets it from the proxy's
+# X-Forwarded-For only when the connection comes from the proxy (CARE_TRUSTED_PROXIES).
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 SILENCED_SYSTEM_CHECKS = ["axes.W002"]
+# Addresses or networks of the proxy in front (deploy/haproxy.cfg.in); only connections from
+# them may say, in X-Forwarded-For and X-Forwarded-Proto, who the client is and whether it came
+# over TLS. Empty (the default, and `make run`): nobody may.
+CARE_TRUSTED_PROXIES = env.list("CARE_TRUSTED_PROXIES", default=[])
 CARE_SKEW_FLAG_SECONDS = env.int("CARE_SKEW_FLAG_SECONDS", default=120)
 # How far a recorded time may run ahead of the server, or before the record it follows (two
 # tablets of one unit never agree to the second). Further is refused on every door.
