@@ -263,12 +263,16 @@ CARE_DISPATCH_MODEL = env.str("CARE_DISPATCH_MODEL", default="911_led")
 CARE_HOTLINE_NAME = env.str("CARE_HOTLINE_NAME", default="988 Suicide & Crisis Lifeline")
 CARE_TOKEN_TTL_HOURS = env.int("CARE_TOKEN_TTL_HOURS", default=24 * 14)
 # Failed sign-ins (every login path) that lock, and for how long (server/accounts/lockout.py):
-# a username from one client address; a username from anywhere (slower); one client address
-# across usernames (spraying).
+# a username from one client address; a username from anywhere, counted over the last
+# CARE_LOCKOUT_USERNAME_MINUTES, which backs off (BACKOFF_SECONDS for the first lock, doubling per
+# further failure, at most MAX_MINUTES; a tablet with a valid device token is not held by it);
+# one client address across usernames (spraying).
 CARE_LOCKOUT_FAILURES = env.int("CARE_LOCKOUT_FAILURES", default=5)
 CARE_LOCKOUT_MINUTES = env.int("CARE_LOCKOUT_MINUTES", default=10)
 CARE_LOCKOUT_USERNAME_FAILURES = env.int("CARE_LOCKOUT_USERNAME_FAILURES", default=20)
 CARE_LOCKOUT_USERNAME_MINUTES = env.int("CARE_LOCKOUT_USERNAME_MINUTES", default=60)
+CARE_LOCKOUT_USERNAME_BACKOFF_SECONDS = env.int("CARE_LOCKOUT_USERNAME_BACKOFF_SECONDS", default=30)
+CARE_LOCKOUT_USERNAME_MAX_MINUTES = env.int("CARE_LOCKOUT_USERNAME_MAX_MINUTES", default=5)
 CARE_LOCKOUT_ADDRESS_FAILURES = env.int("CARE_LOCKOUT_ADDRESS_FAILURES", default=20)
 CARE_LOCKOUT_ADDRESS_MINUTES = env.int("CARE_LOCKOUT_ADDRESS_MINUTES", default=10)
 # django-axes records the failures; the rules above decide (CareLockoutHandler). Axes' own
