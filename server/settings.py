@@ -129,6 +129,12 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Request counts of the rate limits (server/throttles.py): set it to a Redis URL in production so
+# every process counts together; by default each process counts in its own memory.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttles": env.cache_url("CARE_THROTTLE_CACHE_URL", default="locmemcache://care-throttles"),
+}
 # Two deployments (or two test runs) on one Redis must not share feed groups.
 CHANNEL_LAYER_PREFIX = env.str("CHANNEL_LAYER_PREFIX", default="asgi")
 # Which channels_redis layer carries the feed (docs/deployment.md, figures in docs/benchmarks.md):
@@ -221,6 +227,18 @@ REST_FRAMEWORK = {
     # drf-spectacular's, adding each operation's documented refusals (server/openapi.py).
     "DEFAULT_SCHEMA_CLASS": "server.openapi.CareFieldSchema",
     "EXCEPTION_HANDLER": "server.errors.api_exception_handler",
+    # A view naming a `throttle_scope` is counted per person and per device (server/throttles.py).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "server.throttles.PerPersonThrottle",
+        "server.throttles.PerDeviceThrottle",
+    ],
+    # A tablet reports its position every few seconds at most; an address search is typed.
+    "DEFAULT_THROTTLE_RATES": {
+        "position.device": env.str("CARE_THROTTLE_POSITION_DEVICE", default="30/min"),
+        "position.user": env.str("CARE_THROTTLE_POSITION_USER", default="60/min"),
+        "geocode.device": env.str("CARE_THROTTLE_GEOCODE_DEVICE", default="30/min"),
+        "geocode.user": env.str("CARE_THROTTLE_GEOCODE_USER", default="30/min"),
+    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 if DEBUG:
