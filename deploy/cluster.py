@@ -127,6 +127,9 @@ class Cluster:
     def env_for(self, member: Member) -> dict[str, str]:
         env = {**os.environ, "CARE_PROCESS_ROLE": member.role if member.role != "worker" else "all"}
         env.setdefault("CARE_TRUSTED_PROXIES", PROXY_ADDRESS)
+        # Every process counts the rate limits in the same place (server/throttles.py).
+        if env.get("REDIS_URL"):
+            env.setdefault("CARE_THROTTLE_CACHE_URL", env["REDIS_URL"])
         # Each process keeps its own PostgreSQL pool: keep the sum under max_connections.
         pools = {"socket": self.args.socket_pool, "api": self.args.api_pool}
         pool = pools.get(member.role, 2)
