@@ -310,7 +310,8 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 # Addresses or networks of the proxy in front (deploy/haproxy.cfg.in); only connections from
 # them may say, in X-Forwarded-For and X-Forwarded-Proto, who the client is and whether it came
-# over TLS. Empty (the default, and `make run`): nobody may.
+# over TLS. Empty (the default, and `make run`): nobody may. Production behind a TLS proxy must
+# set it (deploy/cluster.py does), or every request looks like plain HTTP and is redirected.
 CARE_TRUSTED_PROXIES = env.list("CARE_TRUSTED_PROXIES", default=[])
 CARE_SKEW_FLAG_SECONDS = env.int("CARE_SKEW_FLAG_SECONDS", default=120)
 # How far a recorded time may run ahead of the server, or before the record it follows (two
