@@ -36,7 +36,7 @@ run: demo-data ## Set up and serve the demo with Daphne on http://127.0.0.1:8000
 	@echo "  sign in as dispatcher, care1..care4, officer1, officer2, coordinator or admin;"
 	@echo "  every demo password is 'care-demo'"
 	@echo ""
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) server.asgi:application
+	$(PY) deploy/serve.py -b $(HOST) -p $(PORT) server.asgi:application
 
 test: install ## Run the whole test suite (PostgreSQL/Redis tests run when DATABASE_URL/REDIS_URL are set)
 	$(PY) -m pytest -q

@@ -39,6 +39,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = Path(__file__).with_name("haproxy.cfg.in")
+SERVE = Path(__file__).with_name("serve.py")  # Daphne with the body limit inside it
+# The balancer's address as the processes see it: the only peer whose X-Forwarded-* they believe.
+PROXY_ADDRESS = "127.0.0.1"
+# The request body limit, as the app's DATA_UPLOAD_MAX_MEMORY_SIZE (server/settings.py).
+MAX_BODY_BYTES = int(os.environ.get("CARE_MAX_BODY_BYTES", "2621440"))
 RESTART_DELAY_SECONDS = 1.0
 
 
@@ -86,9 +91,11 @@ def server_command(server: str, fd: int, app: str) -> list[str]:
         return [
             sys.executable, "-m", "uvicorn", "--fd", str(fd), "--loop", "uvloop",
             "--http", "httptools", "--ws", "websockets", "--lifespan", "off",
-            "--no-access-log", "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1", app,
+            "--no-access-log", "--proxy-headers", "--forwarded-allow-ips", PROXY_ADDRESS, app,
         ]  # fmt: skip
-    return [sys.executable, "-m", "daphne", "--fd", str(fd), "--proxy-headers", app]
+    # No --proxy-headers: Daphne would believe any peer's X-Forwarded-For. The app believes only
+    # the balancer's (server/edge.py, CARE_TRUSTED_PROXIES).
+    return [sys.executable, str(SERVE), "--fd", str(fd), app]
 
 
 class Cluster:
@@ -119,6 +126,10 @@ class Cluster:
 
     def env_for(self, member: Member) -> dict[str, str]:
         env = {**os.environ, "CARE_PROCESS_ROLE": member.role if member.role != "worker" else "all"}
+        env.setdefault("CARE_TRUSTED_PROXIES", PROXY_ADDRESS)
+        # Every process counts the rate limits in the same place (server/throttles.py).
+        if env.get("REDIS_URL"):
+            env.setdefault("CARE_THROTTLE_CACHE_URL", env["REDIS_URL"])
         # Each process keeps its own PostgreSQL pool: keep the sum under max_connections.
         pools = {"socket": self.args.socket_pool, "api": self.args.api_pool}
         pool = pools.get(member.role, 2)
@@ -150,6 +161,7 @@ class Cluster:
             front_bind=f"fd@{self.front.fileno()}",
             socket_servers=server_lines(sockets),
             api_servers=server_lines(apis),
+            max_body=MAX_BODY_BYTES,
         )
         path = self.work / "haproxy.cfg"
         path.write_text(config)

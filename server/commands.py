@@ -129,6 +129,36 @@ def clock_tolerance() -> datetime.timedelta:
     return datetime.timedelta(seconds=settings.CARE_CLOCK_TOLERANCE_SECONDS)
 
 
+def earliest_time() -> datetime.datetime:
+    """The configured epoch (`CARE_EARLIEST_TIME`, the program's start): no record is older."""
+    value = settings.CARE_EARLIEST_TIME
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    return value
+
+
+def check_time_bounds(value: datetime.datetime, *, field_name: str) -> None:
+    """Refuse a time without an offset, before the epoch, or ahead of the server's clock by more
+    than the tolerance. Year 1 or 9999 (the edges of what Python can hold, where any sum
+    overflows) is a clear refusal here rather than an OverflowError further on."""
+    if timezone.is_naive(value):
+        raise InvalidInput(
+            f"{field_name} needs a time zone offset.",
+            fields={field_name: ["Give the time with its offset, e.g. 2026-11-20T14:05:00-08:00."]},
+        )
+    earliest = earliest_time()
+    if value < earliest:
+        raise InvalidInput(
+            f"{field_name} is before the program's records begin.",
+            fields={field_name: [f"This time is before {earliest.isoformat()}."]},
+        )
+    if value > timezone.now() + clock_tolerance():
+        raise InvalidInput(
+            f"{field_name} is in the future.",
+            fields={field_name: ["This time is in the future."]},
+        )
+
+
 def check_time(
     value: datetime.datetime,
     *,
@@ -136,23 +166,14 @@ def check_time(
     not_before: datetime.datetime | None = None,
     after_what: str = "",
 ) -> None:
-    """Refuse a time in the future (beyond the tolerance) or before the record it follows.
+    """Refuse a time outside the bounds (above) or before the record it follows.
 
     Public figures (medians, police time freed) are computed from these times: one wrong year
     is a wrong number on the dashboard."""
     if value is None:
         return
-    if timezone.is_naive(value):
-        raise InvalidInput(
-            f"{field_name} needs a time zone offset.",
-            fields={field_name: ["Give the time with its offset, e.g. 2026-11-20T14:05:00-08:00."]},
-        )
+    check_time_bounds(value, field_name=field_name)
     tolerance = clock_tolerance()
-    if value > timezone.now() + tolerance:
-        raise InvalidInput(
-            f"{field_name} is in the future.",
-            fields={field_name: ["This time is in the future."]},
-        )
     if not_before is not None and value < not_before - tolerance:
         raise InvalidInput(
             f"{field_name} is before {after_what}.",

@@ -164,6 +164,14 @@ def api_exception_handler(exc: Exception, context: dict):
     if isinstance(exc, drf.ValidationError):
         fields = _flatten(exc.detail)
         response.data = {"code": "invalid", "detail": summarize_fields(fields), "fields": fields}
+    elif isinstance(exc, drf.Throttled):
+        wait = max(1, int(exc.wait or 1))
+        response.data = {
+            "code": "throttled",
+            "detail": f"Too many of these requests in a short time; try again in {wait} s.",
+            "fields": {},
+            "retry_after": wait,
+        }
     elif isinstance(exc, drf.ParseError):
         response.data = {
             "code": "malformed",

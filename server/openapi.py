@@ -61,6 +61,11 @@ class CareFieldSchema(AutoSchema):
                 "The body is over the size limit (`too_large`); JSON nested past the depth "
                 "limit answers 400 `malformed`."
             )
+        if getattr(self.view, "throttle_scope", None):
+            found["429"] = (
+                "Too many of these requests in a short time (`throttled`, with Retry-After), "
+                "per person and per device."
+            )
         found["503"] = (
             "The database was out of reach for a moment (`database_unavailable`, with "
             "Retry-After): try again."

@@ -1,13 +1,18 @@
-"""The API's JSON parser: DRF's, with a nesting limit.
+"""The one JSON parser of every door: DRF's, with a nesting limit.
 
 Python's parser recurses once per level, so a body nested a thousand deep exhausts the stack
 (RecursionError, which DRF doesn't catch: a 500). No request the API takes nests deeper than a
 handful of levels; anything past `MAX_JSON_DEPTH` is refused as malformed before it is parsed.
+
+Every view parses through it: DRF's default parser (`BoundedJSONParser`), the FHIR views' media
+types (`FhirJsonParser`, `JsonPatchParser`, `MergePatchParser`) and a view that reads its body
+itself (the CAD's EIDO door) through `parse_json`.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 from django.conf import settings
@@ -42,6 +47,29 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
+def check_depth(text: str) -> None:
+    """`ParseError` (400 `malformed`) when the text nests deeper than the limit."""
+    limit = max_json_depth()
+    if nesting_depth(text) > limit:
+        raise ParseError(f"JSON nested too deep: at most {limit} levels of arrays and objects.")
+
+
+def parse_json(raw: bytes, encoding: str = "utf-8") -> Any:
+    """A body a view reads itself, parsed as the parsers below parse theirs: not text, not
+    JSON or nested too deep is a `ParseError`."""
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"The body is not {encoding} text.") from exc
+    check_depth(text)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ParseError(f"JSON parse error - {exc}") from exc
+    except RecursionError as exc:  # only reachable with a lower interpreter stack limit
+        raise ParseError("JSON nested too deep.") from exc
+
+
 class BoundedJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
         raw = stream.read() if stream is not None else b""
@@ -50,10 +78,20 @@ class BoundedJSONParser(JSONParser):
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
             raise ParseError(f"The body is not {encoding} text.") from exc
-        limit = max_json_depth()
-        if nesting_depth(text) > limit:
-            raise ParseError(f"JSON nested too deep: at most {limit} levels of arrays and objects.")
+        check_depth(text)
         try:
             return super().parse(io.BytesIO(raw), media_type, parser_context)
         except RecursionError as exc:  # only reachable with a lower interpreter stack limit
-            raise ParseError(f"JSON nested too deep: at most {limit} levels.") from exc
+            raise ParseError("JSON nested too deep.") from exc
+
+
+class FhirJsonParser(BoundedJSONParser):
+    media_type = "application/fhir+json"
+
+
+class JsonPatchParser(BoundedJSONParser):
+    media_type = "application/json-patch+json"
+
+
+class MergePatchParser(BoundedJSONParser):
+    media_type = "application/merge-patch+json"

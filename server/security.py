@@ -28,6 +28,10 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 # carry a person's name, a location or a clinical record, and no browser or proxy may store it.
 API_PREFIX = "/api/v1/"
 CACHEABLE_API_PATHS = ("/api/v1/metrics", "/api/v1/schema/", API_DOCS_PATH)
+# The consoles' pages and their data (the board and its fragment, calls, the map's state, the
+# referral queue and its pages) and the console token: calls, locations, people and a token,
+# none of it for a browser's or a proxy's cache either.
+CONSOLE_PREFIXES = ("/dispatch/", "/coordinator/")
 
 
 def too_large() -> JsonResponse:
@@ -59,7 +63,8 @@ class RequestLimitsMiddleware(MiddlewareMixin):
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         path = request.path
-        if path.startswith(API_PREFIX) and not path.startswith(CACHEABLE_API_PATHS):
+        private_api = path.startswith(API_PREFIX) and not path.startswith(CACHEABLE_API_PATHS)
+        if private_api or path.startswith(CONSOLE_PREFIXES):
             response.headers["Cache-Control"] = "no-store"
         return response
 

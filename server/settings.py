@@ -130,6 +130,12 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# Request counts of the rate limits (server/throttles.py): set it to a Redis URL in production so
+# every process counts together; by default each process counts in its own memory.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttles": env.cache_url("CARE_THROTTLE_CACHE_URL", default="locmemcache://care-throttles"),
+}
 # Two deployments (or two test runs) on one Redis must not share feed groups.
 CHANNEL_LAYER_PREFIX = env.str("CHANNEL_LAYER_PREFIX", default="asgi")
 # Which channels_redis layer carries the feed (docs/deployment.md, figures in docs/benchmarks.md):
@@ -222,6 +228,18 @@ REST_FRAMEWORK = {
     # drf-spectacular's, adding each operation's documented refusals (server/openapi.py).
     "DEFAULT_SCHEMA_CLASS": "server.openapi.CareFieldSchema",
     "EXCEPTION_HANDLER": "server.errors.api_exception_handler",
+    # A view naming a `throttle_scope` is counted per person and per device (server/throttles.py).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "server.throttles.PerPersonThrottle",
+        "server.throttles.PerDeviceThrottle",
+    ],
+    # A tablet reports its position every few seconds at most; an address search is typed.
+    "DEFAULT_THROTTLE_RATES": {
+        "position.device": env.str("CARE_THROTTLE_POSITION_DEVICE", default="30/min"),
+        "position.user": env.str("CARE_THROTTLE_POSITION_USER", default="60/min"),
+        "geocode.device": env.str("CARE_THROTTLE_GEOCODE_DEVICE", default="30/min"),
+        "geocode.user": env.str("CARE_THROTTLE_GEOCODE_USER", default="30/min"),
+    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 if DEBUG:
@@ -245,7 +263,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Request limits (docs/security.md): a body over this many bytes answers 413, JSON nested deeper
-# than this many arrays/objects answers 400. A tablet's push batch stays far below both.
+# than this many arrays/objects answers 400. A tablet's push batch stays far below both. The
+# body limit is applied before the body is kept: by HAProxy (deploy/haproxy.cfg.in), inside
+# Daphne (deploy/serve.py) and at the ASGI edge (server/edge.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("CARE_MAX_BODY_BYTES", default=2_621_440)
 CARE_MAX_JSON_DEPTH = env.int("CARE_MAX_JSON_DEPTH", default=32)
 
@@ -262,12 +282,16 @@ CARE_DISPATCH_MODEL = env.str("CARE_DISPATCH_MODEL", default="911_led")
 CARE_HOTLINE_NAME = env.str("CARE_HOTLINE_NAME", default="988 Suicide & Crisis Lifeline")
 CARE_TOKEN_TTL_HOURS = env.int("CARE_TOKEN_TTL_HOURS", default=24 * 14)
 # Failed sign-ins (every login path) that lock, and for how long (server/accounts/lockout.py):
-# a username from one client address; a username from anywhere (slower); one client address
-# across usernames (spraying).
+# a username from one client address; a username from anywhere, counted over the last
+# CARE_LOCKOUT_USERNAME_MINUTES, which backs off (BACKOFF_SECONDS for the first lock, doubling per
+# further failure, at most MAX_MINUTES; a tablet with a valid device token is not held by it);
+# one client address across usernames (spraying).
 CARE_LOCKOUT_FAILURES = env.int("CARE_LOCKOUT_FAILURES", default=5)
 CARE_LOCKOUT_MINUTES = env.int("CARE_LOCKOUT_MINUTES", default=10)
 CARE_LOCKOUT_USERNAME_FAILURES = env.int("CARE_LOCKOUT_USERNAME_FAILURES", default=20)
 CARE_LOCKOUT_USERNAME_MINUTES = env.int("CARE_LOCKOUT_USERNAME_MINUTES", default=60)
+CARE_LOCKOUT_USERNAME_BACKOFF_SECONDS = env.int("CARE_LOCKOUT_USERNAME_BACKOFF_SECONDS", default=30)
+CARE_LOCKOUT_USERNAME_MAX_MINUTES = env.int("CARE_LOCKOUT_USERNAME_MAX_MINUTES", default=5)
 CARE_LOCKOUT_ADDRESS_FAILURES = env.int("CARE_LOCKOUT_ADDRESS_FAILURES", default=20)
 CARE_LOCKOUT_ADDRESS_MINUTES = env.int("CARE_LOCKOUT_ADDRESS_MINUTES", default=10)
 # django-axes records the failures; the rules above decide (CareLockoutHandler). Axes' own
@@ -281,12 +305,25 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit trail
 AXES_VERBOSE = False
-# Behind the production proxy, Daphne runs with --proxy-headers so REMOTE_ADDR is the client's.
+# The client's address is REMOTE_ADDR and nothing else: server/edge.py sets it from the proxy's
+# X-Forwarded-For only when the connection comes from the proxy (CARE_TRUSTED_PROXIES).
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 SILENCED_SYSTEM_CHECKS = ["axes.W002"]
+# Addresses or networks of the proxy in front (deploy/haproxy.cfg.in); only connections from
+# them may say, in X-Forwarded-For and X-Forwarded-Proto, who the client is and whether it came
+# over TLS. Empty (the default, and `make run`): nobody may. Production behind a TLS proxy must
+# set it (deploy/cluster.py does), or every request looks like plain HTTP and is redirected.
+CARE_TRUSTED_PROXIES = env.list("CARE_TRUSTED_PROXIES", default=[])
 CARE_SKEW_FLAG_SECONDS = env.int("CARE_SKEW_FLAG_SECONDS", default=120)
 # How far a recorded time may run ahead of the server, or before the record it follows (two
 # tablets of one unit never agree to the second). Further is refused on every door.
 CARE_CLOCK_TOLERANCE_SECONDS = env.int("CARE_CLOCK_TOLERANCE_SECONDS", default=120)
+# No recorded time is older than this (the program's records begin here): an emergency, a fix, a
+# duty status or a CAD's call start dated year 1 is refused on every door (server/commands.py).
+CARE_EARLIEST_TIME = env.str("CARE_EARLIEST_TIME", default="2020-01-01T00:00:00-08:00")
+# A tablet's clock may be off (its skew is measured and corrected), but not by more than this:
+# a push whose device_time is further from the server's is refused as a whole.
+CARE_MAX_DEVICE_SKEW_DAYS = env.int("CARE_MAX_DEVICE_SKEW_DAYS", default=366)
 CARE_ACK_TIMEOUT_SECONDS = env.int("CARE_ACK_TIMEOUT_SECONDS", default=30)
 # A closed month, quarter or year is published this many days after its last day (Seattle time),
 # so records a tablet kept while offline are in it; its figures are then kept as first published.
@@ -320,9 +357,7 @@ GEOCODER_TIMEOUT_SECONDS = env.float("GEOCODER_TIMEOUT_SECONDS", default=3)
 # Map tiles, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; unset, the map draws the pilot
 # area and beats on a plain background and needs no network.
 MAP_TILE_URL = env.str("MAP_TILE_URL", default="")
-MAP_TILE_ATTRIBUTION = env.str(
-    "MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors"
-)
+MAP_TILE_ATTRIBUTION = env.str("MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
 
 # Web hardening (docs/security.md). These headers cost nothing over plain HTTP, so the demo sends
 # them too; HSTS, secure cookies and the HTTPS redirect only make sense behind TLS (production).

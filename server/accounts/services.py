@@ -43,8 +43,10 @@ LOCKED_OUT = "auth.locked_out"
 UNLOCKED = "auth.unlocked"
 
 
-def locked_until(*, username: str, address: str | None = None) -> datetime.datetime | None:
-    return lockout.locked_until(username=username, address=address)
+def locked_until(
+    *, username: str, address: str | None = None, known_device: bool = False
+) -> datetime.datetime | None:
+    return lockout.locked_until(username=username, address=address, known_device=known_device)
 
 
 def lockout_message(until: datetime.datetime) -> str:
@@ -56,9 +58,11 @@ def lockout_message(until: datetime.datetime) -> str:
     )
 
 
-def locked_out(*, username: str, address: str | None = None) -> LockedOut | None:
+def locked_out(
+    *, username: str, address: str | None = None, known_device: bool = False
+) -> LockedOut | None:
     """The error to answer with while the username is locked from this address, or None."""
-    until = locked_until(username=username, address=address)
+    until = locked_until(username=username, address=address, known_device=known_device)
     if until is None:
         return None
     return LockedOut(lockout_message(until), locked_until=until.isoformat())
@@ -138,7 +142,12 @@ def issue_device_token(
     if user is None or not user.is_active:
         # The failure that trips the lock already answers as a lockout: the person learns it now.
         address = lockout.client_address(request)
-        locked = locked_out(username=username, address=address) if request is not None else None
+        known = lockout.presents_known_device(request)
+        locked = (
+            locked_out(username=username, address=address, known_device=known)
+            if request is not None
+            else None
+        )
         raise locked or BadCredentials("Wrong username or password.")
     with transaction.atomic():
         if request is not None:  # as a console sign-in does (AXES_RESET_ON_SUCCESS)

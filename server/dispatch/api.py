@@ -22,8 +22,6 @@ DISPATCH_ROLES = selectors.DISPATCH_ROLES
 POSITION_READERS = (Role.DISPATCHER, Role.ADMIN)
 
 
-
-
 class UnitListView(APIView):
     roles = {"GET": (Role.DISPATCHER, Role.ADMIN, *FIELD_ROLES)}
 
@@ -40,6 +38,7 @@ class UnitListView(APIView):
 
 class UnitPositionView(APIView):
     roles = {"POST": FIELD_ROLES}
+    throttle_scope = "position"  # per person and per device (server/throttles.py)
 
     @extend_schema(
         request=commands.PositionSerializer,
@@ -96,6 +95,7 @@ class LocateView(APIView):
 
 class GeocodeView(APIView):
     roles = {"GET": (Role.DISPATCHER, Role.ADMIN)}
+    throttle_scope = "geocode"  # per person and per device (server/throttles.py)
 
     @extend_schema(
         parameters=[OpenApiParameter("q", str, required=True)],

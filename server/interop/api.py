@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,6 +17,7 @@ from server.dispatch.models import Incident
 from server.errors import CareFieldError, InvalidInput, NotFound
 from server.interop.eido_out import incident_eido, incident_for_eido_id
 from server.interop.services import CREATED, ingest
+from server.parsers import parse_json
 
 
 class TooLarge(CareFieldError):
@@ -44,10 +44,10 @@ class EidoInboundView(APIView):
         if len(body) > limit:
             raise _too_large(limit)
         try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            document = parse_json(body)
+        except ParseError as exc:
             raise InvalidInput(
-                f"The body is not JSON: {exc}.", fields={"/": ["Not a JSON document."]}
+                f"The body is not JSON: {exc.detail}", fields={"/": ["Not a JSON document."]}
             ) from exc
         result = ingest(client=request.auth, document=document)
         incident = result.incident

@@ -12,7 +12,6 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -22,6 +21,12 @@ from server.accounts.permissions import PARTNER_KEY
 from server.errors import InvalidInput
 from server.interop import fhir
 from server.openapi import ErrorSerializer
+from server.parsers import (
+    BoundedJSONParser,
+    FhirJsonParser,
+    JsonPatchParser,
+    MergePatchParser,
+)
 
 READERS = (Role.COORDINATOR, Role.ADMIN, PARTNER_KEY)
 # A machine interface: keys and device tokens, never a browser session (no CSRF surface).
@@ -45,19 +50,7 @@ IF_MATCH = OpenApiParameter(
 )
 
 
-class FhirJsonParser(JSONParser):
-    media_type = "application/fhir+json"
-
-
-class JsonPatchParser(JSONParser):
-    media_type = "application/json-patch+json"
-
-
-class MergePatchParser(JSONParser):
-    media_type = "application/merge-patch+json"
-
-
-PARSERS = [JSONParser, FhirJsonParser, JsonPatchParser, MergePatchParser]
+PARSERS = [BoundedJSONParser, FhirJsonParser, JsonPatchParser, MergePatchParser]
 
 
 class FhirView(APIView):

@@ -3,16 +3,23 @@
 One row per CARE encounter, with nothing that names or points back to a person, a responder or a
 record: no names or initials, no notes or narratives, no addresses or coordinates, no record ids,
 CAD numbers or usernames. Place is the police beat, time is the week, age is a band worked out from
-the birth year. Rows whose combination of week, beat, age band and call type is shared by fewer
-than `K` rows are generalised one column at a time (age band, then call type, then beat, then
-week, each written as "suppressed"); rows still in a cell under `K` are left out.
+the birth year, priority and the minutes of a response are bands.
+
+A dispatch-side insider holds every call's week, beat, call type, priority, what was sent and its
+exact times, and could join on them (exact minutes and priority once matched 900 of 911 rows to a
+single call, and with it naloxone, disposition and referral outcome). So every one of those, and
+the age band, is a quasi-identifier: rows whose combination is shared by fewer than `K` calls are
+generalised one column at a time (the response minutes, priority, what was sent, age band, call
+type, beat, then week, each written as "suppressed"); rows still in a cell under `K` calls are
+left out. Every row shown is then indistinguishable among at least `K` calls on every field that
+insider holds.
 """
 
 from __future__ import annotations
 
 import datetime
 import io
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +34,32 @@ from server.csv_output import writer
 
 K = 11  # the program's smallest published cell (as on the public dashboard)
 SUPPRESSED = "suppressed"
-QUASI_IDENTIFIERS = ("age_band", "call_type", "beat", "week")  # generalised in this order
+# Generalised in this order: the finest and least needed first.
+QUASI_IDENTIFIERS = (
+    "minutes_on_scene",
+    "minutes_dispatch_to_scene",
+    "priority",
+    "response_sent",
+    "age_band",
+    "call_type",
+    "beat",
+    "week",
+)
+# (lowest, highest or None, label): whole minutes fall in exactly one band.
+DISPATCH_TO_SCENE_BANDS = (
+    (0, 9, "0-9"),
+    (10, 19, "10-19"),
+    (20, 29, "20-29"),
+    (30, None, "30 and over"),
+)
+ON_SCENE_BANDS = (
+    (0, 29, "0-29"),
+    (30, 59, "30-59"),
+    (60, 119, "60-119"),
+    (120, None, "120 and over"),
+)
+PRIORITY_BANDS = ((1, 2, "1-2"), (3, None, "3 and lower"))
+CALL = "_call"  # the incident a row came from: counted for cells, never written out
 AGE_BANDS = (
     (0, 17, "under 18"),
     (18, 24, "18-24"),
@@ -54,15 +86,23 @@ DICTIONARY: dict[str, tuple[pa.DataType, str]] = {
     ),
     "beat": (pa.string(), "SPD beat of the call, or 'unknown', or 'suppressed'."),
     "call_type": (pa.string(), "SPD CAD initial call type, or 'suppressed'."),
-    "priority": (pa.int16(), "CAD priority (1 highest)."),
-    "response_sent": (pa.string(), "What was sent: dual (CARE and SPD) or care_only."),
+    "priority": (
+        pa.string(),
+        "CAD priority band: '1-2' (most urgent) or '3 and lower', or 'suppressed'.",
+    ),
+    "response_sent": (
+        pa.string(),
+        "What was sent: dual (CARE and SPD) or care_only, or 'suppressed'.",
+    ),
     "minutes_dispatch_to_scene": (
-        pa.int32(),
-        "Whole minutes from dispatch to the CARE unit on scene; empty if never on scene.",
+        pa.string(),
+        "Whole minutes from dispatch to the CARE unit on scene, as a band (0-9, 10-19, 20-29, "
+        "30 and over); 'never' if never on scene, or 'suppressed'.",
     ),
     "minutes_on_scene": (
-        pa.int32(),
-        "Whole minutes from on scene to cleared; empty if not cleared.",
+        pa.string(),
+        "Whole minutes from on scene to cleared, as a band (0-29, 30-59, 60-119, 120 and over); "
+        "'never' if not cleared, or 'suppressed'.",
     ),
     "age_band": (
         pa.string(),
@@ -140,6 +180,15 @@ def _minutes(start: datetime.datetime | None, end: datetime.datetime | None) -> 
     return int((end - start).total_seconds() // 60)
 
 
+def band(value: int | None, bands: tuple, missing: str = "never") -> str:
+    if value is None:
+        return missing
+    for low, high, label in bands:
+        if value >= low and (high is None or value <= high):
+            return label
+    return missing
+
+
 def _row(encounter: Encounter) -> dict[str, Any]:
     assignment = encounter.assignment
     incident = assignment.incident
@@ -149,13 +198,18 @@ def _row(encounter: Encounter) -> dict[str, Any]:
     statuses = {referral.status for referral in referrals}
     services = list(encounter.services.all())
     return {
+        CALL: incident.pk,
         "week": (started.date() - datetime.timedelta(days=started.weekday())).isoformat(),
         "beat": incident.beat or "unknown",
         "call_type": incident.call_type.code,
-        "priority": incident.priority,
+        "priority": band(incident.priority, PRIORITY_BANDS, missing="unknown"),
         "response_sent": incident.response,
-        "minutes_dispatch_to_scene": _minutes(assignment.dispatched_at, assignment.on_scene_at),
-        "minutes_on_scene": _minutes(assignment.on_scene_at, assignment.cleared_at),
+        "minutes_dispatch_to_scene": band(
+            _minutes(assignment.dispatched_at, assignment.on_scene_at), DISPATCH_TO_SCENE_BANDS
+        ),
+        "minutes_on_scene": band(
+            _minutes(assignment.on_scene_at, assignment.cleared_at), ON_SCENE_BANDS
+        ),
         "age_band": age_band(encounter.client_birth_year, started.year),
         "people_contacted": encounter.people_contacted,
         "disposition": encounter.disposition.code if encounter.disposition_id else "",
@@ -173,9 +227,16 @@ def _row(encounter: Encounter) -> dict[str, Any]:
     }
 
 
+def _cell(row: dict[str, Any]) -> tuple:
+    return tuple(row[name] for name in QUASI_IDENTIFIERS)
+
+
 def _small_cells(rows: list[dict[str, Any]]) -> set[tuple]:
-    counts = Counter(tuple(row[name] for name in QUASI_IDENTIFIERS) for row in rows)
-    return {cell for cell, count in counts.items() if count < K}
+    """Cells shared by fewer than K calls (two encounters of one call are one call)."""
+    calls: dict[tuple, set] = defaultdict(set)
+    for row in rows:
+        calls[_cell(row)].add(row[CALL])
+    return {cell for cell, members in calls.items() if len(members) < K}
 
 
 def suppress(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
@@ -183,12 +244,14 @@ def suppress(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     for name in QUASI_IDENTIFIERS:
         small = _small_cells(rows)
         if not small:
-            return rows, 0
+            break
         for row in rows:
-            if tuple(row[q] for q in QUASI_IDENTIFIERS) in small:
+            if _cell(row) in small:
                 row[name] = SUPPRESSED
     small = _small_cells(rows)
-    kept = [row for row in rows if tuple(row[q] for q in QUASI_IDENTIFIERS) not in small]
+    kept = [row for row in rows if _cell(row) not in small]
+    for row in kept:
+        del row[CALL]
     return kept, len(rows) - len(kept)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
+from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -12,6 +15,7 @@ from rest_framework.views import APIView
 
 from server.accounts.authentication import request_device
 from server.accounts.permissions import ALL_ROLES
+from server.commands import earliest_time
 from server.errors import Forbidden
 from server.feed.retention import refuse_expired
 from server.feed.services import events_after, parse_cursors
@@ -68,6 +72,17 @@ class PushSerializer(serializers.Serializer):
     mutations = serializers.ListField(
         child=serializers.DictField(), allow_empty=True, max_length=MAX_BATCH
     )
+
+    def validate_device_time(self, value: datetime.datetime) -> datetime.datetime:
+        # The skew is measured and corrected, but a clock years off (or at the calendar's edge,
+        # where sums overflow) says nothing a mutation's time can be translated by.
+        limit = datetime.timedelta(days=settings.CARE_MAX_DEVICE_SKEW_DAYS)
+        if value < earliest_time() or value > timezone.now() + limit:
+            raise serializers.ValidationError(
+                "The tablet's clock reads "
+                f"{value.isoformat()}: set its date and time, then send again."
+            )
+        return value
 
     def validate_mutations(self, value: list[dict]) -> list[dict]:
         # A mutation is answered by its id; one without a usable id can't be answered at all.

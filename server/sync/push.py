@@ -42,7 +42,7 @@ from server.accounts.permissions import role_of
 from server.accounts.policies import FIELD, SUPERVISORS
 from server.accounts.services import record_clock_skew
 from server.care import commands as care_commands
-from server.commands import Command
+from server.commands import Command, earliest_time
 from server.dispatch import commands as dispatch_commands
 from server.dispatch import presenters as dispatch_presenters
 from server.dispatch.models import Assignment, AssignmentStatus
@@ -95,8 +95,13 @@ class BatchClock:
 
     def server_time(self, device_time: datetime.datetime) -> datetime.datetime:
         """A time by a clock known to be off (beyond the flag limit), as the server's clock
-        would have read it; a clock within the limit is taken at its word."""
-        if abs(self.skew.total_seconds()) > settings.CARE_SKEW_FLAG_SECONDS:
+        would have read it; a clock within the limit is taken at its word. A time before the
+        program's epoch is passed on as sent, for the command to refuse (moving year 1 back by
+        the skew would fall off the calendar)."""
+        if (
+            abs(self.skew.total_seconds()) > settings.CARE_SKEW_FLAG_SECONDS
+            and device_time >= earliest_time()
+        ):
             return device_time - self.skew
         return device_time
 

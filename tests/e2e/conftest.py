@@ -133,8 +133,7 @@ class ServedSystem:
             proc = subprocess.Popen(
                 [
                     sys.executable,
-                    "-m",
-                    "daphne",
+                    "deploy/serve.py",  # Daphne as production starts it (body limit inside)
                     "--fd",
                     str(listener.fileno()),
                     "server.asgi:application",

@@ -196,6 +196,14 @@
     icon.title = unitTooltip(entry);
   }
 
+  // Leaflet puts a string tooltip in as HTML; the CAD's address, call type and number, and a
+  // unit's call sign, are text from outside, so they go in as a text node.
+  function asText(text) {
+    var span = document.createElement("span");
+    span.textContent = text;
+    return span;
+  }
+
   function unitIcon(unit) {
     var kind = unit.kind === "care" ? "care" : "spd";
     var span = document.createElement("span");
@@ -208,7 +216,8 @@
     var wrap = document.createElement("div");
     wrap.appendChild(span);
     wrap.appendChild(label);
-    return L.divIcon({ className: "unit-marker", html: wrap.innerHTML, iconSize: [26, 26],
+    // The element itself, never its markup: Leaflet would parse a string as HTML.
+    return L.divIcon({ className: "unit-marker", html: wrap, iconSize: [26, 26],
                        iconAnchor: [13, 13] });
   }
 
@@ -240,7 +249,7 @@
     if (!entry) {
       entry = { unit: unit, marker: L.marker(where, { icon: unitIcon(unit), keyboard: true,
                                                       bubblingMouseEvents: false }) };
-      entry.marker.bindTooltip(function () { return unitTooltip(entry); });
+      entry.marker.bindTooltip(function () { return asText(unitTooltip(entry)); });
       entry.marker.on("click", function () { showUnit(entry); });
       entry.marker.addTo(map);
       unitMarkers[unit.id] = entry;
@@ -260,8 +269,8 @@
         radius: 8, weight: 2, color: "#111", fillOpacity: 0.9, bubblingMouseEvents: false,
         className: "call-marker state-" + c.state + " call-" + c.id
       });
-      marker.bindTooltip(c.cad_number + " · " + c.call_type + " · " + c.address + " · " +
-                         STATE_LABEL[c.state]);
+      marker.bindTooltip(asText(c.cad_number + " · " + c.call_type + " · " + c.address + " · " +
+                                STATE_LABEL[c.state]));
       marker.on("click", function () { window.location.href = "/dispatch/calls/" + c.id + "/"; });
       calls.addLayer(marker);
     });

@@ -206,12 +206,12 @@ def test_the_csv_and_parquet_hold_the_same_rows_and_the_outcomes(people, crowd):
     from_csv = list(csv.DictReader(io.StringIO(extract.csv())))
     assert len(parquet) == len(from_csv) == len(extract.rows) == K
     row = parquet[0]
-    assert row["minutes_dispatch_to_scene"] == 15
-    assert row["minutes_on_scene"] == 40
+    assert row["minutes_dispatch_to_scene"] == "10-19"  # 15 minutes, as a band
+    assert row["minutes_on_scene"] == "30-59"  # 40 minutes
     assert row["naloxone_administrations"] == 1
     assert row["naloxone_improved"] is True
     assert row["referral_best_status"] == "connected"
-    assert from_csv[0]["minutes_on_scene"] == "40"
+    assert from_csv[0]["minutes_on_scene"] == "30-59"
 
 
 def test_every_column_is_in_the_dictionary(people, crowd):
