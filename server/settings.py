@@ -242,6 +242,10 @@ CARE_SSO_GROUP_ROLES = env.str("CARE_SSO_GROUP_ROLES", default="")
 # sign-in page says so.
 CARE_MFA_REQUIRED = env.bool("CARE_MFA_REQUIRED", default=not DEBUG)
 OTP_TOTP_ISSUER = env.str("CARE_MFA_ISSUER", default="CARE Field")
+# Wrong codes count toward the sign-in lockout (CARE_LOCKOUT_*) like wrong passwords; django-otp's
+# own per-device back-off would be a second, differently-timed lock on top of it.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 # A tablet gets a device token only once a supervisor's one-time code enrolled it.
 CARE_TABLET_ENROLMENT_REQUIRED = env.bool("CARE_TABLET_ENROLMENT_REQUIRED", default=not DEBUG)
 CARE_ENROLMENT_CODE_MINUTES = env.int("CARE_ENROLMENT_CODE_MINUTES", default=10)

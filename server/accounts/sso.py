@@ -243,3 +243,11 @@ def end_session_url(request: HttpRequest) -> str | None:
     if request.session.get("oidc_id_token"):
         query["id_token_hint"] = request.session["oidc_id_token"]
     return f"{endpoint}?{urlencode(query)}"
+
+
+def landing_page(user: User) -> str:
+    """Each role lands on its own console; anyone else on the home page."""
+    role = Role.ADMIN if user.is_superuser else user.role
+    return {Role.DISPATCHER: "/dispatch/", Role.COORDINATOR: "/coordinator/"}.get(
+        role, "/admin/" if role == Role.ADMIN else "/"
+    )

@@ -101,12 +101,4 @@ class SsoCallbackView(oidc_views.OIDCAuthenticationCallbackView):
         super().login_success()
         begin_session(self.request, signed_in_by="idp")
         next_url = self.request.session.get("oidc_login_next")
-        return redirect(next_url or landing_page(self.user))
-
-
-def landing_page(user) -> str:
-    """Each role lands on its own console; anyone else on the home page."""
-    role = "admin" if user.is_superuser else user.role
-    return {"dispatcher": "/dispatch/", "coordinator": "/coordinator/", "admin": "/admin/"}.get(
-        role, "/"
-    )
+        return redirect(next_url or sso.landing_page(self.user))

@@ -7,6 +7,7 @@ Binds a free loopback port itself, makes an RS256 key and a fresh database in FO
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -45,6 +46,7 @@ def main(folder: Path) -> None:
             "IDP_DATABASE": str(folder / "idp.sqlite3"),
             "IDP_RSA_PRIVATE_KEY": rsa_private_key_pem(),
             "IDP_ISSUER": issuer,
+            "IDP_SECRET_KEY": secrets.token_urlsafe(32),
         }
     )
     import django

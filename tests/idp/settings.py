@@ -2,7 +2,7 @@
 
 import os
 
-SECRET_KEY = "test-identity-provider-only"
+SECRET_KEY = os.environ["IDP_SECRET_KEY"]  # made at each start (serve.py)
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 INSTALLED_APPS = [

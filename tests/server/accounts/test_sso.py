@@ -214,3 +214,11 @@ def test_signed_in_by_the_provider_with_a_role_each_console_answers_as_the_role_
     through_provider(browser, f"sso-{role}")
     answers = {page: browser.get(page).status_code for page in PAGES_BY_ROLE[role]}
     assert answers == PAGES_BY_ROLE[role]
+
+
+def test_a_person_signed_in_by_the_provider_is_not_asked_for_a_local_second_factor(idp, settings):
+    settings.CARE_MFA_REQUIRED = True  # the provider ran its own multi-factor check
+    idp.person("mfa-at-city", CITY_PASSWORD, ["911-dispatchers"])
+    browser = Client()
+    through_provider(browser, "mfa-at-city")
+    assert browser.get("/dispatch/").status_code == 200
