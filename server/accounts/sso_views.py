@@ -11,7 +11,7 @@ from mozilla_django_oidc import views as oidc_views
 from requests import RequestException
 
 from server.accounts import sso
-from server.accounts.session_locks import begin_session
+from server.accounts.session_locks import LOCKED, begin_session, unlock
 
 # What a refused person reads, by the reason the backend or this view recorded.
 REFUSALS = {
@@ -98,7 +98,10 @@ class SsoCallbackView(oidc_views.OIDCAuthenticationCallbackView):
         return refused_page(self.request, reason)
 
     def login_success(self) -> HttpResponse:
+        was_locked = self.request.user == self.user and self.request.session.get(LOCKED)
         super().login_success()
+        if was_locked:
+            unlock(self.request, by="idp")
         begin_session(self.request, signed_in_by="idp")
         next_url = self.request.session.get("oidc_login_next")
         return redirect(next_url or sso.landing_page(self.user))

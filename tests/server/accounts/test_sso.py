@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from server.accounts import session_locks
 from server.accounts.models import DeviceToken, Role, SsoIdentity, User
 from server.audit.models import AuditEntry
 from tests.idp.fixture import CLIENT_ID, GROUP_ROLES, ProviderBrowser, start_provider
@@ -222,3 +223,21 @@ def test_a_person_signed_in_by_the_provider_is_not_asked_for_a_local_second_fact
     browser = Client()
     through_provider(browser, "mfa-at-city")
     assert browser.get("/dispatch/").status_code == 200
+
+
+def test_a_locked_provider_session_opens_only_through_the_provider_asked_to_check_again(idp):
+    idp.person("idle", CITY_PASSWORD, ["911-dispatchers"])
+    browser = Client()
+    through_provider(browser, "idle")
+    session = browser.session
+    session[session_locks.ACTIVE_AT] -= 31 * 60
+    session.save()
+    assert browser.get("/dispatch/")["Location"].startswith("/login/unlock/")
+    assert browser.post("/login/unlock/", {"password": CITY_PASSWORD}).status_code == 200
+    assert browser.get("/dispatch/").status_code == 302  # a password opens nothing here
+    start = browser.get("/login/sso/?again=1&next=/dispatch/")
+    assert parse_qs(urlsplit(start["Location"]).query)["prompt"] == ["login"]
+    back = ProviderBrowser().sign_in(start["Location"], "idle", CITY_PASSWORD)
+    assert browser.get(urlsplit(back).path + "?" + urlsplit(back).query).status_code == 302
+    assert browser.get("/dispatch/").status_code == 200
+    assert AuditEntry.objects.filter(action="auth.session_unlocked").count() == 1
