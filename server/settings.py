@@ -383,6 +383,9 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
 # Scripts and styles only from this site (server/security.py); frames never. The pages' own
 # inline <style> (the server-drawn SVG charts) is why styles allow 'unsafe-inline'; scripts don't.
 # Map tiles, when configured, are the one outside origin, and only as images.
+# Signing out of a provider's session is a form whose answer redirects to the provider's
+# end-session endpoint, and browsers hold a form's redirects to form-action too.
+_IDP_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(OIDC_ISSUER)) if OIDC_ISSUER else ""
 _TILE_ORIGIN = (
     "{0.scheme}://{0.netloc}".format(urlsplit(MAP_TILE_URL.replace("{s}", "*")))
     if MAP_TILE_URL
@@ -391,7 +394,8 @@ _TILE_ORIGIN = (
 CARE_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     f"img-src 'self' data:{' ' + _TILE_ORIGIN if _TILE_ORIGIN else ''}; connect-src 'self'; "
-    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; "
+    f"form-action 'self'{' ' + _IDP_ORIGIN if _IDP_ORIGIN else ''}; "
     "frame-ancestors 'none'"
 )
 
