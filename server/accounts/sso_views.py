@@ -82,7 +82,8 @@ class SsoCallbackView(oidc_views.OIDCAuthenticationCallbackView):
             if getattr(request, "care_sso_refusal", None) is None:
                 sso.refuse(request, reason="state", detail=str(exc)[:200])
             return refused_page(request, request.care_sso_refusal)
-        except RequestException as exc:
+        except (RequestException, ValueError, KeyError) as exc:
+            # The provider didn't answer, or answered something that isn't OpenID Connect.
             sso.refuse(request, reason="provider", detail=str(exc)[:200])
             return refused_page(request, "provider")
 

@@ -36,7 +36,6 @@ def code_from_supervisor(people) -> str:
     return code
 
 
-@pytest.mark.django_db(transaction=True)
 def test_an_enrolled_tablet_signs_in_with_the_responders_password(new_tablet, people):
     tablet = new_tablet()
     tablet.enrol(code_from_supervisor(people).lower(), "CARE-1 tablet A")  # typed as it comes
@@ -46,7 +45,6 @@ def test_an_enrolled_tablet_signs_in_with_the_responders_password(new_tablet, pe
     assert device.tablet is not None and device.tablet.name == "CARE-1 tablet A"
 
 
-@pytest.mark.django_db(transaction=True)
 def test_an_unenrolled_tablet_is_told_why_its_sign_in_is_refused(new_tablet, people):
     tablet = new_tablet()
     with pytest.raises(ApiError) as refused:
@@ -56,7 +54,6 @@ def test_an_unenrolled_tablet_is_told_why_its_sign_in_is_refused(new_tablet, peo
     assert not tablet.signed_in
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_code_used_by_one_tablet_enrols_no_second(new_tablet, people):
     code = code_from_supervisor(people)
     new_tablet().enrol(code, "first")

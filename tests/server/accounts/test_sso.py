@@ -241,3 +241,16 @@ def test_a_locked_provider_session_opens_only_through_the_provider_asked_to_chec
     assert browser.get(urlsplit(back).path + "?" + urlsplit(back).query).status_code == 302
     assert browser.get("/dispatch/").status_code == 200
     assert AuditEntry.objects.filter(action="auth.session_unlocked").count() == 1
+
+
+def test_a_provider_that_does_not_answer_gets_a_clear_page_not_an_error(settings, refused_url):
+    settings.OIDC_ISSUER = refused_url
+    answer = Client().get("/login/sso/")
+    assert answer.status_code == 502
+    assert b"did not answer" in answer.content
+
+
+def test_without_a_provider_configured_its_pages_are_not_served(settings):
+    settings.OIDC_ISSUER = ""
+    assert Client().get("/login/sso/").status_code == 404
+    assert b"sign-in-sso" not in Client().get("/login/").content
