@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+import uuid
 
 from django.conf import settings
 from django.db import transaction
@@ -104,7 +105,7 @@ def tablet_for_sign_in(tablet_id: str | None, secret: str | None) -> Tablet | No
 def revoke_tablet(*, actor: User | None, tablet: Tablet, reason: str) -> None:
     """The tablet can't sign in again; every sign-in made on it is revoked too (its sockets
     close and it wipes itself at its next contact)."""
-    from server.accounts.services import revoke_device
+    from server.accounts.services import revoke_device  # services imports this module
 
     with transaction.atomic():
         if tablet.revoked_at is None:
@@ -115,8 +116,6 @@ def revoke_tablet(*, actor: User | None, tablet: Tablet, reason: str) -> None:
 
 
 def _is_uuid(value: str | None) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:

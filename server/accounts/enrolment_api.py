@@ -3,6 +3,7 @@ identity, which it names at every sign-in."""
 
 from __future__ import annotations
 
+import segno
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -68,6 +69,4 @@ class EnrolView(APIView):
 
 
 def qr_svg(code: str) -> str:
-    import segno
-
     return segno.make(code, error="m").svg_data_uri(scale=6)

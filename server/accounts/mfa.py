@@ -7,6 +7,7 @@ A wrong code counts toward the lockout like a wrong password, through the same s
 
 from __future__ import annotations
 
+import base64
 import secrets
 
 import segno
@@ -61,8 +62,6 @@ def qr_svg_data_uri(device: TOTPDevice) -> str:
 
 
 def secret_base32(device: TOTPDevice) -> str:
-    import base64
-
     return base64.b32encode(device.bin_key).decode().rstrip("=")
 
 

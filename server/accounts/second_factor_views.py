@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from django.contrib.auth import authenticate, logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -33,7 +35,7 @@ def _locked_out(request: HttpRequest) -> HttpResponse | None:
 @require_http_methods(["GET", "POST"])
 def enrol(request: HttpRequest) -> HttpResponse:
     if mfa.has_second_factor(request.user):
-        return redirect(f"/login/verify/?next={_next(request)}")
+        return redirect(f"/login/verify/?next={quote(_next(request))}")
     device = mfa.start_enrolment(request.user)
     problem = ""
     if request.method == "POST":
@@ -55,7 +57,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def verify(request: HttpRequest) -> HttpResponse:
     if not mfa.has_second_factor(request.user):
-        return redirect(f"/login/enrol/?next={_next(request)}")
+        return redirect(f"/login/enrol/?next={quote(_next(request))}")
     problem = ""
     if request.method == "POST":
         if mfa.check_second_factor(request, request.POST.get("code", "")):
