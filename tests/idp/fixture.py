@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 
@@ -114,7 +115,7 @@ class ProviderBrowser:
     def sign_in(self, authorize_url: str, username: str, password: str) -> str:
         answer = self.session.get(authorize_url, allow_redirects=False, timeout=10)
         if answer.status_code == 302 and "/accounts/login/" in answer.headers["Location"]:
-            login_url = requests.compat.urljoin(authorize_url, answer.headers["Location"])
+            login_url = urljoin(authorize_url, answer.headers["Location"])
             page = self.session.get(login_url, timeout=10)
             answer = self.session.post(
                 login_url,
@@ -122,15 +123,14 @@ class ProviderBrowser:
                     "username": username,
                     "password": password,
                     "csrfmiddlewaretoken": self.session.cookies["idp_csrftoken"],
-                    "next": requests.compat.urlparse(login_url).query.split("next=", 1)[1]
-                    and requests.utils.unquote(login_url.split("next=", 1)[1]),
+                    "next": parse_qs(urlsplit(login_url).query)["next"][0],
                 },
                 headers={"Referer": page.url},
                 allow_redirects=False,
                 timeout=10,
             )
             answer = self.session.get(
-                requests.compat.urljoin(authorize_url, answer.headers["Location"]),
+                urljoin(authorize_url, answer.headers["Location"]),
                 allow_redirects=False,
                 timeout=10,
             )
