@@ -39,6 +39,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "rest_framework",
     "drf_spectacular",
     "channels",
@@ -61,6 +64,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Marks a session verified by its second factor (django-otp); the gate after it asks for the
+    # second factor, locks idle consoles and ends sessions past their lifetime.
+    "django_otp.middleware.OTPMiddleware",
+    "server.accounts.session_locks.SignInGate",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "server.security.ContentSecurityPolicyMiddleware",
@@ -80,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "server.accounts.context_processors.sign_in",
             ],
         },
     },
@@ -127,6 +135,8 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "server.accounts.authentication.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # The city's identity provider (OpenID Connect); answers only its own callback.
+    "server.accounts.sso.CityIdentityBackend",
 ]
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -214,6 +224,41 @@ STORAGES = {
 }
 
 LOGIN_URL = "/admin/login/"
+
+# ---- Sign-in: SSO, MFA, enrolled tablets, session locks (docs/security.md) -----------------
+# The city's OpenID Connect provider. Unset issuer: no SSO (local accounts only). The discovery
+# document at <issuer>/.well-known/openid-configuration names every endpoint and the keys.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
+OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email profile groups")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_SIGN_ALGORITHM", default="RS256")
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True  # the hint that ends the provider's session at sign-out
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT_SECONDS", default=10)
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso-callback"
+OIDC_REDIRECT_FIELD_NAME = "next"
+# Which claim carries the person's groups, and what each group makes them here, in order (the
+# first group of theirs that is listed wins): "city-group=role,other-group=role". A person none
+# of whose groups is listed gets no access.
+CARE_SSO_GROUPS_CLAIM = env.str("CARE_SSO_GROUPS_CLAIM", default="groups")
+CARE_SSO_GROUP_ROLES = env.str("CARE_SSO_GROUP_ROLES", default="")
+# A second factor (TOTP, recovery codes) for local accounts on the web sign-in and the admin.
+# On by default; the demo and the tests (DEBUG) run without it unless they set it, and the
+# sign-in page says so.
+CARE_MFA_REQUIRED = env.bool("CARE_MFA_REQUIRED", default=not DEBUG)
+OTP_TOTP_ISSUER = env.str("CARE_MFA_ISSUER", default="CARE Field")
+# Wrong codes count toward the sign-in lockout (CARE_LOCKOUT_*) like wrong passwords; django-otp's
+# own per-device back-off would be a second, differently-timed lock on top of it.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# A tablet gets a device token only once a supervisor's one-time code enrolled it.
+CARE_TABLET_ENROLMENT_REQUIRED = env.bool("CARE_TABLET_ENROLMENT_REQUIRED", default=not DEBUG)
+CARE_ENROLMENT_CODE_MINUTES = env.int("CARE_ENROLMENT_CODE_MINUTES", default=10)
+# A console session locks after this long without the person moving to a page (CJIS 5.5.5:
+# at most 30 minutes) and asks for the second factor or the provider again; 0 never locks.
+CARE_CONSOLE_IDLE_LOCK_MINUTES = env.int("CARE_CONSOLE_IDLE_LOCK_MINUTES", default=30)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -368,11 +413,15 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-# A console session lasts one shift, not Django's two weeks.
+# A console session lasts one shift, not Django's two weeks, counted from the sign-in however
+# busy the console is (server/accounts/session_locks.py).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
 # Scripts and styles only from this site (server/security.py); frames never. The pages' own
 # inline <style> (the server-drawn SVG charts) is why styles allow 'unsafe-inline'; scripts don't.
 # Map tiles, when configured, are the one outside origin, and only as images.
+# Signing out of a provider's session is a form whose answer redirects to the provider's
+# end-session endpoint, and browsers hold a form's redirects to form-action too.
+_IDP_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(OIDC_ISSUER)) if OIDC_ISSUER else ""
 _TILE_ORIGIN = (
     "{0.scheme}://{0.netloc}".format(urlsplit(MAP_TILE_URL.replace("{s}", "*")))
     if MAP_TILE_URL
@@ -381,7 +430,8 @@ _TILE_ORIGIN = (
 CARE_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     f"img-src 'self' data:{' ' + _TILE_ORIGIN if _TILE_ORIGIN else ''}; connect-src 'self'; "
-    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; "
+    f"form-action 'self'{' ' + _IDP_ORIGIN if _IDP_ORIGIN else ''}; "
     "frame-ancestors 'none'"
 )
 

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from server.accounts import api as accounts_api
+from server.accounts import enrolment_api, second_factor_views, sso_views
 from server.accounts import views as accounts_views
 from server.care import api as care_api
 from server.care import views as care_views
@@ -25,6 +26,12 @@ api_v1 = [
     path("auth/token/rotate", accounts_api.RotateTokenView.as_view(), name="auth-token-rotate"),
     path("auth/logout", accounts_api.SignOutView.as_view(), name="auth-logout"),
     path("me", accounts_api.MeView.as_view(), name="me"),
+    path("tablets/enrol", enrolment_api.EnrolView.as_view(), name="tablet-enrol"),
+    path(
+        "tablets/enrolment-codes",
+        enrolment_api.EnrolmentCodeView.as_view(),
+        name="tablet-enrolment-codes",
+    ),
     path("protocol", sync_protocol.ProtocolView.as_view(), name="protocol"),
     path("units", dispatch_api.UnitListView.as_view(), name="units"),
     path(
@@ -186,6 +193,11 @@ urlpatterns = [
     path("dashboard.csv", reports_views.dashboard_csv, name="dashboard-csv"),
     path("login/", accounts_views.SignInView.as_view(), name="login"),
     path("logout/", accounts_views.SignOutPageView.as_view(), name="logout"),
+    path("login/sso/", sso_views.SsoStartView.as_view(), name="sso-start"),
+    path("login/sso/callback/", sso_views.SsoCallbackView.as_view(), name="sso-callback"),
+    path("login/enrol/", second_factor_views.enrol, name="mfa-enrol"),
+    path("login/verify/", second_factor_views.verify, name="mfa-verify"),
+    path("login/unlock/", second_factor_views.unlock, name="session-unlock"),
     path("dispatch/", dispatch_views.board, name="dispatch-board"),
     path("dispatch/board/", dispatch_views.board_fragment, name="dispatch-board-fragment"),
     path("dispatch/map/layers.json", dispatch_views.map_layers, name="dispatch-map-layers"),

@@ -113,15 +113,27 @@ class ApiClient:
 
     # ---- the published contract ----------------------------------------------------------
 
-    def sign_in(self, username: str, password: str, device_name: str) -> dict[str, Any]:
-        """→ {token, device_id, user}; the client keeps the token for later calls."""
-        answer = self._call(
-            "POST",
-            "auth/token",
-            json={"username": username, "password": password, "device_name": device_name},
-        )
+    def sign_in(
+        self,
+        username: str,
+        password: str,
+        device_name: str,
+        *,
+        tablet: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """→ {token, device_id, user}; the client keeps the token for later calls. An enrolled
+        tablet names itself (`tablet`: its `tablet_id` and `tablet_secret`)."""
+        body = {"username": username, "password": password, "device_name": device_name}
+        if tablet:
+            body |= {"tablet_id": tablet["tablet_id"], "tablet_secret": tablet["tablet_secret"]}
+        answer = self._call("POST", "auth/token", json=body)
         self.token = answer["token"]
         return answer
+
+    def enrol(self, code: str, name: str) -> dict[str, Any]:
+        """Trade a supervisor's one-time code for this tablet's identity:
+        → {tablet_id, tablet_secret, name}."""
+        return self._call("POST", "tablets/enrol", json={"code": code, "name": name})
 
     def me(self) -> dict[str, Any]:
         return self._call("GET", "me")

@@ -50,9 +50,24 @@ class Tablet:
         self.positions = PositionReporter(self.store, position_source, on_change=self.engine.nudge)
         self.engine.revocation_check = self.feed.is_revoked
 
+    def enrol(self, code: str, name: str) -> dict:
+        """Enrol this tablet with a supervisor's one-time code; its identity is kept in the store
+        (and forgotten with everything else if the tablet is revoked)."""
+        answer = self.client.enrol(code.strip().upper(), name)
+        self.store.set_settings(
+            tablet={"tablet_id": answer["tablet_id"], "tablet_secret": answer["tablet_secret"]},
+            tablet_name=answer["name"],
+        )
+        return answer
+
+    @property
+    def enrolled(self) -> bool:
+        return self.store.get_setting("tablet") is not None
+
     def sign_in(self, username: str, password: str, device_name: str) -> dict:
         """Bind this tablet to a person's token and load what the field work needs."""
-        answer = self.client.sign_in(username, password, device_name)
+        tablet = self.store.get_setting("tablet")
+        answer = self.client.sign_in(username, password, device_name, tablet=tablet)
         self.store.set_settings(
             token=answer["token"], device_id=answer["device_id"], user=answer["user"]
         )

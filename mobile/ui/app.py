@@ -28,6 +28,7 @@ from mobile.client.undo import Offer, TapGuard, UndoShelf
 from mobile.ui.alert import NewAssignmentAlert
 from mobile.ui.assignment import AssignmentScreen
 from mobile.ui.encounter import EncounterScreen
+from mobile.ui.enrol import EnrolScreen
 from mobile.ui.inbox import InboxScreen
 from mobile.ui.lock import LockScreen
 from mobile.ui.safety_bar import SafetyBar
@@ -88,6 +89,7 @@ class CareTabletApp(App):
             SyncScreen(),
             SurveyScreen(),
             LockScreen(),
+            EnrolScreen(),
         ):
             self.screens.add_widget(screen)
         root.add_widget(self.status_bar)

@@ -1,15 +1,24 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from server.accounts import services, system_clients
+from server.accounts import enrolment, enrolment_api, mfa, services, system_clients
 from server.accounts.forms import AdminSignInForm
-from server.accounts.models import Device, DeviceToken, SystemClient, User
+from server.accounts.models import Device, DeviceToken, SsoIdentity, SystemClient, Tablet, User
 from server.errors import CareFieldError
 
 admin.site.login_form = AdminSignInForm
+admin.site.login_template = "accounts/admin_login.html"
+# Second factors are set up by their person and reset by another administrator (an audited
+# action on people), never edited as rows.
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 @admin.register(User)
@@ -30,7 +39,7 @@ class UserAdmin(DjangoUserAdmin):
     # The unit someone rides with is set by signing on (a shift, from a roster), never typed
     # here: a form that set it would open a unit's stream without a shift or an audit row.
     readonly_fields = ("unit",)
-    actions = ["unlock", "deactivate"]
+    actions = ["unlock", "deactivate", "reset_second_factor"]
 
     def save_model(self, request, obj: User, form, change: bool) -> None:
         # Names the administrator in the audit row of a changed role, unit or deactivation
@@ -49,6 +58,16 @@ class UserAdmin(DjangoUserAdmin):
         for user in people:
             services.deactivate_person(actor=request.user, user=user)
         self.message_user(request, f"Deactivated {len(people)} person(s).", messages.SUCCESS)
+
+    @admin.action(description="Reset the second factor of the selected people")
+    def reset_second_factor(self, request, queryset):
+        for user in queryset:
+            try:
+                mfa.reset_second_factor(actor=request.user, user=user)
+            except CareFieldError as exc:
+                self.message_user(request, f"{user.username}: {exc.detail}", messages.ERROR)
+                continue
+            self.message_user(request, f"{user.username} sets up a new one at next sign-in.")
 
     @admin.action(description="Unlock the selected people after failed sign-ins")
     def unlock(self, request, queryset):
@@ -179,3 +198,53 @@ def _new_keys_page(request, issued: list) -> TemplateResponse:
     response = TemplateResponse(request, "accounts/new_system_client_keys.html", context)
     patch_cache_control(response, no_store=True, private=True)
     return response
+
+
+@admin.register(SsoIdentity)
+class SsoIdentityAdmin(admin.ModelAdmin):
+    list_display = ("user", "issuer", "subject", "suspended_by_idp", "last_sign_in_at")
+    list_filter = ("suspended_by_idp",)
+    search_fields = ("user__username", "subject")
+    readonly_fields = ("user", "issuer", "subject", "groups", "suspended_by_idp", "last_sign_in_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # made by signing in through the provider
+
+
+@admin.register(Tablet)
+class TabletAdmin(admin.ModelAdmin):
+    """Enrolled tablets: make a one-time code (with its QR) to enrol one; revoke a lost one."""
+
+    list_display = ("name", "enrolled_at", "enrolled_by", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("name",)
+    readonly_fields = ("id", "name", "enrolled_at", "enrolled_by", "revoked_at")
+    actions = ["revoke"]
+
+    def get_urls(self):
+        code_page = self.admin_site.admin_view(self.enrolment_code)
+        own = path("enrolment-code/", code_page, name="accounts_tablet_enrolment_code")
+        return [own, *super().get_urls()]
+
+    def enrolment_code(self, request):
+        """POST: a new code, shown once with its QR for the tablet to scan."""
+        if request.method != "POST":
+            context = {**self.admin_site.each_context(request), "code": None}
+            return TemplateResponse(request, "accounts/enrolment_code.html", context)
+        code, made = enrolment.create_code(actor=request.user)
+        context = {
+            **self.admin_site.each_context(request),
+            "code": code,
+            "qr": enrolment_api.qr_svg(code),
+            "expires_at": made.expires_at,
+        }
+        return TemplateResponse(request, "accounts/enrolment_code.html", context)
+
+    @admin.action(description="Revoke the selected tablets (every sign-in on them ends)")
+    def revoke(self, request, queryset):
+        for tablet in queryset:
+            enrolment.revoke_tablet(actor=request.user, tablet=tablet, reason="revoked in admin")
+        self.message_user(request, f"Revoked {queryset.count()} tablet(s).", messages.SUCCESS)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a tablet enrols itself with a code

@@ -18,6 +18,9 @@ class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=256, trim_whitespace=False)
     device_name = serializers.CharField(max_length=100)
+    # An enrolled tablet names itself (required when CARE_TABLET_ENROLMENT_REQUIRED).
+    tablet_id = serializers.CharField(max_length=64, required=False)
+    tablet_secret = serializers.CharField(max_length=128, required=False, trim_whitespace=False)
 
 
 class UnitRefSerializer(serializers.Serializer):
@@ -59,6 +62,10 @@ class TokenView(APIView):
         responses={
             201: TokenSerializer,
             401: OpenApiResponse(ErrorSerializer, description="Wrong username or password."),
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="`tablet_not_enrolled` or `tablet_revoked`: not from this tablet.",
+            ),
             429: OpenApiResponse(
                 ErrorSerializer, description="Locked out after failed sign-ins, `locked_until`."
             ),

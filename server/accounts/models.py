@@ -63,6 +63,14 @@ class Device(models.Model):
         null=True, blank=True, help_text="Device clock minus server clock at its last sync."
     )
     clock_skew_flagged = models.BooleanField(default=False)
+    tablet = models.ForeignKey(
+        "Tablet",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sign_ins",
+        help_text="The enrolled tablet this sign-in was made on (none for a console).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -165,3 +173,75 @@ class SystemClient(models.Model):
     @staticmethod
     def hash(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()
+
+
+class SsoIdentity(models.Model):
+    """Who a person is at the city's identity provider: its issuer and their subject there.
+
+    A sign-in through the provider finds the person by this pair, never by a name or an email an
+    account there could claim. `suspended_by_idp` marks a person whose groups mapped to no role at
+    their last sign-in: they are deactivated until their groups map to one again.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="sso_identity")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    groups = models.JSONField(default=list, blank=True, help_text="Their groups at last sign-in.")
+    suspended_by_idp = models.BooleanField(default=False)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="one_person_per_idp_subject")
+        ]
+        verbose_name = "SSO identity"
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"
+
+
+class Tablet(models.Model):
+    """A tablet a supervisor enrolled. Only an enrolled tablet gets a device token when enrolment
+    is required; revoking it (or any sign-in made on it) ends every sign-in on it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    enrolled_at = models.DateTimeField(auto_now_add=True)
+    enrolled_by = models.ForeignKey(
+        User, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-enrolled_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def hash(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class EnrolmentCode(models.Model):
+    """A one-time code a supervisor makes for one tablet: short-lived, used once."""
+
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    tablet = models.OneToOneField(
+        Tablet, null=True, blank=True, on_delete=models.SET_NULL, related_name="enrolment_code"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"enrolment code made {self.created_at:%Y-%m-%d %H:%M}"
+
+    @staticmethod
+    def hash(code: str) -> str:
+        return hashlib.sha256(code.strip().upper().encode()).hexdigest()

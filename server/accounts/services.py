@@ -13,7 +13,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from server.accounts import lockout
+from server.accounts import enrolment, lockout
 from server.accounts.models import Device, DeviceToken, User
 from server.audit.services import record_audit
 from server.errors import CareFieldError, InvalidInput
@@ -126,7 +126,13 @@ def _new_token(device: Device, expires_at: datetime.datetime | None = None) -> s
 
 
 def issue_device_token(
-    *, username: str, password: str, device_name: str, request: HttpRequest | None = None
+    *,
+    username: str,
+    password: str,
+    device_name: str,
+    request: HttpRequest | None = None,
+    tablet_id: str | None = None,
+    tablet_secret: str | None = None,
 ) -> tuple[str, Device]:
     """Check the password, register the device, and return a new token bound to it.
 
@@ -134,10 +140,13 @@ def issue_device_token(
     the refused attempt (the login signals), so this endpoint and the web logins share one count.
     `request` is the sign-in's HTTP request: the lock rules need its client address. Only
     in-process callers (a shell, the tests' fixtures) pass none, and no lock applies to them.
+    The enrolled tablet (`tablet_id`, `tablet_secret`) is checked first, so an unenrolled or
+    revoked tablet learns nothing about the password.
     """
     device_name = (device_name or "").strip()
     if not device_name:
         raise InvalidInput("Name this device.", fields={"device_name": ["This field is required."]})
+    tablet = enrolment.tablet_for_sign_in(tablet_id, tablet_secret)
     user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:
         # The failure that trips the lock already answers as a lockout: the person learns it now.
@@ -152,7 +161,7 @@ def issue_device_token(
     with transaction.atomic():
         if request is not None:  # as a console sign-in does (AXES_RESET_ON_SUCCESS)
             axes_reset(ip=lockout.client_address(request), username=username)
-        device = Device.objects.create(user=user, name=device_name[:100])
+        device = Device.objects.create(user=user, name=device_name[:100], tablet=tablet)
         key = _new_token(device)
         record_login(user=user, channel="token", device=device)
         record_audit(
@@ -265,9 +274,17 @@ def token_device_revoked(key: str) -> bool:
     ).exists()
 
 
-def revoke_device(*, actor: User, device: Device, reason: str = "") -> Device:
+def revoke_device(
+    *, actor: User | None, device: Device, reason: str = "", with_tablet: bool = True
+) -> Device:
+    """Revoke a sign-in. Made on an enrolled tablet, the tablet goes too (a lost tablet is one
+    action), except when a person is deactivated: their tablet stays for the next responder."""
     with transaction.atomic():
         if device.revoked_at:
+            return device
+        if with_tablet and device.tablet_id is not None:
+            enrolment.revoke_tablet(actor=actor, tablet=device.tablet, reason=reason)
+            device.refresh_from_db()
             return device
         now = timezone.now()
         device.revoked_at = now
@@ -365,7 +382,9 @@ def end_access(*, user: User, before: dict, actor: User | None = None) -> None:
         devices = list(Device.objects.filter(user=user, revoked_at=None))
         if not user.is_active:
             for device in devices:
-                revoke_device(actor=actor, device=device, reason="person deactivated")
+                revoke_device(
+                    actor=actor, device=device, reason="person deactivated", with_tablet=False
+                )
             return
         DeviceToken.objects.filter(device__user=user, revoked_at=None).update(
             revoked_at=timezone.now()

@@ -7,12 +7,13 @@ from collections.abc import Callable
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
 from server.accounts.forms import ConsoleSignInForm
 from server.accounts.models import Role
 from server.accounts.permissions import role_of
+from server.accounts.sso import end_session_url
 
 
 class SignInView(auth_views.LoginView):
@@ -28,6 +29,12 @@ class SignInView(auth_views.LoginView):
 
 class SignOutPageView(auth_views.LogoutView):
     next_page = "/login/"
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # A provider's session ends at the provider too, which then sends the person back here.
+        provider_sign_out = end_session_url(request)
+        answer = super().post(request, *args, **kwargs)
+        return HttpResponseRedirect(provider_sign_out) if provider_sign_out else answer
 
 
 def console_for(*roles: str) -> Callable:

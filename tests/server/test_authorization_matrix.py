@@ -52,6 +52,8 @@ API = {
     "POST   auth/token/rotate":                                   "401   ok   ok   ok   ok   ok",
     "POST   auth/logout":                                         "401   ok   ok   ok   ok   ok",
     "GET    me":                                                  "401   ok   ok   ok   ok   ok",
+    "POST   tablets/enrol":                                       " ok   ok   ok   ok   ok   ok",
+    "POST   tablets/enrolment-codes":                             "401   no   no   no   no   ok",
     "GET    protocol":                                            "401   ok   ok   ok   ok   ok",
     "GET    units":                                               "401   ok   ok   ok   no   ok",
     "GET    incidents":                                           "401   ok   no   no   no   ok",
@@ -126,6 +128,17 @@ PAGES = {
     "POST   login/":                                              " ok   ok   ok   ok   ok   ok",
     "PUT    login/":                                              " ok   ok   ok   ok   ok   ok",
     "POST   logout/":                                             " ok   ok   ok   ok   ok   ok",
+    # No provider configured in the tests: its pages are not served (test_sso.py has the rows
+    # for people signed in through one).
+    "GET    login/sso/":                                          " no   no   no   no   no   no",
+    "GET    login/sso/callback/":                                 " no   no   no   no   no   no",
+    "GET    login/enrol/":                                        "login ok   ok   ok   ok   ok",
+    "POST   login/enrol/":                                        "login ok   ok   ok   ok   ok",
+    # Nobody here has an authenticator yet: verifying sends them to set one up, then back.
+    "GET    login/verify/":                                 "login login login login login login",
+    "POST   login/verify/":                                 "login login login login login login",
+    "GET    login/unlock/":                                       "login ok   ok   ok   ok   ok",
+    "POST   login/unlock/":                                       "login ok   ok   ok   ok   ok",
     "GET    dispatch/":                                           "login ok   no   no   no   ok",
     "POST   dispatch/":                                           "login ok   no   no   no   ok",
     "GET    dispatch/board/":                                     "login ok   no   no   no   ok",
