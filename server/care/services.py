@@ -100,7 +100,7 @@ def _check_unit_member(actor: User, assignment: Assignment, missing: NotFound) -
 
 
 def _once(key: Any, load):
-    """Read once per offline write batch (see server/sync/write_batch.py), else every time."""
+    """Read once per offline write batch (see server/feed/write_batch.py), else every time."""
     batch = open_write_batch()
     return batch.lookup(key, load) if batch is not None else load()
 

@@ -15,7 +15,7 @@ made. Device time is data, never the order.
 
 A run of new records that only accumulate (services, naloxone, referrals, surveys: the bulk of
 a long offline shift) is checked mutation by mutation exactly as above, but written in one
-transaction with one insert per table (`server/sync/write_batch.py`). If any of it can't be
+transaction with one insert per table (`server/feed/write_batch.py`). If any of it can't be
 written that way (a copy of the run committed first on another connection, a fault on our side),
 the run is rolled back whole and applied one mutation at a time instead.
 """
