@@ -22,3 +22,9 @@ EVENT_KINDS = {
     "unit.duty_status": "A unit's duty status changed (dispatch).",
     "unit.updated": "Who is signed on to a unit changed (dispatch).",
 }
+
+# A responder in trouble: these go by the feed's priority lane (never queued behind routine
+# events on a socket, re-sent until the device acks them; docs/live-feed.md).
+PRIORITY_KINDS = frozenset(
+    kind for kind in EVENT_KINDS if kind.startswith(("emergency.", "backup."))
+)
