@@ -128,15 +128,66 @@ def _authenticate(key: str):
     return user, token.device, token.pk, readable_streams(user)
 
 
+async def _token_standing(token_id: int) -> int | None:
+    """None while the token is good; else the close code its socket should get. Read afresh
+    from the database, together with the other sockets of the process asking meanwhile."""
+    return await TokenStandings.of(token_id)
+
+
 @database_sync_to_async
-def _token_standing(token_id: int) -> int | None:
-    """None while the token is good; else the close code its socket should get."""
-    token = DeviceToken.objects.select_related("device").filter(pk=token_id).first()
-    if token is None or token.device.revoked_at:
-        return CLOSE_REVOKED
-    if token.revoked_at or token.expires_at <= timezone.now():
-        return CLOSE_UNAUTHENTICATED
-    return None
+def _token_standings(token_ids: list[int]) -> dict[int, int | None]:
+    """The standing of each token, in one query: None while good, else its socket's close code
+    (a token gone from the database counts as revoked)."""
+    now = timezone.now()
+    standings: dict[int, int | None] = dict.fromkeys(token_ids, CLOSE_REVOKED)
+    for token in DeviceToken.objects.select_related("device").filter(pk__in=token_ids):
+        if token.device.revoked_at:
+            continue
+        lapsed = token.revoked_at or token.expires_at <= now
+        standings[token.pk] = CLOSE_UNAUTHENTICATED if lapsed else None
+    return standings
+
+
+class TokenStandings:
+    """The token checks of one event loop, read together: while one read is in flight, the
+    checks asked for meanwhile wait and share the next query. A thousand sockets reconnecting
+    to a restarted process asked a thousand times at once, each a turn of the one thread that
+    also replays events to them; no check is ever answered from an old read."""
+
+    _by_loop: dict[asyncio.AbstractEventLoop, TokenStandings] = {}
+
+    def __init__(self) -> None:
+        self.waiting: dict[int, list[asyncio.Future]] = {}
+        self.reader: asyncio.Task | None = None
+
+    @classmethod
+    async def of(cls, token_id: int) -> int | None:
+        loop = asyncio.get_running_loop()
+        batch = cls._by_loop.get(loop)
+        if batch is None:
+            cls._by_loop = {lp: b for lp, b in cls._by_loop.items() if not lp.is_closed()}
+            batch = cls._by_loop[loop] = cls()
+        answer = loop.create_future()
+        batch.waiting.setdefault(token_id, []).append(answer)
+        if batch.reader is None or batch.reader.done():
+            batch.reader = loop.create_task(batch._read())
+        return await answer
+
+    async def _read(self) -> None:
+        while self.waiting:
+            taken, self.waiting = self.waiting, {}
+            try:
+                standings = await _token_standings(list(taken))
+            except Exception as exc:  # each asker handles it as its own read's failure
+                for answers in taken.values():
+                    for answer in answers:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                continue
+            for token_id, answers in taken.items():
+                for answer in answers:
+                    if not answer.done():  # its socket may have closed meanwhile
+                        answer.set_result(standings[token_id])
 
 
 class SocketRefused(Exception):

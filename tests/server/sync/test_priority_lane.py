@@ -23,10 +23,10 @@ from tests.server.sync.test_consumers import (
     HANG_SECONDS,
     frames,
     fresh_layer,  # noqa: F401 - the fixture, reused
+    group_size,
     run,
     signed_in,
     token_for,
-    until,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,11 +51,15 @@ def store_unheard(stream: str, kind: str, count: int = 1) -> list[Event]:
     )
 
 
-async def ready(ws_streams: list[str]) -> None:
+async def ready(streams: list[str]) -> None:
     """Wait for the socket's hello to be over: its replay done and its priority lane open (the
-    layer lists the socket's priority channel in each stream's priority group)."""
-    groups = get_channel_layer().groups
-    await until(lambda: all(groups.get(priority_group_name(s)) for s in ws_streams))
+    layer counts a member in each stream's priority group)."""
+    layer = get_channel_layer()
+    deadline = asyncio.get_running_loop().time() + HANG_SECONDS
+    for stream in streams:
+        while not await group_size(layer, priority_group_name(stream)):
+            assert asyncio.get_running_loop().time() < deadline, "no priority lane opened"
+            await asyncio.sleep(0.02)
 
 
 async def ends(*streams: str) -> dict[str, int]:
