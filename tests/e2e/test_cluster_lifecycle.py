@@ -61,9 +61,9 @@ def test_a_cluster_without_secret_key_or_debug_answers_plain_http_requests_itsel
         )
         # 503: the API process is not up behind the balancer yet (or a busy machine's database
         # is out of connections for a moment): ask again.
-        return answer if answer.status_code != 503 else None
+        return [answer] if answer.status_code != 503 else None  # a 4xx answer is falsy
 
-    answer = wait_for("the API answers through the balancer", answered)
+    (answer,) = wait_for("the API answers through the balancer", answered)
     # Not a redirect to HTTPS: the API itself answers, and asks for a token.
     assert answer.status_code == 401, (answer.status_code, answer.headers.get("Location"))
     assert answer.json()["code"] == "not_authenticated"
