@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from server.feed.models import Event, Stream
 from server.feed.services import (
@@ -97,6 +97,10 @@ def test_a_commit_tells_the_priority_lane_before_any_routine_event_of_the_same_c
 
 
 def test_an_emergency_overtakes_the_routine_events_queued_for_a_socket(people):
+    if not isinstance(get_channel_layer(), InMemoryChannelLayer):
+        # Over Redis the layer's one reader hands each message over as it comes, and the socket
+        # drains them as fast: no queue builds for the emergency to overtake in a test.
+        pytest.skip("queues a backlog on the socket's channel: the in-memory layer only")
     token = token_for("care1")
     unit = unit_stream(people["care1"].unit_id)
 
