@@ -28,11 +28,12 @@ def newcomer_cluster(tmp_path, own_redis):
     url, drop = demo_template.copy_to(tmp_path, own_database_prefix("lifecycle"))
     env = {key: value for key, value in os.environ.items() if key not in UNSET}
     env.update(DATABASE_URL=url, REDIS_URL=own_redis.url, DJANGO_SETTINGS_MODULE="server.settings")
-    running = RunningCluster(tmp_path, env, sockets=1, api=1)
+    running = None
     try:
+        running = RunningCluster(tmp_path, env, sockets=1, api=1)
         yield running
     finally:
-        if running.process.poll() is None:
+        if running is not None and running.process.poll() is None:
             running.stop()
         drop()
 
