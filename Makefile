@@ -57,8 +57,7 @@ API ?= 2
 cluster: install ## HAProxy on 127.0.0.1:8000 before SOCKETS=2 socket + API=2 API processes and the always-on commands (DATABASE_URL=postgres://..., REDIS_URL; docs/deployment.md)
 	@test -n "$$REDIS_URL" || (echo "set REDIS_URL (and DATABASE_URL=postgres://...)"; exit 1)
 	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || (echo "install HAProxy: apt-get install -y haproxy"; exit 1)
-	$(PY) manage.py migrate --no-input -v0
-	$(PY) deploy/cluster.py --host $(HOST) --port $(PORT) --sockets $(SOCKETS) --api $(API) $(CLUSTER_ARGS)
+	$(PY) deploy/cluster.py --migrate --host $(HOST) --port $(PORT) --sockets $(SOCKETS) --api $(API) $(CLUSTER_ARGS)
 
 bench-feed: install ## Live-feed latency benchmark (PostgreSQL + Redis on 127.0.0.1; minutes)
 	$(PY) bench/feed_latency.py $(BENCH_ARGS)

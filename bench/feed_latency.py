@@ -702,7 +702,7 @@ MODE_NAMES = {
 def mode_name(mode: str) -> str:
     if mode.startswith("cluster"):
         count, server = cluster_shape(mode)
-        layer = os.environ.get("CARE_CHANNEL_LAYER", "core")
+        layer = os.environ.get("CARE_CHANNEL_LAYER", "pubsub")  # the settings' default
         return f"HAProxy, {count} {server} socket + 2 API processes, Redis {layer}"
     return MODE_NAMES[mode]
 

@@ -15,15 +15,26 @@ A process that dies is started again on the same socket (the balancer's health c
 meanwhile; its tablets reconnect to the others and replay from their cursors). SIGHUP replaces the
 socket processes one at a time, each drained first; Ctrl-C (SIGINT) or SIGTERM drains and stops
 everything. `--state FILE` keeps a JSON description (ports, pids) up to date for tools and tests.
+
+Every process it starts dies with it, however it ends: each asks the kernel for SIGKILL when this
+script dies (a parent-death signal), and each runs in a process group of its own that is killed
+whole on the way out. A `kill -9` of this script leaves nothing holding the port.
+
+On a loopback address it is the local topology (production settings on plain HTTP): an unset
+SECRET_KEY is made once and kept in var/cluster-secret-key, and SECURE_SSL_REDIRECT defaults to
+false, since nothing in front of it speaks TLS (docs/deployment.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import ipaddress
 import json
 import os
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -45,6 +56,49 @@ PROXY_ADDRESS = "127.0.0.1"
 # The request body limit, as the app's DATA_UPLOAD_MAX_MEMORY_SIZE (server/settings.py).
 MAX_BODY_BYTES = int(os.environ.get("CARE_MAX_BODY_BYTES", "2621440"))
 RESTART_DELAY_SECONDS = 1.0
+LOCAL_SECRET_KEY = ROOT / "var" / "cluster-secret-key"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with(parent_pid: int) -> callable:
+    """A preexec function for a child: SIGKILL it when `parent_pid` dies. The kernel sends the
+    signal when the thread that forked the child ends; should the parent be gone already (it died
+    between the fork and this call) the child ends itself."""
+
+    def preexec() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return preexec
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def local_settings(host: str, environ: dict[str, str]) -> dict[str, str]:
+    """What the processes need beyond the environment to run on this machine in production mode.
+
+    On loopback there is no TLS in front, so no redirect to HTTPS, and a newcomer need not invent
+    a key: one is made on first use and kept (sessions then survive a restart). Elsewhere the
+    environment must say both, as in any production deployment."""
+    if environ.get("DEBUG", "").lower() in ("1", "true", "yes", "on") or not is_loopback(host):
+        return {}
+    local = {"SECURE_SSL_REDIRECT": environ.get("SECURE_SSL_REDIRECT", "false")}
+    if not environ.get("SECRET_KEY"):
+        if not LOCAL_SECRET_KEY.exists():
+            LOCAL_SECRET_KEY.parent.mkdir(parents=True, exist_ok=True)
+            LOCAL_SECRET_KEY.touch(mode=0o600)
+            LOCAL_SECRET_KEY.write_text(secrets.token_urlsafe(50))
+        local["SECRET_KEY"] = LOCAL_SECRET_KEY.read_text().strip()
+    return local
 
 
 @dataclass
@@ -108,6 +162,7 @@ class Cluster:
         self.members: list[Member] = []
         self.stopping = False
         self.rolling = False
+        self.settings = local_settings(args.host, dict(os.environ))
         for i in range(1, args.sockets + 1):
             self._add_server(f"ws{i}", "socket", args.socket_server)
         for i in range(1, args.api + 1):
@@ -125,7 +180,8 @@ class Cluster:
     # ---- processes -----------------------------------------------------------------------------
 
     def env_for(self, member: Member) -> dict[str, str]:
-        env = {**os.environ, "CARE_PROCESS_ROLE": member.role if member.role != "worker" else "all"}
+        role = member.role if member.role != "worker" else "all"
+        env = {**os.environ, **self.settings, "CARE_PROCESS_ROLE": role}
         env.setdefault("CARE_TRUSTED_PROXIES", PROXY_ADDRESS)
         # Every process counts the rate limits in the same place (server/throttles.py).
         if env.get("REDIS_URL"):
@@ -148,6 +204,7 @@ class Cluster:
             stdout=member.log.open("a"),
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches this script only; it stops them in order
+            preexec_fn=die_with(os.getpid()),
         )
         member.died_at = None
         self.write_state()
@@ -256,6 +313,9 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 member.process.kill()
                 member.process.wait()
+            # Whatever the process started in its group goes with it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(member.process.pid, signal.SIGKILL)
 
     def stop(self) -> None:
         """Drain the balancer's servers, stop the app processes, then the workers and HAProxy."""
@@ -269,6 +329,12 @@ class Cluster:
             self.terminate([self.balancer], seconds=5)
         if self.args.state:
             Path(self.args.state).unlink(missing_ok=True)
+
+    def migrate(self) -> None:
+        """`manage.py migrate` with the settings the processes get."""
+        env = {**os.environ, **self.settings}
+        subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+                       cwd=ROOT, env=env, check=True)  # fmt: skip
 
     def write_state(self) -> None:
         if not self.args.state:
@@ -314,6 +380,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--state", help="write ports and pids here (JSON), kept up to date")
     p.add_argument("--work", help="folder for logs and the rendered haproxy.cfg")
+    p.add_argument("--migrate", action="store_true", help="run manage.py migrate first")
     args = p.parse_args(argv)
     if args.always_on is None:
         args.always_on = ["watch_acknowledgements"]
@@ -338,6 +405,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop_signal)
     signal.signal(signal.SIGHUP, roll_signal)
     try:
+        if args.migrate:
+            cluster.migrate()
         cluster.start()
         url = f"http://{args.host}:{cluster.front.getsockname()[1]}"
         print(f"CARE Field cluster on {url}/ ({args.sockets} socket, {args.api} API processes; "

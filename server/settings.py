@@ -193,7 +193,8 @@ elif REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer without its sweep of every channel on every send (feed.layer).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "server.feed.layer.FeedInMemoryLayer"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -24,3 +24,9 @@ EVENT_KINDS = {
     "roster.updated": "A person was put on or taken off a unit's roster (dispatch and theirs).",
     "sign_on_request.updated": "A request to ride a unit was made or answered (dispatch, theirs).",
 }
+
+# A responder in trouble: these go by the feed's priority lane (never queued behind routine
+# events on a socket, re-sent until the device acks them; docs/live-feed.md).
+PRIORITY_KINDS = frozenset(
+    kind for kind in EVENT_KINDS if kind.startswith(("emergency.", "backup."))
+)

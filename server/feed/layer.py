@@ -8,13 +8,19 @@ comes back; the feed's sockets then send what they missed from the database (the
 are the truth, the layer only says "look"). Group memberships live in the process and survive.
 
 Settings: `CARE_CHANNEL_LAYER=pubsub` (the default with `REDIS_URL`; `docs/deployment.md`).
+Without `REDIS_URL`, `FeedInMemoryLayer` below: Channels' in-memory layer without its per-send
+sweep of every channel.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from typing import Any
 
+from channels.exceptions import ChannelFull
+from channels.layers import InMemoryChannelLayer
 from channels_redis.pubsub import (
     RedisPubSubChannelLayer,
     RedisPubSubLoopLayer,
@@ -76,3 +82,44 @@ class ReconnectAwarePubSubLayer(RedisPubSubChannelLayer):
             self._layers[loop] = layer
             _wrap_close(self, loop)
         return layer
+
+
+class FeedInMemoryLayer(InMemoryChannelLayer):
+    """Channels' in-memory layer (one process: `make run`, the tests), made to scale with the
+    sockets of a broadcast rather than their square.
+
+    The parent sweeps every channel and group for expired messages on every send, receive and
+    group send, copies each message once per member, and starts a task per member of a group
+    send: at 100 sockets on one unit each event cost 100 sweeps of every channel. Here the sweep
+    runs at most once a second (a dead channel still leaves its groups when its messages expire),
+    a group send puts the message on each member's queue directly, and the message is shared:
+    the feed's messages are built once per publish and only read by the sockets."""
+
+    SWEEP_SECONDS = 1.0
+    _swept_at = 0.0
+
+    def _clean_expired(self) -> None:
+        now = time.monotonic()
+        if now - self._swept_at >= self.SWEEP_SECONDS:
+            self._swept_at = now
+            super()._clean_expired()
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_channel_name(channel)
+        self._put(channel, message)
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        assert isinstance(message, dict), "Message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        for channel in list(self.groups.get(group, ())):
+            with contextlib.suppress(ChannelFull):  # as the parent: a full channel misses it
+                self._put(channel, message)
+
+    def _put(self, channel: str, message: dict[str, Any]) -> None:
+        queue = self.channels.setdefault(channel, asyncio.Queue(maxsize=self.get_capacity(channel)))
+        try:
+            queue.put_nowait((time.time() + self.expiry, message))
+        except asyncio.QueueFull:
+            raise ChannelFull(channel) from None

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import logging
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,10 +39,21 @@ STREAM_NAME = re.compile(r"^(dispatch|directory|referrals|unit:[0-9]+|user:[0-9]
 # refuses to write a kind nobody declared, so the tablet's and the boards' list of kinds can be
 # checked against one list (GET /api/v1/protocol publishes it).
 _declared_kinds: dict[str, str] = {}
+# Kinds that go by the priority lane (a responder in trouble): published to the stream's priority
+# group before any other event of the same commit, and re-sent by the socket until acked.
+_priority_kinds: set[str] = set()
 
 
-def declare_event_kinds(kinds: dict[str, str]) -> None:
+def declare_event_kinds(kinds: dict[str, str], *, priority: Iterable[str] = ()) -> None:
     _declared_kinds.update(kinds)
+    urgent = set(priority)
+    if not urgent <= set(kinds):
+        raise ValueError(f"priority kinds not among the declared: {sorted(urgent - set(kinds))}")
+    _priority_kinds.update(urgent)
+
+
+def is_priority(kind: str) -> bool:
+    return kind in _priority_kinds
 
 
 def declared_event_kinds() -> dict[str, str]:
@@ -64,6 +76,26 @@ def user_stream(user_id: int) -> str:
 def group_name(stream: str) -> str:
     """Channel layer group names allow only [a-zA-Z0-9-_.]."""
     return "feed." + stream.replace(":", ".")
+
+
+def priority_group_name(stream: str) -> str:
+    """The stream's priority lane: each socket listens on it with a channel of its own, so an
+    emergency is not queued behind the routine events waiting on the socket's main channel."""
+    return "feed-priority." + stream.replace(":", ".")
+
+
+def feed_message(event: Event) -> dict[str, Any]:
+    """The channel-layer message for an event: the frame encoded once, here, and sent as text to
+    every socket it reaches (no socket encodes it again); stream, seq and kind beside it for the
+    socket's ordering and priority checks."""
+    frame = {"type": "event", **event.as_frame()}
+    return {
+        "type": "feed.event",
+        "stream": event.stream_id,
+        "seq": event.seq,
+        "kind": event.kind,
+        "frame": json.dumps(frame, default=str),
+    }
 
 
 @dataclass(frozen=True)
@@ -182,32 +214,32 @@ def _next_seq(stream: str, *, count: int = 1) -> int | None:
 
 
 def _push(event: Event) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(
-            group_name(event.stream_id), {"type": "feed.event", "event": event.as_frame()}
-        )
-    except Exception:  # the database has it; a device will replay it
-        logger.warning("live push failed for %s#%s", event.stream_id, event.seq, exc_info=True)
+    _push_all([event])
 
 
 def _push_all(events: list[Event]) -> None:
-    """`_push` for many: one hop to the event loop for all of them, not one each."""
+    """Tell the sockets, in one hop to the event loop: the priority lane first (emergencies and
+    backups, to their streams' priority groups), then every event to its stream's group in seq
+    order. A priority event thus goes out twice; the socket sends whichever copy comes first and
+    drops the other by its seq."""
     layer = get_channel_layer()
     if layer is None or not events:
         return
+    messages = [(event, feed_message(event)) for event in events]
+    sends = [
+        (priority_group_name(event.stream_id), message)
+        for event, message in messages
+        if is_priority(event.kind)
+    ]
+    sends += [(group_name(event.stream_id), message) for event, message in messages]
 
     async def send_all() -> None:
-        for event in events:
+        for group, message in sends:
             try:
-                await layer.group_send(
-                    group_name(event.stream_id), {"type": "feed.event", "event": event.as_frame()}
-                )
+                await layer.group_send(group, message)
             except Exception:  # the database has it; a device will replay it
                 logger.warning(
-                    "live push failed for %s#%s", event.stream_id, event.seq, exc_info=True
+                    "live push failed for %s#%s", message["stream"], message["seq"], exc_info=True
                 )
 
     async_to_sync(send_all)()

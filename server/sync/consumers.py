@@ -29,6 +29,7 @@ import logging
 import random
 import time
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -50,7 +51,7 @@ from server.feed.codes import (
     CLOSE_UNAUTHENTICATED,
 )
 from server.feed.models import Event, Stream
-from server.feed.services import device_group, group_name
+from server.feed.services import device_group, group_name, is_priority, priority_group_name
 from server.sync.access import ReadableStreams, readable_streams
 from server.sync.ack_batch import AckBatch
 
@@ -87,6 +88,29 @@ def ack_watch_seconds() -> float:
     return float(getattr(settings, "CARE_ACK_WATCH_SECONDS", 5))
 
 
+def priority_resend_seconds() -> float:
+    """How long a priority frame (an emergency, a backup) waits for the device's ack before it
+    is sent again."""
+    return float(getattr(settings, "CARE_FEED_PRIORITY_RESEND_SECONDS", 2))
+
+
+def priority_resends() -> int:
+    """How many times it is sent again at most: a device that never acks (an old client) is not
+    sent the same frame for ever; a reconnect replays it from the database anyway."""
+    return int(getattr(settings, "CARE_FEED_PRIORITY_RESENDS", 30))
+
+
+def _event_parts(message: dict) -> tuple[str, int, str, str]:
+    """(stream, seq, kind, frame text) of a `feed.event` message. The publisher encodes the frame
+    once for every socket (server.feed.services.feed_message); a message carrying the event as a
+    dict (published by an older process during a rolling deploy) is encoded here."""
+    if "frame" in message:
+        return message["stream"], message["seq"], message["kind"], message["frame"]
+    event = message["event"]
+    text = json.dumps({"type": "event", **event}, default=str)
+    return event["stream"], event["seq"], event["kind"], text
+
+
 @database_sync_to_async
 def _authenticate(key: str):
     """(user, device, token id, streams) for a live token; 'revoked' for a revoked device."""
@@ -105,15 +129,66 @@ def _authenticate(key: str):
     return user, token.device, token.pk, readable_streams(user)
 
 
+async def _token_standing(token_id: int) -> int | None:
+    """None while the token is good; else the close code its socket should get. Read afresh
+    from the database, together with the other sockets of the process asking meanwhile."""
+    return await TokenStandings.of(token_id)
+
+
 @database_sync_to_async
-def _token_standing(token_id: int) -> int | None:
-    """None while the token is good; else the close code its socket should get."""
-    token = DeviceToken.objects.select_related("device").filter(pk=token_id).first()
-    if token is None or token.device.revoked_at:
-        return CLOSE_REVOKED
-    if token.revoked_at or token.expires_at <= timezone.now():
-        return CLOSE_UNAUTHENTICATED
-    return None
+def _token_standings(token_ids: list[int]) -> dict[int, int | None]:
+    """The standing of each token, in one query: None while good, else its socket's close code
+    (a token gone from the database counts as revoked)."""
+    now = timezone.now()
+    standings: dict[int, int | None] = dict.fromkeys(token_ids, CLOSE_REVOKED)
+    for token in DeviceToken.objects.select_related("device").filter(pk__in=token_ids):
+        if token.device.revoked_at:
+            continue
+        lapsed = token.revoked_at or token.expires_at <= now
+        standings[token.pk] = CLOSE_UNAUTHENTICATED if lapsed else None
+    return standings
+
+
+class TokenStandings:
+    """The token checks of one event loop, read together: while one read is in flight, the
+    checks asked for meanwhile wait and share the next query. A thousand sockets reconnecting
+    to a restarted process asked a thousand times at once, each a turn of the one thread that
+    also replays events to them; no check is ever answered from an old read."""
+
+    _by_loop: dict[asyncio.AbstractEventLoop, TokenStandings] = {}
+
+    def __init__(self) -> None:
+        self.waiting: dict[int, list[asyncio.Future]] = {}
+        self.reader: asyncio.Task | None = None
+
+    @classmethod
+    async def of(cls, token_id: int) -> int | None:
+        loop = asyncio.get_running_loop()
+        batch = cls._by_loop.get(loop)
+        if batch is None:
+            cls._by_loop = {lp: b for lp, b in cls._by_loop.items() if not lp.is_closed()}
+            batch = cls._by_loop[loop] = cls()
+        answer = loop.create_future()
+        batch.waiting.setdefault(token_id, []).append(answer)
+        if batch.reader is None or batch.reader.done():
+            batch.reader = loop.create_task(batch._read())
+        return await answer
+
+    async def _read(self) -> None:
+        while self.waiting:
+            taken, self.waiting = self.waiting, {}
+            try:
+                standings = await _token_standings(list(taken))
+            except Exception as exc:  # each asker handles it as its own read's failure
+                for answers in taken.values():
+                    for answer in answers:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                continue
+            for token_id, answers in taken.items():
+                for answer in answers:
+                    if not answer.done():  # its socket may have closed meanwhile
+                        answer.set_result(standings[token_id])
 
 
 class SocketRefused(Exception):
@@ -236,6 +311,9 @@ class FeedConsumer(AsyncWebsocketConsumer):
     groups_joined: list[str] = []
     counted = False
     released = False
+    priority_task: asyncio.Task | None = None
+    resender: asyncio.Task | None = None
+    priority_groups: frozenset[str] = frozenset()
 
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -250,6 +328,17 @@ class FeedConsumer(AsyncWebsocketConsumer):
             await self._release()
             await send({"type": "websocket.close", "code": CLOSE_LAYER_LOST})
 
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch without its hop to the database thread before every message
+        (`aclose_old_connections`, Channels 4.2+). That hop put every frame of every socket in
+        the queue of the one thread that also runs the process's database work: at 100 sockets a
+        broadcast waited behind 100 turns of it. Every database call here goes through
+        `database_sync_to_async`, which closes stale connections itself, before and after."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         self.device = None
         self.token_id: int | None = None
@@ -260,6 +349,10 @@ class FeedConsumer(AsyncWebsocketConsumer):
         self.budget = FrameBudget(frames_per_second())
         self.warned_at = 0.0
         self.closing = False
+        # One sender per stream at a time: the priority lane and the main channel both deliver.
+        self.delivering = asyncio.Lock()
+        self.priority_channel: str | None = None
+        self.awaiting_ack: dict[tuple[str, int], list] = {}
         await self.accept()
         AckWatch.socket_opened()
         self.counted = True
@@ -285,6 +378,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
             self.heartbeat.cancel()
         if self.counted:
             AckWatch.socket_closed()
+        await self._close_priority_lane()
         for group in self.groups_joined:
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -413,6 +507,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         # Sockets start at different points of the cycle, so a thousand that reconnected
         # together (a restarted process) don't all read the database on the same beat.
         beats = random.randrange(token_check_beats())
+        await self._sync_priority_lane()
         while True:
             await asyncio.sleep(interval)
             if time.monotonic() - joined_at > group_refresh_seconds():
@@ -428,6 +523,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 await self._token_lapsed() or await self._follow_stream_changes()
             ):
                 return
+            await self._sync_priority_lane()  # a stream opened or closed since the last beat
             await self._send({"type": "ping", "server_time": timezone.now().isoformat()})
 
     async def _follow_stream_changes(self) -> bool:
@@ -469,6 +565,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
         membership may have missed meanwhile."""
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
+        await self._sync_priority_lane(refresh=True)
         for stream in list(self.sent):
             await self._replay(stream)
 
@@ -484,6 +581,7 @@ class FeedConsumer(AsyncWebsocketConsumer):
             return
         # Written by the process's ack writer, beside delivery, never in front of it.
         AckBatch.submit(self.device, stream, seq, self._refused_ack)
+        self._priority_acked(stream, seq)
 
     async def _emergency(self, frame: dict) -> None:
         """Run the emergency command; answer with the emergency or the REST door's error code.
@@ -523,23 +621,103 @@ class FeedConsumer(AsyncWebsocketConsumer):
 
     async def _replay(self, stream: str, upto: int | None = None) -> None:
         """Everything after what was sent (up to `upto`), a batch at a time, however far behind."""
+        async with self.delivering:
+            await self._replay_unlocked(stream, upto)
+
+    async def _replay_unlocked(self, stream: str, upto: int | None = None) -> None:
         while True:
             batch = await _events_after(stream, self.sent[stream], upto)
             for event in batch:
-                await self._send({"type": "event", **event})
-                self.sent[stream] = event["seq"]
+                text = json.dumps({"type": "event", **event}, default=str)
+                await self._send_event(stream, event["seq"], event["kind"], text)
             if len(batch) < REPLAY_BATCH:
                 return
 
     async def feed_event(self, message: dict) -> None:
-        event = message["event"]
-        stream, seq = event["stream"], event["seq"]
-        if stream not in self.sent or seq <= self.sent[stream]:
+        """A live event, from the main channel or the priority lane, whichever brings it first:
+        sent once, in seq order (a gap is replayed from the database first)."""
+        stream, seq, kind, text = _event_parts(message)
+        async with self.delivering:
+            if stream not in self.sent or seq <= self.sent[stream]:
+                return
+            if seq > self.sent[stream] + 1:
+                await self._replay_unlocked(stream, upto=seq - 1)
+            await self._send_event(stream, seq, kind, text)
+
+    async def _send_event(self, stream: str, seq: int, kind: str, text: str) -> None:
+        await self._send_text(text)
+        if stream in self.sent:  # not a stream the socket left while this frame went out
+            self.sent[stream] = seq
+        if is_priority(kind):
+            self._await_ack(stream, seq, text)
+
+    # ---- the priority lane: emergencies and backups ----------------------------------------
+
+    async def _sync_priority_lane(self, refresh: bool = False) -> None:
+        """Listen to the priority groups of the streams the socket reads, on a channel of its own
+        (opened on first use), so an emergency never waits behind the routine events queued on
+        the socket's main channel. `refresh` joins them all again (the layer's group expiry)."""
+        if self.closing or self.released:
             return
-        if seq > self.sent[stream] + 1:
-            await self._replay(stream, upto=seq - 1)
-        await self._send({"type": "event", **event})
-        self.sent[stream] = seq
+        if self.priority_channel is None:
+            self.priority_channel = await self.channel_layer.new_channel()
+            self.priority_task = asyncio.ensure_future(self._priority_lane())
+        wanted = frozenset(priority_group_name(stream) for stream in self.sent)
+        joining = wanted if refresh else wanted - self.priority_groups
+        leaving = self.priority_groups - wanted
+        self.priority_groups = wanted
+        for group in sorted(joining):
+            await self.channel_layer.group_add(group, self.priority_channel)
+        for group in sorted(leaving):
+            await self.channel_layer.group_discard(group, self.priority_channel)
+        if self.released:  # the socket ended while joining: leave what was just joined
+            await self._close_priority_lane()
+
+    async def _priority_lane(self) -> None:
+        try:
+            while True:
+                message = await self.channel_layer.receive(self.priority_channel)
+                if message.get("type") == "feed.event":
+                    await self.feed_event(message)
+        except (OSError, RedisError):
+            # The layer is lost; the main channel closes the socket (4503) or catches up.
+            logger.info("priority lane closed: channel layer lost", exc_info=True)
+
+    async def _close_priority_lane(self) -> None:
+        for task in (self.priority_task, self.resender):
+            if task is not None:
+                task.cancel()
+        groups, self.priority_groups = self.priority_groups, frozenset()
+        for group in groups:
+            try:
+                await self.channel_layer.group_discard(group, self.priority_channel)
+            except Exception:  # out of reach: the membership lapses by the layer's expiry
+                logger.info("could not leave %s as the socket closed", group, exc_info=True)
+
+    def _await_ack(self, stream: str, seq: int, text: str) -> None:
+        """Keep a priority frame until the device acks it (acks are cumulative per stream)."""
+        self.awaiting_ack[(stream, seq)] = [text, 0]
+        if self.resender is None or self.resender.done():
+            self.resender = asyncio.ensure_future(self._resend_until_acked())
+
+    def _priority_acked(self, stream: str, seq: int) -> None:
+        for key in [k for k in self.awaiting_ack if k[0] == stream and k[1] <= seq]:
+            del self.awaiting_ack[key]
+
+    async def _resend_until_acked(self) -> None:
+        """Send each unacked priority frame again every few seconds (the device drops a seq it
+        has and acks it again), up to `priority_resends()` times."""
+        while self.awaiting_ack and not self.closing:
+            await asyncio.sleep(priority_resend_seconds())
+            for key in sorted(self.awaiting_ack):
+                entry = self.awaiting_ack.get(key)
+                if entry is None:  # acked meanwhile
+                    continue
+                if entry[1] >= priority_resends():
+                    del self.awaiting_ack[key]
+                    continue
+                entry[1] += 1
+                await self._send_text(entry[0])
 
     async def feed_layer_restored(self, message: dict) -> None:
         """The pub/sub layer's Redis came back (server.feed.layer): what was published while it
@@ -565,7 +743,9 @@ class FeedConsumer(AsyncWebsocketConsumer):
         await self._send(frame)
 
     async def _send(self, frame: dict) -> None:
-        text = json.dumps(frame, default=str)
+        await self._send_text(json.dumps(frame, default=str))
+
+    async def _send_text(self, text: str) -> None:
         try:
             await self.send(text_data=text)
         except Exception:

@@ -47,7 +47,7 @@ def wait_for(what: str, condition, seconds: float = DEADLINE_SECONDS):
 
 
 class RunningCluster:
-    def __init__(self, tmp_path: Path, env: dict[str, str]):
+    def __init__(self, tmp_path: Path, env: dict[str, str], sockets: int = 2, api: int = 1):
         self.state_file = tmp_path / "cluster.json"
         self.output = (tmp_path / "cluster.out").open("w")
         self.process = subprocess.Popen(
@@ -57,9 +57,9 @@ class RunningCluster:
                 "--port",
                 "0",
                 "--sockets",
-                "2",
+                str(sockets),
                 "--api",
-                "1",
+                str(api),
                 "--state",
                 str(self.state_file),
                 "--work",

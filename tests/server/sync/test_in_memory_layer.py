@@ -1,0 +1,65 @@
+"""The one-process channel layer (server.feed.layer.FeedInMemoryLayer): what Channels' in-memory
+layer promises, without its sweep of every channel on every send."""
+
+from __future__ import annotations
+
+import asyncio
+
+from server.feed.layer import FeedInMemoryLayer
+from tests.server.sync.test_consumers import HANG_SECONDS, run
+
+
+async def drained(layer: FeedInMemoryLayer, channel: str) -> list[dict]:
+    out = []
+    while layer.channels.get(channel) is not None and not layer.channels[channel].empty():
+        out.append(await asyncio.wait_for(layer.receive(channel), HANG_SECONDS))
+    return out
+
+
+def test_a_group_send_reaches_every_member_once_in_order_and_no_one_else():
+    layer = FeedInMemoryLayer()
+
+    async def scenario():
+        members = [await layer.new_channel() for _ in range(3)]
+        outsider = await layer.new_channel()
+        for channel in members:
+            await layer.group_add("feed.unit.1", channel)
+        await layer.group_add("feed.unit.2", outsider)
+        for n in range(5):
+            await layer.group_send("feed.unit.1", {"type": "feed.event", "n": n})
+        for channel in members:
+            assert [m["n"] for m in await drained(layer, channel)] == [0, 1, 2, 3, 4]
+        assert await drained(layer, outsider) == []
+
+    run(scenario)
+
+
+def test_a_full_channel_misses_a_group_message_and_the_others_still_get_it():
+    layer = FeedInMemoryLayer(capacity=2)
+
+    async def scenario():
+        full, roomy = await layer.new_channel(), await layer.new_channel()
+        await layer.group_add("g", full)
+        await layer.group_add("g", roomy)
+        for n in range(2):
+            await layer.send(full, {"type": "x", "n": n})
+        await layer.group_send("g", {"type": "x", "n": 9})
+        assert [m["n"] for m in await drained(layer, full)] == [0, 1]
+        assert [m["n"] for m in await drained(layer, roomy)] == [9]
+
+    run(scenario)
+
+
+def test_a_channel_whose_messages_expire_unread_leaves_its_groups_and_a_live_one_stays():
+    layer = FeedInMemoryLayer(expiry=-1)  # every message is expired as soon as it is put
+    layer.SWEEP_SECONDS = 0
+
+    async def scenario():
+        dead, live = await layer.new_channel(), await layer.new_channel()
+        await layer.group_add("g", dead)
+        await layer.group_add("g", live)
+        await layer.send(dead, {"type": "x"})
+        await layer.group_send("g", {"type": "y"})  # sweeps first: `dead` had an expired message
+        assert set(layer.groups["g"]) == {live}
+
+    run(scenario)
