@@ -167,7 +167,8 @@ def _mutation(kind: str, call: dict, encounter: str, service: str) -> dict:
         },
         "referral.create": {"encounter": encounter, "service": service, "consent": True},
     }[kind]
-    entity = uuid.uuid4()
+    # The encounter's edit names the encounter itself; every other record is new.
+    entity = encounter if kind == "encounter.upsert" else uuid.uuid4()
     return change(kind, entity, {**data, "occurred_at": timezone.now().isoformat()})
 
 

@@ -27,7 +27,8 @@ from server.interop.conformance import EIDO_ROOT, eido_components
 
 LOCAL = "#/components/schemas/"
 # Times in a window a CAD could send today; the lower bound on times is the CAD link's own rule.
-EARLIEST = datetime.datetime(1990, 1, 1)
+# From the program's first records (CARE_EARLIEST_TIME): an older call time is refused.
+EARLIEST = datetime.datetime(2020, 1, 2)
 LATEST = datetime.datetime(2090, 1, 1)
 OFFSETS = [datetime.timezone(datetime.timedelta(minutes=m)) for m in (-480, -420, 0, 60, 330)]
 PIDF = (

@@ -23,10 +23,17 @@ def training(people) -> APIClient:
 
 def _cancelled() -> dict:
     cancel = valley_document()
-    comp = cancel["incidentComponent"][0]
+    comp = cancel["incidentComponent"]
     comp["lastUpdateTimeStamp"] = "2026-11-18T14:20:00-08:00"
-    comp["incidentStatusCommonRegistryText"] = "Cancelled"
-    comp["dispositionComponent"] = {"dispositionCommonRegistryText": "Cancelled by caller"}
+    comp["incidentStatusCommonRegistryText"] = ["Cancelled"]
+    comp["dispositionComponent"] = [
+        {
+            "$id": "disp-1",
+            "lastUpdateTimeStamp": "2026-11-18T14:20:00-08:00",
+            "updatedByAgencyReference": {"$ref": "agency-valleycom"},
+            "dispositionCommonRegistryCode": "Cancelled by caller",
+        }
+    ]
     return cancel
 
 
@@ -36,8 +43,8 @@ def _renoted() -> dict:
         {
             "$id": "note-3",
             "lastUpdateTimeStamp": "2026-11-18T14:08:00-08:00",
-            "notesDateTimeStamp": "2026-11-18T14:07:59-08:00",
-            "notesActionComment": "TRAINING NOTE",
+            "updatedByAgencyReference": {"$ref": "agency-valleycom"},
+            "notesActionComments": "TRAINING NOTE",
         }
     )
     return newer

@@ -270,7 +270,9 @@ def test_malformed_task_updates_are_refused_with_a_reason_and_change_nothing(
     referral, harbor, body
 ):
     if isinstance(body, dict) and body.get("resourceType") == "Task":
-        answer = harbor.put(f"/fhir/Task/{referral.pk}", body, format="json")
+        answer = harbor.put(
+            f"/fhir/Task/{referral.pk}", body, format="json", HTTP_IF_MATCH=_current_etag(referral)
+        )
     else:
         answer = _patch(harbor, referral, body)
     assert answer.status_code == 400, answer.content
@@ -282,7 +284,9 @@ def test_a_put_that_moves_the_task_to_another_owner_is_refused(referral, harbor)
     task = harbor.get(f"/fhir/Task/{referral.pk}").json()
     task["status"] = "accepted"
     task["owner"] = "Organization/somebody-else"
-    answer = harbor.put(f"/fhir/Task/{referral.pk}", task, format="json")
+    answer = harbor.put(
+        f"/fhir/Task/{referral.pk}", task, format="json", HTTP_IF_MATCH=_current_etag(referral)
+    )
     assert answer.status_code == 400
     assert Referral.objects.get(pk=referral.pk).status == "made"
 
@@ -396,7 +400,11 @@ def _send(door: str, client, referral, fields: dict):
     task = {k: v for k, v in task.items() if k not in ("statusReason", "output")} | fields
     round_trips(Task, task)  # what the partner PUTs is itself a Task as FHIR reads it
     answer = client.generic(
-        "PUT", f"/fhir/Task/{referral.pk}", json.dumps(task), content_type=FHIR_JSON
+        "PUT",
+        f"/fhir/Task/{referral.pk}",
+        json.dumps(task),
+        content_type=FHIR_JSON,
+        HTTP_IF_MATCH=_current_etag(referral),
     )
     return task, answer
 
