@@ -4,19 +4,48 @@ from __future__ import annotations
 
 import datetime
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.accounts.authentication import run_for_request as _run
 from server.accounts.policies import DISPATCHERS, FIELD
 from server.dispatch import commands, presenters, selectors
+from server.dispatch.models import SignOnRequestStatus
 from server.dispatch.shifts import today
 from server.errors import InvalidInput
 
 READERS = (*DISPATCHERS, *FIELD)
+
+
+class RosterEntryShape(serializers.Serializer):
+    """The answer's shape, for the schema (`presenters.roster_entry_data` makes it)."""
+
+    id = serializers.UUIDField()
+    unit = serializers.IntegerField()
+    call_sign = serializers.CharField()
+    user = serializers.IntegerField()
+    username = serializers.CharField()
+    first_day = serializers.DateField()
+    last_day = serializers.DateField()
+    note = serializers.CharField(allow_blank=True)
+    cancelled = serializers.BooleanField()
+
+
+class SignOnRequestShape(serializers.Serializer):
+    """The answer's shape, for the schema (`presenters.sign_on_request_data` makes it)."""
+
+    id = serializers.UUIDField()
+    unit = serializers.IntegerField()
+    call_sign = serializers.CharField()
+    user = serializers.IntegerField()
+    username = serializers.CharField()
+    day = serializers.DateField()
+    reason = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(choices=SignOnRequestStatus.choices)
+    requested_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
 
 
 def _day(raw: str | None) -> datetime.date:
@@ -35,13 +64,13 @@ class RosterView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("day", str, description="YYYY-MM-DD; today by default")],
-        responses=OpenApiTypes.OBJECT,
+        responses=RosterEntryShape(many=True),
     )
     def get(self, request):
         entries = selectors.visible_roster(request.user, _day(request.query_params.get("day")))
         return Response([presenters.roster_entry_data(e) for e in entries])
 
-    @extend_schema(request=commands.RosterSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=commands.RosterSerializer, responses={201: RosterEntryShape})
     def post(self, request):
         answer = _run(commands.add_to_roster, request)
         return Response(answer, status=status.HTTP_201_CREATED)
@@ -50,7 +79,7 @@ class RosterView(APIView):
 class RosterCancelView(APIView):
     roles = {"POST": commands.cancel_roster_entry.roles}
 
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=None, responses=RosterEntryShape)
     def post(self, request, entry_id):
         return Response(_run(commands.cancel_roster_entry, request, entry_id=entry_id))
 
@@ -60,7 +89,10 @@ class SignOnRequestView(APIView):
 
     roles = {"GET": READERS, "POST": commands.request_sign_on.roles}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=SignOnRequestStatus.values)],
+        responses=SignOnRequestShape(many=True),
+    )
     def get(self, request):
         requests = selectors.visible_sign_on_requests(request.user)
         wanted = request.query_params.get("status")
@@ -68,7 +100,7 @@ class SignOnRequestView(APIView):
             requests = requests.filter(status=wanted)
         return Response([presenters.sign_on_request_data(r) for r in requests[:200]])
 
-    @extend_schema(request=commands.SignOnRequestSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=commands.SignOnRequestSerializer, responses={201: SignOnRequestShape})
     def post(self, request):
         answer = _run(commands.request_sign_on, request)
         return Response(answer, status=status.HTTP_201_CREATED)
@@ -77,6 +109,6 @@ class SignOnRequestView(APIView):
 class SignOnDecisionView(APIView):
     roles = {"POST": commands.decide_sign_on_request.roles}
 
-    @extend_schema(request=commands.DecisionSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=commands.DecisionSerializer, responses=SignOnRequestShape)
     def post(self, request, request_id):
         return Response(_run(commands.decide_sign_on_request, request, request_id=request_id))
