@@ -352,9 +352,13 @@ def _naloxone(rng, at, common: dict) -> NaloxoneAdministration:
 
 
 def _referral(rng, at, refs: References, common: dict, free_text: str) -> Referral:
+    service = rng.choice(refs.services)
     return Referral(
         id=uuid.uuid4(),
-        service=rng.choice(refs.services),
+        service=service,
+        # The organization the person consented to, fixed with the consent (as the service does).
+        organization_hsds_id=service.organization_hsds_id,
+        organization_name=service.organization,
         consent=True,
         status=rng.choice(
             [ReferralStatus.CONNECTED] * 2
