@@ -14,7 +14,7 @@ from mobile.client.tablet import Tablet
 from server.accounts.models import Role, User
 from server.dispatch import services as dispatch_services
 from server.dispatch.models import Unit
-from tests.conftest import PASSWORD, call_body
+from tests.conftest import PASSWORD, SHIFTS_SINCE, call_body, put_on_shift
 
 _numbers = itertools.count(1)
 
@@ -33,9 +33,10 @@ class FieldServer:
         care = Unit.objects.create(call_sign=f"CARE-{tag}", kind="care")
         spd = Unit.objects.create(call_sign=f"SPD-{tag}", kind="spd")
         username = f"care{n}_{tag}"
-        User.objects.create_user(
+        person = User.objects.create_user(
             username=username, password=PASSWORD, role=Role.CARE_RESPONDER, unit=care
         )
+        put_on_shift(person, care, since=SHIFTS_SINCE)  # on the unit before any call of theirs
         return username, care, spd
 
     def dispatch(self, care: Unit, spd: Unit) -> dict[str, str]:

@@ -11,7 +11,7 @@ import pytest
 from mobile.client.recorder import NotAllowed, RepeatDose
 from server.accounts.models import Role, User
 from server.care.models import NaloxoneAdministration, Referral
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, SHIFTS_SINCE, put_on_shift
 
 
 @pytest.fixture
@@ -198,6 +198,7 @@ def test_care_recorded_before_scene_safe_is_kept_and_flagged_and_after_it_is_not
         role=Role.SPD_OFFICER,
         unit=spd.unit,
     )
+    put_on_shift(officer, spd.unit, since=SHIFTS_SINCE)
     for to in ("acknowledged", "en_route", "on_scene", "scene_safe"):
         dispatch_services.transition_assignment(actor=officer, assignment_id=spd.pk, to=to)
     assert tablet.engine.sync_once()

@@ -15,9 +15,10 @@ from mobile.client.api import ApiError
 from mobile.client.safety import HoldToSend, check_in_due
 from mobile.client.tablet import Tablet
 from server.accounts.models import User
-from server.dispatch.models import Assignment, CheckIn, Emergency, Shift, Unit
+from server.dispatch.models import Assignment, CheckIn, Emergency, RosterEntry, Shift, Unit
 from server.dispatch.safety import acknowledge_emergency
 from server.feed.models import Event
+from tests.conftest import SHIFTS_SINCE, put_on_shift
 from tests.e2e import conftest as e2e
 from tests.mobile.client.faults import faulty_session
 
@@ -223,8 +224,15 @@ def test_a_check_in_answered_offline_counts_at_the_tablet_s_time(crew):
     assert abs((stored.at - answered).total_seconds()) < 5
 
 
-def test_the_responder_signs_on_sets_duty_status_and_signs_off_from_the_tablet(crew):
+def test_the_responder_signs_on_sets_duty_status_and_signs_off_from_the_tablet(crew, people):
     tablet, _, _, care = crew
+    person = User.objects.get(username=tablet.store.get_setting("user")["username"])
+    # The day as a supervisor sets it up: off duty, then rostered on the unit for today.
+    Shift.objects.filter(user=person).update(ended_at=timezone.now())
+    today = timezone.localdate()
+    RosterEntry.objects.create(
+        unit=care, user=person, first_day=today, last_day=today, created_by=people["admin"]
+    )
     offered = [u["call_sign"] for u in tablet.safety.units_to_sign_on()]
     assert care.call_sign in offered
     assert all(not sign.startswith("SPD-") for sign in offered)
@@ -244,6 +252,7 @@ def test_an_officer_s_tablet_shows_a_care_team_s_emergency_until_it_ends(
     officer = User.objects.create_user(
         username=f"officer-{spd.call_sign}", password="care-demo", role="spd_officer", unit=spd
     )
+    put_on_shift(officer, spd, since=SHIFTS_SINCE)
     officer_tablet = tablet_for(officer.username)
     care_tablet = tablet_for(username)
     view = care_tablet.safety.send_emergency(unit=care.pk)
