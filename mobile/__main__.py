@@ -10,7 +10,7 @@ from pathlib import Path
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 
 
-def main() -> None:
+def command_line() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mobile", description=__doc__)
     parser.add_argument("--server", help="The CARE Field server, e.g. http://127.0.0.1:8000")
     parser.add_argument(
@@ -32,11 +32,13 @@ def main() -> None:
         "--position",
         help="Report this fixed position, LAT,LON (a desktop has no GPS; Android uses its own)",
     )
-    parser.add_argument("--driver-port", type=int, help="Test hook: accept commands on this port")
-    parser.add_argument(
-        "--driver-port-file", help="Test hook: with --driver-port 0, write the port taken here"
-    )
-    args = parser.parse_args()
+    return parser
+
+
+def open_app(argv: list[str] | None = None):
+    """The app as the command line asks for it, not yet running (`.run()` opens its window)."""
+    parser = command_line()
+    args = parser.parse_args(argv)
 
     # Read by kivy.metrics at import: every font size in the kv files is in sp, so it scales.
     os.environ["KIVY_METRICS_FONTSCALE"] = str(args.font_scale)
@@ -58,17 +60,16 @@ def main() -> None:
             parser.error(f"--position: {exc}")
     elif "ANDROID_ARGUMENT" in os.environ:  # set by python-for-android
         source = AndroidGps()
-    app = CareTabletApp(
+    return CareTabletApp(
         store_path=args.store,
         server_url=args.server,
         lock_after_minutes=args.lock_minutes,
         position_source=source,
     )
-    if args.driver_port is not None:
-        from mobile.ui.driver import Driver
 
-        Driver(app).serve(args.driver_port, args.driver_port_file)
-    app.run()
+
+def main() -> None:
+    open_app().run()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from mobile.client.announce import to_announce
 from mobile.client.lock import IdleLock
+from mobile.client.message_line import MessageLine
 from mobile.client.position import PositionSource
 from mobile.client.sync_engine import SyncState
 from mobile.client.undo import Offer, TapGuard, UndoShelf
@@ -35,7 +36,7 @@ from mobile.ui.session import TabletSession
 from mobile.ui.signin import SignInScreen
 from mobile.ui.survey import SurveyScreen
 from mobile.ui.sync import StatusBar, SyncScreen
-from mobile.ui.widgets import PAPER, layout_signature
+from mobile.ui.widgets import PAPER, layout_places
 
 Builder.load_file(str(Path(__file__).with_name("notice.kv")))
 
@@ -65,10 +66,11 @@ class CareTabletApp(App):
         self.resume_to = "inbox"  # a remembered tablet opens locked: the PIN, then the inbox
         self.sync_state: SyncState | None = None
         self.alert = NewAssignmentAlert()
+        self.line = MessageLine()
         self.tap_guard = TapGuard()
         self.tap_log: list[str] = []  # the controls that took a tap, for the test hook
+        self.refused_log: list[str] = []  # and those whose tap guard refused one
         self._undo: UndoShelf | None = None
-        self._layout: tuple = ()
         # Cold-start figures: the first screen ready for input, and the inbox first shown.
         self.ready_at: float | None = None
         self.inbox_shown_at: float | None = None
@@ -111,7 +113,8 @@ class CareTabletApp(App):
             if self.screens.current != "lock":  # unlocking returns where the responder was
                 self.resume_to = name
             name = "lock"
-        self.tell("")
+        self.line.screen_changed()
+        self.message.text = self.line.text
         self.screens.current = name
         self.refresh_soon()
         self.watch_layout()
@@ -131,18 +134,22 @@ class CareTabletApp(App):
     # ---- stable layouts: a tap lands on what it was aimed at ---------------------------------
 
     def watch_layout(self, frames: int = 3) -> None:
-        """Compare what the screen offers where, over the next frames (a rebuilt grid is laid out
-        a frame or two later); a change starts the tap guard's 300 ms."""
+        """Tell the tap guard what the screen offers where, over the next frames (a rebuilt grid
+        is laid out a frame or two later): a control that moved ignores taps for 500 ms."""
 
         def check(dt, left=frames) -> None:
-            now = layout_signature()
-            if now != self._layout:
-                self._layout = now
-                self.tap_guard.layout_changed()
+            self.tap_guard.laid_out(layout_places())
             if left > 1:
                 Clock.schedule_once(lambda dt: check(dt, left - 1), 0)
 
         Clock.schedule_once(check, 0)
+
+    def refused(self, control) -> None:
+        """A tap the guard ignored: say so, so the person looks again before tapping."""
+        self.refused_log.append(getattr(control, "stable_id", ""))
+        self.tell(
+            "That button had just moved: nothing was recorded. Look, then tap again.", error=True
+        )
 
     # ---- the lock ------------------------------------------------------------------------------
 
@@ -160,6 +167,8 @@ class CareTabletApp(App):
         3 min ago"). Store changes don't wait for it: the sync engine's listener redraws at once."""
         if self.session.signed_in and self.lock.tick():
             self.go(self.screens.current)
+        if self.line.tick():
+            self.message.text = self.line.text
         self.show_undo()
         screen = self.screens.current_screen
         if self.session.signed_in:
@@ -169,8 +178,16 @@ class CareTabletApp(App):
 
     # ---- the notice line and Undo ------------------------------------------------------------
 
-    def tell(self, message: str) -> None:
+    def tell(self, message: str, *, error: bool = False) -> None:
+        """Say it on the message line: an error stays until the person acts, a confirmation
+        long enough to read."""
+        self.line.say(message, error=error)
         self.message.text = message
+
+    def acted(self) -> None:
+        """A control took a tap: an error on the line has been seen."""
+        self.line.acted()
+        self.message.text = self.line.text
 
     @property
     def undo_shelf(self) -> UndoShelf:
@@ -189,7 +206,8 @@ class CareTabletApp(App):
         button = self.notice.ids.undo
         if offer is None and button.opacity:
             if self.message.text == button.said:
-                self.tell("")
+                self.line.screen_changed()  # the Undo's time is up: its words go once read
+                self.message.text = self.line.text
             button.said = ""
         elif offer is not None:
             button.said = offer.said

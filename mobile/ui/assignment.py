@@ -42,7 +42,12 @@ class AssignmentScreen(Screen):
     assignment_id = StringProperty("")
     shown: str = ""
 
+    opened: str = ""
+
     def on_pre_enter(self, *args) -> None:
+        if self.assignment_id != self.opened:  # another record opens at its top
+            self.ids.page.to_top()
+            self.opened = self.assignment_id
         self.shown = ""
         self.ids.note.text = ""
         self.refresh()

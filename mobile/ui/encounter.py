@@ -31,11 +31,31 @@ from mobile.ui.widgets import GREEN, GREY, BigButton, BigToggle, ConfirmSheet, T
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 
+def given_at(dose: dict) -> str:
+    """When a dose was given: the tablet's own record says `occurred_at`, the server's copy
+    `administered_at`."""
+    return dose.get("occurred_at") or dose.get("administered_at") or ""
+
+
 def naloxone_summary(doses: list[dict]) -> str:
     if not doses:
         return "Naloxone: none given yet."
-    last = clock_time(max(d.get("occurred_at") or "" for d in doses) or None)
+    last = clock_time(max(given_at(d) for d in doses) or None)
     return f"Naloxone: {len(doses)} dose{'s' if len(doses) > 1 else ''}, last at {last}."
+
+
+def dose_detail(doses: list[dict]) -> str:
+    """Which dose the route and response buttons edit, and what it holds now."""
+    if not doses:
+        return "Route and response: log a dose first."
+    ordered = sorted(doses, key=given_at)
+    latest = ordered[-1]
+    response = latest.get("response") or "unknown"
+    said = "not yet known" if response == "unknown" else response
+    return (
+        f"Editing dose {len(ordered)} of {len(ordered)} (given {clock_time(given_at(latest))}): "
+        f"{latest.get('dose_mg')} mg, {latest.get('route')}, response {said}."
+    )
 
 
 class EncounterScreen(Screen):
@@ -56,13 +76,18 @@ class EncounterScreen(Screen):
 
     def on_pre_enter(self, *args) -> None:
         try:
-            self.encounter_id = self.recorder.open_encounter(self.assignment_id)
+            encounter_id = self.recorder.open_encounter(self.assignment_id)
         except NotAllowed as exc:
             App.get_running_app().tell(str(exc))
             return
+        if encounter_id != self.encounter_id:  # another record opens at its top
+            self.ids.page.to_top()
+        self.encounter_id = encounter_id
         self.shown = ""
         self.chosen_service = ""
-        self.search_later = Clock.create_trigger(lambda dt: self.show_matches(), 0.2)
+        self.search_later = Clock.create_trigger(
+            lambda dt: self.show_matches()
+        )  # keys of one frame
         encounter = self.store.record(self.encounter_id) or {}
         self.ids.notes.text = encounter.get("notes") or ""
         self.show_matches()
@@ -117,7 +142,6 @@ class EncounterScreen(Screen):
                     stable_id=f"{field}-{choice}",
                     group=f"naloxone-{field}",
                     allow_no_selection=False,
-                    disabled=True,
                 )
                 toggle.bind(on_release=lambda _b, f=field, c=choice: self.correct(f, c))
                 grid.add_widget(toggle)
@@ -143,20 +167,17 @@ class EncounterScreen(Screen):
 
     def show_naloxone(self, doses: list[dict]) -> None:
         self.ids.naloxone_log.text = naloxone_summary(doses)
+        self.ids.naloxone_detail.text = dose_detail(doses)
         self.ids.dose_row.disabled = not doses
-        latest = (
-            max(doses, key=lambda d: d.get("occurred_at") or d.get("administered_at") or "")
-            if doses
-            else {}
-        )
+        latest = max(doses, key=given_at) if doses else {}
         if latest and (latest["id"] != self.latest_dose or not self.ids.dose_mg.focus):
             self.ids.dose_mg.text = str(latest.get("dose_mg", ""))
         if not latest:
             self.ids.dose_mg.text = ""
         self.latest_dose = latest.get("id", "")
+        # Always enabled, so nothing changes under a finger that follows "Naloxone given now".
         for toggle in self.ids.naloxone_edit.children:
             field, choice = toggle.stable_id.split("-", 1)
-            toggle.disabled = not latest
             toggle.state = "down" if latest.get(field) == choice else "normal"
 
     def show_referrals(self, referrals: list[dict]) -> None:
@@ -211,6 +232,9 @@ class EncounterScreen(Screen):
     def correct(self, field: str, value: str) -> None:
         app = App.get_running_app()
         if not self.latest_dose:
+            app.tell('No dose is recorded yet: tap "Naloxone given now" first.', error=True)
+            self.shown = ""
+            self.refresh()
             return
         try:
             app.offered(app.undo_shelf.correct_naloxone(self.latest_dose, field, value))
@@ -252,9 +276,17 @@ class EncounterScreen(Screen):
         App.get_running_app().tell("Notes saved on the tablet.")
 
     def show_matches(self) -> None:
+        """The directory's matches for the search; the same matches stay where they are (a
+        finger may be on its way to one)."""
         box = self.ids.matches
-        box.clear_widgets()
         found = matching(self.store.directory(), self.ids.search.text)
+        wanted = [f"referral-{entry['id']}" for entry in found]
+        if wanted and wanted == [getattr(w, "stable_id", "") for w in reversed(box.children)]:
+            for toggle in box.children:
+                chosen = toggle.stable_id.removeprefix("referral-") == self.chosen_service
+                toggle.state = "down" if chosen else "normal"
+            return
+        box.clear_widgets()
         now = datetime.datetime.now(datetime.UTC)
         for entry in found:
             toggle = BigToggle(

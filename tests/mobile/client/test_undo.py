@@ -95,16 +95,38 @@ def test_a_newer_choice_replaces_the_offer(shelf):
     assert recorder.store.record(encounter)["disposition"] == "referred"
 
 
-def test_a_tap_on_another_control_within_300_ms_of_a_layout_change_is_ignored():
+def test_a_control_that_moved_ignores_taps_for_half_a_second_and_one_that_stayed_takes_them():
     clock = Clock()
     guard = TapGuard(clock=clock)
-    assert guard.allows("service-a")
-    guard.layout_changed()
-    clock.now += 0.15
-    assert not guard.allows("service-b")
-    assert guard.allows("service-a")  # the same control still does what it did
-    clock.now += 0.2
-    assert guard.allows("service-b")  # a person's pace, not a bounce
+    guard.laid_out({"refer": ("Refer", 10, 500, 300), "service-a": ("A", 10, 100, 200)})
+    clock.now += 0.6
+    assert guard.allows("refer") and guard.allows("service-a")
+    # A referral list grew above: Refer moved up; a disposition appeared where Refer was.
+    guard.laid_out(
+        {
+            "refer": ("Refer", 10, 650, 300),
+            "service-a": ("A", 10, 100, 200),
+            "disposition-x": ("X", 10, 500, 300),
+        }
+    )
+    clock.now += 0.45
+    assert not guard.allows("disposition-x")
+    assert not guard.allows("refer")
+    assert guard.allows("service-a")  # it stayed where it was
+    clock.now += 0.1
+    assert guard.allows("disposition-x") and guard.allows("refer")  # a person's pace
+
+
+def test_a_control_whose_words_changed_counts_as_moved():
+    clock = Clock()
+    guard = TapGuard(clock=clock)
+    guard.laid_out({"sign-on": ("Sign on", 0, 0, 100)})
+    clock.now += 1
+    guard.laid_out({"sign-on": ("Sign off", 0, 0, 100)})
+    clock.now += 0.3
+    assert not guard.allows("sign-on")
+    clock.now += 0.3
+    assert guard.allows("sign-on")
 
 
 def test_taking_back_a_queued_naloxone_correction_queues_its_opposite_and_undo_redoes_it(shelf):

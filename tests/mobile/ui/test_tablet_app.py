@@ -59,7 +59,7 @@ class TabletApp:
         command = [
             sys.executable,
             "-m",
-            "mobile",
+            "tests.mobile.ui.with_finger",
             "--server",
             server_url,
             "--store",
@@ -208,9 +208,11 @@ class Desk:
         assert answer.status_code < 300, answer.text
         return answer.json()
 
-    def dispatch(self) -> tuple[str, str]:
+    def dispatch(self, **call) -> tuple[str, str]:
+        """A call (the demo's, or with `call`'s changes, e.g. another CAD number) dispatched to
+        CARE-1 and 2M12: their assignments' ids."""
         units = {u["call_sign"]: u["id"] for u in self.call("GET", "/api/v1/units", "dispatcher")}
-        incident = self.call("POST", "/api/v1/incidents", "dispatcher", CALL)
+        incident = self.call("POST", "/api/v1/incidents", "dispatcher", {**CALL, **call})
         made = self.call(
             "POST",
             f"/api/v1/incidents/{incident['id']}/dispatch",

@@ -1,0 +1,169 @@
+"""Issue 24's field checks, as a new CARE responder met them: the tablet in portrait under Xvfb,
+tapped by position with a person's delay (tests/mobile/ui/finger.py), against a real Daphne.
+
+Each test is one thing that went wrong under a real finger: what it now does is asserted from
+what the server holds and what the screen says, never from the code's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+from tests.mobile.ui.finger import Finger
+from tests.mobile.ui.test_emergency_hold import on_the_server
+from tests.mobile.ui.test_tablet_app import PIN, Desk, TabletApp, pytestmark  # noqa: F401
+from tests.mobile.ui.test_taps_by_position import PORTRAIT, drained, signed_in
+
+
+def on_scene(app: TabletApp, finger: Finger, desk: Desk, **call) -> str:
+    """A call dispatched to CARE-1, acknowledged, en route and on scene, tapped by position."""
+    care, _ = desk.dispatch(**call)
+    app.wait_for("the new assignment", lambda: app.shows(f"ack-{care}"))
+    finger.tap(f"ack-{care}")
+    for to in ("en_route", "on_scene"):
+        app.wait_for(f"{to} offered", lambda to=to: app.offers(f"to-{to}"))
+        finger.tap(f"to-{to}")
+    return care
+
+
+def held_encounter(desk: Desk, care: str) -> tuple[dict, dict]:
+    snapshot = desk.call("GET", "/api/v1/sync/snapshot", "care2")
+    (encounter,) = [e for e in snapshot["encounters"] if e["assignment"] == care]
+    return encounter, snapshot
+
+
+def test_a_second_tap_on_refer_half_a_second_later_never_records_a_disposition(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        care = on_scene(app, finger, desk)
+        finger.tap("open-encounter")
+        entry = desk.call("GET", "/api/v1/directory/services", "care2")[0]
+        app.type("referral-search", entry["name"][:6])
+        app.wait_for("the directory match", lambda: app.shows(f"referral-{entry['id']}"))
+        finger.tap(f"referral-{entry['id']}")
+        finger.tap("referral-consent")
+        x, y = finger.aim("refer")
+        done = finger.touch(x, y, gap=0.5)
+        # The first tap made the referral; the second, wherever it landed, recorded nothing else.
+        assert done["took"] in (["refer"], ["refer", "refer"]), done
+        drained(app)
+        encounter, snapshot = held_encounter(desk, care)
+        assert encounter["disposition"] in (None, "")
+        mine = [r for r in snapshot["referrals"] if str(r["encounter"]) == str(encounter["id"])]
+        assert [str(r["service"]) for r in mine] == [str(entry["id"])]
+    finally:
+        app.stop()
+
+
+def test_the_shift_button_reads_sign_off_once_signed_on_and_signing_off_asks_first(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        finger.tap("shift-and-status")
+        app.wait_for("the units loaded", lambda: app.shows("unit-CARE-1") or app.offers("units"))
+        finger.tap("units")
+        app.wait_for("the unit list open", lambda: app.shows("unit-CARE-1"))
+        option = app.ask(op="box", id="unit-CARE-1")
+        assert min(option["width"], option["height"]) >= 48, option  # a fingertip's size
+        finger.tap("unit-CARE-1")
+        assert app.read("sign-on")["text"] == "Sign on"
+        finger.tap("sign-on")
+        app.wait_for("signed on", lambda: app.read("sign-on")["text"] == "Sign off")
+        assert "Signed on to CARE-1" in app.read("app-message")["text"]
+        finger.tap("sign-on")  # signing off asks first: "no" leaves the unit on duty
+        app.wait_for("the question", lambda: app.shows("confirm-no"))
+        assert "CARE-1" in app.read("confirm-question")["text"]
+        finger.tap("confirm-no")
+        app.wait_for("the question closed", lambda: not app.shows("confirm-no"))
+        assert app.read("sign-on")["text"] == "Sign off"
+        assert "off duty" not in app.read("app-message")["text"]
+    finally:
+        app.stop()
+
+
+def test_a_response_tapped_200_ms_after_the_dose_is_recorded_with_the_dose_it_edits(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        care = on_scene(app, finger, desk)
+        finger.tap("open-encounter")
+        x, y = finger.aim("naloxone")
+        finger.touch(x, y)
+        x, y = finger.aim("response-worse")
+        done = app.ask(op="tap", x=x, y=y, delay=0.2)  # straight after: the row was already there
+        assert done["took"] == ["response-worse"], done
+        assert "dose 1" in app.read("naloxone-detail")["text"].lower()
+        drained(app)
+        encounter, snapshot = held_encounter(desk, care)
+        (dose,) = [n for n in snapshot["naloxones"] if str(n["encounter"]) == encounter["id"]]
+        assert dose["response"] == "worse"
+        # The summary reads the time the server keeps, never "last at never".
+        app.wait_for("the synced summary", lambda: "never" not in app.read("naloxone-log")["text"])
+        assert app.read("naloxone-log")["text"].startswith("Naloxone: 1 dose, last at ")
+    finally:
+        app.stop()
+
+
+def test_the_emergency_button_sends_over_an_open_dialog_and_a_wrong_pin_is_said_and_cleared(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        on_scene(app, finger, desk)
+        app.wait_for("clear offered", lambda: app.offers("to-cleared"))
+        finger.tap("to-cleared")
+        app.wait_for("the question", lambda: app.shows("confirm-yes"))
+        assert on_the_server(served_system)["emergencies"] == []
+        held = finger.hold("emergency")
+        assert held["fired"], held
+        app.wait_for(
+            "the emergency on the server", lambda: on_the_server(served_system)["emergencies"]
+        )
+        assert app.shows("confirm-yes")  # the question is still there, unanswered
+
+        finger.tap("confirm-no")
+        app.wait_for("the end row", lambda: app.offers("end-emergency"))
+        app.type("emergency-pin", "000000")
+        finger.tap("end-emergency")
+        said = app.read("app-message")["text"]
+        assert "PIN is not right" in said
+        assert app.read("emergency-pin")["text"] == ""
+        # Errors stay until acted on: a refresh of the screen does not take it away.
+        app.ask(op="refresh")
+        assert app.read("app-message")["text"] == said
+    finally:
+        app.stop()
+
+
+def test_a_new_encounter_opens_at_its_top_wherever_the_last_one_was_scrolled(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        first = on_scene(app, finger, desk)
+        finger.tap("open-encounter")
+        finger.aim("back-to-assignment")  # scrolled down to reach it
+        assert app.ask(op="where", id="naloxone")["hit"] != "naloxone"
+        finger.tap("back-to-assignment")
+        finger.tap("to-cleared")
+        app.wait_for("the question", lambda: app.shows("confirm-yes"))
+        finger.tap("confirm-yes")
+        app.wait_for("the call cleared", lambda: not app.offers("to-cleared"))
+        finger.tap("open-inbox")
+        second = on_scene(app, finger, desk, cad_number="2026-E2E-0002")
+        assert second != first
+        finger.tap("open-encounter")
+        assert app.ask(op="where", id="naloxone")["hit"] == "naloxone"
+    finally:
+        app.stop()
