@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 # Kivy reads sys.argv and logs to the console unless told otherwise; the app has its own options.
 os.environ.setdefault("KIVY_NO_ARGS", "1")
+
+DEFAULT_SIZE = "1280x800"
 
 
 def command_line() -> argparse.ArgumentParser:
@@ -19,7 +22,11 @@ def command_line() -> argparse.ArgumentParser:
         default=Path.home() / ".local/share/care-field/tablet.sqlite3",
         help="This tablet's local store (remembers the device and queued changes)",
     )
-    parser.add_argument("--size", default="1280x800", help="Window size, e.g. 800x1280 portrait")
+    parser.add_argument(
+        "--size",
+        help=f"Window size, WIDTHxHEIGHT (default {DEFAULT_SIZE}, landscape); a portrait tablet "
+        "or screen: 800x1280",
+    )
     parser.add_argument(
         "--font-scale", type=float, default=1.0, help="Larger text, e.g. 1.3 (touch targets grow)"
     )
@@ -44,9 +51,18 @@ def open_app(argv: list[str] | None = None):
     os.environ["KIVY_METRICS_FONTSCALE"] = str(args.font_scale)
     from kivy.config import Config
 
-    width, height = args.size.split("x")
-    Config.set("graphics", "width", width)
-    Config.set("graphics", "height", height)
+    if args.size is None:  # said, so a portrait screen isn't left cut off without a word
+        print(
+            f"CARE Field opens {DEFAULT_SIZE} (landscape); for a portrait screen start it with "
+            "--size 800x1280.",
+            file=sys.stderr,
+        )
+    try:
+        width, height = (int(side) for side in (args.size or DEFAULT_SIZE).split("x"))
+    except ValueError:
+        parser.error("--size: WIDTHxHEIGHT in pixels, e.g. 800x1280")
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
     Config.set("input", "mouse", "mouse,disable_multitouch")
 
     from mobile.client.position import AndroidGps, FixedPosition, parse_position

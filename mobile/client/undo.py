@@ -50,6 +50,11 @@ class UndoShelf:
         self._offer = Offer(said=said, revert=revert, until=self.clock() + UNDO_SECONDS)
         return self._offer
 
+    def withdraw(self) -> None:
+        """Something else was recorded since: the Undo on offer would take back an older choice
+        than the one the person just made, so it goes."""
+        self._offer = None
+
     def undo(self) -> str | None:
         """Take back the offered choice (one more queued change); its mutation id, or None when
         the offer has expired."""
@@ -88,16 +93,15 @@ class UndoShelf:
         )
 
     def refer(self, encounter_id: str, service: int | str, name: str, *, consent: bool) -> str:
-        """Make the referral; with consent it is offered for undo (a referral without consent
-        is only a record that one was offered)."""
+        """Make the referral, with consent or as a record that one was offered and declined;
+        either is offered for undo (which closes it)."""
         referral_id = self.recorder.refer(encounter_id, service, consent=consent)
-        if consent:
-            self._keep(
-                f"Referral to {name}, with consent",
-                lambda: self.recorder.update_referral(
-                    referral_id, status=REFERRAL_TAKEN_BACK, note=TAKEN_BACK_NOTE
-                ),
-            )
+        self._keep(
+            f"Referral to {name}, {'with consent' if consent else 'no consent'}",
+            lambda: self.recorder.update_referral(
+                referral_id, status=REFERRAL_TAKEN_BACK, note=TAKEN_BACK_NOTE
+            ),
+        )
         return referral_id
 
 

@@ -17,8 +17,11 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.lang import Builder
+from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
+from kivy.uix.widget import Widget
 
 from mobile.client.announce import to_announce
 from mobile.client.lock import IdleLock
@@ -49,6 +52,7 @@ class Notice(BoxLayout):
 
 class CareTabletApp(App):
     title = "CARE Field"
+    came_from = StringProperty("inbox")  # where the sync screen goes back to
 
     def __init__(
         self,
@@ -77,7 +81,8 @@ class CareTabletApp(App):
 
     def build(self):
         Window.clearcolor = PAPER
-        root = BoxLayout(orientation="vertical")
+        root = FloatLayout()
+        column = BoxLayout(orientation="vertical")
         self.status_bar = StatusBar()
         self.notice = Notice()
         self.message = self.notice.ids.message
@@ -92,11 +97,19 @@ class CareTabletApp(App):
             LockScreen(),
         ):
             self.screens.add_widget(screen)
-        root.add_widget(self.status_bar)
-        self.safety_bar = SafetyBar()  # the emergency button, on every screen
+        column.add_widget(self.status_bar)
+        # The safety bar's first row (the emergency button) has its place in the column; the
+        # rows it opens (shift, the emergency's end, the check-in) lie over the screen below,
+        # so nothing under a finger moves when they open.
+        self.safety_bar = SafetyBar(size_hint=(1, None))
+        self.bar_place = Widget(size_hint_y=None, height=0)
+        column.add_widget(self.bar_place)
+        column.add_widget(self.notice)
+        column.add_widget(self.screens)
+        root.add_widget(column)
         root.add_widget(self.safety_bar)
-        root.add_widget(self.notice)
-        root.add_widget(self.screens)
+        self.bar_place.bind(pos=self.place_safety_bar, size=self.place_safety_bar)
+        self.safety_bar.bind(height=self.place_safety_bar, first_row=self.place_safety_bar)
         self.refresh_soon = Clock.create_trigger(lambda dt: self.refresh(), 0.1)
         Clock.schedule_interval(lambda dt: self.tick(), 1.0)
         Window.bind(on_touch_down=self.touched, on_key_down=self.touched)
@@ -104,10 +117,16 @@ class CareTabletApp(App):
         self.go("inbox" if self.session.signed_in else "signin")
         return root
 
+    def place_safety_bar(self, *_args) -> None:
+        self.bar_place.height = self.safety_bar.first_row
+        self.safety_bar.top = self.bar_place.top
+
     # ---- navigation --------------------------------------------------------------------------
 
     def go(self, name: str) -> None:
         if name in SIGNED_IN_SCREENS and not self.session.signed_in:
+            if self.screens.current == "signin":  # Inbox or Sync tapped before signing in
+                self.tell(f"Sign in first: the {name} opens once you are signed in.", error=True)
             name = "signin"
         elif name in SIGNED_IN_SCREENS and self.needs_pin():
             if self.screens.current != "lock":  # unlocking returns where the responder was
@@ -115,6 +134,8 @@ class CareTabletApp(App):
             name = "lock"
         self.line.screen_changed()
         self.message.text = self.line.text
+        if name == "sync" and self.screens.current in ("inbox", "assignment", "encounter"):
+            self.came_from = self.screens.current  # the sync screen's way back
         self.screens.current = name
         self.refresh_soon()
         self.watch_layout()
@@ -196,13 +217,24 @@ class CareTabletApp(App):
             self._undo = UndoShelf(recorder)
         return self._undo
 
+    def recorded(self, said: str) -> None:
+        """Something with no Undo of its own was recorded: say so, and withdraw the Undo on
+        offer, which would take back an older choice than this one."""
+        self.undo_shelf.withdraw()
+        self.tell(said)
+        self.show_undo()
+
     def offered(self, offer: Offer) -> None:
         """A consequential choice was recorded: say what, with an Undo for 10 s."""
         self.tell(offer.said)
         self.show_undo()
 
     def show_undo(self) -> None:
+        """The Undo names what it takes back; none while the person being helped holds the
+        tablet (the survey)."""
         offer = self._undo.offer if self._undo is not None and self.session.signed_in else None
+        if self.screens.current == "survey":
+            offer = None
         button = self.notice.ids.undo
         if offer is None and button.opacity:
             if self.message.text == button.said:

@@ -215,6 +215,8 @@ class EncounterScreen(Screen):
 
     def log_service(self, code: str) -> None:
         self.recorder.log_service(self.encounter_id, code)
+        labels = {s["code"]: s["label"] for s in self.store.protocol().get("services", [])}
+        App.get_running_app().recorded(f"Service logged: {labels.get(code, code)}.")
         self.refresh()
 
     def log_naloxone(self, another_dose: bool = False) -> None:
@@ -227,6 +229,7 @@ class EncounterScreen(Screen):
             sheet.yes_text = "Yes, another dose"
             sheet.open()
             return
+        App.get_running_app().recorded("Naloxone dose logged: choose its route and response.")
         self.refresh()
 
     def correct(self, field: str, value: str) -> None:
@@ -255,15 +258,16 @@ class EncounterScreen(Screen):
         except NotAllowed as exc:
             App.get_running_app().tell(str(exc))
             return
-        App.get_running_app().tell(f"Dose corrected to {dose} mg.")
+        App.get_running_app().recorded(f"Dose corrected to {dose} mg.")
         self.refresh()
 
     def move_referral(self, referral_id: str, status: str) -> None:
         try:
             self.recorder.update_referral(referral_id, status=status)
         except NotAllowed as exc:
-            App.get_running_app().tell(str(exc))
+            App.get_running_app().tell(str(exc), error=True)
             return
+        App.get_running_app().recorded(f"Referral marked {status.replace('_', ' ')}.")
         self.refresh()
 
     def dispose(self, code: str, label: str) -> None:
@@ -273,7 +277,7 @@ class EncounterScreen(Screen):
 
     def save_notes(self) -> None:
         self.recorder.edit_encounter(self.encounter_id, notes=self.ids.notes.text)
-        App.get_running_app().tell("Notes saved on the tablet.")
+        App.get_running_app().recorded("Notes saved on the tablet.")
 
     def show_matches(self) -> None:
         """The directory's matches for the search; the same matches stay where they are (a
@@ -306,22 +310,33 @@ class EncounterScreen(Screen):
     def refer(self) -> None:
         app = App.get_running_app()
         if not self.chosen_service:
-            app.tell("Pick a service from the directory first.")
+            app.tell("Pick a service from the directory first.", error=True)
             return
-        names = {str(e["id"]): e["name"] for e in self.store.directory()}
+        name = {str(e["id"]): e["name"] for e in self.store.directory()}.get(
+            self.chosen_service, "the service"
+        )
+        if self.ids.consent.state != "down":
+            # Without consent it is only a record that help was offered: asked, never at once.
+            sheet = ConfirmSheet(on_yes=lambda: self.make_referral(name, consent=False))
+            sheet.question = (
+                f"The person has not consented. Record a referral to {name} without consent?"
+            )
+            sheet.yes_text = "Yes, offered only"
+            sheet.open()
+            return
+        self.make_referral(name, consent=True)
+
+    def make_referral(self, name: str, *, consent: bool) -> None:
+        app = App.get_running_app()
         service = self.chosen_service
-        consent = self.ids.consent.state == "down"
         shelf = app.undo_shelf
         shelf.refer(
             self.encounter_id,
             int(service) if service.isdigit() else service,
-            names.get(service, "the service"),
+            name,
             consent=consent,
         )
-        if consent and shelf.offer is not None:
-            app.offered(shelf.offer)
-        else:
-            app.tell(f"Referral to {names.get(service, 'the service')} recorded, no consent.")
+        app.offered(shelf.offer)
         self.chosen_service = ""
         self.ids.consent.state = "normal"
         self.show_matches()

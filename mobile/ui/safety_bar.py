@@ -70,6 +70,7 @@ class SafetyBar(BoxLayout):
     signed_in = BooleanProperty(False)
     show_shift = BooleanProperty(False)  # the shift and duty-status rows, shown on demand
     locked = BooleanProperty(False)  # a locked tablet keeps only the emergency button
+    first_row = NumericProperty(0)  # the emergency row's height: the place kept for the bar
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -84,7 +85,9 @@ class SafetyBar(BoxLayout):
         emergency button would have done nothing."""
         if self.disabled and self.collide_point(*touch.pos):
             return True
-        return any(row.dispatch("on_touch_down", touch) for row in self.children[:] if row.height)
+        taken = any(row.dispatch("on_touch_down", touch) for row in self.children[:] if row.height)
+        # The bar lies over the screen: a touch between its rows must not reach what is under.
+        return taken or (self.signed_in and self.collide_point(*touch.pos))
 
     # ---- binding to the tablet -----------------------------------------------------------
 
@@ -113,6 +116,11 @@ class SafetyBar(BoxLayout):
             return
         safety = self.tablet.safety
         view = safety.emergency()
+        if view is not None and view.ended:
+            # Said once on the message line, then forgotten: a restart shows no stale "ended".
+            App.get_running_app().tell("Emergency ended.")
+            safety.forget_ended_emergency()
+            view = None
         self.banner = view.message if view else safety.nearby_alert()
         self.can_end = 1 if view is not None and not view.ended else 0
         asked = [a for a in self.tablet.store.assignments() if safety.check_in_asked(a)]
@@ -242,19 +250,21 @@ class SafetyBar(BoxLayout):
             try:
                 if unit is None:
                     tablet.safety.sign_off()
-                    self._told(f"Signed {call_sign or 'your unit'} off duty.")
+                    self._told(f"Signed {call_sign or 'your unit'} off duty.", done=True)
                 else:
                     tablet.safety.sign_on(unit=unit, vehicle=vehicle)
-                    self._told(f"Signed on to {call_sign}.")
+                    self._told(f"Signed on to {call_sign}.", done=True)
             except (Offline, ApiError) as exc:
                 self._told(f"Not done: {exc}", error=True)
 
         threading.Thread(target=work, daemon=True).start()
 
     @mainthread
-    def _told(self, message: str, *, error: bool = False) -> None:
+    def _told(self, message: str, *, error: bool = False, done: bool = False) -> None:
         if message:
             App.get_running_app().tell(message, error=error)
+        if done:  # the panel lies over the message line: close it so the message is seen
+            self.show_shift = False
         self.refresh()
 
 

@@ -80,10 +80,24 @@ def test_undoing_a_referral_with_consent_closes_it_with_a_note_never_deletes_it(
     assert [m.type for m in recorder.store.pending()].count("referral.create") == 1
 
 
-def test_a_referral_without_consent_is_not_offered_for_undo(shelf):
+def test_a_referral_without_consent_is_offered_for_undo_too_and_undo_closes_it(shelf):
     undo, recorder, _ = shelf
-    undo.refer(recorder.open_encounter("a-1"), 7, "Crisis Line", consent=False)
-    assert undo.offer is None
+    referral = undo.refer(recorder.open_encounter("a-1"), 7, "Crisis Line", consent=False)
+    assert undo.offer.said == "Referral to Crisis Line, no consent"
+    undo.undo()
+    assert recorder.store.record(referral)["status"] == "closed"
+
+
+def test_recording_something_else_withdraws_the_offer_so_undo_never_takes_back_an_older_choice(
+    shelf,
+):
+    undo, recorder, _ = shelf
+    encounter = recorder.open_encounter("a-1")
+    undo.dispose(encounter, "referred", "Referred")
+    recorder.log_service(encounter, "first_aid")
+    undo.withdraw()
+    assert undo.offer is None and undo.undo() is None
+    assert recorder.store.record(encounter)["disposition"] == "referred"
 
 
 def test_a_newer_choice_replaces_the_offer(shelf):

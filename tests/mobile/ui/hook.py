@@ -8,6 +8,7 @@ provider of Kivy's own (`FingerProvider`) at window coordinates, so they go thro
 post-processing and dispatch as a touchscreen's would.
 
 Commands: press (set-up only: a widget's action by id), type, read, state, box, refresh,
+targets (the named controls a finger can take now), mutations (how many the outbox holds),
 screenshot, taps, startup, layout (touch targets, bounds and cut text on screen now), texts,
 alerts (new-assignment alerts rung), quit;
 and, to tap by position as a finger does: where (a widget's centre in window coordinates),
@@ -217,6 +218,22 @@ def target_at(x: float, y: float) -> str | None:
     return hit
 
 
+def targets_on_screen() -> list[dict[str, Any]]:
+    """Every named control a finger can take now (drawn, enabled, on top at its centre), and
+    those a swipe would bring into view (`scrolled`: scrolled out of its page)."""
+    found = []
+    for widget, scrolled in shown():
+        name = getattr(widget, "stable_id", "")
+        if not name or widget.disabled or not isinstance(widget, ButtonBehavior | TextInput):
+            continue
+        x, y = widget.to_window(widget.center_x, widget.center_y)
+        if 0 <= x <= Window.width and 0 <= y <= Window.height and target_at(x, y) == name:
+            found.append({"id": name, "x": x, "y": y, "scrolled": False})
+        elif scrolled and _clipped(widget, x, y):
+            found.append({"id": name, "x": x, "y": y, "scrolled": True})
+    return found
+
+
 def _clipped(widget: Widget, x: float, y: float) -> bool:
     """Outside the visible part of a ScrollView it sits in."""
     parent = widget.parent
@@ -276,6 +293,10 @@ class Driver:
             made = Window.screenshot(name=command["path"])
             os.replace(made, command["path"])
             return {"path": command["path"]}
+        if op == "targets":
+            return {"targets": targets_on_screen()}
+        if op == "mutations":
+            return {"count": len(self.app.session.tablet.store.mutations())}
         if op == "refresh":
             self.app.refresh()
             return {}

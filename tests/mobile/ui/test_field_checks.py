@@ -63,8 +63,11 @@ def test_the_shift_button_reads_sign_off_once_signed_on_and_signing_off_asks_fir
     url = served_system.start_daphne()
     app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
     try:
+        before = [app.ask(op="box", id=i) for i in ("app-message", "open-sync")]
         finger.tap("shift-and-status")
-        app.wait_for("the units loaded", lambda: app.shows("unit-CARE-1") or app.offers("units"))
+        # The shift rows open over the screen: nothing under them moved.
+        assert [app.ask(op="box", id=i) for i in ("app-message", "open-sync")] == before
+        app.wait_for("the units loaded", lambda: app.offers("units"))
         finger.tap("units")
         app.wait_for("the unit list open", lambda: app.shows("unit-CARE-1"))
         option = app.ask(op="box", id="unit-CARE-1")
@@ -74,6 +77,7 @@ def test_the_shift_button_reads_sign_off_once_signed_on_and_signing_off_asks_fir
         finger.tap("sign-on")
         app.wait_for("signed on", lambda: app.read("sign-on")["text"] == "Sign off")
         assert "Signed on to CARE-1" in app.read("app-message")["text"]
+        finger.tap("shift-and-status")
         finger.tap("sign-on")  # signing off asks first: "no" leaves the unit on duty
         app.wait_for("the question", lambda: app.shows("confirm-no"))
         assert "CARE-1" in app.read("confirm-question")["text"]
@@ -156,14 +160,76 @@ def test_a_new_encounter_opens_at_its_top_wherever_the_last_one_was_scrolled(
         finger.aim("back-to-assignment")  # scrolled down to reach it
         assert app.ask(op="where", id="naloxone")["hit"] != "naloxone"
         finger.tap("back-to-assignment")
+        app.wait_for("clear offered", lambda: app.offers("to-cleared"))
         finger.tap("to-cleared")
         app.wait_for("the question", lambda: app.shows("confirm-yes"))
         finger.tap("confirm-yes")
         app.wait_for("the call cleared", lambda: not app.offers("to-cleared"))
         finger.tap("open-inbox")
-        second = on_scene(app, finger, desk, cad_number="2026-E2E-0002")
+        second = on_scene(app, finger, desk, spd="2K21", cad_number="2026-E2E-0002")
         assert second != first
         finger.tap("open-encounter")
         assert app.ask(op="where", id="naloxone")["hit"] == "naloxone"
+    finally:
+        app.stop()
+
+
+def test_a_referral_without_consent_is_asked_first_and_then_offered_for_undo(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        care = on_scene(app, finger, desk)
+        finger.tap("open-encounter")
+        entry = desk.call("GET", "/api/v1/directory/services", "care2")[0]
+        app.type("referral-search", entry["name"][:6])
+        app.wait_for("the directory match", lambda: app.shows(f"referral-{entry['id']}"))
+        finger.tap(f"referral-{entry['id']}")
+        finger.tap("refer")
+        app.wait_for("the question", lambda: app.shows("confirm-no"))
+        assert "not consented" in app.read("confirm-question")["text"]
+        finger.tap("confirm-no")
+        app.wait_for("the question closed", lambda: not app.shows("confirm-no"))
+        assert app.read("referral-log")["text"] == "No referral yet."
+        finger.tap("refer")
+        app.wait_for("the question", lambda: app.shows("confirm-yes"))
+        finger.tap("confirm-yes")
+        app.wait_for("the Undo", lambda: app.offers("undo"))
+        said = app.read("undo")["text"]
+        assert said == f"Undo: Referral to {entry['name']}, no consent", said
+        drained(app)
+        encounter, snapshot = held_encounter(desk, care)
+        (referral,) = [r for r in snapshot["referrals"] if str(r["encounter"]) == encounter["id"]]
+        assert referral["consent"] is False
+    finally:
+        app.stop()
+
+
+def test_undo_names_what_it_takes_back_goes_when_something_else_is_recorded_and_not_on_the_survey(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        on_scene(app, finger, desk)
+        finger.tap("open-encounter")
+        finger.tap("naloxone")
+        finger.tap("response-improved")
+        assert app.read("undo")["text"] == "Undo: Response to naloxone: improved"
+        protocol = desk.call("GET", "/api/v1/protocol", "care2")
+        service = protocol["services"][0]
+        finger.tap(f"service-{service['code']}")
+        # The service has no Undo: the one on offer would have taken back the response.
+        assert not app.offers("undo")
+        assert app.read("response-improved")["state"] == "down"
+        assert service["label"] in app.read("app-message")["text"]
+        finger.tap(f"disposition-{protocol['dispositions'][0]['code']}")
+        assert app.offers("undo")
+        finger.tap("open-survey")
+        app.wait_for("the survey", lambda: app.shows("survey-consent"))
+        assert not app.offers("undo")  # the person being helped holds the tablet
     finally:
         app.stop()

@@ -99,7 +99,7 @@ def test_the_scripted_encounter_tapped_by_position_takes_at_most_12_taps(
         taps, scrolls = finger.taps, finger.scrolls
         print(f"\nscripted encounter, {size}: {taps} taps and {scrolls} scrolls, plus a word")
         assert taps <= SCRIPTED_TAPS_AT_MOST
-        assert app.read("undo")["text"] == "Undo"
+        assert app.read("undo")["text"] == f"Undo: Disposition: {disposition['label']}"
         assert disposition["label"] in app.read("app-message")["text"]
 
         drained(app)
