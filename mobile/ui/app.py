@@ -71,6 +71,7 @@ class CareTabletApp(App):
         self.sync_state: SyncState | None = None
         self.alert = NewAssignmentAlert()
         self.line = MessageLine()
+        self.prompted_for = None  # the signed-in tablet already told how to sign on
         self.tap_guard = TapGuard()
         self.tap_log: list[str] = []  # the controls that took a tap, for the test hook
         self.refused_log: list[str] = []  # and those whose tap guard refused one
@@ -254,6 +255,17 @@ class CareTabletApp(App):
         self.show_undo()
         self.refresh_soon()
 
+    def prompt_sign_on(self) -> None:
+        """Once per sign-in, on the inbox: a responder not signed on to a unit is told how."""
+        tablet = self.session.tablet
+        if self.prompted_for is tablet or self.screens.current != "inbox":
+            return
+        self.prompted_for = tablet
+        if not tablet.safety.state().get("shift"):
+            self.tell(
+                "Not signed on to a unit on this tablet: tap Shift, choose your unit, Sign on."
+            )
+
     def announce_new_assignments(self) -> None:
         """A call dispatched to this unit and never announced on this tablet: banner, sound and
         vibration, once per assignment (whatever screen is open)."""
@@ -288,6 +300,7 @@ class CareTabletApp(App):
             return
         tablet = self.session.tablet
         self.status_bar.show(self.sync_state or tablet.engine.state, tablet.store.queued_count())
+        self.prompt_sign_on()
         self.announce_new_assignments()
         if self.safety_bar.tablet is not tablet:
             self.safety_bar.bind_tablet(tablet)

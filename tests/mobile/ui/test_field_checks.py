@@ -7,10 +7,33 @@ what the server holds and what the screen says, never from the code's own bookke
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 from tests.mobile.ui.finger import Finger
-from tests.mobile.ui.test_emergency_hold import on_the_server
-from tests.mobile.ui.test_tablet_app import PIN, Desk, TabletApp, pytestmark  # noqa: F401
+from tests.mobile.ui.test_emergency_hold import AT_REST, OPEN, held_on_the_tablet, on_the_server
+from tests.mobile.ui.test_tablet_app import PIN, ROOT, Desk, TabletApp, pytestmark  # noqa: F401
 from tests.mobile.ui.test_taps_by_position import PORTRAIT, drained, signed_in
+
+ENDED = """
+import json
+from server.dispatch.models import Emergency
+print(json.dumps([str(e.id) for e in Emergency.objects.filter(ended_at__isnull=False)]))
+"""
+
+
+def ended_on_the_server(served_system) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", ENDED],
+        cwd=ROOT,
+        env=served_system.env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def on_scene(app: TabletApp, finger: Finger, desk: Desk, **call) -> str:
@@ -74,6 +97,7 @@ def test_the_shift_button_reads_sign_off_once_signed_on_and_signing_off_asks_fir
         assert min(option["width"], option["height"]) >= 48, option  # a fingertip's size
         finger.tap("unit-CARE-1")
         assert app.read("sign-on")["text"] == "Sign on"
+        app.screenshot("shift-rows")
         finger.tap("sign-on")
         app.wait_for("signed on", lambda: app.read("sign-on")["text"] == "Sign off")
         assert "Signed on to CARE-1" in app.read("app-message")["text"]
@@ -133,6 +157,7 @@ def test_the_emergency_button_sends_over_an_open_dialog_and_a_wrong_pin_is_said_
             "the emergency on the server", lambda: on_the_server(served_system)["emergencies"]
         )
         assert app.shows("confirm-yes")  # the question is still there, unanswered
+        app.screenshot("emergency-over-a-question")
 
         finger.tap("confirm-no")
         app.wait_for("the end row", lambda: app.offers("end-emergency"))
@@ -144,6 +169,24 @@ def test_the_emergency_button_sends_over_an_open_dialog_and_a_wrong_pin_is_said_
         # Errors stay until acted on: a refresh of the screen does not take it away.
         app.ask(op="refresh")
         assert app.read("app-message")["text"] == said
+
+        # A second hold while it is open alerts everyone again to the same one.
+        assert app.read("emergency")["text"] == OPEN
+        assert finger.hold("emergency")["fired"]
+        app.wait_for(
+            "the re-alert",
+            lambda: "alerted again" in app.read("emergency-status")["text"],
+        )
+        (only,) = on_the_server(served_system)["emergencies"]
+        assert held_on_the_tablet(tmp_path / "care") == only[0]
+        # The PIN ends exactly the open one; "ended" is said once, not kept for a restart.
+        app.type("emergency-pin", PIN)
+        finger.tap("end-emergency")
+        app.wait_for("the end said", lambda: app.read("app-message")["text"] == "Emergency ended.")
+        assert held_on_the_tablet(tmp_path / "care") is None
+        assert app.read("emergency")["text"] == AT_REST
+        drained(app)
+        assert ended_on_the_server(served_system) == [only[0]]
     finally:
         app.stop()
 
@@ -190,6 +233,7 @@ def test_a_referral_without_consent_is_asked_first_and_then_offered_for_undo(
         finger.tap("refer")
         app.wait_for("the question", lambda: app.shows("confirm-no"))
         assert "not consented" in app.read("confirm-question")["text"]
+        app.screenshot("referral-without-consent-asks")
         finger.tap("confirm-no")
         app.wait_for("the question closed", lambda: not app.shows("confirm-no"))
         assert app.read("referral-log")["text"] == "No referral yet."
