@@ -138,6 +138,7 @@ class CareTabletApp(App):
         if name == "sync" and self.screens.current in ("inbox", "assignment", "encounter"):
             self.came_from = self.screens.current  # the sync screen's way back
         self.screens.current = name
+        self.show_undo()  # none on the survey, from its first frame
         self.refresh_soon()
         self.watch_layout()
 

@@ -28,11 +28,15 @@ class Finger:
         return self.random.uniform(FASTEST, SLOWEST)
 
     def aim(self, stable_id: str) -> tuple[float, float]:
-        """Where to touch: a person waits for the control to light up (enabled), scrolls it
-        into view if it is below the fold, and looks at where it is drawn."""
-        self.app.wait_for(
-            f"{stable_id} enabled", lambda: not self.app.ask(op="where", id=stable_id)["disabled"]
-        )
+        """Where to touch: a person waits for the control to light up (enabled) and for a
+        closing sheet to go, scrolls it into view if it is below the fold, and looks at where
+        it is drawn."""
+
+        def ready() -> bool:
+            spot = self.app.ask(op="where", id=stable_id)
+            return not spot["disabled"] and (spot["hit"] == stable_id or spot["scrolled"])
+
+        self.app.wait_for(f"{stable_id} enabled and uncovered", ready)
         spot = first = self.app.ask(op="where", id=stable_id)
         if spot["hit"] != stable_id:  # below the fold: the responder scrolls (not a tap)
             self.app.ask(op="reveal", id=stable_id)

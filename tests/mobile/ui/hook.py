@@ -311,7 +311,13 @@ class Driver:
             return {"x": x, "y": y, "width": widget.width, "height": widget.height}
         if op == "where":
             x, y = widget.to_window(widget.center_x, widget.center_y)
-            return {"x": x, "y": y, "hit": target_at(x, y), "disabled": widget.disabled}
+            return {
+                "x": x,
+                "y": y,
+                "hit": target_at(x, y),
+                "disabled": widget.disabled,
+                "scrolled": _clipped(widget, x, y),  # out of its page's view: a swipe away
+            }
         if op == "read":
             return {
                 "text": widget.text,
@@ -411,8 +417,11 @@ class Driver:
             finish({"error": f"no widget {command.get('id')!r} on screen"})
             return
         parent = widget.parent
-        while parent is not None and not isinstance(parent, ScrollView):
+        # Up to the window, which is its own parent.
+        while parent is not None and parent is not Window and not isinstance(parent, ScrollView):
             parent = parent.parent
+        if not isinstance(parent, ScrollView):
+            parent = None
         if parent is not None and parent._viewport is not None:
             # Centre it in the view: the content's visible band starts at scroll_y × (overflow).
             content = parent._viewport
