@@ -86,10 +86,10 @@ def test_the_shift_button_reads_sign_off_once_signed_on_and_signing_off_asks_fir
     url = served_system.start_daphne()
     app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
     try:
-        before = [app.ask(op="box", id=i) for i in ("app-message", "open-sync")]
+        before = [app.ask(op="box", id=i) for i in ("undo", "open-sync")]
         finger.tap("shift-and-status")
         # The shift rows open over the screen: nothing under them moved.
-        assert [app.ask(op="box", id=i) for i in ("app-message", "open-sync")] == before
+        assert [app.ask(op="box", id=i) for i in ("undo", "open-sync")] == before
         app.wait_for("the units loaded", lambda: app.offers("units"))
         finger.tap("units")
         app.wait_for("the unit list open", lambda: app.shows("unit-CARE-1"))
