@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 # Kivy reads sys.argv and logs to the console unless told otherwise; the app has its own options.
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 
+DEFAULT_SIZE = "1280x800"
 
-def main() -> None:
+
+def command_line() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mobile", description=__doc__)
     parser.add_argument("--server", help="The CARE Field server, e.g. http://127.0.0.1:8000")
     parser.add_argument(
@@ -19,7 +22,11 @@ def main() -> None:
         default=Path.home() / ".local/share/care-field/tablet.sqlite3",
         help="This tablet's local store (remembers the device and queued changes)",
     )
-    parser.add_argument("--size", default="1280x800", help="Window size, e.g. 800x1280 portrait")
+    parser.add_argument(
+        "--size",
+        help=f"Window size, WIDTHxHEIGHT (default {DEFAULT_SIZE}, landscape); a portrait tablet "
+        "or screen: 800x1280",
+    )
     parser.add_argument(
         "--font-scale", type=float, default=1.0, help="Larger text, e.g. 1.3 (touch targets grow)"
     )
@@ -32,19 +39,30 @@ def main() -> None:
         "--position",
         help="Report this fixed position, LAT,LON (a desktop has no GPS; Android uses its own)",
     )
-    parser.add_argument("--driver-port", type=int, help="Test hook: accept commands on this port")
-    parser.add_argument(
-        "--driver-port-file", help="Test hook: with --driver-port 0, write the port taken here"
-    )
-    args = parser.parse_args()
+    return parser
+
+
+def open_app(argv: list[str] | None = None):
+    """The app as the command line asks for it, not yet running (`.run()` opens its window)."""
+    parser = command_line()
+    args = parser.parse_args(argv)
 
     # Read by kivy.metrics at import: every font size in the kv files is in sp, so it scales.
     os.environ["KIVY_METRICS_FONTSCALE"] = str(args.font_scale)
     from kivy.config import Config
 
-    width, height = args.size.split("x")
-    Config.set("graphics", "width", width)
-    Config.set("graphics", "height", height)
+    if args.size is None:  # said, so a portrait screen isn't left cut off without a word
+        print(
+            f"CARE Field opens {DEFAULT_SIZE} (landscape); for a portrait screen start it with "
+            "--size 800x1280.",
+            file=sys.stderr,
+        )
+    try:
+        width, height = (int(side) for side in (args.size or DEFAULT_SIZE).split("x"))
+    except ValueError:
+        parser.error("--size: WIDTHxHEIGHT in pixels, e.g. 800x1280")
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
     Config.set("input", "mouse", "mouse,disable_multitouch")
 
     from mobile.client.position import AndroidGps, FixedPosition, parse_position
@@ -58,17 +76,16 @@ def main() -> None:
             parser.error(f"--position: {exc}")
     elif "ANDROID_ARGUMENT" in os.environ:  # set by python-for-android
         source = AndroidGps()
-    app = CareTabletApp(
+    return CareTabletApp(
         store_path=args.store,
         server_url=args.server,
         lock_after_minutes=args.lock_minutes,
         position_source=source,
     )
-    if args.driver_port is not None:
-        from mobile.ui.driver import Driver
 
-        Driver(app).serve(args.driver_port, args.driver_port_file)
-    app.run()
+
+def main() -> None:
+    open_app().run()
 
 
 if __name__ == "__main__":

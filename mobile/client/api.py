@@ -6,6 +6,7 @@ duplicates or delays requests on the way to a real server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -90,6 +91,8 @@ class ApiClient:
         self.token = token
         self.session = session or requests.Session()
         self.timeout = timeout
+        # Told of every 2xx answer: a working connection (the sync engine sends its queue).
+        self.answered: Callable[[], None] = lambda: None
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = kwargs.pop("headers", {})
@@ -107,6 +110,7 @@ class ApiClient:
             raise Offline(f"No answer from the server: {exc.__class__.__name__}.") from exc
         if response.status_code >= 400:
             raise _error(response)
+        self.answered()
         if response.status_code == 204 or not response.content:
             return None
         return response.json()

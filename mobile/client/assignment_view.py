@@ -178,9 +178,16 @@ def assignment_view(
         buttons=buttons,
         show_encounter=assignment.get("kind") == "care",
         may_open_encounter=care_on_scene,
-        encounter_warning=WARNINGS.get(scene, "") if care_on_scene else "",
+        encounter_warning=WARNINGS.get(scene, "") if care_on_scene else _closed_why(assignment),
         note_needed=bool(enabled & set(protocol.get("transition_note_required", []))),
     )
+
+
+def _closed_why(assignment: dict[str, Any]) -> str:
+    """Why "Open the encounter" takes no tap yet, said where it shows."""
+    if assignment.get("kind") != "care" or assignment.get("status") in ("cleared", "cancelled"):
+        return ""
+    return "The encounter opens once you are on scene: tap On scene when you arrive."
 
 
 def _banner(assignment: dict[str, Any], scene: str) -> str:

@@ -206,6 +206,7 @@ class LiveFeed:
             self.failures = 0
             self.engine.feed_live = True
             self.engine._update(online=True)
+            self.engine.connection_works()
         elif kind == "event":
             self._event(sock, frame)
         elif kind == "emergency.accepted":

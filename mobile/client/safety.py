@@ -78,11 +78,14 @@ class EmergencyView:
     sent: bool  # the server has it (the socket or HTTP answered, or the queue delivered it)
     acknowledged: bool
     ended: bool
+    realerted: bool = False
 
     @property
     def message(self) -> str:
         if self.ended:
             return "Emergency ended."
+        if self.realerted:
+            return "Emergency still open: everyone alerted again."
         if self.acknowledged:
             return "Dispatch has your alert."
         if self.sent:
@@ -187,6 +190,7 @@ class Safety:
             sent=bool(held.get("sent")),
             acknowledged=bool(held.get("acknowledged")),
             ended=bool(held.get("ended")),
+            realerted=bool(held.get("realerted")),
         )
 
     def send_emergency(
@@ -195,6 +199,8 @@ class Safety:
         """Queue the emergency (first in line), then send it at once: over the open socket,
         else over HTTP; the queue is left to try again only if neither took it."""
         emergency_id = str(uuid.uuid4())
+        held = self.emergency()
+        open_before = held is not None and not held.ended
         started = now()
         data: dict[str, Any] = {"unit": unit}
         if latitude is not None and longitude is not None:
@@ -204,28 +210,36 @@ class Safety:
                 db, type="emergency.start", entity_id=emergency_id, data=data, occurred_at=started
             )
             state = self.state()
-            state["emergency"] = {"id": emergency_id, "sent": False, "mutation": queued.id}
+            if not open_before:
+                state["emergency"] = {"id": emergency_id, "sent": False, "mutation": queued.id}
             self._save_in(db, state)
         body = {"id": emergency_id, "started_at": iso(started), **data}
-        if not (self._sent_over_socket(body) or self._sent_over_http(body)):
+        stored = self._sent_over_socket(body) or self._sent_over_http(body)
+        if stored is None:
             self.nudge()  # the queue tries again, ahead of everything else
-        else:
-            with self.store.transaction() as db:
-                self.store.finish(db, queued.id, DONE)
-                state = self.state()
-                state["emergency"]["sent"] = True
-                self._save_in(db, state)
+            return self.emergency()
+        with self.store.transaction() as db:
+            self.store.finish(db, queued.id, DONE)
+            state = self.state()
+            # The unit's open emergency, if it had one: the server alerted everyone again to
+            # that one, and it is the one the PIN ends.
+            state["emergency"].update(
+                id=str(stored.get("id") or emergency_id),
+                sent=True,
+                acknowledged=bool(stored.get("acknowledged_at")),
+                realerted=bool(stored.get("realerted_at")) or open_before,
+            )
+            self._save_in(db, state)
         return self.emergency()
 
-    def _sent_over_socket(self, body: dict[str, Any]) -> bool:
-        return self.live is not None and self.live(body, self.socket_seconds) is not None
+    def _sent_over_socket(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        return self.live(body, self.socket_seconds) if self.live is not None else None
 
-    def _sent_over_http(self, body: dict[str, Any]) -> bool:
+    def _sent_over_http(self, body: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            self.client.post("emergencies", body, timeout=5)
+            return self.client.post("emergencies", body, timeout=5) or {"id": body["id"]}
         except (api.Offline, api.ApiError):
-            return False
-        return True
+            return None
 
     def end_emergency(self, *, pin_ok: bool) -> EmergencyView | None:
         """End it once the responder's PIN was checked on this tablet (the screen checks it)."""

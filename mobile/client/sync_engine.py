@@ -140,6 +140,15 @@ class SyncEngine:
         self._update()
         self._wake.set()
 
+    def connection_works(self) -> None:
+        """Something reached the server (the feed's welcome, any 2xx answer): what is queued
+        goes now, not when the retry timer runs out (up to a minute after an outage)."""
+        if self._sync_lock.locked():
+            return  # a round is under way (its own answers land here): it sends the queue
+        if self.failures or self.store.queued_count():
+            self.failures = 0
+            self._wake.set()
+
     def _run(self) -> None:
         while not self._stop.is_set():
             ok = self.sync_once()

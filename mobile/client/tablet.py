@@ -41,6 +41,7 @@ class Tablet:
         self.client = ApiClient(url, token=self.store.token, session=session, timeout=timeout)
         self.engine = SyncEngine(self.store, self.client, retention=retention, **engine_options)
         self.recorder = Recorder(self.store, on_change=self.engine.nudge)
+        self.client.answered = self.engine.connection_works
         self.feed = LiveFeed(self.engine)
         # The emergency goes over the feed's socket first when it is open.
         self.safety = Safety(

@@ -18,7 +18,7 @@ from mobile.client.recorder import NotAllowed, Recorder
 from mobile.client.store import PENDING, Mutation
 
 UNDO_SECONDS = 10.0
-TAP_GUARD_SECONDS = 0.3
+TAP_GUARD_SECONDS = 0.5
 REFERRAL_TAKEN_BACK = "closed"
 TAKEN_BACK_NOTE = "Taken back on the tablet: chosen by mistake."
 
@@ -49,6 +49,11 @@ class UndoShelf:
     def _keep(self, said: str, revert: Callable[[], str]) -> Offer:
         self._offer = Offer(said=said, revert=revert, until=self.clock() + UNDO_SECONDS)
         return self._offer
+
+    def withdraw(self) -> None:
+        """Something else was recorded since: the Undo on offer would take back an older choice
+        than the one the person just made, so it goes."""
+        self._offer = None
 
     def undo(self) -> str | None:
         """Take back the offered choice (one more queued change); its mutation id, or None when
@@ -88,16 +93,15 @@ class UndoShelf:
         )
 
     def refer(self, encounter_id: str, service: int | str, name: str, *, consent: bool) -> str:
-        """Make the referral; with consent it is offered for undo (a referral without consent
-        is only a record that one was offered)."""
+        """Make the referral, with consent or as a record that one was offered and declined;
+        either is offered for undo (which closes it)."""
         referral_id = self.recorder.refer(encounter_id, service, consent=consent)
-        if consent:
-            self._keep(
-                f"Referral to {name}, with consent",
-                lambda: self.recorder.update_referral(
-                    referral_id, status=REFERRAL_TAKEN_BACK, note=TAKEN_BACK_NOTE
-                ),
-            )
+        self._keep(
+            f"Referral to {name}, {'with consent' if consent else 'no consent'}",
+            lambda: self.recorder.update_referral(
+                referral_id, status=REFERRAL_TAKEN_BACK, note=TAKEN_BACK_NOTE
+            ),
+        )
         return referral_id
 
 
@@ -161,21 +165,24 @@ TAKE_BACK = {
 
 
 class TapGuard:
-    """Ignores a tap on a different control within `TAP_GUARD_SECONDS` after the layout changed:
-    that finger was aimed at what was there before."""
+    """Ignores a tap on a control that appeared, moved or changed its words within
+    `TAP_GUARD_SECONDS`: that finger was aimed at what was there before. A control that stayed
+    put takes its taps at once, however much else on the screen changed."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic):
         self.clock = clock
-        self.changed_at: float | None = None
-        self.last_control: str | None = None
+        self.places: dict[str, tuple] = {}
+        self.changed_at: dict[str, float] = {}
 
-    def layout_changed(self) -> None:
-        self.changed_at = self.clock()
+    def laid_out(self, places: dict[str, tuple]) -> None:
+        """What each control offers and where, on screen now (its words and its box)."""
+        now = self.clock()
+        for control, place in places.items():
+            if self.places.get(control) != place:
+                self.changed_at[control] = now
+        self.places = dict(places)
 
     def allows(self, control: str) -> bool:
-        """Whether a tap on `control` now counts; a counted tap becomes the last control."""
-        recent = self.changed_at is not None and self.clock() - self.changed_at < TAP_GUARD_SECONDS
-        if recent and control != self.last_control:
-            return False
-        self.last_control = control
-        return True
+        """Whether a tap on `control` now counts."""
+        changed = self.changed_at.get(control)
+        return changed is None or self.clock() - changed >= TAP_GUARD_SECONDS

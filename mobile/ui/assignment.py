@@ -30,6 +30,7 @@ from mobile.client.assignment_view import (
 )
 from mobile.client.recorder import NotAllowed
 from mobile.ui.call_place import CallPlace  # noqa: F401 - the kv below places one
+from mobile.ui.sync import clock_time
 from mobile.ui.widgets import AMBER, BLUE, GREEN, GREY, RED, BigButton, ConfirmSheet
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -38,11 +39,21 @@ BANNER_TINTS = {SAFE: GREEN, UNSAFE: RED, UNCHECKED: AMBER}
 MOVE_TINTS = {"scene_safe": GREEN, "scene_unsafe": RED}
 
 
+def last_known(banner: str, last_sync: str | None) -> str:
+    when = f"at {clock_time(last_sync)}" if last_sync else "before going offline"
+    return f"Offline. Last known {when}: {banner}"
+
+
 class AssignmentScreen(Screen):
     assignment_id = StringProperty("")
     shown: str = ""
 
+    opened: str = ""
+
     def on_pre_enter(self, *args) -> None:
+        if self.assignment_id != self.opened:  # another record opens at its top
+            self.ids.page.to_top()
+            self.opened = self.assignment_id
         self.shown = ""
         self.ids.note.text = ""
         self.refresh()
@@ -61,7 +72,9 @@ class AssignmentScreen(Screen):
             return
         self.tick()
         self.ids.call_place.show(assignment.get("incident") or {})
-        signature = json.dumps([assignment, repr(view)], sort_keys=True)
+        app = App.get_running_app()
+        sync = app.sync_state or app.session.tablet.engine.state
+        signature = json.dumps([assignment, repr(view), sync.online], sort_keys=True)
         if signature == self.shown:
             return
         self.shown = signature
@@ -70,7 +83,8 @@ class AssignmentScreen(Screen):
         self.ids.narrative.text = view.narrative
         self.ids.partner.text = view.partner
         banner = self.ids.banner
-        banner.text = view.banner
+        # Offline the banner is what the tablet last heard, and when: not a present fact.
+        banner.text = view.banner if sync.online else last_known(view.banner, sync.last_sync)
         banner.tint = BANNER_TINTS.get(view.scene, (0, 0, 0, 0))
         self.show_buttons(view.buttons)
         encounter = self.ids.encounter
@@ -136,7 +150,9 @@ class AssignmentScreen(Screen):
         try:
             app.session.tablet.recorder.transition(self.assignment_id, to, note=note)
         except NotAllowed as exc:
-            app.tell(str(exc))
+            app.tell(str(exc), error=True)
             return
+        protocol = app.session.tablet.store.protocol()
+        app.recorded(f"Status: {state_label(protocol, to)}.")
         self.ids.note.text = ""
         self.refresh()

@@ -108,4 +108,7 @@ class CallPlace(BoxLayout):
             return
         android = "ANDROID_ARGUMENT" in os.environ
         # Kivy's Android browser hands any URI to the system (a geo: one opens the maps app).
-        webbrowser.open(navigate_uri(self.point, self.label, android=android))
+        if not webbrowser.open(navigate_uri(self.point, self.label, android=android)):
+            App.get_running_app().tell(
+                f"No maps app on this tablet: the call is at {self.label}.", error=True
+            )

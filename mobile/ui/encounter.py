@@ -31,11 +31,31 @@ from mobile.ui.widgets import GREEN, GREY, BigButton, BigToggle, ConfirmSheet, T
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 
+def given_at(dose: dict) -> str:
+    """When a dose was given: the tablet's own record says `occurred_at`, the server's copy
+    `administered_at`."""
+    return dose.get("occurred_at") or dose.get("administered_at") or ""
+
+
 def naloxone_summary(doses: list[dict]) -> str:
     if not doses:
         return "Naloxone: none given yet."
-    last = clock_time(max(d.get("occurred_at") or "" for d in doses) or None)
+    last = clock_time(max(given_at(d) for d in doses) or None)
     return f"Naloxone: {len(doses)} dose{'s' if len(doses) > 1 else ''}, last at {last}."
+
+
+def dose_detail(doses: list[dict]) -> str:
+    """Which dose the route and response buttons edit, and what it holds now."""
+    if not doses:
+        return "Route and response: log a dose first."
+    ordered = sorted(doses, key=given_at)
+    latest = ordered[-1]
+    response = latest.get("response") or "unknown"
+    said = "not yet known" if response == "unknown" else response
+    return (
+        f"Editing dose {len(ordered)} of {len(ordered)} (given {clock_time(given_at(latest))}): "
+        f"{latest.get('dose_mg')} mg, {latest.get('route')}, response {said}."
+    )
 
 
 class EncounterScreen(Screen):
@@ -56,13 +76,18 @@ class EncounterScreen(Screen):
 
     def on_pre_enter(self, *args) -> None:
         try:
-            self.encounter_id = self.recorder.open_encounter(self.assignment_id)
+            encounter_id = self.recorder.open_encounter(self.assignment_id)
         except NotAllowed as exc:
             App.get_running_app().tell(str(exc))
             return
+        if encounter_id != self.encounter_id:  # another record opens at its top
+            self.ids.page.to_top()
+        self.encounter_id = encounter_id
         self.shown = ""
         self.chosen_service = ""
-        self.search_later = Clock.create_trigger(lambda dt: self.show_matches(), 0.2)
+        self.search_later = Clock.create_trigger(
+            lambda dt: self.show_matches()
+        )  # keys of one frame
         encounter = self.store.record(self.encounter_id) or {}
         self.ids.notes.text = encounter.get("notes") or ""
         self.show_matches()
@@ -117,7 +142,6 @@ class EncounterScreen(Screen):
                     stable_id=f"{field}-{choice}",
                     group=f"naloxone-{field}",
                     allow_no_selection=False,
-                    disabled=True,
                 )
                 toggle.bind(on_release=lambda _b, f=field, c=choice: self.correct(f, c))
                 grid.add_widget(toggle)
@@ -143,20 +167,17 @@ class EncounterScreen(Screen):
 
     def show_naloxone(self, doses: list[dict]) -> None:
         self.ids.naloxone_log.text = naloxone_summary(doses)
+        self.ids.naloxone_detail.text = dose_detail(doses)
         self.ids.dose_row.disabled = not doses
-        latest = (
-            max(doses, key=lambda d: d.get("occurred_at") or d.get("administered_at") or "")
-            if doses
-            else {}
-        )
+        latest = max(doses, key=given_at) if doses else {}
         if latest and (latest["id"] != self.latest_dose or not self.ids.dose_mg.focus):
             self.ids.dose_mg.text = str(latest.get("dose_mg", ""))
         if not latest:
             self.ids.dose_mg.text = ""
         self.latest_dose = latest.get("id", "")
+        # Always enabled, so nothing changes under a finger that follows "Naloxone given now".
         for toggle in self.ids.naloxone_edit.children:
             field, choice = toggle.stable_id.split("-", 1)
-            toggle.disabled = not latest
             toggle.state = "down" if latest.get(field) == choice else "normal"
 
     def show_referrals(self, referrals: list[dict]) -> None:
@@ -194,6 +215,8 @@ class EncounterScreen(Screen):
 
     def log_service(self, code: str) -> None:
         self.recorder.log_service(self.encounter_id, code)
+        labels = {s["code"]: s["label"] for s in self.store.protocol().get("services", [])}
+        App.get_running_app().recorded(f"Service logged: {labels.get(code, code)}.")
         self.refresh()
 
     def log_naloxone(self, another_dose: bool = False) -> None:
@@ -206,11 +229,15 @@ class EncounterScreen(Screen):
             sheet.yes_text = "Yes, another dose"
             sheet.open()
             return
+        App.get_running_app().recorded("Naloxone dose logged: choose its route and response.")
         self.refresh()
 
     def correct(self, field: str, value: str) -> None:
         app = App.get_running_app()
         if not self.latest_dose:
+            app.tell('No dose is recorded yet: tap "Naloxone given now" first.', error=True)
+            self.shown = ""
+            self.refresh()
             return
         try:
             app.offered(app.undo_shelf.correct_naloxone(self.latest_dose, field, value))
@@ -231,15 +258,16 @@ class EncounterScreen(Screen):
         except NotAllowed as exc:
             App.get_running_app().tell(str(exc))
             return
-        App.get_running_app().tell(f"Dose corrected to {dose} mg.")
+        App.get_running_app().recorded(f"Dose corrected to {dose} mg.")
         self.refresh()
 
     def move_referral(self, referral_id: str, status: str) -> None:
         try:
             self.recorder.update_referral(referral_id, status=status)
         except NotAllowed as exc:
-            App.get_running_app().tell(str(exc))
+            App.get_running_app().tell(str(exc), error=True)
             return
+        App.get_running_app().recorded(f"Referral marked {status.replace('_', ' ')}.")
         self.refresh()
 
     def dispose(self, code: str, label: str) -> None:
@@ -249,12 +277,20 @@ class EncounterScreen(Screen):
 
     def save_notes(self) -> None:
         self.recorder.edit_encounter(self.encounter_id, notes=self.ids.notes.text)
-        App.get_running_app().tell("Notes saved on the tablet.")
+        App.get_running_app().recorded("Notes saved on the tablet.")
 
     def show_matches(self) -> None:
+        """The directory's matches for the search; the same matches stay where they are (a
+        finger may be on its way to one)."""
         box = self.ids.matches
-        box.clear_widgets()
         found = matching(self.store.directory(), self.ids.search.text)
+        wanted = [f"referral-{entry['id']}" for entry in found]
+        if wanted and wanted == [getattr(w, "stable_id", "") for w in reversed(box.children)]:
+            for toggle in box.children:
+                chosen = toggle.stable_id.removeprefix("referral-") == self.chosen_service
+                toggle.state = "down" if chosen else "normal"
+            return
+        box.clear_widgets()
         now = datetime.datetime.now(datetime.UTC)
         for entry in found:
             toggle = BigToggle(
@@ -274,22 +310,33 @@ class EncounterScreen(Screen):
     def refer(self) -> None:
         app = App.get_running_app()
         if not self.chosen_service:
-            app.tell("Pick a service from the directory first.")
+            app.tell("Pick a service from the directory first.", error=True)
             return
-        names = {str(e["id"]): e["name"] for e in self.store.directory()}
+        name = {str(e["id"]): e["name"] for e in self.store.directory()}.get(
+            self.chosen_service, "the service"
+        )
+        if self.ids.consent.state != "down":
+            # Without consent it is only a record that help was offered: asked, never at once.
+            sheet = ConfirmSheet(on_yes=lambda: self.make_referral(name, consent=False))
+            sheet.question = (
+                f"The person has not consented. Record a referral to {name} without consent?"
+            )
+            sheet.yes_text = "Yes, offered only"
+            sheet.open()
+            return
+        self.make_referral(name, consent=True)
+
+    def make_referral(self, name: str, *, consent: bool) -> None:
+        app = App.get_running_app()
         service = self.chosen_service
-        consent = self.ids.consent.state == "down"
         shelf = app.undo_shelf
         shelf.refer(
             self.encounter_id,
             int(service) if service.isdigit() else service,
-            names.get(service, "the service"),
+            name,
             consent=consent,
         )
-        if consent and shelf.offer is not None:
-            app.offered(shelf.offer)
-        else:
-            app.tell(f"Referral to {names.get(service, 'the service')} recorded, no consent.")
+        app.offered(shelf.offer)
         self.chosen_service = ""
         self.ids.consent.state = "normal"
         self.show_matches()

@@ -11,15 +11,17 @@ import threading
 import time
 from pathlib import Path
 
+from kivy.app import App
 from kivy.clock import Clock, mainthread
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.spinner import Spinner, SpinnerOption
 
 from mobile.client.api import ApiError, Offline
 from mobile.client.lock import pin_matches
 from mobile.client.safety import HoldToSend
-from mobile.ui.widgets import BigButton
+from mobile.ui.widgets import BigButton, ConfirmSheet, Guarded
 
 HOLD_TICK_SECONDS = 0.05
 
@@ -42,6 +44,19 @@ class EmergencyButton(BigButton):
         return super().on_touch_up(touch)
 
 
+class UnitOption(Guarded, SpinnerOption):
+    """One unit in the list: a fingertip's size, named by its call sign."""
+
+    stable_id = StringProperty("")
+
+    def on_text(self, _option, text: str) -> None:
+        self.stable_id = f"unit-{text}"
+
+
+class UnitPicker(Guarded, Spinner):
+    stable_id = StringProperty("")
+
+
 class SafetyBar(BoxLayout):
     banner = StringProperty("")
     hold_progress = NumericProperty(0)
@@ -49,10 +64,13 @@ class SafetyBar(BoxLayout):
     check_in_for = StringProperty("")
     duty_status = StringProperty("")
     unit_names = ListProperty([])
-    on_shift = BooleanProperty(False)
+    # Not `on_shift`: Kivy takes a property named `on_…` for an event handler, and a kv rule
+    # bound to it never updates (the button read "Sign on" while signed on).
+    signed_on = BooleanProperty(False)
     signed_in = BooleanProperty(False)
     show_shift = BooleanProperty(False)  # the shift and duty-status rows, shown on demand
     locked = BooleanProperty(False)  # a locked tablet keeps only the emergency button
+    first_row = NumericProperty(0)  # the emergency row's height: the place kept for the bar
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -67,13 +85,19 @@ class SafetyBar(BoxLayout):
         emergency button would have done nothing."""
         if self.disabled and self.collide_point(*touch.pos):
             return True
-        return any(row.dispatch("on_touch_down", touch) for row in self.children[:] if row.height)
+        taken = any(row.dispatch("on_touch_down", touch) for row in self.children[:] if row.height)
+        # The bar lies over the screen: a touch between its rows must not reach what is under.
+        return taken or (self.signed_in and self.collide_point(*touch.pos))
 
     # ---- binding to the tablet -----------------------------------------------------------
 
     def on_locked(self, _widget, locked: bool) -> None:
         if locked:
             self.show_shift = False
+
+    def on_show_shift(self, _widget, shown: bool) -> None:
+        if shown and not self.unit_names:  # the list is full before the first tap on it
+            self.load_units()
 
     def unbind_tablet(self) -> None:
         self.tablet = None
@@ -92,12 +116,17 @@ class SafetyBar(BoxLayout):
             return
         safety = self.tablet.safety
         view = safety.emergency()
+        if view is not None and view.ended:
+            # Said once on the message line, then forgotten: a restart shows no stale "ended".
+            App.get_running_app().tell("Emergency ended.")
+            safety.forget_ended_emergency()
+            view = None
         self.banner = view.message if view else safety.nearby_alert()
         self.can_end = 1 if view is not None and not view.ended else 0
         asked = [a for a in self.tablet.store.assignments() if safety.check_in_asked(a)]
         self.check_in_for = str(asked[0]["id"]) if asked else ""
         self.duty_status = (safety.state().get("unit") or {}).get("duty_status", "")
-        self.on_shift = bool(safety.state().get("shift"))
+        self.signed_on = bool(safety.state().get("shift"))
 
     # ---- the emergency button ------------------------------------------------------------
 
@@ -142,7 +171,10 @@ class SafetyBar(BoxLayout):
         if self.tablet is None:
             return
         if not pin_matches(self.tablet.store, pin):
-            self.banner = "That PIN is not right: the emergency is still on."
+            self.ids.pin.text = ""  # typed again from empty, never after a wrong one
+            App.get_running_app().tell(
+                "That PIN is not right: the emergency is still on.", error=True
+            )
             return
         self.ids.pin.text = ""
         self.tablet.safety.end_emergency(pin_ok=True)
@@ -197,27 +229,42 @@ class SafetyBar(BoxLayout):
         if self.tablet is None:
             return
         tablet, unit = self.tablet, getattr(self, "_units", {}).get(call_sign)
-        if not self.on_shift and unit is None:
-            self.banner = "Choose your unit first."
+        if self.signed_on:
+            riding = ((tablet.store.get_setting("user") or {}).get("unit") or {}).get("call_sign")
+            sheet = ConfirmSheet(on_yes=lambda: self._shift_work(tablet, None, "", riding))
+            sheet.question = f"Sign {riding or 'your unit'} off duty? Dispatch stops sending calls."
+            sheet.yes_text = "Yes, sign off"
+            sheet.open()
             return
+        if unit is None:
+            App.get_running_app().tell(
+                "Choose your unit first: the list left of Sign on.", error=True
+            )
+            return
+        self._shift_work(tablet, unit, vehicle, call_sign)
+
+    def _shift_work(self, tablet, unit: int | None, vehicle: str, call_sign: str | None) -> None:
+        """Sign on to `unit`, or off with `unit` None, off the UI thread."""
 
         def work() -> None:
             try:
-                if self.on_shift:
+                if unit is None:
                     tablet.safety.sign_off()
-                    self._told("Signed off.")
+                    self._told(f"Signed {call_sign or 'your unit'} off duty.", done=True)
                 else:
                     tablet.safety.sign_on(unit=unit, vehicle=vehicle)
-                    self._told(f"Signed on to {call_sign}.")
+                    self._told(f"Signed on to {call_sign}.", done=True)
             except (Offline, ApiError) as exc:
-                self._told(f"Not done: {exc}")
+                self._told(f"Not done: {exc}", error=True)
 
         threading.Thread(target=work, daemon=True).start()
 
     @mainthread
-    def _told(self, message: str) -> None:
+    def _told(self, message: str, *, error: bool = False, done: bool = False) -> None:
         if message:
-            self.banner = message
+            App.get_running_app().tell(message, error=error)
+        if done:  # the panel lies over the message line: close it so the message is seen
+            self.show_shift = False
         self.refresh()
 
 

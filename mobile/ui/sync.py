@@ -107,8 +107,22 @@ class SyncScreen(Screen):
             box.add_widget(dismiss)
 
     def sync_now(self) -> None:
-        """Wake the sync engine (it is otherwise backing off after failures); never waits."""
-        App.get_running_app().session.tablet.engine.nudge()
+        """Wake the sync engine (it is otherwise backing off after failures); never waits.
+        Offline, say why nothing can go yet (it is tried again by itself)."""
+        app = App.get_running_app()
+        engine = app.session.tablet.engine
+        state = engine.state
+        engine.failures = 0
+        engine.nudge()
+        if not state.online:
+            why = state.last_error or "no answer from the server"
+            app.tell(
+                f"Trying now, but the tablet is offline ({why}). Queued changes are kept and "
+                "go by themselves once the server answers.",
+                error=True,
+            )
+        else:
+            app.tell("Syncing now.")
 
     def take_back(self, mutation_id: str, said: str) -> None:
         """One more queued change that undoes it (offered for Undo in turn)."""

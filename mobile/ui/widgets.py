@@ -3,8 +3,9 @@
 `stable_id` names a widget for people testing the app (and its test driver): it never depends on
 position, so a test presses "to-en_route" whatever the layout.
 
-Every button asks the app's tap guard before taking a touch: a tap on a different control within
-300 ms after the layout changed was aimed at what was there before, and is ignored.
+Every button asks the app's tap guard before taking a touch: a control that appeared, moved or
+changed its words in the last 500 ms ignores the touch (the finger was aimed at what was there
+before) and the app says that nothing was recorded.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.button import Button
 from kivy.uix.label import Label
 from kivy.uix.modalview import ModalView
+from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
 from kivy.uix.togglebutton import ToggleButton
 from kivy.uix.widget import Widget
@@ -68,7 +70,10 @@ class Guarded:
         if not self.disabled and self.collide_point(*touch.pos):
             guard = getattr(App.get_running_app(), "tap_guard", None)
             if guard is not None and not guard.allows(self.stable_id or str(id(self))):
+                App.get_running_app().refused(self)
                 return True  # swallowed: aimed at what was here before the layout changed
+            if hasattr(App.get_running_app(), "acted"):
+                App.get_running_app().acted()
         return super().on_touch_down(touch)
 
     def on_release(self) -> None:
@@ -102,6 +107,28 @@ class Text(Label):
     tint = ColorProperty((0, 0, 0, 0))
 
 
+class Page(ScrollView):
+    """A record's scrolling page. It opens at its top; when its content grows or shrinks (a
+    referral made lower down), what is on screen stays where it is: Kivy keeps the scroll as a
+    fraction, which would slide everything under a finger on its way."""
+
+    def add_widget(self, widget, *args, **kwargs):
+        super().add_widget(widget, *args, **kwargs)
+        self._content_height = widget.height
+        widget.bind(height=self._content_resized)
+
+    def _content_resized(self, _content, height: float) -> None:
+        before, self._content_height = self._content_height, height
+        old_overflow, new_overflow = before - self.height, height - self.height
+        if old_overflow <= 0 or new_overflow <= 0:
+            return
+        from_top = (1 - self.scroll_y) * old_overflow
+        self.scroll_y = min(1.0, max(0.0, 1 - from_top / new_overflow))
+
+    def to_top(self) -> None:
+        self.scroll_y = 1
+
+
 def drawn(widget: Widget):
     """Every widget drawn under `widget` (no transparent ancestor)."""
     if widget.opacity <= 0:
@@ -111,20 +138,40 @@ def drawn(widget: Widget):
         yield from drawn(child)
 
 
-def layout_signature() -> tuple:
-    """What each touch target offers, and where, on screen now: when it differs from before, a
-    finger already on its way may land on something it wasn't aimed at."""
-    found = []
+def layout_places() -> dict[str, tuple]:
+    """What each touch target offers, and where, on screen now: a control whose entry differs
+    from before may have a finger on its way that was aimed at something else."""
+    found = {}
     for child in Window.children:
         for w in drawn(child):
             if isinstance(w, ButtonBehavior | TextInput):
                 x, y = w.to_window(*w.pos)
-                name = getattr(w, "stable_id", "") or w.__class__.__name__
-                found.append((name, getattr(w, "text", ""), round(x), round(y), round(w.width)))
-    return tuple(sorted(found))
+                name = getattr(w, "stable_id", "") or str(id(w))
+                found[name] = (getattr(w, "text", ""), round(x), round(y), round(w.width))
+    return found
 
 
-class ConfirmSheet(ModalView):
+def emergency_under(touch) -> Widget | None:
+    """The emergency button, if the touch is on it: help comes from under every sheet."""
+    bar = getattr(App.get_running_app(), "safety_bar", None)
+    button = bar.ids.get("emergency") if bar is not None else None
+    if button is None or button.disabled or button.parent is None:
+        return None
+    x, y = button.parent.to_widget(*touch.pos)
+    return button if button.collide_point(x, y) else None
+
+
+class Sheet(ModalView):
+    """A sheet over the screen that leaves the emergency button working."""
+
+    def on_touch_down(self, touch):
+        button = emergency_under(touch)
+        if button is not None:
+            return button.on_touch_down(touch)
+        return super().on_touch_down(touch)
+
+
+class ConfirmSheet(Sheet):
     """'Mark Person down, 300 Pine St cleared?' — yes or no, big, apart."""
 
     question = StringProperty("")

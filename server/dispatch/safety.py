@@ -87,6 +87,13 @@ def start_emergency(
     existing = _existing_emergency(id, unit)
     if existing is not None:
         return existing
+    still_open = Emergency.objects.select_related("unit", "incident").filter(
+        unit_id=unit, ended_at__isnull=True
+    )
+    if (open_one := still_open.first()) is not None:
+        # One unit, one open emergency: another hold alerts everyone again to the open one.
+        with change_transaction():
+            return _realert(actor, device, open_one)
     try:
         with change_transaction():
             return _start(actor, device, id, unit, started_at, latitude, longitude, mutation_id)
@@ -96,6 +103,22 @@ def start_emergency(
         if existing is None:
             raise
         return existing
+
+
+def _realert(actor: User, device: Device | None, emergency: Emergency) -> Emergency:
+    record_audit(
+        actor=actor,
+        device=device,
+        action="emergency.realerted",
+        obj=emergency,
+        after=snapshot(emergency),
+    )
+    data = {**emergency_data(emergency), "realerted_at": timezone.now().isoformat()}
+    publish_event(stream="dispatch", kind="emergency.started", data=data)
+    for unit_id in {emergency.unit_id, *emergency.alerted_units}:
+        kind = "emergency.started" if unit_id == emergency.unit_id else "emergency.alert"
+        publish_event(stream=unit_stream(unit_id), kind=kind, data=data)
+    return emergency
 
 
 def _existing_emergency(emergency_id: uuid.UUID, unit: int) -> Emergency | None:

@@ -105,9 +105,10 @@ def test_care_on_scene_may_open_the_encounter_before_scene_safe_with_a_clear_war
         assert view.encounter_warning == ""
 
 
-def test_the_encounter_stays_closed_until_the_team_is_on_scene(protocol):
+def test_the_encounter_stays_closed_until_the_team_is_on_scene_and_says_why(protocol):
     view = assignment_view(care("en_route"), protocol, "care_responder")
     assert view.show_encounter and not view.may_open_encounter
+    assert "once you are on scene" in view.encounter_warning
 
 
 def test_the_partner_line_says_one_thing(protocol):

@@ -131,3 +131,20 @@ def test_while_the_socket_wont_stay_up_the_feed_backs_off_and_the_engine_pulls(e
     for n, (delay, ceiling) in enumerate(zip(chosen, ceilings, strict=False), start=1):
         assert ceiling / 2 <= delay <= ceiling, (n, chosen)
     assert len(nudged) >= 6 and not engine.feed_live
+
+
+def test_the_feeds_welcome_after_an_outage_sends_the_queue_at_once_not_after_the_retry_timer(
+    engine,
+):
+    engine.failures = 7  # the retry timer would wait up to a minute
+    woken = []
+    engine._wake = type("Wake", (), {"set": lambda self: woken.append(True)})()
+    LiveFeed(engine).handle(Socket(), {"type": "welcome"})
+    assert woken and engine.failures == 0
+
+
+def test_a_welcome_with_nothing_queued_and_no_outage_wakes_nothing(engine):
+    woken = []
+    engine._wake = type("Wake", (), {"set": lambda self: woken.append(True)})()
+    LiveFeed(engine).handle(Socket(), {"type": "welcome"})
+    assert woken == []

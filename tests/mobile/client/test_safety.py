@@ -210,6 +210,20 @@ def test_the_responder_ends_the_emergency_after_the_pin(crew):
     assert Emergency.objects.get(pk=view.id).ended_with_pin
 
 
+def test_a_second_hold_while_one_is_open_re_alerts_it_and_the_pin_ends_exactly_that_one(crew):
+    tablet, _, _, care = crew
+    first = tablet.safety.send_emergency(unit=care.pk)
+    assert not first.realerted
+    again = tablet.safety.send_emergency(unit=care.pk)
+    assert again.id == first.id and again.realerted
+    assert again.message == "Emergency still open: everyone alerted again."
+    assert Emergency.objects.filter(unit=care).count() == 1
+    assert tablet.safety.end_emergency(pin_ok=True).ended
+    tablet.engine.sync_once()
+    assert Emergency.objects.get(pk=first.id).ended_with_pin
+    assert not Emergency.objects.filter(unit=care, ended_at__isnull=True).exists()
+
+
 def test_a_check_in_answered_offline_counts_at_the_tablet_s_time(crew):
     tablet, network, call, _ = crew
     for to in ("acknowledged", "en_route", "on_scene"):

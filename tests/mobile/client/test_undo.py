@@ -80,10 +80,24 @@ def test_undoing_a_referral_with_consent_closes_it_with_a_note_never_deletes_it(
     assert [m.type for m in recorder.store.pending()].count("referral.create") == 1
 
 
-def test_a_referral_without_consent_is_not_offered_for_undo(shelf):
+def test_a_referral_without_consent_is_offered_for_undo_too_and_undo_closes_it(shelf):
     undo, recorder, _ = shelf
-    undo.refer(recorder.open_encounter("a-1"), 7, "Crisis Line", consent=False)
-    assert undo.offer is None
+    referral = undo.refer(recorder.open_encounter("a-1"), 7, "Crisis Line", consent=False)
+    assert undo.offer.said == "Referral to Crisis Line, no consent"
+    undo.undo()
+    assert recorder.store.record(referral)["status"] == "closed"
+
+
+def test_recording_something_else_withdraws_the_offer_so_undo_never_takes_back_an_older_choice(
+    shelf,
+):
+    undo, recorder, _ = shelf
+    encounter = recorder.open_encounter("a-1")
+    undo.dispose(encounter, "referred", "Referred")
+    recorder.log_service(encounter, "first_aid")
+    undo.withdraw()
+    assert undo.offer is None and undo.undo() is None
+    assert recorder.store.record(encounter)["disposition"] == "referred"
 
 
 def test_a_newer_choice_replaces_the_offer(shelf):
@@ -95,16 +109,38 @@ def test_a_newer_choice_replaces_the_offer(shelf):
     assert recorder.store.record(encounter)["disposition"] == "referred"
 
 
-def test_a_tap_on_another_control_within_300_ms_of_a_layout_change_is_ignored():
+def test_a_control_that_moved_ignores_taps_for_half_a_second_and_one_that_stayed_takes_them():
     clock = Clock()
     guard = TapGuard(clock=clock)
-    assert guard.allows("service-a")
-    guard.layout_changed()
-    clock.now += 0.15
-    assert not guard.allows("service-b")
-    assert guard.allows("service-a")  # the same control still does what it did
-    clock.now += 0.2
-    assert guard.allows("service-b")  # a person's pace, not a bounce
+    guard.laid_out({"refer": ("Refer", 10, 500, 300), "service-a": ("A", 10, 100, 200)})
+    clock.now += 0.6
+    assert guard.allows("refer") and guard.allows("service-a")
+    # A referral list grew above: Refer moved up; a disposition appeared where Refer was.
+    guard.laid_out(
+        {
+            "refer": ("Refer", 10, 650, 300),
+            "service-a": ("A", 10, 100, 200),
+            "disposition-x": ("X", 10, 500, 300),
+        }
+    )
+    clock.now += 0.45
+    assert not guard.allows("disposition-x")
+    assert not guard.allows("refer")
+    assert guard.allows("service-a")  # it stayed where it was
+    clock.now += 0.1
+    assert guard.allows("disposition-x") and guard.allows("refer")  # a person's pace
+
+
+def test_a_control_whose_words_changed_counts_as_moved():
+    clock = Clock()
+    guard = TapGuard(clock=clock)
+    guard.laid_out({"sign-on": ("Sign on", 0, 0, 100)})
+    clock.now += 1
+    guard.laid_out({"sign-on": ("Sign off", 0, 0, 100)})
+    clock.now += 0.3
+    assert not guard.allows("sign-on")
+    clock.now += 0.3
+    assert guard.allows("sign-on")
 
 
 def test_taking_back_a_queued_naloxone_correction_queues_its_opposite_and_undo_redoes_it(shelf):

@@ -21,6 +21,7 @@ from tests.mobile.ui.network import Link
 from tests.mobile.ui.test_tablet_app import ROOT, Desk, TabletApp, pytestmark  # noqa: F401
 
 AT_REST = "HOLD 2 s: EMERGENCY"
+OPEN = "EMERGENCY OPEN · HOLD TO ALERT AGAIN"  # plainly different while one is open
 
 EMERGENCIES = """
 import json
@@ -129,7 +130,7 @@ def test_a_held_emergency_button_sends_one_emergency_and_a_brushed_one_sends_not
             "the sent banner",
             lambda: "Emergency sent" in app.read("emergency-status")["text"],
         )
-        assert app.read("emergency")["text"] == AT_REST  # the finger is up
+        assert app.read("emergency")["text"] == OPEN  # the finger is up; the emergency is not
         drained(app)
         sent = held_on_the_tablet(tmp_path / "care")
         assert [e[0] for e in on_the_server(served_system)["emergencies"]] == [sent]

@@ -89,6 +89,27 @@ def test_the_same_press_sent_twice_is_one_emergency(client_for, units, people):
     assert len(events("dispatch", "emergency.started")) == 1
 
 
+def test_a_second_press_while_one_is_open_re_alerts_it_and_opens_no_second(
+    client_for, units, people
+):
+    first = press(client_for("care1"), units["CARE-1"])
+    again = press(client_for("care1"), units["CARE-1"])
+    assert (first.status_code, again.status_code) == (201, 201), again.content
+    assert again.json()["id"] == first.json()["id"]  # the tablet ends exactly the open one
+    assert Emergency.objects.count() == 1
+    told = events("dispatch", "emergency.started")
+    assert [e["id"] for e in told] == [first.json()["id"]] * 2
+    assert "realerted_at" in told[1] and "realerted_at" not in told[0]
+
+
+def test_after_an_emergency_ended_a_new_press_opens_a_new_one(client_for, units, people):
+    first = press(client_for("care1"), units["CARE-1"])
+    Emergency.objects.filter(pk=first.json()["id"]).update(ended_at=timezone.now())
+    again = press(client_for("care1"), units["CARE-1"])
+    assert again.json()["id"] != first.json()["id"]
+    assert Emergency.objects.count() == 2
+
+
 @pytest.mark.parametrize(
     ("who", "unit", "status"),
     [("officer1", "CARE-1", 403), ("dispatcher", "CARE-1", 403), ("coordinator", "CARE-1", 403)],

@@ -1,12 +1,21 @@
-"""A test hook: drive the running app from another process, by stable widget id.
+"""The finger: the tablet app with a test hook, driven from the test's process as a person would.
 
-Started only when `python -m mobile --driver-port N` asks for it. It listens on 127.0.0.1 for
-one JSON command per line and answers one JSON line; each command runs on the UI thread, exactly
-as a tap would. Commands: press, type, read, state, screenshot, taps, startup, layout (touch
-targets, bounds and cut text on screen now), texts, alerts (new-assignment alerts rung), quit;
+`python -m tests.mobile.ui.with_finger --driver-port N [--driver-port-file F] <the app's options>`
+opens the app exactly as `python -m mobile` does, plus this hook (the shipped app has none). It
+listens on 127.0.0.1 for one JSON command per line and answers one JSON line; each command runs
+on the UI thread. Touches are never calls on a widget: they are motion events queued in an input
+provider of Kivy's own (`FingerProvider`) at window coordinates, so they go through Kivy's
+post-processing and dispatch as a touchscreen's would.
+
+Commands: press (set-up only: a widget's action by id), type, read, state, box, refresh,
+targets (the named controls a finger can take now), mutations (how many the outbox holds),
+screenshot, taps, startup, layout (touch targets, bounds and cut text on screen now), texts,
+alerts (new-assignment alerts rung), quit;
 and, to tap by position as a finger does: where (a widget's centre in window coordinates),
-reveal (scroll a widget into view), tap (x, y) and double_tap (x, y, the same spot again `gap`
-seconds later on Kivy's clock), which answer with the controls that took the taps; and hold (x, y):
+reveal (scroll a widget into view), tap (x, y, after `delay` seconds: the time a person takes
+between seeing a control and touching it) and double_tap (x, y, the same spot again `gap`
+seconds later on Kivy's clock), which answer with what was under the finger when it aimed and
+the controls that took the taps; and hold (x, y):
 a finger kept down until the emergency button's hold completes, or lifted `seconds` later on
 Kivy's clock.
 """
@@ -18,15 +27,18 @@ import os
 import socketserver
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 from kivy.app import App
+from kivy.base import EventLoop
 from kivy.clock import Clock
 from kivy.core.text import Label as CoreLabel
 from kivy.core.window import Window
+from kivy.input.motionevent import MotionEvent
+from kivy.input.provider import MotionEventProvider
 from kivy.metrics import Metrics, dp
-from kivy.tests.common import UnitTestTouch
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.label import Label
 from kivy.uix.modalview import ModalView
@@ -34,9 +46,48 @@ from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
 from kivy.uix.widget import Widget
 
-from mobile.client.undo import TAP_GUARD_SECONDS
-
 MIN_TARGET_DP = 48
+PRESS_SECONDS = 0.08  # how long a fingertip stays on the glass in a tap
+
+
+class FingerTouch(MotionEvent):
+    """One fingertip on the glass at window coordinates (x, y)."""
+
+    def __init__(self, number: int, x: float, y: float):
+        super().__init__("finger", number, (x, y), is_touch=True, type_id="touch")
+
+    def depack(self, args) -> None:
+        # A provider speaks in fractions of the window; Kivy scales them back for dispatch.
+        width, height = EventLoop.window.size
+        self.sx, self.sy = args[0] / (width - 1.0), args[1] / (height - 1.0)
+        self.profile = ["pos"]
+        super().depack(args)
+
+
+class FingerProvider(MotionEventProvider):
+    """An input provider like the touchscreen's: events wait in a queue until Kivy's event
+    loop reads its providers, then pass through the same post-processing and dispatch."""
+
+    def __init__(self) -> None:
+        super().__init__("finger", None)
+        self.waiting: deque[tuple[str, FingerTouch]] = deque()
+        self.count = 0
+
+    def down(self, x: float, y: float) -> FingerTouch:
+        self.count += 1
+        touch = FingerTouch(self.count, x, y)
+        self.waiting.append(("begin", touch))
+        return touch
+
+    def up(self, touch: FingerTouch) -> None:
+        self.waiting.append(("end", touch))
+
+    def update(self, dispatch_fn) -> None:
+        while self.waiting:
+            dispatch_fn(*self.waiting.popleft())
+
+
+FINGER = FingerProvider()
 
 
 def process_started() -> float:
@@ -159,7 +210,28 @@ def target_at(x: float, y: float) -> str | None:
         if isinstance(layer, ModalView):
             hit = None
         walk(layer)
+    emergency = find("emergency")
+    if hit != "emergency" and emergency is not None and not emergency.disabled:
+        left, bottom = emergency.to_window(*emergency.pos)  # it answers over every sheet
+        if left <= x <= left + emergency.width and bottom <= y <= bottom + emergency.height:
+            hit = "emergency"
     return hit
+
+
+def targets_on_screen() -> list[dict[str, Any]]:
+    """Every named control a finger can take now (drawn, enabled, on top at its centre), and
+    those a swipe would bring into view (`scrolled`: scrolled out of its page)."""
+    found = []
+    for widget, scrolled in shown():
+        name = getattr(widget, "stable_id", "")
+        if not name or widget.disabled or not isinstance(widget, ButtonBehavior | TextInput):
+            continue
+        x, y = widget.to_window(widget.center_x, widget.center_y)
+        if 0 <= x <= Window.width and 0 <= y <= Window.height and target_at(x, y) == name:
+            found.append({"id": name, "x": x, "y": y, "scrolled": False})
+        elif scrolled and _clipped(widget, x, y):
+            found.append({"id": name, "x": x, "y": y, "scrolled": True})
+    return found
 
 
 def _clipped(widget: Widget, x: float, y: float) -> bool:
@@ -175,10 +247,9 @@ def _clipped(widget: Widget, x: float, y: float) -> bool:
 
 
 def finger(x: float, y: float) -> None:
-    """One tap at (x, y): down and up, as the window's input would deliver it."""
-    touch = UnitTestTouch(x, y)
-    touch.touch_down()
-    touch.touch_up()
+    """One tap at (x, y): down now, up `PRESS_SECONDS` later, through the input provider."""
+    touch = FINGER.down(x, y)
+    Clock.schedule_once(lambda dt: FINGER.up(touch), PRESS_SECONDS)
 
 
 def find(stable_id: str) -> Widget | None:
@@ -222,15 +293,31 @@ class Driver:
             made = Window.screenshot(name=command["path"])
             os.replace(made, command["path"])
             return {"path": command["path"]}
+        if op == "targets":
+            return {"targets": targets_on_screen()}
+        if op == "mutations":
+            return {"count": len(self.app.session.tablet.store.mutations())}
+        if op == "refresh":
+            self.app.refresh()
+            return {}
         if op == "quit":
             self.app.stop()
             return {}
         widget = find(command.get("id", ""))
         if widget is None:
             return {"error": f"no widget {command.get('id')!r} on screen"}
+        if op == "box":
+            x, y = widget.to_window(*widget.pos)
+            return {"x": x, "y": y, "width": widget.width, "height": widget.height}
         if op == "where":
             x, y = widget.to_window(widget.center_x, widget.center_y)
-            return {"x": x, "y": y, "hit": target_at(x, y), "disabled": widget.disabled}
+            return {
+                "x": x,
+                "y": y,
+                "hit": target_at(x, y),
+                "disabled": widget.disabled,
+                "scrolled": _clipped(widget, x, y),  # out of its page's view: a swipe away
+            }
         if op == "read":
             return {
                 "text": widget.text,
@@ -256,17 +343,18 @@ class Driver:
         x, y = float(command["x"]), float(command["y"])
         gap = command.get("gap")
         settle = float(command.get("settle", 0.5))
-        # A person aims at what has stopped moving: no finger lands within the guard's window
-        # of the screen changing (the second tap of a double tap is the exception tested).
-        guard = self.app.tap_guard
-        since = time.monotonic() - (guard.changed_at or 0.0)
-        if since < TAP_GUARD_SECONDS:
-            Clock.schedule_once(lambda dt: self.tap(command, finish), TAP_GUARD_SECONDS - since)
-            return
-        self.app.tap_log.clear()
+        # The person looks (what is under the spot now is what they aimed at), then their
+        # finger travels for `delay` seconds while the screen may still change.
         seen = {"screen": self.app.screens.current, "hit": target_at(x, y)}
+        Clock.schedule_once(
+            lambda dt: self.land(x, y, gap, settle, seen, finish), float(command.get("delay", 0))
+        )
+
+    def land(self, x: float, y: float, gap, settle: float, seen: dict, finish) -> None:
+        self.app.tap_log.clear()
+        self.app.refused_log.clear()
+        seen["landed_on"] = target_at(x, y)
         self.taps += 1
-        self.app.touched()
         finger(x, y)
 
         def second(dt) -> None:
@@ -275,7 +363,14 @@ class Driver:
             Clock.schedule_once(done, settle)
 
         def done(dt) -> None:
-            finish({**seen, "took": list(self.app.tap_log), "after": self.app.screens.current})
+            finish(
+                {
+                    **seen,
+                    "took": list(self.app.tap_log),
+                    "refused": list(self.app.refused_log),
+                    "after": self.app.screens.current,
+                }
+            )
 
         if gap is None:
             Clock.schedule_once(done, settle)
@@ -292,20 +387,19 @@ class Driver:
         seconds = command.get("seconds")
         bar = self.app.safety_bar
         seen = {"hit": target_at(x, y), "progress": 0.0}
-        touch = UnitTestTouch(x, y)
         self.taps += 1
-        self.app.touched()
         down_at = time.monotonic()  # before the bar takes the press: the hold is at most this
-        touch.touch_down()
-        seen["taken"] = bar.hold.pressed_at is not None  # the button took the finger
+        touch = FINGER.down(x, y)
 
         def lift(_dt=None) -> None:
             watching.cancel()
             fired = bar.hold.fired
-            touch.touch_up()
+            FINGER.up(touch)
             finish({**seen, "fired": fired, "held_seconds": time.monotonic() - down_at})
 
         def watch(_dt) -> None:
+            if "taken" not in seen and not FINGER.waiting:  # the event loop delivered the down
+                seen["taken"] = bar.hold.pressed_at is not None  # the button took the finger
             seen["progress"] = max(seen["progress"], bar.hold_progress)
             if seconds is None and bar.hold.fired:
                 lift()
@@ -323,8 +417,11 @@ class Driver:
             finish({"error": f"no widget {command.get('id')!r} on screen"})
             return
         parent = widget.parent
-        while parent is not None and not isinstance(parent, ScrollView):
+        # Up to the window, which is its own parent.
+        while parent is not None and parent is not Window and not isinstance(parent, ScrollView):
             parent = parent.parent
+        if not isinstance(parent, ScrollView):
+            parent = None
         if parent is not None and parent._viewport is not None:
             # Centre it in the view: the content's visible band starts at scroll_y × (overflow).
             content = parent._viewport

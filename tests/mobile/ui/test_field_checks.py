@@ -1,0 +1,279 @@
+"""Issue 24's field checks, as a new CARE responder met them: the tablet in portrait under Xvfb,
+tapped by position with a person's delay (tests/mobile/ui/finger.py), against a real Daphne.
+
+Each test is one thing that went wrong under a real finger: what it now does is asserted from
+what the server holds and what the screen says, never from the code's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.mobile.ui.finger import Finger
+from tests.mobile.ui.test_emergency_hold import AT_REST, OPEN, held_on_the_tablet, on_the_server
+from tests.mobile.ui.test_tablet_app import PIN, ROOT, Desk, TabletApp, pytestmark  # noqa: F401
+from tests.mobile.ui.test_taps_by_position import PORTRAIT, drained, signed_in
+
+ENDED = """
+import json
+from server.dispatch.models import Emergency
+print(json.dumps([str(e.id) for e in Emergency.objects.filter(ended_at__isnull=False)]))
+"""
+
+
+def ended_on_the_server(served_system) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", ENDED],
+        cwd=ROOT,
+        env=served_system.env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def on_scene(app: TabletApp, finger: Finger, desk: Desk, **call) -> str:
+    """A call dispatched to CARE-1, acknowledged, en route and on scene, tapped by position."""
+    care, _ = desk.dispatch(**call)
+    app.wait_for("the new assignment", lambda: app.shows(f"ack-{care}"))
+    finger.tap(f"ack-{care}")
+    for to in ("en_route", "on_scene"):
+        app.wait_for(f"{to} offered", lambda to=to: app.offers(f"to-{to}"))
+        finger.tap(f"to-{to}")
+    return care
+
+
+def held_encounter(desk: Desk, care: str) -> tuple[dict, dict]:
+    snapshot = desk.call("GET", "/api/v1/sync/snapshot", "care2")
+    (encounter,) = [e for e in snapshot["encounters"] if e["assignment"] == care]
+    return encounter, snapshot
+
+
+def test_a_second_tap_on_refer_half_a_second_later_never_records_a_disposition(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        care = on_scene(app, finger, desk)
+        finger.tap("open-encounter")
+        entry = desk.call("GET", "/api/v1/directory/services", "care2")[0]
+        app.type("referral-search", entry["name"][:6])
+        app.wait_for("the directory match", lambda: app.shows(f"referral-{entry['id']}"))
+        finger.tap(f"referral-{entry['id']}")
+        finger.tap("referral-consent")
+        x, y = finger.aim("refer")
+        done = finger.touch(x, y, gap=0.5)
+        # The first tap made the referral; the second, wherever it landed, recorded nothing else.
+        assert done["took"] in (["refer"], ["refer", "refer"]), done
+        drained(app)
+        encounter, snapshot = held_encounter(desk, care)
+        assert encounter["disposition"] in (None, "")
+        mine = [r for r in snapshot["referrals"] if str(r["encounter"]) == str(encounter["id"])]
+        assert [str(r["service"]) for r in mine] == [str(entry["id"])]
+    finally:
+        app.stop()
+
+
+def test_the_shift_button_reads_sign_off_once_signed_on_and_signing_off_asks_first(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        before = [app.ask(op="box", id=i) for i in ("undo", "open-sync")]
+        finger.tap("shift-and-status")
+        # The shift rows open over the screen: nothing under them moved.
+        assert [app.ask(op="box", id=i) for i in ("undo", "open-sync")] == before
+        app.wait_for("the units loaded", lambda: app.offers("units"))
+        finger.tap("units")
+        app.wait_for("the unit list open", lambda: app.shows("unit-CARE-1"))
+        option = app.ask(op="box", id="unit-CARE-1")
+        assert min(option["width"], option["height"]) >= 48, option  # a fingertip's size
+        finger.tap("unit-CARE-1")
+        assert app.read("sign-on")["text"] == "Sign on"
+        app.screenshot("shift-rows")
+        finger.tap("sign-on")
+        app.wait_for("signed on", lambda: app.read("sign-on")["text"] == "Sign off")
+        assert "Signed on to CARE-1" in app.read("app-message")["text"]
+        finger.tap("shift-and-status")
+        finger.tap("sign-on")  # signing off asks first: "no" leaves the unit on duty
+        app.wait_for("the question", lambda: app.shows("confirm-no"))
+        assert "CARE-1" in app.read("confirm-question")["text"]
+        finger.tap("confirm-no")
+        app.wait_for("the question closed", lambda: not app.shows("confirm-no"))
+        assert app.read("sign-on")["text"] == "Sign off"
+        assert "off duty" not in app.read("app-message")["text"]
+    finally:
+        app.stop()
+
+
+def test_a_response_tapped_200_ms_after_the_dose_is_recorded_with_the_dose_it_edits(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        care = on_scene(app, finger, desk)
+        finger.tap("open-encounter")
+        x, y = finger.aim("naloxone")
+        finger.touch(x, y)
+        x, y = finger.aim("response-worse")
+        done = app.ask(op="tap", x=x, y=y, delay=0.2)  # straight after: the row was already there
+        assert done["took"] == ["response-worse"], done
+        assert "dose 1" in app.read("naloxone-detail")["text"].lower()
+        drained(app)
+        encounter, snapshot = held_encounter(desk, care)
+        (dose,) = [n for n in snapshot["naloxones"] if str(n["encounter"]) == encounter["id"]]
+        assert dose["response"] == "worse"
+        # The summary reads the time the server keeps, never "last at never".
+        app.wait_for("the synced summary", lambda: "never" not in app.read("naloxone-log")["text"])
+        assert app.read("naloxone-log")["text"].startswith("Naloxone: 1 dose, last at ")
+    finally:
+        app.stop()
+
+
+def test_the_emergency_button_sends_over_an_open_dialog_and_a_wrong_pin_is_said_and_cleared(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        on_scene(app, finger, desk)
+        app.wait_for("clear offered", lambda: app.offers("to-cleared"))
+        finger.tap("to-cleared")
+        app.wait_for("the question", lambda: app.shows("confirm-yes"))
+        assert on_the_server(served_system)["emergencies"] == []
+        held = finger.hold("emergency")
+        assert held["fired"], held
+        app.wait_for(
+            "the emergency on the server", lambda: on_the_server(served_system)["emergencies"]
+        )
+        assert app.shows("confirm-yes")  # the question is still there, unanswered
+        app.screenshot("emergency-over-a-question")
+
+        finger.tap("confirm-no")
+        app.wait_for("the end row", lambda: app.offers("end-emergency"))
+        app.type("emergency-pin", "000000")
+        finger.tap("end-emergency")
+        said = app.read("app-message")["text"]
+        assert "PIN is not right" in said
+        assert app.read("emergency-pin")["text"] == ""
+        # Errors stay until acted on: a refresh of the screen does not take it away.
+        app.ask(op="refresh")
+        assert app.read("app-message")["text"] == said
+
+        # A second hold while it is open alerts everyone again to the same one.
+        assert app.read("emergency")["text"] == OPEN
+        assert finger.hold("emergency")["fired"]
+        app.wait_for(
+            "the re-alert",
+            lambda: "alerted again" in app.read("emergency-status")["text"],
+        )
+        (only,) = on_the_server(served_system)["emergencies"]
+        assert held_on_the_tablet(tmp_path / "care") == only[0]
+        # The PIN ends exactly the open one; "ended" is said once, not kept for a restart.
+        app.type("emergency-pin", PIN)
+        finger.tap("end-emergency")
+        app.wait_for("the end said", lambda: app.read("app-message")["text"] == "Emergency ended.")
+        assert held_on_the_tablet(tmp_path / "care") is None
+        assert app.read("emergency")["text"] == AT_REST
+        drained(app)
+        assert ended_on_the_server(served_system) == [only[0]]
+    finally:
+        app.stop()
+
+
+def test_a_new_encounter_opens_at_its_top_wherever_the_last_one_was_scrolled(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        first = on_scene(app, finger, desk)
+        finger.tap("open-encounter")
+        finger.aim("back-to-assignment")  # scrolled down to reach it
+        assert app.ask(op="where", id="naloxone")["hit"] != "naloxone"
+        finger.tap("back-to-assignment")
+        app.wait_for("clear offered", lambda: app.offers("to-cleared"))
+        finger.tap("to-cleared")
+        app.wait_for("the question", lambda: app.shows("confirm-yes"))
+        finger.tap("confirm-yes")
+        app.wait_for("the call cleared", lambda: not app.offers("to-cleared"))
+        finger.tap("open-inbox")
+        second = on_scene(app, finger, desk, spd="2K21", cad_number="2026-E2E-0002")
+        assert second != first
+        finger.tap("open-encounter")
+        assert app.ask(op="where", id="naloxone")["hit"] == "naloxone"
+    finally:
+        app.stop()
+
+
+def test_a_referral_without_consent_is_asked_first_and_then_offered_for_undo(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        care = on_scene(app, finger, desk)
+        finger.tap("open-encounter")
+        entry = desk.call("GET", "/api/v1/directory/services", "care2")[0]
+        app.type("referral-search", entry["name"][:6])
+        app.wait_for("the directory match", lambda: app.shows(f"referral-{entry['id']}"))
+        finger.tap(f"referral-{entry['id']}")
+        finger.tap("refer")
+        app.wait_for("the question", lambda: app.shows("confirm-no"))
+        assert "not consented" in app.read("confirm-question")["text"]
+        app.screenshot("referral-without-consent-asks")
+        finger.tap("confirm-no")
+        app.wait_for("the question closed", lambda: not app.shows("confirm-no"))
+        assert app.read("referral-log")["text"] == "No referral yet."
+        finger.tap("refer")
+        app.wait_for("the question", lambda: app.shows("confirm-yes"))
+        finger.tap("confirm-yes")
+        app.wait_for("the Undo", lambda: app.offers("undo"))
+        said = app.read("undo")["text"]
+        assert said == f"Undo: Referral to {entry['name']}, no consent", said
+        drained(app)
+        encounter, snapshot = held_encounter(desk, care)
+        (referral,) = [r for r in snapshot["referrals"] if str(r["encounter"]) == encounter["id"]]
+        assert referral["consent"] is False
+    finally:
+        app.stop()
+
+
+def test_undo_names_what_it_takes_back_goes_when_something_else_is_recorded_and_not_on_the_survey(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        on_scene(app, finger, desk)
+        finger.tap("open-encounter")
+        finger.tap("naloxone")
+        finger.tap("response-improved")
+        assert app.read("undo")["text"] == "Undo: Response to naloxone: improved"
+        protocol = desk.call("GET", "/api/v1/protocol", "care2")
+        service = protocol["services"][0]
+        finger.tap(f"service-{service['code']}")
+        # The service has no Undo: the one on offer would have taken back the response.
+        assert not app.offers("undo")
+        assert app.read("response-improved")["state"] == "down"
+        assert service["label"] in app.read("app-message")["text"]
+        finger.tap(f"disposition-{protocol['dispositions'][0]['code']}")
+        assert app.offers("undo")
+        finger.tap("open-survey")
+        app.wait_for("the survey", lambda: app.shows("survey-consent"))
+        assert not app.offers("undo")  # the person being helped holds the tablet
+    finally:
+        app.stop()
