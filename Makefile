@@ -38,11 +38,15 @@ run: demo-data ## Set up and serve the demo with Daphne on http://127.0.0.1:8000
 	@echo ""
 	$(PY) deploy/serve.py -b $(HOST) -p $(PORT) server.asgi:application
 
+# Two workers: most tests wait on a socket, a browser or Xvfb, so two share this 2-core machine
+# well; TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
 test: install ## Run the whole test suite (PostgreSQL/Redis tests run when DATABASE_URL/REDIS_URL are set)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
-lint: install ## ruff and the import-layer contracts
+lint: install ## ruff (lint and format) and the import-layer contracts
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
 format: install ## ruff format + import sort

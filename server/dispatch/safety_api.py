@@ -19,8 +19,6 @@ DISPATCH_ROLES = selectors.DISPATCH_ROLES
 CARE_ONLY = (Role.CARE_RESPONDER, Role.ADMIN)
 
 
-
-
 class ShiftListView(APIView):
     roles = {"POST": (*FIELD_ROLES, Role.ADMIN)}
 

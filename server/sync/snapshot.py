@@ -96,9 +96,7 @@ def _care_records(request: Request, assignments: list[dict]) -> dict[str, list[d
         )
     return {
         "encounters": [care_presenters.encounter_data(e) for e in encounters],
-        "services": [
-            care_presenters.service_data(s) for e in encounters for s in e.services.all()
-        ],
+        "services": [care_presenters.service_data(s) for e in encounters for s in e.services.all()],
         "naloxones": [
             care_presenters.naloxone_data(n) for e in encounters for n in e.naloxone.all()
         ],

@@ -29,7 +29,9 @@ def pulled(site: str, auth: dict, stream: str, kind: str, deadline: float) -> li
     headers = {"Authorization": auth["Authorization"]}
     while True:
         answer = requests.get(
-            f"{site}/api/v1/sync/pull", params={"cursors": f"{stream}:0"}, headers=headers,
+            f"{site}/api/v1/sync/pull",
+            params={"cursors": f"{stream}:0"},
+            headers=headers,
             timeout=10,
         )
         found = [e for e in answer.json()["events"] if e["kind"] == kind]

@@ -175,11 +175,7 @@ class ServedSystem:
     def pid(self, url: str) -> int:
         """The live process serving `url`."""
         port = url.rsplit(":", 1)[1]
-        return next(
-            p.pid
-            for p in self.processes
-            if p.poll() is None and self.ports[p] == port
-        )
+        return next(p.pid for p in self.processes if p.poll() is None and self.ports[p] == port)
 
     def stop(self) -> None:
         # Teardown only: nothing is checked after it, so Daphne's graceful shutdown (up to 10 s

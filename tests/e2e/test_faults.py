@@ -109,9 +109,11 @@ class Field:
         try:
             # The fault strikes once traffic is flowing: services logged and synced, a dispatch.
             assert until(
-                lambda: len(self.services_logged) >= logged + 3
-                and self.desk.dispatched > dispatched
-                and self.synced_services() > 0,
+                lambda: (
+                    len(self.services_logged) >= logged + 3
+                    and self.desk.dispatched > dispatched
+                    and self.synced_services() > 0
+                ),
                 HANG_SECONDS,
             ), "traffic never started"
             fault()
@@ -119,8 +121,9 @@ class Field:
             # Traffic goes on after the fault heals: more services, another dispatch.
             logged, dispatched = len(self.services_logged), self.desk.dispatched
             assert until(
-                lambda: len(self.services_logged) >= logged + 3
-                and self.desk.dispatched > dispatched,
+                lambda: (
+                    len(self.services_logged) >= logged + 3 and self.desk.dispatched > dispatched
+                ),
                 HANG_SECONDS,
             ), "traffic stopped after the fault"
         finally:

@@ -142,9 +142,7 @@ def test_a_service_dated_2099_pushed_offline_is_stored_at_the_servers_time_and_f
     assert stored <= timezone.now()
 
 
-def test_a_service_dated_before_the_dispatch_is_refused_over_rest_and_push(
-    dispatched, client_for
-):
+def test_a_service_dated_before_the_dispatch_is_refused_over_rest_and_push(dispatched, client_for):
     encounter = _open_encounter(client_for, dispatched())
     before = (timezone.now() - datetime.timedelta(days=3)).isoformat()
     body = {"encounter": encounter, "service": "de-escalation", "occurred_at": before}

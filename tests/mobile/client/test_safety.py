@@ -192,9 +192,11 @@ def test_an_emergency_made_offline_is_sent_first_on_reconnect(crew):
     assert tablet.store.pending()[0].type == "emergency.start"
     network.online()
     assert tablet.engine.sync_once()
-    stream = Event.objects.filter(stream_id=f"unit:{care.pk}").exclude(
-        kind="assignment.dispatched"
-    ).order_by("seq")
+    stream = (
+        Event.objects.filter(stream_id=f"unit:{care.pk}")
+        .exclude(kind="assignment.dispatched")
+        .order_by("seq")
+    )
     assert stream.values_list("kind", flat=True).first() == "emergency.started"
     assert Emergency.objects.filter(pk=view.id).exists()
     assert Assignment.objects.get(pk=call["care"]).status == "en_route"

@@ -165,8 +165,10 @@ def test_an_emergency_held_offline_reaches_the_server_before_a_change_queued_ear
         )
         app.wait_for(
             "both queued",
-            lambda: {"assignment.transition", "emergency.start"}
-            <= waiting_in_the_outbox(tmp_path / "care"),
+            lambda: (
+                {"assignment.transition", "emergency.start"}
+                <= waiting_in_the_outbox(tmp_path / "care")
+            ),
         )
         assert on_the_server(served_system)["emergencies"] == []
 

@@ -1127,9 +1127,7 @@ def test_an_emergency_for_another_unit_is_refused_by_an_error_frame_and_the_sock
     ],
     ids=["id", "time", "no-unit", "latitude-off-the-globe", "latitude-alone", "in-the-future"],
 )
-def test_a_malformed_emergency_frame_gets_an_invalid_error_naming_the_field(
-    people, changes, field
-):
+def test_a_malformed_emergency_frame_gets_an_invalid_error_naming_the_field(people, changes, field):
     token = token_for("care1")
     sent = {**emergency_frame(people["care1"].unit_id), **changes}
 
