@@ -34,7 +34,10 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# One browser per test module: Playwright's sync API keeps an event loop running in the thread
+# while it lives, so a browser kept for the whole session would stand under the next module's
+# asyncio.run() or async_to_sync() on the same test worker.
+@pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip("needs Debian's chromium at /usr/bin/chromium")

@@ -80,9 +80,23 @@ def test_a_second_tap_on_refer_half_a_second_later_never_records_a_disposition(
         app.stop()
 
 
+SIGN_CARE1_OFF = (
+    "from django.utils import timezone; "
+    "from server.accounts.models import User; "
+    "from server.dispatch.models import Shift; "
+    "Shift.objects.filter(user__username='care1').update(ended_at=timezone.now()); "
+    "User.objects.filter(username='care1').update(unit=None)"
+)
+
+
 def test_the_shift_button_reads_sign_off_once_signed_on_and_signing_off_asks_first(
     served_system, tmp_path
 ):
+    # The demo signs its crews on; this responder starts the day off duty (still rostered).
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SIGN_CARE1_OFF],
+        cwd=ROOT, env=served_system.env, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
     url = served_system.start_daphne()
     app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
     try:
