@@ -63,11 +63,24 @@ def parse_json(raw: bytes, encoding: str = "utf-8") -> Any:
         raise ParseError(f"The body is not {encoding} text.") from exc
     check_depth(text)
     try:
-        return json.loads(text)
+        return without_nul(json.loads(text))
     except ValueError as exc:
         raise ParseError(f"JSON parse error - {exc}") from exc
     except RecursionError as exc:  # only reachable with a lower interpreter stack limit
         raise ParseError("JSON nested too deep.") from exc
+
+
+def without_nul(value: Any) -> Any:
+    """The document with every NUL character taken out of its text. PostgreSQL can't store one,
+    and an outside system's document (a CAD's EIDO) is taken in, not refused, for it; the doors
+    DRF parses refuse one on each text field instead (its CharField)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
 
 
 class BoundedJSONParser(JSONParser):

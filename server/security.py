@@ -52,6 +52,9 @@ class RequestLimitsMiddleware(MiddlewareMixin):
     than declared is caught by the API's error handler (server/errors.py)."""
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        refused = _nul_refusal(request)
+        if refused is not None:  # first, before any middleware reads the session cookie
+            return refused
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -69,23 +72,24 @@ class RequestLimitsMiddleware(MiddlewareMixin):
         return response
 
 
-class ContentSecurityPolicyMiddleware(MiddlewareMixin):
-    def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        # PostgreSQL can neither store nor compare a NUL character, so a filter holding one would
-        # fail inside the database (a 500). No form sends one: refuse it before any view runs.
-        # A cookie holding one would reach the session table the same way.
-        query = request.META.get("QUERY_STRING", "")
-        if "%00" in query or "\x00" in query or "\x00" in request.META.get("HTTP_COOKIE", ""):
-            return JsonResponse(
-                {
-                    "code": "invalid",
-                    "detail": "The address or a cookie holds a NUL character; remove it.",
-                    "fields": {"query": ["NUL characters are not allowed."]},
-                },
-                status=400,
-            )
-        return None
+def _nul_refusal(request: HttpRequest) -> HttpResponse | None:
+    # PostgreSQL can neither store nor compare a NUL character, so a filter holding one would
+    # fail inside the database (a 500). No form sends one: refuse it before any view runs.
+    # A cookie holding one would reach the session table the same way.
+    query = request.META.get("QUERY_STRING", "")
+    if "%00" in query or "\x00" in query or "\x00" in request.META.get("HTTP_COOKIE", ""):
+        return JsonResponse(
+            {
+                "code": "invalid",
+                "detail": "The address or a cookie holds a NUL character; remove it.",
+                "fields": {"query": ["NUL characters are not allowed."]},
+            },
+            status=400,
+        )
+    return None
 
+
+class ContentSecurityPolicyMiddleware(MiddlewareMixin):
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         policy = (
             API_DOCS_POLICY

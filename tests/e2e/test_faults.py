@@ -210,12 +210,15 @@ class Field:
             "SELECT id::text FROM care_servicegiven WHERE encounter_id::text = %s", self.encounter
         )
         assert sorted(s for (s,) in services) == sorted(self.services_logged)
+        # One event per stream it goes to: a record of a call that has closed goes to each of its
+        # crew's own streams (server/dispatch/policies.py, record_streams), once each.
         echoes = self.query(
-            "SELECT mutation_id::text, count(*) FROM sync_event WHERE mutation_id::text = ANY(%s) "
-            "GROUP BY mutation_id",
+            "SELECT mutation_id::text, stream_id, count(*) FROM sync_event "
+            "WHERE mutation_id::text = ANY(%s) GROUP BY mutation_id, stream_id",
             [m.id for m in mutations],
         )
-        assert all(n == 1 for _, n in echoes) and len(echoes) == len(mutations)
+        assert all(n == 1 for _, _, n in echoes)
+        assert {m for m, _, _ in echoes} == {m.id for m in mutations}
         # The tablet holds every event of its unit's stream: its cursor is the stream's end.
         unit = f"unit:{self.tablet.store.get_setting('user')['unit']['id']}"
         ((last_seq,),) = self.query("SELECT last_seq FROM sync_stream WHERE name = %s", unit)
