@@ -44,7 +44,7 @@ from server.dispatch.presenters import (
 )
 from server.dispatch.protocol import current_protocol
 from server.dispatch.selectors import staffed_unit_ids
-from server.errors import Conflict, Forbidden, IdReused, InvalidInput, NotFound, UnitUnavailable
+from server.errors import Conflict, Forbidden, InvalidInput, NotFound, UnitUnavailable
 from server.feed.services import change_transaction, publish_event, unit_stream
 
 logger = logging.getLogger(__name__)
@@ -84,9 +84,14 @@ def start_emergency(
             fields={"latitude": ["Both or neither."], "longitude": ["Both or neither."]},
         )
     check_time(started_at, field_name="started_at")
-    existing = _existing_emergency(id, unit)
-    if existing is not None:
+    existing = _existing_emergency(id)
+    if existing is not None and existing.unit_id == unit:
         return existing
+    if existing is not None:
+        # The id names another unit's emergency (a replayed or forged id; tablets draw random
+        # ones). Help is never refused over an id, and the answer says nothing of the other
+        # unit's record: the press is raised under an id of the server's, which the answer names.
+        id = uuid.uuid4()
     still_open = Emergency.objects.select_related("unit", "incident").filter(
         unit_id=unit, ended_at__isnull=True
     )
@@ -99,8 +104,8 @@ def start_emergency(
             return _start(actor, device, id, unit, started_at, latitude, longitude, mutation_id)
     except IntegrityError:
         # The same press arrived by two paths at once (HTTP and the queue): one row won.
-        existing = _existing_emergency(id, unit)
-        if existing is None:
+        existing = _existing_emergency(id)
+        if existing is None or existing.unit_id != unit:
             raise
         return existing
 
@@ -121,11 +126,8 @@ def _realert(actor: User, device: Device | None, emergency: Emergency) -> Emerge
     return emergency
 
 
-def _existing_emergency(emergency_id: uuid.UUID, unit: int) -> Emergency | None:
-    found = Emergency.objects.select_related("unit", "incident").filter(pk=emergency_id).first()
-    if found is not None and found.unit_id != unit:
-        raise IdReused("This emergency's id was already used; it was not recorded twice.")
-    return found
+def _existing_emergency(emergency_id: uuid.UUID) -> Emergency | None:
+    return Emergency.objects.select_related("unit", "incident").filter(pk=emergency_id).first()
 
 
 def _start(actor, device, emergency_id, unit_id, started_at, latitude, longitude, mutation_id):
@@ -332,10 +334,12 @@ def request_backup(
             .select_related("assignment__unit", "incident", "reason")
             .first()
         )
-        if existing is not None:
-            if existing.assignment_id != assignment.pk:
-                raise IdReused("This request's id was already used; it was not recorded twice.")
+        if existing is not None and existing.assignment_id == assignment.pk:
             return existing
+        if existing is not None:
+            # Another call's request holds this id: ask for help anyway, under an id of ours,
+            # and say nothing of that call (as with the emergency button).
+            id = uuid.uuid4()
         if not assignment.is_open:
             raise Conflict("This assignment has ended; call dispatch directly.")
         check_time(
@@ -461,10 +465,10 @@ def record_check_in(
     with change_transaction():
         assignment = _own_care_assignment(actor, assignment_id)
         existing = CheckIn.objects.filter(pk=id).first()
-        if existing is not None:
-            if existing.assignment_id != assignment.pk:
-                raise IdReused("This check-in's id was already used.")
+        if existing is not None and existing.assignment_id == assignment.pk:
             return existing
+        if existing is not None:
+            id = uuid.uuid4()  # another call's check-in: counted here, under an id of ours
         if assignment.on_scene_at is None:
             raise Conflict("The team is not on scene yet; nothing to check in on.")
         check_time(

@@ -472,6 +472,39 @@ def test_another_units_emergency_answers_as_one_that_does_not_exist(client_for, 
     )
 
 
+def test_another_units_emergency_id_raises_your_own_emergency_and_tells_nothing_of_theirs(
+    client_for, units, people
+):
+    sent = {"unit": units["CARE-1"].pk, "started_at": now()}
+    theirs = client_for("care1").post(
+        "/api/v1/emergencies", {"id": str(uuid.uuid4()), **sent}, format="json"
+    )
+    assert theirs.status_code == 201, theirs.content
+    before = Emergency.objects.values().get(pk=theirs.json()["id"])
+    mine = client_for("care3").post(
+        "/api/v1/emergencies",
+        {"id": theirs.json()["id"], "unit": units["CARE-2"].pk, "started_at": now()},
+        format="json",
+    )
+    # Help is never refused over an id: care3's unit has its emergency, under an id of the
+    # server's, shaped as any press's answer, naming nothing of CARE-1's.
+    assert mine.status_code == theirs.status_code
+    assert set(mine.json()) == set(theirs.json())
+    assert mine.json()["id"] != theirs.json()["id"]
+    raised = Emergency.objects.get(pk=mine.json()["id"])
+    assert (raised.unit_id, raised.started_by_id) == (units["CARE-2"].pk, people["care3"].pk)
+    assert Emergency.objects.values().get(pk=theirs.json()["id"]) == before
+    assert Emergency.objects.filter(ended_at__isnull=True).count() == 2
+
+
+def test_your_own_emergency_id_sent_again_is_the_same_emergency(client_for, units):
+    body = {"id": str(uuid.uuid4()), "unit": units["CARE-1"].pk, "started_at": now()}
+    first = client_for("care1").post("/api/v1/emergencies", body, format="json")
+    again = client_for("care1").post("/api/v1/emergencies", body, format="json")
+    assert first.json()["id"] == again.json()["id"] == body["id"]
+    assert Emergency.objects.count() == 1
+
+
 def test_a_stale_roster_does_not_let_you_sign_on(client_for, people, units):
     """A roster that ended yesterday opens nothing today."""
     Shift.objects.filter(user=people["care3"]).update(ended_at=timezone.now())

@@ -289,6 +289,42 @@ def test_only_the_care_team_on_the_call_asks_for_backup(dispatched, client_for, 
     assert not BackupRequest.objects.exists()
 
 
+def test_another_calls_backup_request_id_still_asks_for_help_and_tells_nothing_of_it(
+    dispatched, new_call, client_for, units
+):
+    first = dispatched()
+    request_id = str(uuid.uuid4())
+    theirs = client_for("care1").post(
+        f"/api/v1/assignments/{first['care']}/backup", {"id": request_id}, format="json"
+    )
+    assert theirs.status_code == 201, theirs.content
+    incident = new_call()
+    sent = client_for("dispatcher").post(
+        f"/api/v1/incidents/{incident['id']}/dispatch",
+        {"care_unit": units["CARE-2"].pk, "spd_unit": units["2K21"].pk},
+        format="json",
+    )
+    assert sent.status_code == 201, sent.content
+    care2 = next(a["id"] for a in sent.json()["assignments"] if a["kind"] == "care")
+    mine = client_for("care3").post(
+        f"/api/v1/assignments/{care2}/backup", {"id": request_id}, format="json"
+    )
+    assert mine.status_code == 201, mine.content
+    assert set(mine.json()) == set(theirs.json())
+    assert mine.json()["id"] != request_id
+    assert str(BackupRequest.objects.get(pk=mine.json()["id"]).assignment_id) == care2
+    assert str(BackupRequest.objects.get(pk=request_id).assignment_id) == first["care"]
+
+
+def test_the_same_backup_request_sent_twice_is_one_request(dispatched, client_for):
+    call = dispatched()
+    body = {"id": str(uuid.uuid4())}
+    path = f"/api/v1/assignments/{call['care']}/backup"
+    assert client_for("care1").post(path, body, format="json").json()["id"] == body["id"]
+    assert client_for("care1").post(path, body, format="json").json()["id"] == body["id"]
+    assert BackupRequest.objects.count() == 1
+
+
 def test_backup_is_asked_for_through_the_push(dispatched, client_for):
     call = dispatched()
     request_id = uuid.uuid4()
@@ -365,6 +401,31 @@ def test_an_offline_answer_counts_by_the_tablet_s_time(care_alone, client_for):
     mutation["occurred_at"] = answered.isoformat()
     assert statuses(results(client_for("care1"), mutation)) == ["applied"]
     assert abs((CheckIn.objects.get().at - answered).total_seconds()) < 1
+
+
+def test_another_calls_check_in_id_still_counts_here_and_tells_nothing_of_it(
+    care_alone, new_call, client_for, units, move
+):
+    check_in_id = str(uuid.uuid4())
+    body = {"id": check_in_id, "at": timezone.now().isoformat()}
+    theirs = client_for("care1").post(
+        f"/api/v1/assignments/{care_alone['care']}/check-ins", body, format="json"
+    )
+    assert theirs.status_code == 201, theirs.content
+    incident = new_call()
+    sent = client_for("dispatcher").post(
+        f"/api/v1/incidents/{incident['id']}/dispatch",
+        {"care_unit": units["CARE-2"].pk, "spd_unit": units["2K21"].pk},
+        format="json",
+    )
+    care2 = next(a["id"] for a in sent.json()["assignments"] if a["kind"] == "care")
+    walk(move, "care3", care2, "acknowledged", "en_route", "on_scene")
+    mine = client_for("care3").post(f"/api/v1/assignments/{care2}/check-ins", body, format="json")
+    assert mine.status_code == 201, mine.content
+    assert set(mine.json()) == set(theirs.json())
+    assert mine.json()["id"] != check_in_id
+    assert str(CheckIn.objects.get(pk=mine.json()["id"]).assignment_id) == care2
+    assert str(CheckIn.objects.get(pk=check_in_id).assignment_id) == care_alone["care"]
 
 
 def test_the_watch_command_raises_a_lapse_once_however_often_it_runs(care_alone):
