@@ -333,6 +333,7 @@ class Cluster:
     def migrate(self) -> None:
         """`manage.py migrate` with the settings the processes get."""
         env = {**os.environ, **self.settings}
+        env.setdefault("CARE_TRUSTED_PROXIES", PROXY_ADDRESS)  # as the processes (start-up check)
         subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
                        cwd=ROOT, env=env, check=True)  # fmt: skip
 

@@ -11,6 +11,7 @@ class AccountsConfig(AppConfig):
         from django.db.models.signals import post_save, pre_save
 
         from server.accounts import (
+            checks,  # noqa: F401  (registers the start-up checks)
             schema,  # noqa: F401  (registers the OpenAPI extension)
             services,
             session_locks,

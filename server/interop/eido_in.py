@@ -20,7 +20,8 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
-from server.errors import CareFieldError
+from server.commands import check_time_bounds
+from server.errors import CareFieldError, InvalidInput
 from server.interop.conformance import eido_validator
 from server.interop.pidf import PidfError, Where, parse_pidf
 
@@ -53,6 +54,22 @@ class EidoNoCall(CareFieldError):
 
     status = 422
     code = "eido_without_call"
+
+
+class EidoOutsideProgram(CareFieldError):
+    """A valid EIDO whose times fall before the program's records begin or ahead of our clock:
+    the CAD's clock or data to fix, never a time to clamp."""
+
+    status = 422
+    code = "eido_time_out_of_range"
+
+
+class _Findings(dict):
+    """What is wrong with a document, by JSON pointer; `outside` names the times out of range."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outside: set[str] = set()
 
 
 @dataclass
@@ -94,9 +111,14 @@ def read_document(doc: Any) -> CadCall:
         errors.setdefault(pointer(path), []).append(_say(error))
     if errors:
         raise EidoInvalid(_summary(errors), fields=errors)
-    call = _read(doc, errors)
-    if errors:
-        raise EidoInvalid(_summary(errors), fields=errors)
+    found = _Findings()
+    call = _read(doc, found)
+    if found and set(found) <= found.outside:
+        raise EidoOutsideProgram(
+            _summary(found, "The document's times are out of range"), fields=found
+        )
+    if found:
+        raise EidoInvalid(_summary(found), fields=found)
     return call
 
 
@@ -106,10 +128,12 @@ def _say(error) -> str:
     return message if len(message) <= 200 else message[:197] + "..."
 
 
-def _summary(errors: dict[str, list[str]]) -> str:
+def _summary(
+    errors: dict[str, list[str]], lead: str = "This is not an EIDO document we can take"
+) -> str:
     first = next(iter(errors.items()))
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"This is not an EIDO document we can take: {first[0]}: {first[1][0]}{more}"
+    return f"{lead}: {first[0]}: {first[1][0]}{more}"
 
 
 def _time(value: str, where: str, errors: dict) -> datetime.datetime | None:
@@ -120,6 +144,16 @@ def _time(value: str, where: str, errors: dict) -> datetime.datetime | None:
         return None
     if moment.tzinfo is None:
         errors.setdefault(where, []).append("The time needs its offset, e.g. -08:00.")
+        return None
+    try:
+        # The same bounds as every other door: a call that starts in 9999 (or in year 1) is a
+        # CAD's error to fix, never a time to clamp; a component stamped in the future would
+        # make every later update of it look older.
+        check_time_bounds(moment, field_name=where)
+    except InvalidInput as exc:
+        errors.setdefault(where, []).extend(exc.fields[where])
+        if isinstance(errors, _Findings):
+            errors.outside.add(where)
         return None
     return moment
 

@@ -76,23 +76,42 @@ def test_a_duty_status_dated_outside_the_program_is_refused(client_for, units, s
     assert Unit.objects.get(pk=units["CARE-1"].pk).duty_status != "on_break"
 
 
-@pytest.mark.parametrize("stamp", [YEAR_ONE, JUST_BEFORE_THE_EPOCH])
-def test_a_cad_call_starting_before_the_program_is_refused(send, stamp):
+def an_hour_ahead() -> str:
+    return (timezone.now() + datetime.timedelta(hours=1)).isoformat()
+
+
+START = "/callComponent/0/callStartTimestamp"
+OUT_OF_RANGE = (422, "eido_time_out_of_range")
+
+
+@pytest.mark.parametrize("stamp", [YEAR_ONE, JUST_BEFORE_THE_EPOCH, LAST_DAY, "an hour ahead"])
+def test_a_cad_call_starting_outside_the_program_is_refused_naming_the_timestamp(send, stamp):
     document = valley_document()
-    document["callComponent"][0]["callStartTimestamp"] = stamp
+    document["callComponent"][0]["callStartTimestamp"] = (
+        an_hour_ahead() if stamp == "an hour ahead" else stamp
+    )
     answer = send(document)
-    assert answer.status_code == 400, answer.content
-    assert answer.json()["code"] == "invalid"
-    assert "received_at" in answer.json()["fields"], answer.json()
+    assert (answer.status_code, answer.json()["code"]) == OUT_OF_RANGE, answer.content
+    assert START in answer.json()["fields"], answer.json()
     assert not Incident.objects.exists()
 
 
-def test_a_cad_call_starting_in_9999_is_no_server_error_and_stores_no_future_time(send):
+def test_a_cad_call_starting_a_minute_ago_is_taken_at_that_time(send):
+    started = timezone.now().replace(microsecond=0) - datetime.timedelta(minutes=1)
     document = valley_document()
-    document["callComponent"][0]["callStartTimestamp"] = LAST_DAY
+    document["callComponent"][0]["callStartTimestamp"] = started.isoformat()
     answer = send(document)
-    assert answer.status_code < 500, answer.content
-    assert not Incident.objects.filter(received_at__gt=timezone.now()).exists()
+    assert answer.status_code in (200, 201), answer.content
+    assert Incident.objects.get().received_at == started
+
+
+def test_a_component_stamped_in_the_future_is_refused_naming_it(send):
+    document = valley_document()
+    document["incidentComponent"]["lastUpdateTimeStamp"] = LAST_DAY
+    answer = send(document)
+    assert (answer.status_code, answer.json()["code"]) == OUT_OF_RANGE, answer.content
+    assert "/incidentComponent/lastUpdateTimeStamp" in answer.json()["fields"], answer.json()
+    assert not Incident.objects.exists()
 
 
 @pytest.mark.parametrize("stamp", [YEAR_ONE, LAST_DAY, "9999-12-31T23:59:59-12:00"])

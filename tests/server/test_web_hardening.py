@@ -315,3 +315,28 @@ def test_no_secret_looking_value_is_committed():
         found += [f"{name}: {what}" for what, pattern in SECRET_LOOKING if pattern.search(text)]
     assert not found, found
     assert len(files) > 50
+
+
+# ---- the proxy in front --------------------------------------------------------------------
+
+CHECK = (
+    "import django; django.setup(); "
+    "from django.core.management import call_command; call_command('check')"
+)
+
+
+def test_production_with_no_trusted_proxy_is_named_before_the_first_request(tmp_path):
+    done = run_python(CHECK, production_env(tmp_path))
+    assert done.returncode != 0
+    assert "care.E001" in done.stderr and "CARE_TRUSTED_PROXIES" in done.stderr
+
+
+def test_production_naming_its_proxy_starts(tmp_path):
+    done = run_python(CHECK, production_env(tmp_path, CARE_TRUSTED_PROXIES="10.0.0.5"))
+    assert done.returncode == 0, done.stderr
+    assert "care.E001" not in done.stderr
+
+
+def test_plain_http_on_a_loopback_without_the_redirect_needs_no_proxy(tmp_path):
+    done = run_python(CHECK, production_env(tmp_path, SECURE_SSL_REDIRECT="false"))
+    assert done.returncode == 0, done.stderr

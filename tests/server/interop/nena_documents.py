@@ -26,10 +26,11 @@ from hypothesis import strategies as st
 from server.interop.conformance import EIDO_ROOT, eido_components
 
 LOCAL = "#/components/schemas/"
-# Times in a window a CAD could send today; the lower bound on times is the CAD link's own rule.
-# From the program's first records (CARE_EARLIEST_TIME): an older call time is refused.
+# Times in a window a CAD could send today: from the program's first records
+# (CARE_EARLIEST_TIME) to a fixed day already past, so the same seed draws the same documents on
+# any day. Older or future times are refused (tests/server/test_time_bounds.py).
 EARLIEST = datetime.datetime(2020, 1, 2)
-LATEST = datetime.datetime(2090, 1, 1)
+LATEST = datetime.datetime(2026, 12, 1)
 OFFSETS = [datetime.timezone(datetime.timedelta(minutes=m)) for m in (-480, -420, 0, 60, 330)]
 PIDF = (
     '<presence xmlns="urn:ietf:params:xml:ns:pidf" '

@@ -20,7 +20,7 @@ from server.interop.conformance import eido_errors
 from tests.server.interop.nena_documents import nena_documents
 
 EXAMPLES = int(os.environ.get("CARE_EIDO_PROPERTY_EXAMPLES", "30"))
-DOMAIN_REFUSALS = {"eido_without_call"}
+DOMAIN_REFUSALS = {"eido_without_call", "eido_time_out_of_range"}
 
 
 @seed(25)
