@@ -169,7 +169,7 @@ def test_the_deploy_check_is_clean_with_production_settings(tmp_path):
     done = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env=production_env(tmp_path),
+        env=production_env(tmp_path, CARE_TRUSTED_PROXIES="10.0.0.5"),
         capture_output=True,
         text=True,
         timeout=120,
