@@ -642,6 +642,15 @@ class Emergency(models.Model):
     class Meta:
         ordering = ["-started_at"]
         verbose_name_plural = "emergencies"
+        constraints = [
+            # Two holds at the same instant (the socket and HTTP, or two tablets) must not open
+            # two emergencies: the second re-alerts the first (safety.start_emergency).
+            models.UniqueConstraint(
+                fields=["unit"],
+                condition=models.Q(ended_at__isnull=True),
+                name="one_open_emergency_per_unit",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Emergency {self.unit} at {self.started_at:%Y-%m-%d %H:%M}"

@@ -103,11 +103,16 @@ def start_emergency(
         with change_transaction():
             return _start(actor, device, id, unit, started_at, latitude, longitude, mutation_id)
     except IntegrityError:
-        # The same press arrived by two paths at once (HTTP and the queue): one row won.
+        # The same press arrived by two paths at once (HTTP and the queue): one row won. Or two
+        # holds opened at once (one_open_emergency_per_unit): the one that won is re-alerted.
         existing = _existing_emergency(id)
-        if existing is None or existing.unit_id != unit:
+        if existing is not None and existing.unit_id == unit:
+            return existing
+        open_one = still_open.first()
+        if open_one is None:
             raise
-        return existing
+        with change_transaction():
+            return _realert(actor, device, open_one)
 
 
 def _realert(actor: User, device: Device | None, emergency: Emergency) -> Emergency:

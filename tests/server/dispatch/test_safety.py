@@ -4,10 +4,12 @@ check-ins and caution history, through the service, REST and offline-push doors.
 from __future__ import annotations
 
 import datetime
+import threading
 import uuid
 
 import pytest
 from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -100,6 +102,53 @@ def test_a_second_press_while_one_is_open_re_alerts_it_and_opens_no_second(
     told = events("dispatch", "emergency.started")
     assert [e["id"] for e in told] == [first.json()["id"]] * 2
     assert "realerted_at" in told[1] and "realerted_at" not in told[0]
+
+
+def _open_emergency(unit: Unit, person) -> Emergency:
+    return Emergency.objects.create(
+        id=uuid.uuid4(), unit=unit, started_by=person, started_at=timezone.now()
+    )
+
+
+def test_the_database_holds_one_open_emergency_per_unit(units, people):
+    first = _open_emergency(units["CARE-1"], people["care1"])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _open_emergency(units["CARE-1"], people["care1"])
+    _open_emergency(units["CARE-2"], people["care3"])  # another unit's is its own
+    Emergency.objects.filter(pk=first.pk).update(ended_at=timezone.now())
+    _open_emergency(units["CARE-1"], people["care1"])  # once ended, a new one may open
+    assert Emergency.objects.filter(ended_at__isnull=True).count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_holds_arriving_at_the_same_instant_open_one_emergency(units, people):
+    presses = 6
+    start = threading.Barrier(presses)
+    answers: list[str] = []
+    errors: list[BaseException] = []
+
+    def press_now(n: int) -> None:
+        client = APIClient()
+        client.force_authenticate(people["care1"])
+        try:
+            start.wait()
+            answer = press(client, units["CARE-1"])
+            assert answer.status_code in (200, 201), answer.content
+            answers.append(answer.json()["id"])
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=press_now, args=(n,)) for n in range(presses)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    opened = Emergency.objects.get(unit=units["CARE-1"], ended_at__isnull=True)
+    assert answers == [str(opened.pk)] * presses
 
 
 def test_after_an_emergency_ended_a_new_press_opens_a_new_one(client_for, units, people):
