@@ -64,3 +64,25 @@ def test_the_citation_reader_finds_paths_and_tests_and_their_continuations():
         ("tests/a/test_b.py", "test_one"),
         ("tests/a/test_b.py", "test_two"),
     }
+
+
+def code_text() -> str:
+    kinds = (".py", ".kv", ".js", ".html", ".cfg", ".in")
+    files = [
+        p
+        for top in ("server", "mobile", "deploy", "bench")
+        for p in (ROOT / top).rglob("*")
+        if p.suffix in kinds and ".venv" not in p.parts
+    ]
+    return "\n".join(p.read_text(errors="ignore") for p in files)
+
+
+def test_every_name_the_architecture_cites_is_in_the_code():
+    """`acks_recorded`, `send_event_on_commit`-style names: a signal, function or setting the
+    architecture names must be one the code has (a renamed signal left the doc behind once)."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    names = {t for t in re.findall(r"`([A-Za-z_][\w.]*)`", text) if "_" in t or "." in t}
+    code = code_text()
+    assert names, "the reader found no names"
+    missing = sorted(n for n in names if n.split(".")[-1] not in code)
+    assert missing == []
