@@ -123,6 +123,7 @@ class SafetyBar(BoxLayout):
 
     def bind_tablet(self, tablet) -> None:
         self.tablet = tablet
+        self.chosen = ""  # another person's tablet session: nothing chosen for them yet
         seconds = (tablet.store.protocol() or {}).get("emergency_hold_seconds")
         if seconds:
             self.hold = HoldToSend(seconds)
@@ -261,7 +262,8 @@ class SafetyBar(BoxLayout):
 
     def choose_unit(self, text: str) -> None:
         """The picker's text changed: a call sign chosen from the list."""
-        self.chosen = call_sign_of(text) if text in self._units else ""
+        if text in self._units:
+            self.chosen = text
         self.show_roster()
 
     def shift_action(self, vehicle: str) -> None:
