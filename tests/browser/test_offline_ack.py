@@ -49,10 +49,12 @@ def test_an_acknowledgement_pushed_after_the_overdue_alert_shows_the_tablet_s_ti
     # The tablet, offline, records the acknowledgement as the dispatch arrives.
     tapped = datetime.datetime.now(datetime.UTC)
 
-    alert = page.locator("#alerts [data-overdue]")
+    alert = page.locator(f"#alerts [data-overdue='{care['id']}']")
     alert.wait_for(timeout=30000)  # nothing reached the board: it says so
     assert "OFFLINE-ACK-1" in alert.inner_text() and "Call the unit" in alert.inner_text()
-    row = page.locator(f"#open-calls span.assignment[data-assignment='{care['id']}']")
+    in_row = f"#open-calls span.assignment[data-assignment='{care['id']}']"
+    page.wait_for_selector(f"{in_row} .tag-overdue", timeout=15000)
+    row = page.locator(in_row)
     assert "not acknowledged" in row.inner_text()
 
     # Back online, the tablet pushes its queue with the time it recorded.
@@ -75,7 +77,7 @@ def test_an_acknowledgement_pushed_after_the_overdue_alert_shows_the_tablet_s_ti
     assert [r["status"] for r in pushed["results"]] == ["applied"]
 
     at = tapped.astimezone(BOARD_ZONE).strftime("%H:%M")
-    page.wait_for_selector("#alerts [data-overdue].settled", timeout=15000)
+    page.wait_for_selector(f"#alerts [data-overdue='{care['id']}'].settled", timeout=15000)
     assert alert.inner_text() == (
         f"CARE-1 acknowledged OFFLINE-ACK-1 at {at} on the tablet (it reached the board later)."
     )

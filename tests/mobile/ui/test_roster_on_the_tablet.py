@@ -105,7 +105,7 @@ def test_a_responder_not_rostered_asks_a_supervisor_and_signs_on_once_approved(
         finger.tap("sign-on")
         app.wait_for("signed on", lambda: "Signed on to CARE-2" in app.read("app-message")["text"])
         units = {u["call_sign"]: u for u in admin("GET", "/api/v1/units")}
-        assert [p["username"] for p in units["CARE-2"]["signed_on"]] == ["care3"]
+        assert "care3" in [p["username"] for p in units["CARE-2"]["signed_on"]]
     finally:
         app.stop()
 
