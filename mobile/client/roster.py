@@ -103,8 +103,14 @@ class Roster:
 
     # ---- kept state ----------------------------------------------------------------------
 
+    def _me(self) -> int | None:
+        return (self.store.get_setting("user") or {}).get("id")
+
     def state(self) -> dict[str, Any]:
-        return self.store.get_setting("roster", {}) or {}
+        """The kept copy, if it is the signed-in person's (a shared tablet keeps no one
+        else's roster on show)."""
+        state = self.store.get_setting("roster", {}) or {}
+        return state if state.get("user") == self._me() else {}
 
     def _kind(self) -> str | None:
         return KIND_FOR_ROLE.get((self.store.get_setting("user") or {}).get("role"))
@@ -126,9 +132,10 @@ class Roster:
         ]
         entries = self.client.get("rosters", {"day": "today"})
         requests = self.client.get("sign-on-requests", {"day": "today"})
-        me = (self.store.get_setting("user") or {}).get("id")
+        me = self._me()
         self.store.set_settings(
             roster={
+                "user": me,
                 "units": units,
                 # An answer about the person's own standing only, whatever else it holds.
                 "entries": [e for e in entries if me is None or e.get("user") == me],
@@ -194,7 +201,7 @@ class Roster:
 
     def refused_sign_on(self, unit_id: int) -> UnitStanding | None:
         """The server refused a sign-on as not rostered: the kept roster was out of date."""
-        state = self.state()
+        state = {**self.state(), "user": self._me()}
         state["entries"] = [e for e in state.get("entries", []) if e["unit"] != unit_id]
         self.store.set_settings(roster=state)
         self._reload_quietly()
@@ -206,7 +213,7 @@ class Roster:
             self.load()
 
     def _keep_request(self, request: dict[str, Any]) -> None:
-        state = self.state()
+        state = {**self.state(), "user": self._me()}
         state["requests"] = [
             r for r in state.get("requests", []) if r.get("id") != request.get("id")
         ] + [request]
@@ -219,11 +226,13 @@ class Roster:
         sync engine's transaction, like the safety rules)."""
         if kind not in ROSTER_EVENTS:
             return
-        row = db.execute("SELECT value FROM settings WHERE key = 'roster'").fetchone()
-        state = json.loads(row[0]) if row else {}
-        me = (self.store.get_setting("user") or {}).get("id")
+        me = self._me()
         if me is not None and data.get("user") != me:
             return
+        row = db.execute("SELECT value FROM settings WHERE key = 'roster'").fetchone()
+        state = json.loads(row[0]) if row else {}
+        if state.get("user") != me:
+            state = {"user": me}
         key = "entries" if kind == "roster.updated" else "requests"
         state[key] = [r for r in state.get(key, []) if r.get("id") != data.get("id")] + [data]
         db.execute(

@@ -30,7 +30,7 @@ def off_duty(field_server, tablet_for, people):
         unit=care, user=person, first_day=today, last_day=today, created_by=people["admin"]
     )
     session, network = faulty_session()
-    tablet = tablet_for(username, session=session, timeout=5)
+    tablet = tablet_for(username, session=session)
     return tablet, care, other, person, network
 
 
@@ -117,3 +117,12 @@ def test_an_event_about_someone_else_s_request_changes_nothing(off_duty):
     with tablet.store.transaction() as db:
         tablet.roster.take_event(db, "sign_on_request.updated", stranger)
     assert tablet.roster.standing(other.pk).offer == roster.ASK
+
+
+def test_a_shared_tablet_never_shows_the_last_person_s_roster(off_duty):
+    tablet, care, _, person, _ = off_duty
+    tablet.roster.load()
+    assert tablet.roster.standing(care.pk).offer == roster.SIGN_ON
+    user = tablet.store.get_setting("user")
+    tablet.store.set_settings(user={**user, "id": person.pk + 1000})  # someone else signed in
+    assert tablet.roster.standings() == []
