@@ -167,6 +167,10 @@ class ApiClient:
     def units(self) -> list[dict[str, Any]]:
         return self._call("GET", "units")
 
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """A read the tablet needs now (the responder's roster and requests)."""
+        return self._call("GET", path, params=params)
+
     def post(
         self, path: str, body: dict[str, Any] | None = None, *, timeout: float | None = None
     ) -> Any:

@@ -52,10 +52,14 @@ SAFETY_EVENTS: tuple[str, ...] = (
     "unit.updated",
 )
 
+# Feed events about the responder's own roster and sign-on requests (on their own stream).
+ROSTER_EVENTS: tuple[str, ...] = ("roster.updated", "sign_on_request.updated")
+
 # Every event kind the tablet acts on; anything else is skipped (its cursor still moves).
 EVENT_KINDS: tuple[str, ...] = (
     *ASSIGNMENT_EVENTS,
     PARTNER_EVENT,
     *RECORD_EVENTS,
     *SAFETY_EVENTS,
+    *ROSTER_EVENTS,
 )

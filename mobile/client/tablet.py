@@ -15,6 +15,7 @@ from mobile.client.api import ApiClient
 from mobile.client.live_feed import LiveFeed
 from mobile.client.position import PositionReporter, PositionSource
 from mobile.client.recorder import Recorder
+from mobile.client.roster import Roster
 from mobile.client.safety import Safety
 from mobile.client.store import Store
 from mobile.client.sync_engine import DEFAULT_RETENTION, SyncEngine
@@ -48,6 +49,9 @@ class Tablet:
             self.store, self.client, nudge=self.engine.nudge, live=self.feed.send_emergency
         )
         self.engine.event_hooks.append(self.safety.take_event)
+        # Which units the responder may sign on to today, and their requests to a supervisor.
+        self.roster = Roster(self.store, self.client)
+        self.engine.event_hooks.append(self.roster.take_event)
         self.positions = PositionReporter(self.store, position_source, on_change=self.engine.nudge)
         self.engine.revocation_check = self.feed.is_revoked
 

@@ -16,10 +16,12 @@ from kivy.clock import Clock, mainthread
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.dropdown import DropDown
 from kivy.uix.spinner import Spinner, SpinnerOption
 
 from mobile.client.api import ApiError, Offline
 from mobile.client.lock import pin_matches
+from mobile.client.roster import ASK, DECLINED, NOT_ROSTERED, WAITING, NeedsConnection, call_sign_of
 from mobile.client.safety import HoldToSend
 from mobile.ui.widgets import BigButton, ConfirmSheet, Guarded
 
@@ -45,16 +47,25 @@ class EmergencyButton(BigButton):
 
 
 class UnitOption(Guarded, SpinnerOption):
-    """One unit in the list: a fingertip's size, named by its call sign."""
+    """One unit in the list: a fingertip's size, named by its call sign, with the responder's
+    standing on it today ("CARE-2 · not on your roster today")."""
 
     stable_id = StringProperty("")
 
     def on_text(self, _option, text: str) -> None:
-        self.stable_id = f"unit-{text}"
+        self.stable_id = f"unit-{call_sign_of(text)}"
+
+
+class UnitList(DropDown):
+    """The unit list, as wide as the bar: each row says its standing in full."""
 
 
 class UnitPicker(Guarded, Spinner):
     stable_id = StringProperty("")
+
+    def _on_dropdown_select(self, instance, data, *largs):
+        """The picker shows the chosen call sign; the sentence under it says the rest."""
+        super()._on_dropdown_select(instance, call_sign_of(data), *largs)
 
 
 class SafetyBar(BoxLayout):
@@ -63,7 +74,12 @@ class SafetyBar(BoxLayout):
     can_end = NumericProperty(0)
     check_in_for = StringProperty("")
     duty_status = StringProperty("")
-    unit_names = ListProperty([])
+    unit_names = ListProperty([])  # the unit list's rows: call sign · standing today
+    chosen = StringProperty("")  # the call sign picked in the list
+    roster_words = StringProperty("")  # the chosen unit's standing, in a sentence
+    offer = StringProperty("")  # what the chosen unit offers (mobile.client.roster)
+    asking = BooleanProperty(False)  # the button beside the unit asks a supervisor
+    action_text = StringProperty("Sign on")
     # Not `on_shift`: Kivy takes a property named `on_…` for an event handler, and a kv rule
     # bound to it never updates (the button read "Sign on" while signed on).
     signed_on = BooleanProperty(False)
@@ -73,8 +89,9 @@ class SafetyBar(BoxLayout):
     first_row = NumericProperty(0)  # the emergency row's height: the place kept for the bar
 
     def __init__(self, **kwargs):
-        super().__init__(**kwargs)
         self.tablet = None
+        self._units: dict[str, int] = {}  # call sign -> unit id, of the list shown
+        super().__init__(**kwargs)
         self.hold = HoldToSend()
         self._holding = None
 
@@ -96,7 +113,8 @@ class SafetyBar(BoxLayout):
             self.show_shift = False
 
     def on_show_shift(self, _widget, shown: bool) -> None:
-        if shown and not self.unit_names:  # the list is full before the first tap on it
+        if shown:  # the kept list at once (full before the first tap on it), then today's
+            self.show_roster()
             self.load_units()
 
     def unbind_tablet(self) -> None:
@@ -105,6 +123,7 @@ class SafetyBar(BoxLayout):
 
     def bind_tablet(self, tablet) -> None:
         self.tablet = tablet
+        self.chosen = ""  # another person's tablet session: nothing chosen for them yet
         seconds = (tablet.store.protocol() or {}).get("emergency_hold_seconds")
         if seconds:
             self.hold = HoldToSend(seconds)
@@ -127,6 +146,26 @@ class SafetyBar(BoxLayout):
         self.check_in_for = str(asked[0]["id"]) if asked else ""
         self.duty_status = (safety.state().get("unit") or {}).get("duty_status", "")
         self.signed_on = bool(safety.state().get("shift"))
+        self.show_roster()
+
+    def show_roster(self) -> None:
+        """The unit list and the chosen unit's standing, from the tablet's kept roster (the
+        feed keeps it current: an approval shows without a refresh)."""
+        if self.tablet is None:
+            return
+        rows = self.tablet.roster.standings()
+        self._units = {row.call_sign: row.id for row in rows}
+        options = [row.option for row in rows]
+        if options != list(self.unit_names):
+            self.unit_names = options
+        row = self.tablet.roster.standing(call_sign=self.chosen) if self.chosen else None
+        self.offer = row.offer if row is not None else ""
+        self.roster_words = row.words if row is not None else ""
+        self.asking = self.offer in (ASK, WAITING, DECLINED) and not self.signed_on
+        if self.signed_on:
+            self.action_text = "Sign off"
+        else:
+            self.action_text = row.action if row is not None else "Sign on"
 
     # ---- the emergency button ------------------------------------------------------------
 
@@ -206,29 +245,57 @@ class SafetyBar(BoxLayout):
     # ---- sign on and off -----------------------------------------------------------------
 
     def load_units(self) -> None:
+        """Fetch the units with the responder's roster and requests for today."""
         if self.tablet is None:
             return
         tablet = self.tablet
 
         def work() -> None:
             try:
-                units = tablet.safety.units_to_sign_on()
+                tablet.roster.load()
             except (Offline, ApiError) as exc:
-                self._told(f"Units not loaded: {exc}")
+                self._told(f"Units not loaded: {exc}", error=True)
                 return
-            self._units_loaded(units)
+            self._told("")
 
         threading.Thread(target=work, daemon=True).start()
 
-    @mainthread
-    def _units_loaded(self, units: list[dict]) -> None:
-        self._units = {u["call_sign"]: u["id"] for u in units}
-        self.unit_names = sorted(self._units)
+    def choose_unit(self, text: str) -> None:
+        """The picker's text changed: a call sign chosen from the list."""
+        if text in self._units:
+            self.chosen = text
+        self.show_roster()
+
+    def shift_action(self, vehicle: str) -> None:
+        """The button beside the unit: sign on or off, or ask a supervisor."""
+        if self.offer == ASK and not self.signed_on:
+            self.ask_supervisor()
+        elif self.offer not in (WAITING, DECLINED) or self.signed_on:
+            self.toggle_shift(self.chosen, vehicle)
+
+    def ask_supervisor(self) -> None:
+        if self.tablet is None or not self.chosen:
+            return
+        tablet, call_sign = self.tablet, self.chosen
+        unit = self._units.get(call_sign)
+
+        def work() -> None:
+            try:
+                tablet.roster.ask(unit)
+            except NeedsConnection as exc:
+                self._told(str(exc), error=True)
+                return
+            except (Offline, ApiError) as exc:
+                self._told(f"Not asked: {exc}", error=True)
+                return
+            self._told(f"Asked a supervisor to approve you on {call_sign}.")
+
+        threading.Thread(target=work, daemon=True).start()
 
     def toggle_shift(self, call_sign: str, vehicle: str) -> None:
         if self.tablet is None:
             return
-        tablet, unit = self.tablet, getattr(self, "_units", {}).get(call_sign)
+        tablet, unit = self.tablet, self._units.get(call_sign)
         if self.signed_on:
             riding = ((tablet.store.get_setting("user") or {}).get("unit") or {}).get("call_sign")
             sheet = ConfirmSheet(on_yes=lambda: self._shift_work(tablet, None, "", riding))
@@ -254,7 +321,12 @@ class SafetyBar(BoxLayout):
                 else:
                     tablet.safety.sign_on(unit=unit, vehicle=vehicle)
                     self._told(f"Signed on to {call_sign}.", done=True)
-            except (Offline, ApiError) as exc:
+            except ApiError as exc:
+                if unit is not None and exc.code == NOT_ROSTERED:
+                    # Not a dead end: the row now offers to ask a supervisor, right here.
+                    tablet.roster.refused_sign_on(unit)
+                    self._told(f"{exc} Tap “Ask a supervisor”.", error=True)
+                    return
                 self._told(f"Not done: {exc}", error=True)
 
         threading.Thread(target=work, daemon=True).start()
@@ -266,6 +338,9 @@ class SafetyBar(BoxLayout):
         if done:  # the panel lies over the message line: close it so the message is seen
             self.show_shift = False
         self.refresh()
+        app = App.get_running_app()
+        if hasattr(app, "watch_layout"):  # the tap guard sees what changed words or appeared
+            app.watch_layout()
 
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))

@@ -49,7 +49,9 @@ class SignOnRequestShape(serializers.Serializer):
 
 
 def _day(raw: str | None) -> datetime.date:
-    if not raw:
+    """A day as the program counts them (local dates): YYYY-MM-DD, or "today" (the server's own,
+    so a tablet whose clock or time zone differs asks about the same day the roster means)."""
+    if not raw or raw == "today":
         return today()
     try:
         return datetime.date.fromisoformat(raw)
@@ -63,7 +65,9 @@ class RosterView(APIView):
     roles = {"GET": READERS, "POST": commands.add_to_roster.roles}
 
     @extend_schema(
-        parameters=[OpenApiParameter("day", str, description="YYYY-MM-DD; today by default")],
+        parameters=[
+            OpenApiParameter("day", str, description="YYYY-MM-DD or `today`; today by default")
+        ],
         responses=RosterEntryShape(many=True),
     )
     def get(self, request):
@@ -90,7 +94,10 @@ class SignOnRequestView(APIView):
     roles = {"GET": READERS, "POST": commands.request_sign_on.roles}
 
     @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=SignOnRequestStatus.values)],
+        parameters=[
+            OpenApiParameter("status", str, enum=SignOnRequestStatus.values),
+            OpenApiParameter("day", str, description="YYYY-MM-DD or `today`; every day if absent"),
+        ],
         responses=SignOnRequestShape(many=True),
     )
     def get(self, request):
@@ -98,6 +105,8 @@ class SignOnRequestView(APIView):
         wanted = request.query_params.get("status")
         if wanted:
             requests = requests.filter(status=wanted)
+        if "day" in request.query_params:  # a tablet asks about the server's today
+            requests = requests.filter(day=_day(request.query_params["day"]))
         return Response([presenters.sign_on_request_data(r) for r in requests[:200]])
 
     @extend_schema(request=commands.SignOnRequestSerializer, responses={201: SignOnRequestShape})

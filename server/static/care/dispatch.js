@@ -25,10 +25,33 @@
     var p = document.createElement("p");
     p.className = "alert";
     p.setAttribute("role", "alert");
+    if (data.id) p.setAttribute("data-overdue", data.id);
     p.textContent = (data.message ||
       ((data.call_sign || "A unit") + " has not acknowledged its call in time.")) +
       " Call the unit.";
     alerts.appendChild(p);
+  }
+
+  // The board's clock (the program's time zone), whatever the browser's own zone is.
+  function boardTime(iso) {
+    var zone = alerts.getAttribute("data-time-zone") || undefined;
+    return new Date(iso).toLocaleTimeString("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit" });
+  }
+
+  // An acknowledgement that reached the board after its overdue alert (a tablet that tapped it
+  // offline and synced later): the alert now says when the tablet recorded it.
+  function settleOverdue(data) {
+    if (!data || !data.id || !data.acknowledged_at) return;
+    var raised = alerts.querySelectorAll("[data-overdue]");
+    for (var i = 0; i < raised.length; i++) {
+      var p = raised[i];
+      if (p.getAttribute("data-overdue") !== data.id || p.classList.contains("settled")) continue;
+      var call = (data.incident && data.incident.cad_number) || "its call";
+      p.className = "alert settled";
+      p.setAttribute("role", "status");
+      p.textContent = (data.call_sign || "The unit") + " acknowledged " + call + " at " +
+        boardTime(data.acknowledged_at) + " on the tablet (it reached the board later).";
+    }
   }
 
   // A responder's emergency: a red alert that reads out who and where, and a tone that repeats
@@ -44,6 +67,7 @@
     liveText: "Live: the board updates by itself.",
     onEvent: function (frame) {
       if (frame.kind === "assignment.ack_overdue") alertOverdue(frame.data);
+      if (frame.kind === "assignment.updated") settleOverdue(frame.data);
       if (frame.kind === "emergency.started") alertEmergency(frame.data);
       if (frame.kind === "check_in.lapsed") alertOverdue(frame.data);
       // The map (map.js) follows every event; a unit's position changes nothing in the lists.

@@ -4,6 +4,13 @@ the glass there through the app's input provider (`tests/mobile/ui/hook.py`).
 
 What was under the finger when it aimed and what took the touch come back together, so a test
 can say "what was recorded is what was aimed at, or nothing".
+
+A touch the app did not take is reported, never tapped again: "a control that just appeared
+ignores touches" is exactly what this driver exists to find, and a silent second tap would hide
+it. A person looks before they tap: `aim` waits until the control is enabled, uncovered and has
+stood still for the app's tap-guard period, read from the guard itself (`op: guard`, see
+`tests/mobile/ui/with_finger.py`), so a tap on a control that has just appeared is aimed once
+the app would take it, and a refusal after that is a finding.
 """
 
 from __future__ import annotations
@@ -15,6 +22,24 @@ FASTEST, SLOWEST = 0.1, 0.7  # seconds between seeing a control and touching it
 SEED = int(os.environ.get("CARE_FINGER_SEED", "2024"))
 
 
+class UntakenTouch(AssertionError):
+    """A tap aimed at a control that stood still the whole guard period, which did not take it."""
+
+    def __init__(self, stable_id: str, done: dict):
+        refused = done.get("refused") or []
+        why = (
+            f"the tap guard refused it ({', '.join(refused)})"
+            if refused
+            else f"what took it: {done.get('took') or 'nothing'}"
+        )
+        super().__init__(
+            f"a tap aimed at {stable_id!r} was not taken: {why}; under the finger when it "
+            f"aimed: {done.get('hit')!r}, when it landed: {done.get('landed_on')!r} ({done})"
+        )
+        self.stable_id = stable_id
+        self.done = done
+
+
 class Finger:
     """Taps a control where it is drawn; counts the taps and the scrolls."""
 
@@ -23,15 +48,21 @@ class Finger:
         self.random = random.Random(seed)
         self.taps = 0
         self.scrolls = 0
-        self.retries: list[dict] = []  # the touches that took nothing, tapped again
 
     def delay(self) -> float:
         return self.random.uniform(FASTEST, SLOWEST)
 
+    def still(self, stable_id: str) -> bool:
+        """The app's tap guard would take a touch on the control now: it stood where it is
+        drawn, with the words it shows, for the guard's whole period, and the guard has seen it
+        there (a control the guard has not looked at since it changed is not still yet)."""
+        guard = self.app.ask(op="guard", id=stable_id)
+        return guard["seen_as_drawn"] and guard["allows"]
+
     def aim(self, stable_id: str) -> tuple[float, float]:
-        """Where to touch: a person waits for the control to light up (enabled) and for a
-        closing sheet to go, scrolls it into view if it is below the fold, and looks at where
-        it is drawn."""
+        """Where to touch: a person waits for the control to light up (enabled), for a closing
+        sheet to go and for the screen to settle, scrolls it into view if it is below the fold,
+        and looks at where it is drawn."""
 
         def ready() -> bool:
             spot = self.app.ask(op="where", id=stable_id)
@@ -44,6 +75,11 @@ class Finger:
             self.scrolls += 1
             spot = self.app.ask(op="where", id=stable_id)
         assert spot["hit"] == stable_id, f"{stable_id} is covered: {first} then {spot}"
+        self.app.wait_for(
+            f"{stable_id} still for the tap guard's period", lambda: self.still(stable_id)
+        )
+        spot = self.app.ask(op="where", id=stable_id)
+        assert spot["hit"] == stable_id, f"{stable_id} moved while settling: {spot}"
         return spot["x"], spot["y"]
 
     def touch(self, x: float, y: float, **options) -> dict:
@@ -52,15 +88,11 @@ class Finger:
         return self.app.ask(op="tap", x=x, y=y, delay=self.delay(), **options)
 
     def tap(self, stable_id: str) -> dict:
-        """Tap a control; it must take the tap, at the latest when tapped again (a control that
-        has only just moved says so and takes nothing: the person taps again, as they would)."""
+        """Tap a control once; it must take the tap. Not taken, the test fails with what
+        happened (`UntakenTouch`): no second try hides a control that ignored a finger."""
         done = self.touch(*self.aim(stable_id))
-        if not done["took"]:
-            # Nothing happened (refused as just moved, or the touch was not taken): a person
-            # looks again and taps again. Counted, so a test can see how often it happens.
-            self.retries.append(done)
-            done = self.touch(*self.aim(stable_id))
-        assert done["took"] == [stable_id], done
+        if done["took"] != [stable_id]:
+            raise UntakenTouch(stable_id, done)
         return done
 
     def double_tap(self, stable_id: str, gap: float = 0.15) -> dict:
