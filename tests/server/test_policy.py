@@ -62,6 +62,7 @@ EXPECTED = {
     "roster.add": {A},
     "roster.cancel": {A},
     "service.create": {C, A},
+    "service.remove": {C, A},
     "shift.end": {C, S, A},
     "shift.start": {C, S, A},
     "sign_on_request.create": {C, S},
