@@ -295,7 +295,7 @@ class Driver:
             os.replace(made, command["path"])
             return {"path": command["path"]}
         if op == "targets":
-            return {"targets": targets_on_screen()}
+            return {"targets": targets_on_screen(), "screen": self.app.screens.current}
         if op == "mutations":
             held = self.app.session.tablet.store.mutations()
             return {

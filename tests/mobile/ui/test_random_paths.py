@@ -16,6 +16,7 @@ A few hundred touches by default (CI); `CARE_FINGER_TOUCHES=3000` walks longer, 
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 
 from tests.mobile.ui.finger import SEED, Finger
@@ -23,7 +24,7 @@ from tests.mobile.ui.test_field_checks import on_scene
 from tests.mobile.ui.test_tablet_app import Desk, pytestmark  # noqa: F401
 from tests.mobile.ui.test_taps_by_position import PORTRAIT, signed_in
 
-TOUCHES = int(os.environ.get("CARE_FINGER_TOUCHES", "150"))
+TOUCHES = int(os.environ.get("CARE_FINGER_TOUCHES", "120"))
 # Held, not tapped (its own tests hold it); Navigate hands over to a maps app (its own test);
 # clearing the call and signing the unit off end the walk's call, and each has its own field
 # check (they ask first: the walk reaches that dialog through the second dose and the referral
@@ -135,10 +136,13 @@ def test_random_paths_record_only_what_was_under_the_finger_when_it_aimed(served
         finger.tap("open-encounter")
         walker = Finger(app, seed=SEED)
         seen_screens, touched, took_any = set(), Counter(), 0
+        last_seq = app.ask(op="mutations")["last_seq"]
+        started = time.monotonic()
         for step in range(TOUCHES):
-            screen = app.ask(op="state")["screen"]
+            shown = app.ask(op="targets")
+            screen = shown["screen"]
             seen_screens.add(screen)
-            choices = [t for t in app.ask(op="targets")["targets"] if t["id"] not in NOT_TAPPED]
+            choices = [t for t in shown["targets"] if t["id"] not in NOT_TAPPED]
             assert choices, f"step {step}: a screen with nothing to tap"
             # The parts touched least weigh most: every part is reached, none only once.
             weights = [1 + 12 / (1 + touched[part(t["id"], screen, touched)]) for t in choices]
@@ -146,14 +150,15 @@ def test_random_paths_record_only_what_was_under_the_finger_when_it_aimed(served
             if target["scrolled"]:  # below the fold: a swipe brings it into view
                 app.ask(op="reveal", id=target["id"])
                 target = app.ask(op="where", id=target["id"]) | {"id": target["id"]}
-            before = app.ask(op="mutations")
             done = walker.touch(target["x"], target["y"], settle=0.3)
             seen_screens.update((done["screen"], done["after"]))
             where = f"step {step}, aimed at {target['id']} on {done['screen']}: {done}"
             assert done["took"] in ([], [done["hit"]]), where
+            outbox = app.ask(op="mutations", after_seq=last_seq)
+            last_seq = outbox["last_seq"]
             queued = [
                 m
-                for m in app.ask(op="mutations", after_seq=before["last_seq"])["after"]
+                for m in outbox["after"]
                 if m["type"] != "unit.position"  # the tablet's own place, on its own clock
             ]
             if done["took"]:
@@ -162,9 +167,13 @@ def test_random_paths_record_only_what_was_under_the_finger_when_it_aimed(served
             else:
                 assert queued == [], f"{where}; queued {queued}"
             took_any += bool(done["took"])
+        walked = time.monotonic() - started
         screens = ", ".join(sorted(seen_screens))
         parts = ", ".join(f"{name} {n}" for name, n in sorted(touched.items()))
-        print(f"\n{TOUCHES} touches (seed {SEED}): {took_any} taken; screens: {screens}")
+        print(
+            f"\n{TOUCHES} touches (seed {SEED}) in {walked:.0f} s: {took_any} taken; "
+            f"screens: {screens}"
+        )
         print(f"touches taken by part: {parts}")
         assert took_any > TOUCHES / 2  # the walk really worked the app, not a dead screen
         assert seen_screens >= SCREENS, seen_screens
