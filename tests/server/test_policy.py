@@ -132,6 +132,7 @@ def _url_ids(command) -> list[str]:
             "encounter_id",
             "referral_id",
             "administration_id",
+            "service_id",
             "emergency_id",
             "shift_id",
             "lapse_id",
