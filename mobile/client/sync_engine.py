@@ -303,7 +303,9 @@ class SyncEngine:
         if not server or str(server.get("id")) != mutation.entity_id:
             return False
         kind = mutation.type.split(".")[0]
-        if kind == "assignment":
+        if mutation.type in REMOVALS.values():  # taken off: nothing of it is kept
+            self.store.drop_record(db, mutation.entity_id)
+        elif kind == "assignment":
             self.store.take_server_assignment(db, server)
         else:
             parent = server.get("assignment") if kind == "encounter" else server.get("encounter")

@@ -51,3 +51,15 @@ def test_the_servers_removal_takes_a_service_off_a_tablet_that_still_showed_it(t
     assert [s["id"] for s in recorder.store.records("service", parent=encounter)] == [service_id]
     engine.apply_events([echo("service.removed", service, 2)], {})
     assert recorder.store.records("service", parent=encounter) == []
+
+
+def test_the_servers_answer_to_a_removal_keeps_nothing_of_the_service(tablet):
+    recorder, engine = tablet
+    encounter = recorder.open_encounter("a-1")
+    service_id = recorder.log_service(encounter, "transport")
+    recorder.remove_service(service_id)
+    removal = recorder.store.pending()[-1]
+    answer = {"id": service_id, "encounter": encounter, "removed": True}
+    with recorder.store.transaction() as db:
+        engine._take_server_copy(db, removal, answer)
+    assert recorder.store.records("service", parent=encounter) == []

@@ -66,10 +66,9 @@ def part(control: str, screen: str, touched: Counter) -> str:
         return "dialog"
     if control in SAFETY_BAR:
         return "safety bar"
-    if control == "naloxone":
-        # A second dose within a minute asks first: after the first, this opens a dialog.
-        return "dialog" if touched["naloxone"] else "naloxone"
-    if control in ("dose-mg", "save-dose") or control.startswith(("route-", "response-")):
+    if control in ("naloxone", "dose-mg", "save-dose") or control.startswith(
+        ("route-", "response-")
+    ):
         return "naloxone"
     if control == "refer" or control.startswith("referral"):
         return "referral"
@@ -84,6 +83,14 @@ def part(control: str, screen: str, touched: Counter) -> str:
     if control == "open-encounter":
         return "encounter"
     return screen
+
+
+def leads_to(control: str, screen: str, touched: Counter, pressed: Counter) -> str:
+    """The part a touch on `control` leads to, which is what draws the person to it: a second
+    dose within a minute and a referral without consent ask first (a dialog)."""
+    if control in ("naloxone", "refer") and pressed[control] and not touched["dialog"]:
+        return "dialog"
+    return part(control, screen, touched)
 
 
 def queued_as_aimed(control: str, queued: list[dict]) -> bool:
@@ -135,7 +142,7 @@ def test_random_paths_record_only_what_was_under_the_finger_when_it_aimed(served
         on_scene(app, finger, desk)
         finger.tap("open-encounter")
         walker = Finger(app, seed=SEED)
-        seen_screens, touched, took_any = set(), Counter(), 0
+        seen_screens, touched, pressed, took_any = set(), Counter(), Counter(), 0
         last_seq = app.ask(op="mutations")["last_seq"]
         started = time.monotonic()
         for step in range(TOUCHES):
@@ -145,7 +152,9 @@ def test_random_paths_record_only_what_was_under_the_finger_when_it_aimed(served
             choices = [t for t in shown["targets"] if t["id"] not in NOT_TAPPED]
             assert choices, f"step {step}: a screen with nothing to tap"
             # The parts touched least weigh most: every part is reached, none only once.
-            weights = [1 + 12 / (1 + touched[part(t["id"], screen, touched)]) for t in choices]
+            weights = [
+                1 + 12 / (1 + touched[leads_to(t["id"], screen, touched, pressed)]) for t in choices
+            ]
             target = walker.random.choices(choices, weights)[0]
             if target["scrolled"]:  # below the fold: a swipe brings it into view
                 app.ask(op="reveal", id=target["id"])
@@ -163,6 +172,7 @@ def test_random_paths_record_only_what_was_under_the_finger_when_it_aimed(served
             ]
             if done["took"]:
                 touched[part(done["hit"], done["screen"], touched)] += 1
+                pressed[done["hit"]] += 1
                 assert queued_as_aimed(done["hit"], queued), f"{where}; queued {queued}"
             else:
                 assert queued == [], f"{where}; queued {queued}"
