@@ -161,6 +161,11 @@ api_v1 = [
         "encounters/<uuid:encounter_id>", care_api.EncounterView.as_view(), name="encounter-detail"
     ),
     path("services-given", care_api.ServiceGivenView.as_view(), name="services-given"),
+    path(
+        "services-given/<uuid:service_id>",
+        care_api.ServiceGivenDetailView.as_view(),
+        name="service-given-detail",
+    ),
     path("naloxone-administrations", care_api.NaloxoneView.as_view(), name="naloxone"),
     path(
         "naloxone-administrations/<uuid:administration_id>",

@@ -12,6 +12,7 @@ MUTATION_TYPES: tuple[str, ...] = (
     "assignment.transition",
     "encounter.upsert",
     "service.create",
+    "service.remove",
     "naloxone.create",
     "naloxone.update",
     "referral.create",
@@ -33,12 +34,19 @@ PARTNER_EVENT = "assignment.partner_updated"
 RECORD_EVENTS: dict[str, str] = {
     "encounter.updated": "encounter",
     "service.recorded": "service",
+    "service.removed": "service",
     "naloxone.recorded": "naloxone",
     "naloxone.updated": "naloxone",
     "referral.recorded": "referral",
     "referral.updated": "referral",
     "survey.recorded": "survey",
 }
+
+# Record events that take a record off the tablet rather than bring one.
+REMOVAL_EVENTS: tuple[str, ...] = ("service.removed",)
+# The mutation that takes a record off, for each creating one: the record's echo is not taken
+# back onto the tablet while its removal waits in the outbox.
+REMOVALS: dict[str, str] = {"service": "service.remove"}
 
 # Feed events about the responders' safety and their unit (the safety bar acts on them).
 SAFETY_EVENTS: tuple[str, ...] = (

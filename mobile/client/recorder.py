@@ -197,33 +197,60 @@ class Recorder:
     ) -> str:
         return self._accumulate("service", encounter_id, at, {"service": service, "note": note})
 
+    def remove_service(self, service_id: str, *, at: datetime.datetime | None = None) -> str:
+        """Take a service logged by mistake off its encounter: one more queued change (the
+        server keeps the removal in its audit), and the tablet stops showing it at once."""
+        record = self.store.record(str(service_id))
+        if record is None:
+            raise NotAllowed("This service is not on this tablet.")
+        with self.store.transaction() as db:
+            mutation = self.store.enqueue(
+                db,
+                type="service.remove",
+                entity_id=str(service_id),
+                occurred_at=at or now(),
+                data={},
+            )
+            self.store.drop_record(db, str(service_id))
+        self.on_change()
+        return mutation.id
+
     def log_naloxone(
         self,
         encounter_id: str,
         *,
-        dose_mg: float = 4,
+        dose_mg: float | str | None = None,
         doses: int = 1,
-        route: str = "intranasal",
+        route: str | None = None,
         response: str = "unknown",
         ems_called: bool = False,
         at: datetime.datetime | None = None,
         another_dose: bool = False,
     ) -> str:
-        """One tap: a dose given now. Details can be corrected later. Raises `RepeatDose` when
+        """One tap: the time of a dose given now. Its dose and route stay "not yet recorded"
+        (None) until someone chooses them: nothing clinical is assumed. Raises `RepeatDose` when
         a dose was recorded within the last minute, unless the responder confirmed it."""
         at = at or now()
         if not another_dose:
             self._refuse_repeat_dose(encounter_id, at)
+        chosen = self._naloxone_changes(
+            {
+                k: v
+                for k, v in (("dose_mg", dose_mg), ("route", route), ("response", response))
+                if v not in (None, "unknown")  # "unknown": the response is not yet known
+            }
+            | {"doses": doses}
+        )
         return self._accumulate(
             "naloxone",
             encounter_id,
             at,
             {
-                "dose_mg": str(dose_mg),
-                "doses": doses,
-                "route": route,
-                "response": response,
-                "ems_called": ems_called,
+                "dose_mg": chosen.get("dose_mg"),
+                "doses": chosen["doses"],
+                "route": chosen.get("route"),
+                "response": chosen.get("response", "unknown"),
+                "ems_called": bool(ems_called),
             },
         )
 
@@ -301,7 +328,8 @@ class Recorder:
         catalog = protocol.get("naloxone", {})
         limits = naloxone_limits(protocol)
         checked = dict(changes)
-        if "dose_mg" in checked:
+        # None takes a dose or route back to "not yet recorded".
+        if checked.get("dose_mg") is not None:
             checked["dose_mg"] = self._dose_mg(checked["dose_mg"], limits["dose_mg_max"])
         fewest, most = limits["doses_min"], limits["doses_max"]
         if "doses" in checked and not (
@@ -312,6 +340,8 @@ class Recorder:
             raise NotAllowed(f"Between {fewest} and {most} doses.")
         for field, kinds in (("route", "routes"), ("response", "responses")):
             choices = catalog.get(kinds)
+            if field == "route" and checked.get(field, "") is None:
+                continue
             if field in checked and choices and checked[field] not in choices:
                 raise NotAllowed(f"The {field} is one of {', '.join(choices)}.")
         if "ems_called" in checked:

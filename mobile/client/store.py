@@ -228,6 +228,11 @@ class Store:
             (str(data["id"]), kind, parent, json.dumps(data), stamp if synced else None, stamp),
         )
 
+    @staticmethod
+    def drop_record(db: sqlite3.Connection, record_id: str) -> None:
+        """A record taken off its encounter (a service logged by mistake)."""
+        db.execute("DELETE FROM records WHERE id = ?", (str(record_id),))
+
     def record(self, record_id: str) -> dict[str, Any] | None:
         row = self._one("SELECT data FROM records WHERE id = ?", str(record_id))
         return json.loads(row["data"]) if row else None

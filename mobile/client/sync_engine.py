@@ -21,8 +21,24 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mobile.client import api
-from mobile.client.contract import ASSIGNMENT_EVENTS, PARTNER_EVENT, RECORD_EVENTS
-from mobile.client.store import CLINICAL_KINDS, CONFLICT, DONE, REJECTED, Mutation, Store, iso, now
+from mobile.client.contract import (
+    ASSIGNMENT_EVENTS,
+    PARTNER_EVENT,
+    RECORD_EVENTS,
+    REMOVAL_EVENTS,
+    REMOVALS,
+)
+from mobile.client.store import (
+    CLINICAL_KINDS,
+    CONFLICT,
+    DONE,
+    PENDING,
+    REJECTED,
+    Mutation,
+    Store,
+    iso,
+    now,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -287,7 +303,9 @@ class SyncEngine:
         if not server or str(server.get("id")) != mutation.entity_id:
             return False
         kind = mutation.type.split(".")[0]
-        if kind == "assignment":
+        if mutation.type in REMOVALS.values():  # taken off: nothing of it is kept
+            self.store.drop_record(db, mutation.entity_id)
+        elif kind == "assignment":
             self.store.take_server_assignment(db, server)
         else:
             parent = server.get("assignment") if kind == "encounter" else server.get("encounter")
@@ -367,12 +385,23 @@ class SyncEngine:
             self.store.take_server_assignment(db, data)
         elif kind == PARTNER_EVENT:
             self._update_partner(db, data)
+        elif kind in REMOVAL_EVENTS:
+            self.store.drop_record(db, str(data.get("id")))
+        elif kind in RECORD_EVENTS and self._removal_waits(RECORD_EVENTS[kind], data):
+            pass  # taken off on this tablet; its removal is on its way to the server
         elif kind in RECORD_EVENTS:
             record = RECORD_EVENTS[kind]
             parent = data.get("assignment") if record == "encounter" else data.get("encounter")
             self.store.take_server_record(db, record, data, parent=parent)
         for hook in self.event_hooks:  # e.g. the safety rules (emergency acknowledged, check-ins)
             hook(db, kind, data)
+
+    def _removal_waits(self, record: str, data: dict[str, Any]) -> bool:
+        removal = REMOVALS.get(record)
+        return removal is not None and any(
+            m.type == removal and m.state in PENDING
+            for m in self.store.mutations_for(str(data.get("id")))
+        )
 
     def _update_partner(self, db, view: dict[str, Any]) -> None:
         """The other unit on our call moved (e.g. SPD marked the scene safe).

@@ -1,10 +1,12 @@
-"""Consequential choices shown with an Undo for 10 seconds, and taps that land after a layout
-change ignored.
+"""Each recording choice shown with its own Undo for 10 seconds, naming what it takes back, and
+taps that land after a layout change ignored.
 
-Undo never deletes: it records one more change (a naloxone correction, a referral update, an
-encounter edit), queued and synced like the rest, which the server keeps and audits as a
-correction. The choices guarded: naloxone route and response, the disposition, a referral made
-with consent, and taking back a change still queued (itself undone by recording it again).
+Undo records one more change (a service's removal, a naloxone correction, a referral update, an
+encounter edit), queued and synced like the rest, which the server keeps and audits. The choices
+offered: a service logged ("Undo: service De-escalation"), a dose's dose, route and response
+(naming which dose), the disposition, a referral, and taking back a change still queued (itself
+undone by recording it again). The latest choice is the one on offer: Undo never reaches past it
+to an older one.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Offer:
     said: str
     revert: Callable[[], str]
     until: float
+    told: str = ""  # what the message line says it recorded (else `said`)
 
 
 class UndoShelf:
@@ -46,8 +49,10 @@ class UndoShelf:
             self._offer = None
         return self._offer
 
-    def _keep(self, said: str, revert: Callable[[], str]) -> Offer:
-        self._offer = Offer(said=said, revert=revert, until=self.clock() + UNDO_SECONDS)
+    def _keep(self, said: str, revert: Callable[[], str], told: str = "") -> Offer:
+        self._offer = Offer(
+            said=said, revert=revert, until=self.clock() + UNDO_SECONDS, told=told or said
+        )
         return self._offer
 
     def withdraw(self) -> None:
@@ -70,17 +75,30 @@ class UndoShelf:
         """Take back a queued change by recording its opposite; Undo records it again."""
         mutation = self.recorder.store.mutation(mutation_id)
         if mutation is None or not can_take_back(mutation):
-            raise NotAllowed("Only a queued naloxone correction, disposition or referral.")
+            raise NotAllowed("Only a queued service, naloxone correction, disposition or referral.")
         revert, again = TAKE_BACK[mutation.type](self.recorder, mutation)
         revert()
         return self._keep(f"Taken back: {said}", again)
 
-    def correct_naloxone(self, record_id: str, field: str, value: Any) -> Offer:
+    def log_service(self, encounter_id: str, code: str, label: str) -> Offer:
+        """A service given; its Undo takes that service (and only it) off the encounter."""
+        service_id = self.recorder.log_service(encounter_id, code)
+        return self._keep(
+            f"service {label}",
+            lambda: self.recorder.remove_service(service_id),
+            told=f"Service logged: {label}.",
+        )
+
+    def correct_naloxone(self, record_id: str, field: str, value: Any, *, which: str = "") -> Offer:
+        """A dose's dose, route or response chosen; `which` names the dose ("Dose 2 of 2")."""
         before = (self.recorder.store.record(record_id) or {}).get(field)
         self.recorder.correct_naloxone(record_id, **{field: value})
-        words = {"route": "Naloxone route", "response": "Response to naloxone"}.get(field, field)
+        words = {"route": "route", "response": "response", "dose_mg": "dose"}.get(field, field)
+        shown = f"{value} mg" if field == "dose_mg" else value
+        if value is None:
+            shown = "not yet recorded"
         return self._keep(
-            f"{words}: {value}",
+            f"{which}, {words}: {shown}" if which else f"Naloxone {words}: {shown}",
             lambda: self.recorder.correct_naloxone(record_id, **{field: before}),
         )
 
@@ -112,7 +130,7 @@ def can_take_back(mutation: Mutation) -> bool:
         return False
     if mutation.type == "encounter.upsert":
         return "disposition" in mutation.data
-    return mutation.type in ("naloxone.update", "referral.create")
+    return mutation.type in TAKE_BACK
 
 
 def _before(recorder: Recorder, mutation: Mutation) -> dict[str, Any]:
@@ -157,7 +175,17 @@ def _take_back_referral(recorder: Recorder, m: Mutation) -> tuple[Callable, Call
     )
 
 
+def _take_back_service(recorder: Recorder, m: Mutation) -> tuple[Callable, Callable]:
+    data = m.data
+    return (
+        lambda: recorder.remove_service(m.entity_id),
+        # Given after all: logged again (a new record; the removal stays in the audit).
+        lambda: recorder.log_service(data["encounter"], data["service"], note=data.get("note", "")),
+    )
+
+
 TAKE_BACK = {
+    "service.create": _take_back_service,
     "naloxone.update": _take_back_naloxone,
     "encounter.upsert": _take_back_disposition,
     "referral.create": _take_back_referral,

@@ -230,7 +230,7 @@ class CareTabletApp(App):
 
     def offered(self, offer: Offer) -> None:
         """A consequential choice was recorded: say what, with an Undo for 10 s."""
-        self.tell(offer.said)
+        self.tell(offer.told or offer.said)
         self.show_undo()
 
     def show_undo(self) -> None:

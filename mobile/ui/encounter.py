@@ -6,8 +6,12 @@ tablet, with or without a network, and the sync engine carries them to the serve
 The layout never moves under a finger: the naloxone details (dose, route, response) have their
 own space, there from the start and only enabled once a dose is logged; buttons are built once
 and only change colour or state; what grows (the referrals made and their follow-up) is at the
-bottom, below everything the responder works through. Route, response, disposition and a
-referral with consent come with an Undo for 10 seconds.
+bottom, below everything the responder works through. Each recording choice (a service, a
+dose's dose, route and response, the disposition, a referral) comes with its own Undo for 10
+seconds, naming what it takes back.
+
+"Naloxone given now" records only the time of the dose: its dose and route read "not yet
+recorded" until someone chooses them, and the details say which dose they edit ("Dose 2 of 2").
 """
 
 from __future__ import annotations
@@ -44,17 +48,26 @@ def naloxone_summary(doses: list[dict]) -> str:
     return f"Naloxone: {len(doses)} dose{'s' if len(doses) > 1 else ''}, last at {last}."
 
 
+NOT_YET = "not yet recorded"
+
+
+def which_dose(doses: list[dict]) -> str:
+    """The dose the details edit (the latest), by its place: "Dose 2 of 2"."""
+    return f"Dose {len(doses)} of {len(doses)}" if doses else ""
+
+
 def dose_detail(doses: list[dict]) -> str:
-    """Which dose the route and response buttons edit, and what it holds now."""
+    """Which dose the dose, route and response buttons edit, and what it holds now: what
+    nobody chose yet says so."""
     if not doses:
-        return "Route and response: log a dose first."
-    ordered = sorted(doses, key=given_at)
-    latest = ordered[-1]
+        return "Dose, route and response: tap Naloxone given now first."
+    latest = max(doses, key=given_at)
+    dose = latest.get("dose_mg")
     response = latest.get("response") or "unknown"
-    said = "not yet known" if response == "unknown" else response
     return (
-        f"Editing dose {len(ordered)} of {len(ordered)} (given {clock_time(given_at(latest))}): "
-        f"{latest.get('dose_mg')} mg, {latest.get('route')}, response {said}."
+        f"{which_dose(doses)} (given {clock_time(given_at(latest))}): "
+        f"dose: {f'{dose} mg' if dose else NOT_YET}, route: {latest.get('route') or NOT_YET}, "
+        f"response: {'not yet known' if response == 'unknown' else response}."
     )
 
 
@@ -171,7 +184,7 @@ class EncounterScreen(Screen):
         self.ids.dose_row.disabled = not doses
         latest = max(doses, key=given_at) if doses else {}
         if latest and (latest["id"] != self.latest_dose or not self.ids.dose_mg.focus):
-            self.ids.dose_mg.text = str(latest.get("dose_mg", ""))
+            self.ids.dose_mg.text = str(latest.get("dose_mg") or "")
         if not latest:
             self.ids.dose_mg.text = ""
         self.latest_dose = latest.get("id", "")
@@ -214,9 +227,9 @@ class EncounterScreen(Screen):
     # ---- taps ------------------------------------------------------------------------------
 
     def log_service(self, code: str) -> None:
-        self.recorder.log_service(self.encounter_id, code)
+        app = App.get_running_app()
         labels = {s["code"]: s["label"] for s in self.store.protocol().get("services", [])}
-        App.get_running_app().recorded(f"Service logged: {labels.get(code, code)}.")
+        app.offered(app.undo_shelf.log_service(self.encounter_id, code, labels.get(code, code)))
         self.refresh()
 
     def log_naloxone(self, another_dose: bool = False) -> None:
@@ -229,7 +242,11 @@ class EncounterScreen(Screen):
             sheet.yes_text = "Yes, another dose"
             sheet.open()
             return
-        App.get_running_app().recorded("Naloxone dose logged: choose its route and response.")
+        doses = self.store.records("naloxone", parent=self.encounter_id)
+        App.get_running_app().recorded(
+            f"{which_dose(doses)} recorded at {clock_time(given_at(max(doses, key=given_at)))}: "
+            "choose its dose, route and response."
+        )
         self.refresh()
 
     def correct(self, field: str, value: str) -> None:
@@ -239,8 +256,11 @@ class EncounterScreen(Screen):
             self.shown = ""
             self.refresh()
             return
+        which = which_dose(self.store.records("naloxone", parent=self.encounter_id))
         try:
-            app.offered(app.undo_shelf.correct_naloxone(self.latest_dose, field, value))
+            app.offered(
+                app.undo_shelf.correct_naloxone(self.latest_dose, field, value, which=which)
+            )
         except NotAllowed as exc:
             app.tell(str(exc))
         self.shown = ""
@@ -249,16 +269,18 @@ class EncounterScreen(Screen):
     def save_dose(self) -> None:
         if not self.latest_dose:
             return
-        dose = self.ids.dose_mg.text.strip()
+        app = App.get_running_app()
+        dose = self.ids.dose_mg.text.strip() or None
         held = (self.store.record(self.latest_dose) or {}).get("dose_mg")
         if dose == held:
             return
+        which = which_dose(self.store.records("naloxone", parent=self.encounter_id))
         try:
-            self.recorder.correct_naloxone(self.latest_dose, dose_mg=dose)
+            offer = app.undo_shelf.correct_naloxone(self.latest_dose, "dose_mg", dose, which=which)
         except NotAllowed as exc:
-            App.get_running_app().tell(str(exc))
+            app.tell(str(exc))
             return
-        App.get_running_app().recorded(f"Dose corrected to {dose} mg.")
+        app.offered(offer)
         self.refresh()
 
     def move_referral(self, referral_id: str, status: str) -> None:

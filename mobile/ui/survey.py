@@ -56,5 +56,6 @@ class SurveyScreen(Screen):
             self.ids.message.text = "Answers are kept only when the person agrees. Tap consent."
             return
         app.session.tablet.recorder.survey(self.encounter_id, dict(self.answers), consent=True)
+        app.undo_shelf.withdraw()  # the Undo on offer before the survey would reach past it
         app.go("encounter")
         app.tell("Thank you. The survey is saved on the tablet.")

@@ -22,6 +22,7 @@ WHAT = {
     "assignment.transition": "Status change",
     "encounter.upsert": "Encounter",
     "service.create": "Service",
+    "service.remove": "Service taken off",
     "naloxone.create": "Naloxone dose",
     "naloxone.update": "Naloxone correction",
     "referral.create": "Referral",

@@ -72,6 +72,15 @@ class ServiceGivenView(APIView):
         return Response(answer, status=status.HTTP_201_CREATED)
 
 
+class ServiceGivenDetailView(APIView):
+    roles = {"DELETE": CARE_WRITERS}
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def delete(self, request, service_id):
+        """Take a service recorded by mistake off its open call (the tablet's Undo)."""
+        return Response(_run(commands.remove_service_given, request, service_id=service_id))
+
+
 class NaloxoneView(APIView):
     roles = {"POST": CARE_WRITERS}
 

@@ -65,10 +65,20 @@ class NaloxoneSerializer(serializers.Serializer):
     doses = serializers.IntegerField(
         required=False, default=1, min_value=NALOXONE_MIN_DOSES, max_value=NALOXONE_MAX_DOSES
     )
+    # Left out or null: not yet recorded (the tablet records the time of a dose with one tap;
+    # the dose and route are chosen after, never assumed).
     dose_mg = serializers.DecimalField(
-        max_digits=6, decimal_places=2, min_value=Decimal("0.01"), max_value=NALOXONE_MAX_DOSE_MG
+        required=False,
+        allow_null=True,
+        default=None,
+        max_digits=6,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=NALOXONE_MAX_DOSE_MG,
     )
-    route = serializers.ChoiceField(choices=NaloxoneRoute.choices, default=NaloxoneRoute.INTRANASAL)
+    route = serializers.ChoiceField(
+        required=False, allow_null=True, default=None, choices=NaloxoneRoute.choices
+    )
     response = serializers.ChoiceField(
         choices=NaloxoneResponse.choices, default=NaloxoneResponse.UNKNOWN
     )
@@ -79,19 +89,25 @@ class NaloxoneEditSerializer(serializers.Serializer):
     doses = serializers.IntegerField(
         required=False, min_value=NALOXONE_MIN_DOSES, max_value=NALOXONE_MAX_DOSES
     )
+    # Null takes a dose or route back to "not yet recorded" (an Undo of the first choice).
     dose_mg = serializers.DecimalField(
         required=False,
+        allow_null=True,
         max_digits=6,
         decimal_places=2,
         min_value=Decimal("0.01"),
         max_value=NALOXONE_MAX_DOSE_MG,
     )
-    route = serializers.ChoiceField(required=False, choices=NaloxoneRoute.choices)
+    route = serializers.ChoiceField(required=False, allow_null=True, choices=NaloxoneRoute.choices)
     response = serializers.ChoiceField(required=False, choices=NaloxoneResponse.choices)
     ems_called = serializers.BooleanField(required=False)
 
     def to_internal_value(self, data):
         return {"changes": super().to_internal_value(data)}
+
+
+class ServiceRemovalSerializer(serializers.Serializer):
+    """A service recorded by mistake, taken off its encounter; nothing else to say."""
 
 
 class ReferralCreateSerializer(serializers.Serializer):
@@ -155,6 +171,16 @@ record_service_given = Command(
     roles=CARE_WRITERS,
     entity_field="id",
     time_field="occurred_at",
+)
+
+remove_service_given = Command(
+    name="service.remove",
+    on="services on the open calls they serve",
+    schema=ServiceRemovalSerializer,
+    service=services.remove_service_given,
+    present=presenters.service_removal_data,
+    roles=CARE_WRITERS,
+    entity_arg="service_id",
 )
 
 record_naloxone = Command(

@@ -5,6 +5,7 @@ follow-up (its status, when, by whom, the note) on the `referrals` stream coordi
 EVENT_KINDS = {
     "encounter.updated": "An encounter was opened or edited.",
     "service.recorded": "A service was given.",
+    "service.removed": "A service recorded by mistake was taken off its encounter.",
     "naloxone.recorded": "A naloxone administration was recorded.",
     "naloxone.updated": "A naloxone administration was corrected.",
     "referral.recorded": "A referral was made.",

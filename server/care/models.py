@@ -205,16 +205,25 @@ class NaloxoneAdministration(FieldRecord):
             MaxValueValidator(NALOXONE_MAX_DOSES),
         ],
     )
+    # The time of a dose is recorded with one tap; its dose and route are chosen after, and
+    # until then the record says plainly that they are not yet recorded (null, blank).
     dose_mg = models.DecimalField(
         max_digits=5,
         decimal_places=2,
+        null=True,
+        blank=True,
         validators=[
             MinValueValidator(decimal.Decimal("0.01")),
             MaxValueValidator(NALOXONE_MAX_DOSE_MG),
         ],
-        help_text="eMedications.05 dosage per dose, in mg.",
+        help_text="eMedications.05 dosage per dose, in mg; empty: not yet recorded.",
     )
-    route = models.CharField(max_length=16, choices=NaloxoneRoute.choices)
+    route = models.CharField(
+        max_length=16,
+        choices=NaloxoneRoute.choices,
+        blank=True,
+        help_text="eMedications.04; empty: not yet recorded.",
+    )
     response = models.CharField(
         max_length=12, choices=NaloxoneResponse.choices, default=NaloxoneResponse.UNKNOWN
     )
@@ -225,7 +234,8 @@ class NaloxoneAdministration(FieldRecord):
         ordering = ["administered_at"]
 
     def __str__(self) -> str:
-        return f"{self.doses} × {self.dose_mg} mg {self.route}"
+        dose = f"{self.dose_mg} mg" if self.dose_mg is not None else "dose not yet recorded"
+        return f"{self.doses} × {dose} {self.route or 'route not yet recorded'}"
 
 
 class ReferralStatus(models.TextChoices):

@@ -55,14 +55,20 @@ def service_data(record: ServiceGiven) -> dict:
     }
 
 
+def service_removal_data(record: ServiceGiven) -> dict:
+    """What is left to say of a service taken off its encounter: which, and from where."""
+    return {"id": str(record.id), "encounter": str(record.encounter_id), "removed": True}
+
+
 def naloxone_data(record: NaloxoneAdministration) -> dict:
     return {
         "id": str(record.id),
         "encounter": str(record.encounter_id),
         "administered_at": record.administered_at.isoformat(),
         "doses": record.doses,
-        "dose_mg": str(record.dose_mg),
-        "route": record.route,
+        # None: not yet recorded (the tablet says so until someone chooses).
+        "dose_mg": None if record.dose_mg is None else str(record.dose_mg),
+        "route": record.route or None,
         "response": record.response,
         "ems_called": record.ems_called,
         "version": record.version,

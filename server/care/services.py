@@ -46,6 +46,7 @@ from server.care.presenters import (
     referral_data,
     referral_follow_up_data,
     service_data,
+    service_removal_data,
 )
 from server.commands import check_time, full_clean
 from server.dispatch.models import Assignment, UnitKind
@@ -419,13 +420,50 @@ def record_service_given(
         )
 
 
+def remove_service_given(
+    *,
+    actor: User,
+    device: Device | None = None,
+    service_id,
+    mutation_id: uuid.UUID | None = None,
+) -> ServiceGiven:
+    """Take a service recorded by mistake off its encounter (the tablet's Undo). Only the crew of
+    the call, while the call is open; the audit keeps the record as it was."""
+    missing = _not_found("service given", "id")
+    with change_transaction():
+        try:
+            record = (
+                ServiceGiven.objects.select_for_update()
+                .select_related("service")
+                .get(pk=service_id)
+            )
+        except (ServiceGiven.DoesNotExist, ValueError, DjangoValidationError) as exc:
+            raise missing from exc
+        encounter = _encounter_for(actor, record.encounter_id)
+        if not encounter.assignment.is_open:
+            raise Conflict(
+                "The call is closed: a service recorded on it stays. Add a note to the "
+                "encounter instead.",
+                server=service_data(record),
+            )
+        before = _record_dict(record)
+        record_audit(
+            actor=actor, device=device, action="service.removed", obj=record, before=before
+        )
+        removed_id = record.pk
+        record.delete()
+        record.id = removed_id  # the delete forgets it; the event and the answer name it
+        _publish(encounter, "service.removed", service_removal_data(record), mutation_id)
+        return record
+
+
 def _check_naloxone(dose_mg, doses, route, response) -> None:
     fields: dict[str, list[str]] = {}
     if dose_mg is not None and not (0 < decimal.Decimal(str(dose_mg)) <= NALOXONE_MAX_DOSE_MG):
         fields["dose_mg"] = [f"A dose is more than 0 and at most {NALOXONE_MAX_DOSE_MG} mg."]
     if doses is not None and not (NALOXONE_MIN_DOSES <= int(doses) <= NALOXONE_MAX_DOSES):
         fields["doses"] = [f"Between {NALOXONE_MIN_DOSES} and {NALOXONE_MAX_DOSES} doses."]
-    if route is not None and route not in NaloxoneRoute.values:
+    if route not in (None, "") and route not in NaloxoneRoute.values:
         fields["route"] = ["Intranasal or intramuscular."]
     if response is not None and response not in NaloxoneResponse.values:
         fields["response"] = [f"One of {', '.join(NaloxoneResponse.values)}."]
@@ -440,9 +478,9 @@ def record_naloxone(
     administration_id: uuid.UUID,
     encounter_id,
     administered_at: datetime.datetime,
-    dose_mg,
+    dose_mg=None,
     doses: int = 1,
-    route: str = NaloxoneRoute.INTRANASAL,
+    route: str | None = None,
     response: str = NaloxoneResponse.UNKNOWN,
     ems_called: bool = False,
     mutation_id: uuid.UUID | None = None,
@@ -459,9 +497,9 @@ def record_naloxone(
             mutation_id=mutation_id,
             data={
                 "administered_at": administered_at,
-                "dose_mg": decimal.Decimal(str(dose_mg)),
+                "dose_mg": _dose(dose_mg),
                 "doses": doses,
-                "route": route,
+                "route": route or "",
                 "response": response,
                 "ems_called": ems_called,
             },
@@ -469,6 +507,11 @@ def record_naloxone(
             kind="naloxone.recorded",
             to_data=naloxone_data,
         )
+
+
+def _dose(value) -> decimal.Decimal | None:
+    """A dose in mg, or None: not yet recorded."""
+    return None if value in (None, "") else decimal.Decimal(str(value))
 
 
 def update_naloxone(
@@ -498,7 +541,11 @@ def update_naloxone(
         encounter = _encounter_for(actor, record.encounter_id)
         before = _record_dict(record)
         for key, value in changes.items():
-            setattr(record, key, decimal.Decimal(str(value)) if key == "dose_mg" else value)
+            if key == "dose_mg":
+                value = _dose(value)
+            elif key == "route":
+                value = value or ""
+            setattr(record, key, value)
         record.version += 1
         record.save()
         record_audit(

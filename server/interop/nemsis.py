@@ -141,8 +141,15 @@ def _role() -> str:
     return getattr(settings, "NEMSIS_ADMINISTERED_BY_ROLE", DEFAULT_ROLE)
 
 
-def _dose_total(record: NaloxoneAdministration) -> decimal.Decimal:
+def _dose_total(record: NaloxoneAdministration) -> decimal.Decimal | None:
+    """All the record's doses in mg; None while its dose is not yet recorded."""
+    if record.dose_mg is None:
+        return None
     return (record.dose_mg * record.doses).quantize(decimal.Decimal("0.01"))
+
+
+DOSE_NOT_YET = NotValue(NOT_RECORDED, "The dose was not recorded on the tablet.")
+ROUTE_NOT_YET = NotValue(NOT_RECORDED, "The route was not recorded on the tablet.")
 
 
 def _sub(parent: etree._Element, name: str, text: str | None = None) -> etree._Element:
@@ -160,14 +167,16 @@ def _not_value(name: str) -> NotValue:
 
 def _medication_group(record: NaloxoneAdministration) -> dict[str, Any]:
     response = RESPONSES.get(record.response)
+    total = _dose_total(record)
     return {
         "@": {"CorrelationID": str(record.pk)},
         "eMedications.01": _time(record.administered_at),
         "eMedications.02": NOT_PRIOR_TO_UNIT,
         "eMedications.03": (RXNORM_NALOXONE, {"CodeType": CODE_TYPE_RXNORM}),
-        "eMedications.04": ROUTES[record.route],
-        "eMedications.05": str(_dose_total(record)),
-        "eMedications.06": MILLIGRAMS,
+        "eMedications.04": ROUTES.get(record.route) or ROUTE_NOT_YET,
+        # A dose not yet recorded goes as Not Recorded, and so does its unit.
+        "eMedications.05": DOSE_NOT_YET if total is None else str(total),
+        "eMedications.06": DOSE_NOT_YET if total is None else MILLIGRAMS,
         "eMedications.07": response
         or NotValue(NOT_RECORDED, "The response to naloxone is not yet known."),
         "eMedications.08": NotValue(
@@ -330,7 +339,7 @@ def record_gaps(record: NaloxoneAdministration, sent: list) -> list[tuple[str, s
     """(element, what was sent, why) for every element of the record's report that went as a
     Not Value, and the record's own approximations."""
     gaps = [(name, NOT_VALUE_NAMES[nv.code], nv.reason) for name, nv in sent]
-    if record.doses > 1:
+    if record.doses > 1 and record.dose_mg is not None:
         gaps.append(
             (
                 "eMedications.01",
@@ -361,9 +370,9 @@ def _csv_row(record: NaloxoneAdministration) -> list[Any]:
         record.administered_at.isoformat(timespec="seconds"),
         NOT_PRIOR_TO_UNIT,
         RXNORM_NALOXONE,
-        ROUTES[record.route],
-        str(_dose_total(record)),
-        MILLIGRAMS,
+        ROUTES.get(record.route, NOT_RECORDED),
+        NOT_RECORDED if record.dose_mg is None else str(_dose_total(record)),
+        NOT_RECORDED if record.dose_mg is None else MILLIGRAMS,
         RESPONSES.get(record.response, NOT_RECORDED),
         _role(),
         PATIENT_CONTACT_MADE,

@@ -397,6 +397,7 @@ COMMANDS: dict[str, Command] = {
         dispatch_commands.record_check_in,
         care_commands.upsert_encounter,
         care_commands.record_service_given,
+        care_commands.remove_service_given,
         care_commands.record_naloxone,
         care_commands.update_naloxone,
         care_commands.create_referral,

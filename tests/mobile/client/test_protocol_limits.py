@@ -42,3 +42,21 @@ def test_the_servers_published_limits_replace_the_fallback(dose):
         "8",
         3,
     )
+
+
+def test_a_dose_chosen_with_the_tap_is_held_to_the_same_limits_and_none_is_not_yet_recorded(
+    dose,
+):
+    recorder, record = dose
+    assert recorder.store.record(record)["dose_mg"] is None  # nobody chose one: not assumed
+    limits = {"naloxone": {"dose_mg_max": 8, "doses_min": 1, "doses_max": 3}}
+    recorder.store.set_settings(protocol={"limits": limits})
+    encounter = recorder.store.record(record)["encounter"]
+    queued = recorder.store.queued_count()
+    with pytest.raises(NotAllowed, match="at most 8 mg"):
+        recorder.log_naloxone(encounter, dose_mg="10", another_dose=True)
+    assert recorder.store.queued_count() == queued
+    chosen = recorder.log_naloxone(encounter, dose_mg="8", another_dose=True)
+    assert recorder.store.record(chosen)["dose_mg"] == "8"
+    recorder.correct_naloxone(chosen, dose_mg=None)  # back to not yet recorded
+    assert recorder.store.record(chosen)["dose_mg"] is None

@@ -10,7 +10,7 @@ import pytest
 
 from mobile.client.recorder import NotAllowed, RepeatDose
 from server.accounts.models import Role, User
-from server.care.models import NaloxoneAdministration, Referral
+from server.care.models import NaloxoneAdministration, Referral, ServiceGiven
 from tests.conftest import PASSWORD, SHIFTS_SINCE, put_on_shift
 
 
@@ -64,8 +64,36 @@ def test_naloxone_is_one_call_that_records_a_dose_under_the_encounter(crew):
     encounter = tablet.recorder.open_encounter(call["care"], people_contacted=1)
     dose = tablet.recorder.log_naloxone(encounter)
     (stored,) = tablet.store.records("naloxone", parent=encounter)
-    assert stored["id"] == dose and stored["route"] == "intranasal"
+    assert stored["id"] == dose
     assert [m.type for m in tablet.store.pending()] == ["encounter.upsert", "naloxone.create"]
+
+
+def test_one_naloxone_tap_records_the_time_and_leaves_dose_and_route_not_yet_recorded(crew):
+    tablet, call = crew
+    encounter = _synced_on_scene(tablet, call)
+    dose = tablet.recorder.log_naloxone(encounter)
+    held = tablet.store.record(dose)
+    assert (held["dose_mg"], held["route"], held["response"]) == (None, None, "unknown")
+    assert tablet.engine.sync_once() and tablet.store.queued_count() == 0
+    stored = NaloxoneAdministration.objects.get(pk=dose)
+    assert (stored.dose_mg, stored.route, stored.response) == (None, "", "unknown")
+    tablet.recorder.correct_naloxone(dose, dose_mg="4", route="intranasal")
+    assert tablet.engine.sync_once() and tablet.store.queued_count() == 0
+    stored.refresh_from_db()
+    assert (stored.dose_mg, stored.route) == (Decimal("4"), "intranasal")
+
+
+def test_a_service_logged_then_taken_off_offline_leaves_no_service_on_the_server(crew):
+    tablet, call = crew
+    encounter = _synced_on_scene(tablet, call)
+    kept = tablet.recorder.log_service(encounter, "first-aid")
+    mistaken = tablet.recorder.log_service(encounter, "transport")
+    tablet.recorder.remove_service(mistaken)
+    assert [s["id"] for s in tablet.store.records("service", parent=encounter)] == [kept]
+    assert tablet.engine.sync_once() and tablet.store.queued_count() == 0
+    assert [str(pk) for pk in ServiceGiven.objects.values_list("pk", flat=True)] == [kept]
+    tablet.engine.pull()  # the echoes of the create and the removal leave it off the tablet
+    assert [s["id"] for s in tablet.store.records("service", parent=encounter)] == [kept]
 
 
 def test_a_second_naloxone_tap_within_a_minute_asks_first_and_records_nothing(crew):
@@ -145,7 +173,7 @@ def test_a_dose_correction_the_server_would_refuse_is_refused_on_the_tablet(crew
     with pytest.raises(NotAllowed, match=why):
         tablet.recorder.correct_naloxone(dose, **changes)
     assert tablet.store.queued_count() == queued
-    assert tablet.store.record(dose)["dose_mg"] == "4"
+    assert tablet.store.record(dose)["dose_mg"] is None
 
 
 def test_a_referral_moved_along_offline_reaches_the_server_with_its_note(crew):

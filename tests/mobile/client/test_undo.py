@@ -41,7 +41,7 @@ def test_undoing_a_naloxone_response_queues_a_correction_back_to_what_it_was(she
     encounter = recorder.open_encounter("a-1")
     dose = recorder.log_naloxone(encounter, response="improved")
     offer = undo.correct_naloxone(dose, "response", "worse")
-    assert offer.said == "Response to naloxone: worse"
+    assert offer.said == "Naloxone response: worse"
     clock.now += 9.5
     assert undo.undo() is not None
     assert recorder.store.record(dose)["response"] == "improved"
@@ -169,10 +169,77 @@ def test_taking_back_a_queued_referral_closes_it_and_undo_makes_it_again(shelf):
     assert len(made) == 2 and made[1].data["service"] == 7 and made[1].data["consent"] is True
 
 
-def test_a_status_change_or_a_service_cannot_be_taken_back(shelf):
+def test_opening_an_encounter_or_a_service_already_taken_off_cannot_be_taken_back(shelf):
     undo, recorder, _ = shelf
-    recorder.log_service(recorder.open_encounter("a-1"), "first_aid")
-    service = recorder.store.pending()[-1]
-    assert not can_take_back(service)
+    encounter = recorder.open_encounter("a-1")
+    opening = recorder.store.pending()[-1]
+    assert not can_take_back(opening)
     with pytest.raises(NotAllowed):
-        undo.take_back(service.id, "Service")
+        undo.take_back(opening.id, "Encounter")
+    service = recorder.log_service(encounter, "first_aid")
+    made = recorder.store.pending()[-1]
+    recorder.remove_service(service)
+    with pytest.raises(NotAllowed):
+        undo.take_back(made.id, "Service")
+
+
+# ---- every recording control has its own Undo -------------------------------------------------
+
+
+def test_a_service_logged_offers_its_own_undo_naming_the_service(shelf):
+    undo, recorder, _ = shelf
+    encounter = recorder.open_encounter("a-1")
+    offer = undo.log_service(encounter, "de-escalation", "De-escalation")
+    assert offer.said == "service De-escalation"  # the button reads "Undo: service De-escalation"
+    assert offer.told == "Service logged: De-escalation."
+    (service,) = recorder.store.records("service", parent=encounter)
+    assert undo.undo() is not None
+    assert recorder.store.records("service", parent=encounter) == []
+    removal = recorder.store.pending()[-1]
+    assert (removal.type, removal.entity_id) == ("service.remove", service["id"])
+
+
+def test_undo_after_two_services_takes_off_the_last_one_not_an_earlier_naloxone_response(shelf):
+    undo, recorder, _ = shelf
+    encounter = recorder.open_encounter("a-1")
+    dose = recorder.log_naloxone(encounter)
+    undo.correct_naloxone(dose, "response", "improved", which="Dose 1 of 1")
+    undo.log_service(encounter, "de-escalation", "De-escalation")
+    undo.log_service(encounter, "first-aid", "First aid")
+    assert undo.offer.said == "service First aid"
+    undo.undo()
+    left = [s["service"] for s in recorder.store.records("service", parent=encounter)]
+    assert left == ["de-escalation"]
+    assert recorder.store.record(dose)["response"] == "improved"
+    assert undo.offer is None  # one Undo per action: the first service's has gone with it
+
+
+def test_a_dose_correction_names_the_dose_it_applies_to_and_undoes_back_to_not_yet_recorded(
+    shelf,
+):
+    undo, recorder, _ = shelf
+    encounter = recorder.open_encounter("a-1")
+    dose = recorder.log_naloxone(encounter)
+    offer = undo.correct_naloxone(dose, "route", "intranasal", which="Dose 2 of 2")
+    assert offer.said == "Dose 2 of 2, route: intranasal"
+    assert undo.correct_naloxone(dose, "dose_mg", "4", which="Dose 2 of 2").said == (
+        "Dose 2 of 2, dose: 4 mg"
+    )
+    undo.undo()
+    assert recorder.store.record(dose)["dose_mg"] is None
+    assert recorder.store.record(dose)["route"] == "intranasal"
+    assert recorder.store.pending()[-1].data == {"dose_mg": None}
+
+
+def test_a_queued_service_can_be_taken_back_from_the_sync_screen_and_given_again(shelf):
+    undo, recorder, _ = shelf
+    encounter = recorder.open_encounter("a-1")
+    service = recorder.log_service(encounter, "transport")
+    made = next(m for m in recorder.store.pending() if m.entity_id == service)
+    assert can_take_back(made)
+    undo.take_back(made.id, "Service Transport")
+    assert recorder.store.record(service) is None
+    undo.undo()
+    assert [s["service"] for s in recorder.store.records("service", parent=encounter)] == [
+        "transport"
+    ]

@@ -8,7 +8,8 @@ provider of Kivy's own (`FingerProvider`) at window coordinates, so they go thro
 post-processing and dispatch as a touchscreen's would.
 
 Commands: press (set-up only: a widget's action by id), type, read, state, box, refresh,
-targets (the named controls a finger can take now), mutations (how many the outbox holds),
+targets (the named controls a finger can take now), mutations (how many the outbox holds, its
+last seq, and those queued after `after_seq`),
 screenshot, taps, startup, layout (touch targets, bounds and cut text on screen now), texts,
 alerts (new-assignment alerts rung), quit;
 and, to tap by position as a finger does: where (a widget's centre in window coordinates),
@@ -294,9 +295,19 @@ class Driver:
             os.replace(made, command["path"])
             return {"path": command["path"]}
         if op == "targets":
-            return {"targets": targets_on_screen()}
+            return {"targets": targets_on_screen(), "screen": self.app.screens.current}
         if op == "mutations":
-            return {"count": len(self.app.session.tablet.store.mutations())}
+            held = self.app.session.tablet.store.mutations()
+            return {
+                "count": len(held),
+                "last_seq": max((m.seq for m in held), default=0),
+                # Those queued after `after_seq`: what a touch recorded.
+                "after": [
+                    {"type": m.type, "entity_id": m.entity_id, "data": m.data}
+                    for m in held
+                    if m.seq > int(command.get("after_seq", 1 << 62))
+                ],
+            }
         if op == "refresh":
             self.app.refresh()
             return {}

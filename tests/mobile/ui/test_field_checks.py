@@ -275,15 +275,26 @@ def test_undo_names_what_it_takes_back_goes_when_something_else_is_recorded_and_
         on_scene(app, finger, desk)
         finger.tap("open-encounter")
         finger.tap("naloxone")
+        # One tap records the time of the dose; nothing else is assumed, and the record says so.
+        detail = app.read("naloxone-detail")["text"]
+        assert detail.startswith("Dose 1 of 1 (given ")
+        assert "dose: not yet recorded, route: not yet recorded" in detail
         finger.tap("response-improved")
-        assert app.read("undo")["text"] == "Undo: Response to naloxone: improved"
+        assert app.read("undo")["text"] == "Undo: Dose 1 of 1, response: improved"
         protocol = desk.call("GET", "/api/v1/protocol", "care2")
-        service = protocol["services"][0]
-        finger.tap(f"service-{service['code']}")
-        # The service has no Undo: the one on offer would have taken back the response.
-        assert not app.offers("undo")
+        first, second = protocol["services"][:2]
+        finger.tap(f"service-{first['code']}")
+        finger.tap(f"service-{second['code']}")
+        # Each service has its own Undo, naming it: the last one is taken off, nothing older.
+        assert app.read("undo")["text"] == f"Undo: service {second['label']}"
+        finger.tap("undo")
+        app.wait_for(
+            "the service taken off",
+            lambda: not app.read(f"service-{second['code']}")["disabled"],
+        )
+        assert app.read(f"service-{first['code']}")["disabled"]  # still logged
         assert app.read("response-improved")["state"] == "down"
-        assert service["label"] in app.read("app-message")["text"]
+        assert not app.offers("undo")
         finger.tap(f"disposition-{protocol['dispositions'][0]['code']}")
         assert app.offers("undo")
         finger.tap("open-survey")

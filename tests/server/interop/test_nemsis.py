@@ -125,6 +125,26 @@ def test_the_export_is_valid_against_nemsis_s_own_xsd(people, two_doses):
     assert nemsis_errors(_export(people).xml) == []
 
 
+def test_a_dose_and_route_not_yet_recorded_go_as_not_recorded_and_the_file_stays_valid(
+    people, encounter
+):
+    chosen = _naloxone(people, encounter)
+    tapped = _naloxone(people, encounter, dose_mg=None, route=None)
+    export = _export(people)
+    assert nemsis_errors(export.xml) == []
+    root = etree.fromstring(export.xml)
+    groups = {
+        g.get("CorrelationID"): g
+        for g in root.iter("{http://www.nemsis.org}eMedications.MedicationGroup")
+    }
+    for name in ("eMedications.04", "eMedications.DosageGroup/n:eMedications.05"):
+        sent = groups[str(tapped.pk)].find(f"n:{name}", NS)
+        assert (sent.text, sent.get("NV"), sent.get(XSI_NIL)) == (None, "7701003", "true")
+        assert groups[str(chosen.pk)].find(f"n:{name}", NS).get("NV") is None
+    gaps = [element for element, _, _ in export.gaps[str(tapped.pk)]]
+    assert {"eMedications.04", "eMedications.05"} <= set(gaps)
+
+
 def test_the_header_and_record_carry_the_agency_and_software_from_settings(
     people, two_doses, settings
 ):
