@@ -1,5 +1,5 @@
 // A console locks itself after the idle time the server uses (CJIS 5.5.5 session lock), without
-// waiting for the person's next request: no key, click, touch or scroll for that long and the
+// waiting for the person's next request: no key, click, touch, wheel or pointer move for that long and the
 // page's content is taken off the screen at once, then the browser opens the lock page. The
 // server decides for itself (it locks a session idle that long at its next request), so a page
 // kept open in another, busy tab comes straight back.
@@ -47,9 +47,22 @@
     }
   }
 
-  ["keydown", "pointerdown", "pointermove", "wheel", "touchstart", "scroll"].forEach(function (kind) {
+  // The browser also sends a pointer move when the page changes under a pointer at rest (the
+  // live board redraws), and scroll events for the page's own scrolling: only a pointer that
+  // really moved is the person.
+  var pointerAt = null;
+  function pointerMoved(event) {
+    var at = event.screenX + "," + event.screenY;
+    if (pointerAt !== null && at !== pointerAt) {
+      input();
+    }
+    pointerAt = at;
+  }
+
+  ["keydown", "pointerdown", "wheel", "touchstart"].forEach(function (kind) {
     window.addEventListener(kind, input, { capture: true, passive: true });
   });
+  window.addEventListener("pointermove", pointerMoved, { capture: true, passive: true });
   document.addEventListener("visibilitychange", check);
   check();
 })();
