@@ -6,6 +6,7 @@ and another administrator's reset."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -254,3 +255,24 @@ def test_no_input_to_the_ceremonies_answers_a_server_error(people):
         for body in ("not json", "[]", '{"id": 1}', '{"response": []}', "null"):
             answer = browser.post(CEREMONY + path, data=body, content_type="application/json")
             assert 400 <= answer.status_code < 500, (path, body, answer.status_code)
+
+
+def test_the_passkey_pages_run_only_this_sites_script_files_under_the_policy(people):
+    """The library's scripts are served from our static files; its settings travel in a JSON
+    data block, which no browser runs; no inline script or handler (the CSP would stop it)."""
+    passkey = enrolled_with_passkey()
+    browser = signed_in()
+    pages = {"/login/verify/": browser.get("/login/verify/")}
+    assert use_passkey(browser, passkey).status_code == 200
+    pages["/account/second-factor/"] = browser.get("/account/second-factor/")
+    pages["/login/enrol/"] = signed_in("coordinator").get("/login/enrol/")
+    for path, answer in pages.items():
+        assert answer.status_code == 200, path
+        assert "script-src 'self'" in answer["Content-Security-Policy"]
+        page = answer.content.decode()
+        scripts = re.findall(r"<script\b[^>]*>", page)
+        assert any("/static/django_otp_webauthn/otp_webauthn_" in tag for tag in scripts), path
+        code = [tag for tag in scripts if 'type="application/json"' not in tag]
+        assert all(re.search(r'src="/(static|login/passkey)/', tag) for tag in code), scripts
+        assert not re.search(r"\son[a-z]+\s*=", page), f"{path} has an inline event handler"
+    assert Client().get("/static/django_otp_webauthn/otp_webauthn_auth.js").status_code == 200
