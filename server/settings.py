@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "rest_framework",
     "drf_spectacular",
     "channels",
@@ -254,12 +255,23 @@ OTP_TOTP_ISSUER = env.str("CARE_MFA_ISSUER", default="CARE Field")
 # own per-device back-off would be a second, differently-timed lock on top of it.
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
+# Passkeys (WebAuthn, django-otp-webauthn) as a second factor for local accounts, never instead of
+# the password. A passkey is bound to the relying party id, the site's domain (no port, no
+# scheme): changing it later orphans every passkey made under the old one. The browser's origin
+# must be one of CARE_PASSKEY_ORIGINS exactly (scheme, host and port); https only, except on
+# localhost. The demo's defaults serve `make run` opened at http://localhost:8000.
+OTP_WEBAUTHN_RP_ID = env.str("CARE_PASSKEY_RP_ID", default="localhost")
+OTP_WEBAUTHN_RP_NAME = env.str("CARE_PASSKEY_RP_NAME", default="CARE Field")
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env.list("CARE_PASSKEY_ORIGINS", default=["http://localhost:8000"])
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 # A tablet gets a device token only once a supervisor's one-time code enrolled it.
 CARE_TABLET_ENROLMENT_REQUIRED = env.bool("CARE_TABLET_ENROLMENT_REQUIRED", default=not DEBUG)
 CARE_ENROLMENT_CODE_MINUTES = env.int("CARE_ENROLMENT_CODE_MINUTES", default=10)
 # A console session locks after this long without the person moving to a page (CJIS 5.5.5:
 # at most 30 minutes) and asks for the second factor or the provider again; 0 never locks.
-CARE_CONSOLE_IDLE_LOCK_MINUTES = env.int("CARE_CONSOLE_IDLE_LOCK_MINUTES", default=30)
+# The consoles' pages also lock themselves in the browser after this long without a key, a click
+# or a touch, without waiting for the next request (server/static/care/idle_lock.js).
+CARE_CONSOLE_IDLE_LOCK_MINUTES = env.float("CARE_CONSOLE_IDLE_LOCK_MINUTES", default=30)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

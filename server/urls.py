@@ -1,10 +1,10 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from server.accounts import api as accounts_api
-from server.accounts import enrolment_api, second_factor_views, sso_views
+from server.accounts import enrolment_api, passkey_views, second_factor_views, sso_views
 from server.accounts import views as accounts_views
 from server.care import api as care_api
 from server.care import views as care_views
@@ -203,6 +203,14 @@ urlpatterns = [
     path("login/enrol/", second_factor_views.enrol, name="mfa-enrol"),
     path("login/verify/", second_factor_views.verify, name="mfa-verify"),
     path("login/unlock/", second_factor_views.unlock, name="session-unlock"),
+    path("login/passkey/", include(passkey_views.ceremony_urls, namespace="otp_webauthn")),
+    path("login/recovery-codes/", passkey_views.recovery_codes, name="mfa-recovery-codes"),
+    path("account/second-factor/", passkey_views.second_factor_page, name="second-factor"),
+    path(
+        "account/second-factor/passkeys/<int:passkey_id>/remove",
+        passkey_views.remove_passkey,
+        name="passkey-remove",
+    ),
     path("dispatch/", dispatch_views.board, name="dispatch-board"),
     path("dispatch/board/", dispatch_views.board_fragment, name="dispatch-board-fragment"),
     path("dispatch/map/layers.json", dispatch_views.map_layers, name="dispatch-map-layers"),

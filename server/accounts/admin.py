@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnAttestation, WebAuthnCredential, WebAuthnUserHandle
 
 from server.accounts import enrolment, enrolment_api, mfa, services, system_clients
 from server.accounts.forms import AdminSignInForm
@@ -14,9 +15,15 @@ from server.errors import CareFieldError
 
 admin.site.login_form = AdminSignInForm
 admin.site.login_template = "accounts/admin_login.html"
-# Second factors are set up by their person and reset by another administrator (an audited
-# action on people), never edited as rows.
-for _model in (TOTPDevice, StaticDevice):
+# Second factors (apps, recovery codes, passkeys) are set up and removed by their person and
+# reset by another administrator (an audited action on people), never edited as rows.
+for _model in (
+    TOTPDevice,
+    StaticDevice,
+    WebAuthnCredential,
+    WebAuthnAttestation,
+    WebAuthnUserHandle,
+):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
 

@@ -1,4 +1,4 @@
-"""A second factor for local accounts (django-otp): TOTP with recovery codes.
+"""A second factor for local accounts (django-otp): TOTP or passkeys, with recovery codes.
 
 People who sign in through the city's provider passed its multi-factor check there; local
 accounts (break-glass administrators, the demo) pass one here, on the web sign-in and the admin.
@@ -19,6 +19,7 @@ from django_otp import login as otp_login
 from django_otp import match_token
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from server.accounts import lockout, services
 from server.accounts.models import User
@@ -30,6 +31,8 @@ RECOVERY_CODES = 10
 ENROLLED = "auth.mfa_enrolled"
 PASSED = "auth.second_factor"
 RESET = "auth.mfa_reset"
+# A first passkey was just made: the next page shows the person their recovery codes, once.
+RECOVERY_CODES_DUE = "care_recovery_codes_due"
 
 
 class ResetRefused(CareFieldError):
@@ -48,7 +51,24 @@ def second_factor_missing(request: HttpRequest) -> bool:
 
 
 def has_second_factor(user: User) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    """An authenticator app or a passkey (recovery codes only come with one of them)."""
+    return has_authenticator_app(user) or _has_passkey(user)
+
+
+def has_authenticator_app(user: User) -> bool:
+    return authenticator_app_of(user) is not None
+
+
+def authenticator_app_of(user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def _has_passkey(user: User) -> bool:
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
+
+
+def has_recovery_codes(user: User) -> bool:
+    return StaticToken.objects.filter(device__user=user).exists()
 
 
 def start_enrolment(user: User) -> TOTPDevice:
@@ -70,15 +90,22 @@ def confirm_enrolment(request: HttpRequest, device: TOTPDevice, code: str) -> li
     once) and this session counts as verified. None when the code is wrong."""
     if not device.verify_token(_digits(code)):
         return None
-    codes = [_recovery_code() for _ in range(RECOVERY_CODES)]
     with transaction.atomic():
         device.confirmed = True
         device.save(update_fields=["confirmed"])
-        StaticDevice.objects.filter(user=device.user).delete()
-        static = StaticDevice.objects.create(user=device.user, name="recovery codes")
-        StaticToken.objects.bulk_create(StaticToken(device=static, token=c) for c in codes)
+        codes = issue_recovery_codes(device.user)
         record_audit(actor=device.user, action=ENROLLED, obj=device.user, after={"kind": "totp"})
     otp_login(request, device)
+    return codes
+
+
+def issue_recovery_codes(user: User) -> list[str]:
+    """Ten new single-use recovery codes in place of any earlier ones; shown once."""
+    codes = [_recovery_code() for _ in range(RECOVERY_CODES)]
+    with transaction.atomic():
+        StaticDevice.objects.filter(user=user).delete()
+        static = StaticDevice.objects.create(user=user, name="recovery codes")
+        StaticToken.objects.bulk_create(StaticToken(device=static, token=c) for c in codes)
     return codes
 
 
@@ -108,13 +135,17 @@ def locked_out_now(request: HttpRequest):
 
 
 def reset_second_factor(*, actor: User, user: User) -> None:
-    """Another administrator only: the person sets up a new authenticator at their next sign-in."""
+    """Another administrator only: the person's authenticator app, passkeys and recovery codes
+    are gone, and they set up a new second factor at their next sign-in."""
     if actor.pk == user.pk:
         raise ResetRefused("Another administrator must reset your second factor.")
     with transaction.atomic():
+        passkeys = WebAuthnCredential.objects.filter(user=user)
+        removed = {"passkeys": passkeys.count()}
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
-        record_audit(actor=actor, action=RESET, obj=user)
+        passkeys.delete()
+        record_audit(actor=actor, action=RESET, obj=user, after=removed)
 
 
 def _digits(code: str) -> str:

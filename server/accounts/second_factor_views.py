@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
-from server.accounts import mfa, session_locks, sso
+from server.accounts import mfa, passkeys, session_locks, sso
 
 SIGN_IN = "/login/"
 
@@ -49,6 +49,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
         "secret": mfa.secret_base32(device),
         "problem": problem,
         "next": _next(request),
+        "after_passkey": f"/login/recovery-codes/?next={quote(_next(request))}",
     }
     return render(request, "accounts/enrol.html", context, status=400 if problem else 200)
 
@@ -66,7 +67,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         if refused is not None:
             return refused
         problem = "That code doesn't match, or that recovery code was used before."
-    context = {"problem": problem, "next": _next(request)}
+    context = {"problem": problem, "next": _next(request), **_factors(request)}
     return render(request, "accounts/verify.html", context, status=400 if problem else 200)
 
 
@@ -89,8 +90,17 @@ def unlock(request: HttpRequest) -> HttpResponse:
             return refused
         problem = "That doesn't match. Try again."
     context = {"by_provider": by_provider, "by_code": by_code, "problem": problem}
-    context["next"] = _next(request)
+    context.update({"next": _next(request), **_factors(request)})
     return render(request, "accounts/unlock.html", context, status=400 if problem else 200)
+
+
+def _factors(request: HttpRequest) -> dict:
+    """Which second factors this person can give here: a passkey, codes (app or recovery)."""
+    user = request.user
+    return {
+        "passkey": passkeys.has_passkey(user),
+        "app": mfa.has_authenticator_app(user),
+    }
 
 
 def _unlocked(request: HttpRequest, by_code: bool) -> bool:

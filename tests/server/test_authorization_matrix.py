@@ -139,6 +139,18 @@ PAGES = {
     "POST   login/verify/":                                 "login login login login login login",
     "GET    login/unlock/":                                       "login ok   ok   ok   ok   ok",
     "POST   login/unlock/":                                       "login ok   ok   ok   ok   ok",
+    # Passkey ceremonies: a session's own (the library refuses anyone signed out); the empty
+    # completions are refused 400 (no ceremony begun), which is not a refusal of the person.
+    "POST   login/passkey/registration/begin/":                   " no   ok   ok   ok   ok   ok",
+    "POST   login/passkey/registration/complete/":                " no   ok   ok   ok   ok   ok",
+    "POST   login/passkey/authentication/begin/":                 " no   ok   ok   ok   ok   ok",
+    "POST   login/passkey/authentication/complete/":              " no   ok   ok   ok   ok   ok",
+    "GET    login/passkey/jsi18n/":                               " ok   ok   ok   ok   ok   ok",
+    # Shown once after a first passkey; otherwise straight on to the person's console.
+    "GET    login/recovery-codes/":                               "login ok   ok   ok   ok   ok",
+    # Each person's own passkeys: nobody's passkey is anyone else's to remove (404).
+    "GET    account/second-factor/":                              "login ok   ok   ok   ok   ok",
+    "POST   account/second-factor/passkeys/<int:passkey_id>/remove": "login no   no   no   no   no",
     "GET    dispatch/":                                           "login ok   no   no   no   ok",
     "POST   dispatch/":                                           "login ok   no   no   no   ok",
     "GET    dispatch/board/":                                     "login ok   no   no   no   ok",
@@ -459,6 +471,7 @@ def sample_ids(records: dict[str, str], role: str) -> dict[str, str]:
         "lapse_id": records["lapse"],
         "entry_id": records["roster_entry"],
         "request_id": records["sign_on_request"],
+        "passkey_id": "1",  # nobody has one
     }
 
 

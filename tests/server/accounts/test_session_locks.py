@@ -10,6 +10,7 @@ from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from server.accounts import session_locks
+from server.accounts.models import User
 from server.audit.models import AuditEntry
 from tests.conftest import PASSWORD
 from tests.server.accounts.test_second_factor import code_for, enrolled
@@ -103,3 +104,36 @@ def test_a_session_within_its_shift_is_not_ended(people, settings):
     browser = console()
     age(browser, session_locks.SIGNED_IN_AT, settings.SESSION_COOKIE_AGE - MINUTE)
     assert browser.get("/dispatch/").status_code == 200
+
+
+IDLE_LOCK_SCRIPT = 'src="/static/care/idle_lock.js" data-idle-ms="{ms}"'
+
+
+def test_every_console_page_carries_the_idle_lock_timed_by_the_servers_setting(people, settings):
+    User.objects.create_superuser("root", password=PASSWORD, role="admin")
+    browser = console("root")
+    pages = (
+        "/dispatch/",
+        "/coordinator/",
+        "/planner/",
+        "/admin/",
+        "/admin/accounts/user/",
+        "/dashboard/",
+    )
+    for minutes, ms in ((30, "1800000"), (0.5, "30000")):
+        settings.CARE_CONSOLE_IDLE_LOCK_MINUTES = minutes
+        for path in pages:
+            page = browser.get(path)
+            assert page.status_code == 200, path
+            assert IDLE_LOCK_SCRIPT.format(ms=ms) in page.content.decode(), (path, minutes)
+
+
+def test_the_sign_in_and_lock_pages_and_signed_out_visitors_get_no_idle_lock(people, settings):
+    assert "idle_lock.js" not in Client().get("/").content.decode()
+    assert "idle_lock.js" not in Client().get("/login/").content.decode()
+    browser = console()
+    age(browser, session_locks.ACTIVE_AT, 31 * MINUTE)
+    assert browser.get("/dispatch/").status_code == 302
+    assert "idle_lock.js" not in browser.get("/login/unlock/").content.decode()
+    settings.CARE_CONSOLE_IDLE_LOCK_MINUTES = 0  # no lock at all
+    assert "idle_lock.js" not in console().get("/dispatch/").content.decode()
