@@ -335,13 +335,16 @@ def test_acks_go_through_redis_to_the_ack_writer_which_stores_each_once_after_be
     desk = Desk(cluster.url)  # not started: one call at a time, by hand
     board = {"Authorization": f"Token {sign_in(cluster.url, 'dispatcher')['token']}"}
 
-    def dispatch(number: int) -> str:
+    def dispatch(number: int) -> tuple[str, str]:
+        """(incident, CARE-1's assignment) of a new call dispatched to CARE-1 and 2M12."""
         incident = desk.post("incidents", welfare_check(f"2026-ACKS-{number:04d}"))
         answer = desk.post(
             f"incidents/{incident['id']}/dispatch",
             {"care_unit": desk.units["CARE-1"], "spd_unit": desk.units["2M12"]},
         )
-        return next(a["id"] for a in answer["assignments"] if a["call_sign"] == "CARE-1")
+        assert not desk.failures, desk.failures
+        care = next(a["id"] for a in answer["assignments"] if a["call_sign"] == "CARE-1")
+        return incident["id"], care
 
     def delivered(assignment: str) -> int:
         """How many times the dispatch board was told the assignment reached its unit."""
@@ -359,13 +362,14 @@ def test_acks_go_through_redis_to_the_ack_writer_which_stores_each_once_after_be
             if e["kind"] == "assignment.delivered" and e["data"]["id"] == assignment
         )
 
-    first = dispatch(1)
+    call, first = dispatch(1)
     wait_for("the first dispatch is delivered", lambda: delivered(first))
+    desk.post(f"incidents/{call}/cancel", {"reason": "caller gone"})  # the units are free again
 
     # The writer dies; the cluster starts another, which stores what the sockets append meanwhile.
     writer = cluster.state()["members"]["write_acks"]
     os.kill(writer["pid"], signal.SIGKILL)
-    second = dispatch(2)
+    _, second = dispatch(2)
     wait_for(
         "a new ack writer runs",
         lambda: cluster.state()["members"]["write_acks"]["pid"] not in (None, writer["pid"]),
