@@ -4,7 +4,8 @@
     M API processes    (CARE_PROCESS_ROLE=api: the API and the pages)
     HAProxy in front   (deploy/haproxy.cfg.in): /ws/ to the sockets, the rest to the API,
                        health checks on /healthz, draining through its runtime API
-    the always-on commands (manage.py watch_acknowledgements)
+    the always-on commands (manage.py watch_acknowledgements, manage.py write_acks: the socket
+                       processes hand their acks to a Redis stream it stores)
 
 PostgreSQL and Redis come from DATABASE_URL and REDIS_URL (Redis is required: with more than one
 process, the channel layer must reach them all). This script binds every listening socket itself
@@ -377,14 +378,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--always-on",
         action="append",
         default=None,
-        help="manage.py command to keep running (repeatable; default watch_acknowledgements)",
+        help="manage.py command to keep running (repeatable; default watch_acknowledgements "
+        "and write_acks)",
     )
     p.add_argument("--state", help="write ports and pids here (JSON), kept up to date")
     p.add_argument("--work", help="folder for logs and the rendered haproxy.cfg")
     p.add_argument("--migrate", action="store_true", help="run manage.py migrate first")
     args = p.parse_args(argv)
     if args.always_on is None:
-        args.always_on = ["watch_acknowledgements"]
+        args.always_on = ["watch_acknowledgements", "write_acks"]
     return args
 
 

@@ -5,6 +5,7 @@ in-memory channel layer. The demo (`make run`) and the tests set DEBUG=true expl
 sets DATABASE_URL (PostgreSQL), REDIS_URL, SECRET_KEY and ALLOWED_HOSTS.
 """
 
+import os
 import socket
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -196,6 +197,17 @@ elif REDIS_URL:
 else:
     # Channels' in-memory layer without its sweep of every channel on every send (feed.layer).
     CHANNEL_LAYERS = {"default": {"BACKEND": "server.feed.layer.FeedInMemoryLayer"}}
+
+# Acks from the sockets (server/sync/ack_stream.py): with Redis, a socket process appends each
+# ack to a Redis stream and one writer (`manage.py write_acks`, started by deploy/cluster.py)
+# stores them in batches, so the socket processes make no database call to receive an ack. On by
+# default in the socket processes of a deployment with Redis (CARE_PROCESS_ROLE=socket); a
+# process serving everything, and any process without Redis, stores its acks itself.
+CARE_ACKS_THROUGH_REDIS = env.bool(
+    "CARE_ACKS_THROUGH_REDIS",
+    default=bool(REDIS_URL) and os.environ.get("CARE_PROCESS_ROLE", "all") == "socket",
+)
+CARE_ACK_STREAM = env.str("CARE_ACK_STREAM", default=f"{CHANNEL_LAYER_PREFIX}.acks")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

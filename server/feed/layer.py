@@ -15,6 +15,7 @@ sweep of every channel.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
 from typing import Any
@@ -84,6 +85,63 @@ class ReconnectAwarePubSubLayer(RedisPubSubChannelLayer):
         return layer
 
 
+class Mailbox:
+    """A channel's messages, for the in-memory layer: the part of `asyncio.Queue` the layer uses
+    (and its parent's expiry sweep reads: `_queue`, `empty`, `get_nowait`). An `asyncio.Queue`
+    is four deques and an Event, about 2.8 KiB, and every socket holds two channels (its own and
+    the priority lane's) waiting: this is one deque and a list of the receivers waiting."""
+
+    __slots__ = ("_queue", "_waiters", "maxsize")
+
+    def __init__(self, maxsize: int = 0) -> None:
+        self._queue: collections.deque = collections.deque()
+        self._waiters: list[asyncio.Future] = []
+        self.maxsize = maxsize
+
+    def empty(self) -> bool:
+        return not self._queue
+
+    def qsize(self) -> int:
+        return len(self._queue)
+
+    def full(self) -> bool:
+        return 0 < self.maxsize <= len(self._queue)
+
+    def put_nowait(self, item: Any) -> None:
+        if self.full():
+            raise asyncio.QueueFull
+        self._queue.append(item)
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+                break
+
+    def get_nowait(self) -> Any:
+        if not self._queue:
+            raise asyncio.QueueEmpty
+        return self._queue.popleft()
+
+    async def get(self) -> Any:
+        while not self._queue:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                # Cancelled after being woken: hand the wake-up to the next receiver waiting.
+                if waiter.done() and not waiter.cancelled() and self._queue:
+                    self._waiters.remove(waiter)
+                    for other in self._waiters:
+                        if not other.done():
+                            other.set_result(None)
+                            break
+                raise
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        return self._queue.popleft()
+
+
 class FeedInMemoryLayer(InMemoryChannelLayer):
     """Channels' in-memory layer (one process: `make run`, the tests), made to scale with the
     sockets of a broadcast rather than their square.
@@ -117,8 +175,27 @@ class FeedInMemoryLayer(InMemoryChannelLayer):
             with contextlib.suppress(ChannelFull):  # as the parent: a full channel misses it
                 self._put(channel, message)
 
+    async def receive(self, channel: str) -> dict[str, Any]:
+        """The parent's receive, without making (and throwing away) a queue on every call."""
+        self.require_valid_channel_name(channel)
+        self._clean_expired()
+        queue = self._queue(channel)
+        try:
+            _, message = await queue.get()
+        finally:
+            if queue.empty():
+                self.channels.pop(channel, None)
+        return message
+
+    def _queue(self, channel: str) -> Mailbox:
+        queue = self.channels.get(channel)
+        if queue is None:
+            queue = self.channels[channel] = Mailbox(self.get_capacity(channel))
+        return queue
+
     def _put(self, channel: str, message: dict[str, Any]) -> None:
-        queue = self.channels.setdefault(channel, asyncio.Queue(maxsize=self.get_capacity(channel)))
+        # Not `setdefault(channel, Queue())`: that made a queue for every member of every send.
+        queue = self._queue(channel)
         try:
             queue.put_nowait((time.time() + self.expiry, message))
         except asyncio.QueueFull:

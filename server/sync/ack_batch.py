@@ -1,5 +1,9 @@
 """Acks written in batches: one writer task per process (per event loop) for every socket.
 
+This is the path of a process that stores its own acks (no Redis, or a process serving
+everything); the socket processes of a deployment with Redis hand them to a Redis stream instead
+(server.sync.ack_stream), and fall back to this path while Redis is out of reach.
+
 A socket hands its ack over and carries on delivering; the writer stores whatever has gathered
 since its last write in one transaction (server.feed.cursors.record_acks), so a thousand
 tablets acking a broadcast cost a few transactions, not a thousand. Each ack keeps the time it
@@ -41,12 +45,16 @@ class AckBatch:
     @classmethod
     def submit(cls, device: Device, stream: str, seq: int, refused: Refused) -> None:
         """Queue an ack heard now; `refused(detail)` is awaited should the store refuse it."""
+        cls.submit_receipt(Receipt(device, stream, seq, timezone.now()), refused)
+
+    @classmethod
+    def submit_receipt(cls, receipt: Receipt, refused: Refused) -> None:
         loop = asyncio.get_running_loop()
         batch = cls._by_loop.get(loop)
         if batch is None:
             cls._by_loop = {lp: b for lp, b in cls._by_loop.items() if not lp.is_closed()}
             batch = cls._by_loop[loop] = cls()
-        batch.waiting.append((Receipt(device, stream, seq, timezone.now()), refused))
+        batch.waiting.append((receipt, refused))
         if batch.writer is None or batch.writer.done():
             batch.writer = loop.create_task(batch._write())
 

@@ -53,7 +53,7 @@ from server.feed.codes import (
 from server.feed.models import Event, Stream
 from server.feed.services import device_group, group_name, is_priority, priority_group_name
 from server.sync.access import ReadableStreams, readable_streams
-from server.sync.ack_batch import AckBatch
+from server.sync.ack_stream import submit_ack
 
 logger = logging.getLogger(__name__)
 
@@ -579,8 +579,9 @@ class FeedConsumer(AsyncWebsocketConsumer):
                 "bad_ack", f"Ack a seq you were sent on {stream}: 1 to {self.sent[stream]}."
             )
             return
-        # Written by the process's ack writer, beside delivery, never in front of it.
-        AckBatch.submit(self.device, stream, seq, self._refused_ack)
+        # Stored beside delivery, never in front of it: by the ack writer over Redis, or by this
+        # process's own writer task (server.sync.ack_stream).
+        submit_ack(self.device, stream, seq, self._refused_ack)
         self._priority_acked(stream, seq)
 
     async def _emergency(self, frame: dict) -> None:

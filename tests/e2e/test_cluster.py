@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 import websocket
 
@@ -298,3 +299,89 @@ def test_tablets_behind_the_balancer_keep_every_event_in_order_while_socket_proc
         for stream in tablet.cursors:
             assert tablet.seqs(stream) == stored(person, stream), stream
     assert sum(t.connections for t in tablets) >= len(tablets) + 2
+
+
+class AckingTablet(Tablet):
+    """A tablet that acks each event as it stores it, as mobile/client does."""
+
+    def _session(self) -> None:
+        ws = websocket.create_connection(self.url, timeout=10)
+        try:
+            ws.send(json.dumps({"type": "hello", "token": self.token, "cursors": self.cursors}))
+            if json.loads(ws.recv()).get("type") != "welcome":
+                return
+            self.connections += 1
+            ws.settimeout(0.5)
+            while not self.stopped.is_set():
+                try:
+                    frame = json.loads(ws.recv())
+                except websocket.WebSocketTimeoutException:
+                    continue
+                if frame.get("type") == "event":
+                    self.received.append(frame)
+                    self.cursors[frame["stream"]] = frame["seq"]
+                    ws.send(json.dumps({"type": "ack", "stream": frame["stream"],
+                                        "seq": frame["seq"]}))  # fmt: skip
+        finally:
+            ws.close()
+
+
+def test_acks_go_through_redis_to_the_ack_writer_which_stores_each_once_after_being_killed(
+    cluster, own_redis
+):
+    tablet = AckingTablet(cluster.url, sign_in(cluster.url, "care1")["token"])
+    tablet.start()
+    wait_for("the tablet is welcomed", lambda: tablet.connections)
+    desk = Desk(cluster.url)  # not started: one call at a time, by hand
+    board = {"Authorization": f"Token {sign_in(cluster.url, 'dispatcher')['token']}"}
+
+    def dispatch(number: int) -> tuple[str, str]:
+        """(incident, CARE-1's assignment) of a new call dispatched to CARE-1 and 2M12."""
+        incident = desk.post("incidents", welfare_check(f"2026-ACKS-{number:04d}"))
+        answer = desk.post(
+            f"incidents/{incident['id']}/dispatch",
+            {"care_unit": desk.units["CARE-1"], "spd_unit": desk.units["2M12"]},
+        )
+        assert not desk.failures, desk.failures
+        care = next(a["id"] for a in answer["assignments"] if a["call_sign"] == "CARE-1")
+        return incident["id"], care
+
+    def delivered(assignment: str) -> int:
+        """How many times the dispatch board was told the assignment reached its unit."""
+        answer = requests.get(
+            f"{cluster.url}/api/v1/sync/pull",
+            params={"cursors": "dispatch:0", "limit": 1000},
+            headers=board,
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        events = answer.json()["events"]
+        return sum(
+            1
+            for e in events
+            if e["kind"] == "assignment.delivered" and e["data"]["id"] == assignment
+        )
+
+    call, first = dispatch(1)
+    wait_for("the first dispatch is delivered", lambda: delivered(first))
+    desk.post(f"incidents/{call}/cancel", {"reason": "caller gone"})  # the units are free again
+
+    # The writer dies; the cluster starts another, which stores what the sockets append meanwhile.
+    writer = cluster.state()["members"]["write_acks"]
+    os.kill(writer["pid"], signal.SIGKILL)
+    _, second = dispatch(2)
+    wait_for(
+        "a new ack writer runs",
+        lambda: cluster.state()["members"]["write_acks"]["pid"] not in (None, writer["pid"]),
+    )
+    wait_for("the second dispatch is delivered", lambda: delivered(second))
+    tablet.stopped.set()
+    tablet.join(timeout=10)
+    assert not desk.failures, desk.failures
+    assert (delivered(first), delivered(second)) == (1, 1)
+
+    # They went by the stream: the writers' group read them; none is left waiting.
+    acks, key = redis.Redis.from_url(own_redis.url), f"{os.environ['CHANNEL_LAYER_PREFIX']}.acks"
+    group = next(g for g in acks.xinfo_groups(key) if g["name"] == b"writers")
+    assert group["entries-read"] >= 2
+    wait_for("no ack is left in the stream", lambda: acks.xlen(key) == 0)

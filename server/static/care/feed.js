@@ -8,7 +8,9 @@
 //     cursors   {stream: seq} the page was drawn at (json_script "feed-cursors")
 //     status    the element that says how the feed is
 //     liveText  what it says once live
-//     onEvent   called with each event frame {stream, seq, kind, data}, in order
+//     onEvent   called with each event frame {stream, seq, kind, data}, in order, once: a frame
+//               at or below the page's cursor for its stream (a priority frame sent again, the
+//               replay after a reconnect overlapping what the page had) is acked, not applied
 (function () {
   "use strict";
 
@@ -32,7 +34,7 @@
     var ackTimer = null;
 
     function ackLater(ws, stream, seq) {
-      unacked[stream] = seq;
+      if (!(unacked[stream] >= seq)) unacked[stream] = seq;
       if (ackTimer !== null) return;
       ackTimer = setTimeout(function () {
         ackTimer = null;
@@ -57,9 +59,15 @@
           say(options.liveText || "Live: this page updates by itself.");
           document.body.dataset.live = "yes";
         } else if (frame.type === "event") {
-          cursors[frame.stream] = frame.seq;
+          // Acked either way: the server sends a priority frame again until its seq is acked.
           ackLater(ws, frame.stream, frame.seq);
+          if (frame.seq <= (cursors[frame.stream] || 0)) return;  // applied already
+          cursors[frame.stream] = frame.seq;
           options.onEvent(frame);
+        } else if (frame.type === "error" && frame.code === "cursor_ahead") {
+          // The server's stream ends before the page's cursor (its database was restored): every
+          // new event would look applied already. Draw the page afresh, with the server's cursors.
+          location.reload();
         } else if (frame.type === "ping") {
           ws.send(JSON.stringify({ type: "pong" }));
         }

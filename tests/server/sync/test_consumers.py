@@ -816,9 +816,12 @@ def acked(key: str, stream: str) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     def read() -> int:
-        cursor = DeviceCursor.objects.filter(
-            device__tokens__key_hash=DeviceToken.hash(key), stream_id=stream
-        ).first()
+        try:
+            cursor = DeviceCursor.objects.filter(
+                device__tokens__key_hash=DeviceToken.hash(key), stream_id=stream
+            ).first()
+        except OperationalError:  # SQLite: the ack writer's transaction holds the table; not yet
+            return -1
         return cursor.acked_seq if cursor else 0
 
     with ThreadPoolExecutor(1) as pool:

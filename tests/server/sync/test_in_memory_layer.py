@@ -63,3 +63,35 @@ def test_a_channel_whose_messages_expire_unread_leaves_its_groups_and_a_live_one
         assert set(layer.groups["g"]) == {live}
 
     run(scenario)
+
+
+def test_a_receiver_waiting_on_an_empty_channel_gets_the_next_message_and_one_cancelled_none():
+    layer = FeedInMemoryLayer()
+
+    async def scenario():
+        channel = await layer.new_channel()
+        cancelled = asyncio.ensure_future(layer.receive(channel))
+        waiting = asyncio.ensure_future(layer.receive(channel))
+        await asyncio.sleep(0)  # both are waiting now
+        cancelled.cancel()
+        await layer.send(channel, {"type": "x", "n": 1})
+        assert (await asyncio.wait_for(waiting, HANG_SECONDS))["n"] == 1
+        assert cancelled.cancelled()
+        assert channel not in layer.channels  # an empty channel is not kept
+
+    run(scenario)
+
+
+def test_a_receiver_woken_then_cancelled_hands_the_message_to_the_next_receiver():
+    layer = FeedInMemoryLayer()
+
+    async def scenario():
+        channel = await layer.new_channel()
+        first = asyncio.ensure_future(layer.receive(channel))
+        second = asyncio.ensure_future(layer.receive(channel))
+        await asyncio.sleep(0)
+        await layer.send(channel, {"type": "x", "n": 1})  # wakes the first...
+        first.cancel()  # ...which is cancelled before it runs
+        assert (await asyncio.wait_for(second, HANG_SECONDS))["n"] == 1
+
+    run(scenario)
