@@ -561,7 +561,7 @@ def create_referral(
                 "made_at": made_at,
                 "note": (note or "").strip(),
             },
-            action="referral.created",
+            action="referral.recorded",
             kind="referral.recorded",
             to_data=referral_data,
         )
