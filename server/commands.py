@@ -201,7 +201,7 @@ def registered_commands() -> list[Command]:
     import importlib
 
     found: dict[str, Command] = {}
-    for app in ("dispatch", "care"):
+    for app in ("dispatch", "care", "interop"):
         module = importlib.import_module(f"server.{app}.commands")
         for value in vars(module).values():
             if isinstance(value, Command):

@@ -21,6 +21,10 @@ if (BASE_DIR / ".env").exists():
 
 # Unset means production: the demo (`make run`) and the test suite ask for DEBUG themselves.
 DEBUG = env.bool("DEBUG", default=False)
+# Development and the tests check the declared vocabularies as they are used: audit actions
+# (server/audit/actions.py). Off in production: a missing declaration is a test failure, not an
+# outage.
+CARE_CHECK_VOCABULARY = env.bool("CARE_CHECK_VOCABULARY", default=DEBUG)
 # The demo key only exists so `make run` works on a fresh machine (DEBUG on); production must set
 # its own, and is refused both without one and with the demo key copied in.
 DEMO_SECRET_KEY = "care-field-demo-key-not-for-production-use-0123456789"

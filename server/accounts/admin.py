@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
@@ -17,12 +18,15 @@ admin.site.login_form = AdminSignInForm
 admin.site.login_template = "accounts/admin_login.html"
 # Second factors (apps, recovery codes, passkeys) are set up and removed by their person and
 # reset by another administrator (an audited action on people), never edited as rows.
+# Groups and their permissions are not how the program decides who may do what (roles and each
+# app's policies are): no page edits them.
 for _model in (
     TOTPDevice,
     StaticDevice,
     WebAuthnCredential,
     WebAuthnAttestation,
     WebAuthnUserHandle,
+    Group,
 ):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)
@@ -49,10 +53,12 @@ class UserAdmin(DjangoUserAdmin):
     actions = ["unlock", "deactivate", "reset_second_factor"]
 
     def save_model(self, request, obj: User, form, change: bool) -> None:
-        # Names the administrator in the audit row of a changed role, unit or deactivation
-        # (services.end_access, run by the save's signal).
-        obj._access_changed_by = request.user
-        super().save_model(request, obj, form, change)
+        services.save_person(
+            actor=request.user, user=obj, changed=list(form.changed_data), created=not change
+        )
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # audit rows name people: deactivate instead
 
     @admin.display(description="Locked until")
     def locked_until(self, obj: User) -> str:
@@ -120,6 +126,12 @@ class DeviceAdmin(admin.ModelAdmin):
     )
     inlines = [DeviceTokenInline]
     actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # read here; revoked through the action
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # audit rows name devices: revoke instead
 
     @admin.action(description="Revoke the selected devices (kills their tokens)")
     def revoke(self, request, queryset):
@@ -217,6 +229,12 @@ class SsoIdentityAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False  # made by signing in through the provider
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the provider suspends or removes the person
+
 
 @admin.register(Tablet)
 class TabletAdmin(admin.ModelAdmin):
@@ -255,3 +273,9 @@ class TabletAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # a tablet enrols itself with a code
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # read here; revoked through the action
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

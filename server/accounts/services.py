@@ -411,3 +411,31 @@ def end_access_if_changed(sender, instance: User, created: bool, raw: bool = Fal
         return
     end_access(user=instance, before=before, actor=getattr(instance, "_access_changed_by", None))
     instance._access_before = access_of(instance)
+
+
+# Fields an administrator's save names in the audit row by name only: their values are secrets.
+SECRET_FIELDS = ("password",)
+
+
+def save_person(*, actor: User, user: User, changed: list[str], created: bool) -> User:
+    """An administrator adds or edits a person (the admin's form checked the input): stored and
+    audited with what changed; a changed role, unit or standing also ends their access (the
+    save's signal, `end_access`, names the administrator)."""
+    from server.audit.services import snapshot
+
+    shown = [name for name in changed if name not in SECRET_FIELDS]
+    with transaction.atomic():
+        before = None
+        if not created:
+            stored = User.objects.select_for_update().get(pk=user.pk)
+            before = snapshot(stored, fields=shown)
+        user._access_changed_by = actor
+        user.save()
+        record_audit(
+            actor=actor,
+            action="accounts.person_created" if created else "accounts.person_changed",
+            obj=user,
+            before=before,
+            after={**snapshot(user, fields=shown), "changed": sorted(changed)},
+        )
+    return user

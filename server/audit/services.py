@@ -7,8 +7,10 @@ import decimal
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
+from server.audit.actions import check_action
 from server.audit.models import AuditEntry
 
 
@@ -77,6 +79,8 @@ def audit_entry(
     after: dict | None = None,
 ) -> AuditEntry:
     """The entry `record_audit` writes, unsaved: for callers that write many rows at once."""
+    if settings.CARE_CHECK_VOCABULARY:
+        check_action(action)
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from server.audit.services import record_audit
+from server.care import commands
 from server.care.models import (
     DirectoryService,
     Disposition,
@@ -13,10 +14,14 @@ from server.care.models import (
     SurveyQuestion,
     SurveyResponse,
 )
+from server.reference_edits import ThroughCommands
 
 
 @admin.register(ServiceType)
-class ServiceTypeAdmin(admin.ModelAdmin):
+class ServiceTypeAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_service_type
+    delete_command = commands.delete_service_type
+
     list_display = ("label", "code", "active", "order")
     list_filter = ("active",)
     list_editable = ("active", "order")
@@ -24,7 +29,10 @@ class ServiceTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Disposition)
-class DispositionAdmin(admin.ModelAdmin):
+class DispositionAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_disposition
+    delete_command = commands.delete_disposition
+
     list_display = ("label", "code", "active", "order")
     list_filter = ("active",)
     list_editable = ("active", "order")
@@ -32,13 +40,19 @@ class DispositionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SurveyQuestion)
-class SurveyQuestionAdmin(admin.ModelAdmin):
+class SurveyQuestionAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_survey_question
+    delete_command = commands.delete_survey_question
+
     list_display = ("key", "text", "active", "order")
     list_filter = ("active",)
 
 
 @admin.register(DirectoryService)
-class DirectoryServiceAdmin(admin.ModelAdmin):
+class DirectoryServiceAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_directory_service
+    delete_command = commands.delete_directory_service
+
     list_display = ("name", "organization", "category", "phone", "active", "updated_at")
     list_filter = ("category", "active", "organization")
     search_fields = ("name", "organization", "description")
@@ -100,6 +114,9 @@ class ClinicalRecordAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # the page shows the record; only the field's commands change it
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

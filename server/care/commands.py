@@ -239,3 +239,25 @@ record_survey = Command(
     entity_field="id",
     time_field="answered_at",
 )
+
+
+# ---- reference data, the supervisor's (server/reference_edits.py; the admin's pages call these)
+
+from server.care import models as _reference  # noqa: E402 - beside the commands that use it
+from server.reference_edits import reference_commands  # noqa: E402
+
+save_service_type, delete_service_type = reference_commands(
+    _reference.ServiceType, name="service_type", on="any service type; one in use is kept"
+)
+save_disposition, delete_disposition = reference_commands(
+    _reference.Disposition, name="disposition", on="any disposition; one in use is kept"
+)
+save_survey_question, delete_survey_question = reference_commands(
+    _reference.SurveyQuestion, name="survey_question", on="any survey question"
+)
+save_directory_service, delete_directory_service = reference_commands(
+    _reference.DirectoryService,
+    name="directory_service",
+    on="any service of the directory (its owner moves only by the audited move)",
+    publish=services.publish_directory_change,
+)

@@ -608,7 +608,7 @@ def create_referral(
                 "made_at": made_at,
                 "note": (note or "").strip(),
             },
-            action="referral.created",
+            action="referral.recorded",
             kind="referral.recorded",
             to_data=referral_data,
         )
@@ -949,3 +949,8 @@ def import_directory(
             if publish:  # the first install's reference data has no tablets to tell
                 publish_event(stream="directory", kind="directory.updated", data=summary)
     return report
+
+
+def publish_directory_change(service: DirectoryService) -> None:
+    """A supervisor's edit of the directory: every responder's tablet reads it again."""
+    publish_event(stream="directory", kind="directory.updated", data={"changed": 1})

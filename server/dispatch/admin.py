@@ -21,12 +21,16 @@ from server.dispatch.models import (
     UnitPosition,
 )
 from server.errors import CareFieldError
+from server.reference_edits import ThroughCommands
 
 
 @admin.register(PoliceOnlyReason)
-class PoliceOnlyReasonAdmin(admin.ModelAdmin):
+class PoliceOnlyReasonAdmin(ThroughCommands, admin.ModelAdmin):
     """The list dispatchers choose from; its codes and their counts are public. A code in use
     can't be deleted (the calls keep it): make it inactive instead."""
+
+    save_command = commands.save_police_only_reason
+    delete_command = commands.delete_police_only_reason
 
     list_display = ("code", "label", "active", "order")
     list_editable = ("label", "active", "order")
@@ -35,7 +39,9 @@ class PoliceOnlyReasonAdmin(admin.ModelAdmin):
 
 
 @admin.register(Protocol)
-class ProtocolAdmin(admin.ModelAdmin):
+class ProtocolAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_protocol
+
     list_display = (
         "__str__",
         "dispatch_model",
@@ -49,12 +55,12 @@ class ProtocolAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return not Protocol.objects.exists()  # one protocol row
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(CallType)
-class CallTypeAdmin(admin.ModelAdmin):
+class CallTypeAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_call_type
+    delete_command = commands.delete_call_type
+
     list_display = ("code", "eligible", "active")
     list_filter = ("eligible", "active")
     list_editable = ("eligible", "active")
@@ -62,14 +68,20 @@ class CallTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScreeningQuestion)
-class ScreeningQuestionAdmin(admin.ModelAdmin):
+class ScreeningQuestionAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_screening_question
+    delete_command = commands.delete_screening_question
+
     list_display = ("key", "text", "effect", "required", "active", "order")
     list_filter = ("effect", "required", "active")
     list_editable = ("order", "active")
 
 
 @admin.register(Area)
-class AreaAdmin(admin.ModelAdmin):
+class AreaAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_area
+    delete_command = commands.delete_area
+
     list_display = ("name", "precinct", "in_pilot", "updated_at")
     list_filter = ("in_pilot", "precinct")
     list_editable = ("in_pilot",)
@@ -77,13 +89,18 @@ class AreaAdmin(admin.ModelAdmin):
 
 
 @admin.register(Beat)
-class BeatAdmin(admin.ModelAdmin):
+class BeatAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_beat
+    delete_command = commands.delete_beat
+
     list_display = ("name", "updated_at")
     search_fields = ("name",)
 
 
 @admin.register(Unit)
-class UnitAdmin(admin.ModelAdmin):
+class UnitAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_unit
+
     list_display = ("call_sign", "kind", "in_service", "home_beat")
     list_filter = ("kind", "in_service")
     search_fields = ("call_sign",)
@@ -151,6 +168,9 @@ class IncidentAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # calls come through screening, never typed in here
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # changed by the dispatch commands only (the actions below call them)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -230,6 +250,9 @@ class AssignmentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # moved through its lifecycle by the field and dispatch only
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
@@ -260,6 +283,15 @@ class ReadOnlyTrack(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
 
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
 
 # ---- shifts, program hours and responder safety ----------------------------------------------
 
@@ -275,13 +307,19 @@ from server.dispatch.models import (  # noqa: E402 - kept beside the admins that
 
 
 @admin.register(ProgramHours)
-class ProgramHoursAdmin(admin.ModelAdmin):
+class ProgramHoursAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_program_hours
+    delete_command = commands.delete_program_hours
+
     list_display = ["weekday", "start", "end"]
     ordering = ["weekday", "start"]
 
 
 @admin.register(BackupReason)
-class BackupReasonAdmin(admin.ModelAdmin):
+class BackupReasonAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_backup_reason
+    delete_command = commands.delete_backup_reason
+
     list_display = ["code", "label", "active"]
     list_filter = ["active"]
     search_fields = ["code", "label"]

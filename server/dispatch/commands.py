@@ -468,3 +468,37 @@ decide_sign_on_request = Command(
     service=shifts.decide_sign_on_request,
     present=presenters.sign_on_request_data,
 )
+
+
+# ---- reference data, the supervisor's (server/reference_edits.py; the admin's pages call these)
+
+from server.dispatch import models as _reference  # noqa: E402 - beside the commands that use it
+from server.reference_edits import reference_commands  # noqa: E402
+
+save_protocol, _no_delete = reference_commands(
+    _reference.Protocol, name="protocol", on="the one protocol row", deletable=False
+)
+save_call_type, delete_call_type = reference_commands(
+    _reference.CallType, name="call_type", on="any call type; one in use is made inactive"
+)
+save_police_only_reason, delete_police_only_reason = reference_commands(
+    _reference.PoliceOnlyReason, name="police_only_reason", on="any reason; one in use is kept"
+)
+save_screening_question, delete_screening_question = reference_commands(
+    _reference.ScreeningQuestion, name="screening_question", on="any screening question"
+)
+save_area, delete_area = reference_commands(_reference.Area, name="area", on="any area")
+save_beat, delete_beat = reference_commands(_reference.Beat, name="beat", on="any beat")
+save_unit, _no_delete = reference_commands(
+    _reference.Unit,
+    name="unit",
+    on="any unit (never deleted: shifts and people name it; taken out of service instead)",
+    publish=shifts.publish_unit,
+    deletable=False,
+)
+save_program_hours, delete_program_hours = reference_commands(
+    _reference.ProgramHours, name="program_hours", on="any row of the program's hours"
+)
+save_backup_reason, delete_backup_reason = reference_commands(
+    _reference.BackupReason, name="backup_reason", on="any backup reason"
+)

@@ -14,6 +14,9 @@ class StreamAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # its events are numbered from it
+
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
@@ -41,4 +44,10 @@ class DeviceCursorAdmin(admin.ModelAdmin):
     readonly_fields = ("device", "stream", "acked_seq", "updated_at")
 
     def has_add_permission(self, request) -> bool:
+        return False  # moved by the device's acks only
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from server.interop import commands
 from server.interop.models import (
     CadDelivery,
     CadDocument,
@@ -7,10 +8,14 @@ from server.interop.models import (
     CallTypeMapping,
     CautionMapping,
 )
+from server.reference_edits import ThroughCommands
 
 
 @admin.register(CallTypeMapping)
-class CallTypeMappingAdmin(admin.ModelAdmin):
+class CallTypeMappingAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_call_type_mapping
+    delete_command = commands.delete_call_type_mapping
+
     list_display = ("cad_code", "source", "call_type")
     list_filter = ("source", "call_type__eligible")
     search_fields = ("cad_code", "call_type__code")
@@ -18,7 +23,10 @@ class CallTypeMappingAdmin(admin.ModelAdmin):
 
 
 @admin.register(CautionMapping)
-class CautionMappingAdmin(admin.ModelAdmin):
+class CautionMappingAdmin(ThroughCommands, admin.ModelAdmin):
+    save_command = commands.save_caution_mapping
+    delete_command = commands.delete_caution_mapping
+
     list_display = ("caution_text", "question")
     search_fields = ("caution_text",)
 
@@ -31,6 +39,12 @@ class CadIncidentAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the CAD's later documents find their call through it
 
 
 @admin.register(CadDocument)
@@ -50,6 +64,9 @@ class CadDocumentAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # retention removes them
+
 
 @admin.register(CadDelivery)
 class CadDeliveryAdmin(admin.ModelAdmin):
@@ -61,4 +78,10 @@ class CadDeliveryAdmin(admin.ModelAdmin):
         return [f.name for f in self.model._meta.fields]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # the delivery loop moves it on
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

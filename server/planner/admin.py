@@ -34,6 +34,13 @@ class ScenarioAdmin(admin.ModelAdmin):
             return
         obj.pk = saved.pk
 
+    def delete_model(self, request, obj) -> None:
+        services.delete_scenario(actor=request.user, scenario=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for scenario in queryset:
+            services.delete_scenario(actor=request.user, scenario=scenario)
+
     @admin.action(description="Rebuild today's program from the live protocol")
     def refresh_todays_program(self, request, queryset) -> None:
         services.todays_program()

@@ -15,6 +15,7 @@ from importlib import metadata
 import shapely
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.forms.models import model_to_dict
 
 from server.audit.services import record_audit
@@ -86,6 +87,14 @@ def save_scenario(*, actor, scenario: Scenario | None = None, **values) -> Scena
         actor=actor, action="planner.scenario_saved", obj=scenario, before=before, after=changed
     )
     return scenario
+
+
+def delete_scenario(*, actor, scenario: Scenario) -> None:
+    """Remove a scenario and its runs, audited with what it was."""
+    with transaction.atomic():
+        before = model_to_dict(scenario, fields=SCENARIO_FIELDS)
+        record_audit(actor=actor, action="planner.scenario_deleted", obj=scenario, before=before)
+        scenario.delete()
 
 
 def _live_hours(teams: int) -> list[dict]:

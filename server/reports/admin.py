@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from server.reports.models import PublishedMonth
+from server.reports.publication import withdraw_published
 
 
 @admin.register(PublishedMonth)
@@ -18,3 +19,10 @@ class PublishedMonthAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def delete_model(self, request, obj) -> None:
+        withdraw_published(actor=request.user, month=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for month in queryset:
+            withdraw_published(actor=request.user, month=month)

@@ -129,3 +129,15 @@ def _months_between(first: datetime.date, last: datetime.date) -> list[Period]:
 def _after(period: Period) -> tuple[int, int]:
     following = period.last + datetime.timedelta(days=1)
     return following.year, following.month
+
+
+def withdraw_published(*, actor, month: PublishedMonth) -> None:
+    """A supervisor's correction of a serious error: the month's fixed figures are dropped, to
+    be published again from the calls as they are now at its next ask. Audited with the figures
+    that were public, so the correction can be told publicly."""
+    from server.audit.services import record_audit, snapshot
+
+    with transaction.atomic():
+        record_audit(actor=actor, action="published_month.withdrawn", obj=month,
+                     before=snapshot(month))  # fmt: skip
+        month.delete()

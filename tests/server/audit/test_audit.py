@@ -201,7 +201,7 @@ def test_services_naloxone_referrals_and_surveys_are_audited_as_they_are_recorde
     for action, made, object_type in (
         ("service.recorded", service, "care.servicegiven"),
         ("naloxone.recorded", naloxone, "care.naloxoneadministration"),
-        ("referral.created", referral, "care.referral"),
+        ("referral.recorded", referral, "care.referral"),
         ("survey.recorded", survey, "care.surveyresponse"),
     ):
         entry = the_entry(action, made["id"])
