@@ -64,7 +64,12 @@ def test_the_sample_export_is_posted_in_time_order_as_readable_eido(collector):
     ]
     assert starts == sorted(starts)
     assert [eido_errors(doc) for _, doc in got] == [[]] * expected  # NENA's schema takes each
-    first = read_document(got[0][1])
+    # Calls queued before the program's records begin (2018's) are refused as out of range by
+    # our own endpoint; the first of the program's years reads as any CAD's call.
+    in_program = next(
+        doc for start, (_, doc) in zip(starts, got, strict=True) if start.year >= 2020
+    )
+    first = read_document(in_program)
     assert first.where.has_point and first.cad_key.isdigit()
 
 
