@@ -73,7 +73,7 @@ def test_a_cluster_without_secret_key_or_debug_answers_plain_http_requests_itsel
 def test_every_process_of_a_cluster_dies_when_its_runner_is_killed(newcomer_cluster):
     state = newcomer_cluster.state()
     children = [m["pid"] for m in state["members"].values()]
-    assert len(children) == 4  # a socket process, an API process, the watcher, HAProxy
+    assert len(children) == 5  # a socket and an API process, the watcher, the ack writer, HAProxy
     assert not any(gone(pid) for pid in children)
     port = int(state["url"].rsplit(":", 1)[1])
 
