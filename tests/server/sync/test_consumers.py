@@ -267,13 +267,15 @@ def test_a_dispatch_is_pushed_live_and_the_first_ack_marks_it_delivered_for_the_
         assert delivered["data"]["id"] == call["care"]
         assert delivered["data"]["delivered_at"] is not None
 
-        # Acking the same event again is harmless: no second delivered event.
-        await tablet.send_json_to({"type": "ack", "stream": pushed["stream"], "seq": pushed["seq"]})
-        # Behind it on the same stream's ack writer: an ack of a later event, seen written...
+        # Acking the same event again is harmless: no second delivered event. A later event is
+        # published first (nothing is written beside the ack writer: an in-memory SQLite refuses
+        # two writers at once), then the repeated ack and, behind it on the same writer, an ack
+        # of the later event, seen written...
         await database_sync_to_async(publish_event)(
             stream=pushed["stream"], kind="test.after", data={}
         )
         after = await event_of_kind(tablet, "test.after", HANG_SECONDS)
+        await tablet.send_json_to({"type": "ack", "stream": pushed["stream"], "seq": pushed["seq"]})
         await tablet.send_json_to({"type": "ack", "stream": after["stream"], "seq": after["seq"]})
         await until(lambda: acked(care, after["stream"]) == after["seq"])
         # ... then a marker behind anything the repeated ack could have published.
