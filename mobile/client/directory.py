@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from mobile.client.store import parse_time
+
 # As many matches as the encounter screen has room reserved for.
 SHOWN_MATCHES = 3
 
@@ -27,26 +29,16 @@ def matching(directory: list[dict[str, Any]], words: str) -> list[dict[str, Any]
     return found[:SHOWN_MATCHES]
 
 
-def _when(text: Any) -> datetime.datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None
-
-
 def opening_text(entry: dict[str, Any], now: datetime.datetime) -> str:
     """The server's open-now text while it still holds, else the service's hours."""
     opening = entry.get("opening") or {}
     text = str(opening.get("text") or "")
     if opening.get("open_now") is True:
-        closes = _when(opening.get("closes_at"))
+        closes = parse_time(opening.get("closes_at"))
         if text and (closes is None or now < closes):
             return text
     elif opening.get("open_now") is False:
-        opens = _when(opening.get("opens_at"))
+        opens = parse_time(opening.get("opens_at"))
         if text and opens is not None and now < opens:
             return text
     return str(entry.get("hours") or "")

@@ -43,6 +43,17 @@ def test_opens_at_is_shown_until_that_time_comes():
     assert opening_text(entry, datetime.datetime(2026, 12, 1, 4, tzinfo=UTC)) == entry["hours"]
 
 
+def test_a_closing_time_without_an_offset_is_read_as_utc_as_every_stored_time_is():
+    """Read as unreadable, a time without an offset kept "Open now" on the picker for ever."""
+    entry = {
+        **OPEN_UNTIL_5,
+        "opening": {**OPEN_UNTIL_5["opening"], "closes_at": "2026-12-01T00:00"},
+    }
+    assert opening_text(entry, SYNCED) == "Open now, until 16:00"
+    after_closing = datetime.datetime(2026, 12, 1, 0, 1, tzinfo=UTC)
+    assert opening_text(entry, after_closing) == "Mon, Wed, Fri 10-4"
+
+
 def test_open_all_day_has_no_closing_time_and_stays_shown():
     entry = {**OPEN_UNTIL_5, "opening": {"open_now": True, "text": "Open now (24 hours)"}}
     later = SYNCED + datetime.timedelta(days=2)
