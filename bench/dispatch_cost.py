@@ -92,7 +92,7 @@ def main() -> None:
         from django.db import connections
 
         from server.accounts.models import User
-        from server.dispatch import services
+        from server.dispatch.incidents import services
 
         pop = feed_latency.populate(2)
         calls = feed_latency.screened_calls(args.ticks + 1, pop["dispatcher"])

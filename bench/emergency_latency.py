@@ -67,7 +67,7 @@ def emergency_pairs(count: int, dispatcher_id: int) -> tuple[list[dict], list[di
     from django.db import transaction
 
     from server.accounts.models import Role, User
-    from server.dispatch import services
+    from server.dispatch.incidents import services
     from server.dispatch.models import Unit, UnitKind
 
     actor = User.objects.get(pk=dispatcher_id)

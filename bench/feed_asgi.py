@@ -5,9 +5,9 @@ only a benchmark needs.
   event) from the on-commit hook that hands the event to the channel layer, so the client can
   measure commit -> frame received on the same clock.
 * `POST /bench/dispatch` runs a list of dispatch ticks (cancel an earlier call, dispatch the next)
-  through `server.dispatch.services` at a given rate, on threads of its own inside this process:
-  the targeted load without HTTP in the way (the in-memory layer only reaches sockets of the
-  process that commits).
+  through `server.dispatch.incidents.services` at a given rate, on threads of its own inside this
+  process: the targeted load without HTTP in the way (the in-memory layer only reaches sockets of
+  the process that commits).
 * `POST /bench/broadcast` publishes one event on the `directory` stream (the stream every CARE
   responder reads), in a transaction, exactly as a directory change would: the broadcast case.
 
@@ -82,7 +82,7 @@ def _run_ticks(plan: dict, loop: asyncio.AbstractEventLoop) -> dict:
     would make `async_to_sync` start a loop of its own, and the in-memory layer would wake the
     socket's consumer only when its loop next stirred (hundreds of ms late)."""
     from server.accounts.models import User
-    from server.dispatch import services
+    from server.dispatch.incidents import services
 
     actor = User.objects.get(pk=plan["dispatcher"])
     errors: list[str] = []

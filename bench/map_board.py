@@ -48,7 +48,7 @@ from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 from server.accounts.models import Role, User
 from server.accounts.services import issue_console_token
-from server.dispatch import services
+from server.dispatch.incidents import services
 from server.dispatch.models import Unit
 
 random.seed(7)

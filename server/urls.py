@@ -8,9 +8,12 @@ from server.accounts import enrolment_api, passkey_views, second_factor_views, s
 from server.accounts import views as accounts_views
 from server.care import api as care_api
 from server.care import views as care_views
-from server.dispatch import api as dispatch_api
-from server.dispatch import roster_api, safety_api, safety_views
 from server.dispatch import views as dispatch_views
+from server.dispatch.incidents import api as dispatch_api
+from server.dispatch.safety import api as safety_api
+from server.dispatch.safety import views as safety_views
+from server.dispatch.units import api as roster_api
+from server.dispatch.units import api as unit_api
 from server.interop import api as interop_api
 from server.interop import directory_api, fhir_api
 from server.planner import views as planner_views
@@ -33,10 +36,10 @@ api_v1 = [
         name="tablet-enrolment-codes",
     ),
     path("protocol", sync_protocol.ProtocolView.as_view(), name="protocol"),
-    path("units", dispatch_api.UnitListView.as_view(), name="units"),
+    path("units", unit_api.UnitListView.as_view(), name="units"),
     path(
         "units/<int:unit_id>/position",
-        dispatch_api.UnitPositionView.as_view(),
+        unit_api.UnitPositionView.as_view(),
         name="unit-position",
     ),
     path("incidents", dispatch_api.IncidentListView.as_view(), name="incidents"),

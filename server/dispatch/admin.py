@@ -3,7 +3,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 
 from server import csv_output
-from server.dispatch import commands
+from server.dispatch.incidents import commands
 from server.dispatch.models import (
     Area,
     Assignment,
@@ -20,6 +20,8 @@ from server.dispatch.models import (
     Unit,
     UnitPosition,
 )
+from server.dispatch.safety import commands as safety_commands
+from server.dispatch.units import commands as unit_commands
 from server.errors import CareFieldError
 from server.reference_edits import ThroughCommands
 
@@ -99,7 +101,7 @@ class BeatAdmin(ThroughCommands, admin.ModelAdmin):
 
 @admin.register(Unit)
 class UnitAdmin(ThroughCommands, admin.ModelAdmin):
-    save_command = commands.save_unit
+    save_command = unit_commands.save_unit
 
     list_display = ("call_sign", "kind", "in_service", "home_beat")
     list_filter = ("kind", "in_service")
@@ -317,8 +319,8 @@ class ProgramHoursAdmin(ThroughCommands, admin.ModelAdmin):
 
 @admin.register(BackupReason)
 class BackupReasonAdmin(ThroughCommands, admin.ModelAdmin):
-    save_command = commands.save_backup_reason
-    delete_command = commands.delete_backup_reason
+    save_command = safety_commands.save_backup_reason
+    delete_command = safety_commands.delete_backup_reason
 
     list_display = ["code", "label", "active"]
     list_filter = ["active"]
@@ -363,7 +365,7 @@ class ShiftAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Sign the selected people off")
     def sign_off(self, request, queryset):
-        _run_each(self, request, queryset, commands.sign_off, "shift_id", {}, "Signed off")
+        _run_each(self, request, queryset, unit_commands.sign_off, "shift_id", {}, "Signed off")
 
 
 @admin.register(RosterEntry)
@@ -385,7 +387,7 @@ class RosterEntryAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change) -> None:
-        entry = commands.add_to_roster.execute(
+        entry = unit_commands.add_to_roster.execute(
             actor=request.user,
             data={
                 "unit": obj.unit_id,
@@ -407,7 +409,7 @@ class RosterEntryAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel the selected roster entries")
     def cancel(self, request, queryset):
         _run_each(
-            self, request, queryset, commands.cancel_roster_entry, "entry_id", {}, "Cancelled"
+            self, request, queryset, unit_commands.cancel_roster_entry, "entry_id", {}, "Cancelled"
         )
 
 
@@ -420,12 +422,12 @@ class SignOnRequestAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Approve (rosters them on the unit for that day)")
     def approve(self, request, queryset):
-        command = commands.decide_sign_on_request
+        command = unit_commands.decide_sign_on_request
         _run_each(self, request, queryset, command, "request_id", {"approve": True}, "Approved")
 
     @admin.action(description="Decline")
     def decline(self, request, queryset):
-        command = commands.decide_sign_on_request
+        command = unit_commands.decide_sign_on_request
         _run_each(self, request, queryset, command, "request_id", {"approve": False}, "Declined")
 
 

@@ -1,5 +1,5 @@
 """The dispatch board: new calls with screening, one-click dual dispatch, the live board and how
-the calls sent to CARE ended (HTML, thin: every change goes through dispatch.services)."""
+the calls sent to CARE ended (HTML, thin: every change goes through the dispatch commands)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from django.views.decorators.http import require_GET, require_POST
 from server.accounts.models import Role
 from server.accounts.services import issue_console_token
 from server.accounts.views import console_for
-from server.dispatch import commands, geography, policies, presenters, selectors
+from server.dispatch import geography, policies
+from server.dispatch.incidents import commands, presenters, selectors
+from server.dispatch.incidents.services import LOCATABLE
 from server.dispatch.models import (
     DispatchModel,
     Incident,
@@ -24,7 +26,9 @@ from server.dispatch.models import (
     UnitKind,
 )
 from server.dispatch.protocol import current_protocol
-from server.dispatch.services import LOCATABLE
+from server.dispatch.safety import commands as safety_commands
+from server.dispatch.safety import selectors as safety_selectors
+from server.dispatch.units import selectors as unit_selectors
 from server.errors import CareFieldError
 from server.feed.models import Stream
 from server.feed.services import user_stream
@@ -51,12 +55,12 @@ def _board_context(request: HttpRequest) -> dict:
         triage = selectors.triage_queue()
     return {
         "incidents": selectors.open_incidents()[:50],
-        "units": selectors.unit_board(),
+        "units": unit_selectors.unit_board(),
         "triage": triage,
         "protocol": protocol,
-        **selectors.safety_board(),
-        "roster": selectors.visible_roster(request.user, timezone.localdate()),
-        "sign_on_requests": selectors.visible_sign_on_requests(request.user).filter(
+        **safety_selectors.safety_board(),
+        "roster": unit_selectors.visible_roster(request.user, timezone.localdate()),
+        "sign_on_requests": unit_selectors.visible_sign_on_requests(request.user).filter(
             status=SignOnRequestStatus.PENDING, day=timezone.localdate()
         ),
         "supervisor": policies.may_sign_on_others(request.user),
@@ -99,7 +103,7 @@ def map_layers(request: HttpRequest) -> JsonResponse:
 def map_state(request: HttpRequest) -> JsonResponse:
     """Every open call and unit where the map draws them; fetched again when the feed says a
     call changed (a unit's position arrives on the feed itself)."""
-    state = presenters.map_state(selectors.open_incidents(), selectors.available_units())
+    state = presenters.map_state(selectors.open_incidents(), unit_selectors.available_units())
     return JsonResponse(state)
 
 
@@ -202,7 +206,7 @@ ACTIONS = {
     "resolve_by_phone": (commands.resolve_by_phone, ("note",)),
     "refer_to_hotline": (commands.refer_to_hotline, ("note",)),
     "locate": (commands.locate_incident, ("latitude", "longitude", "address")),
-    "send_backup": (commands.send_backup, ("spd_unit",)),
+    "send_backup": (safety_commands.send_backup, ("spd_unit",)),
 }
 
 

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from server.accounts.models import SystemClient
-from server.dispatch import commands
+from server.dispatch.incidents import commands
 from server.dispatch.models import OPEN_INCIDENT_STATUSES, CallType, Incident, IncidentStatus
 from server.errors import Conflict
 from server.interop.eido_in import CadCall, read_document

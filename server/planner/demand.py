@@ -1,5 +1,5 @@
 """Which calls of a history a scenario would have sent CARE, screened by the live screening code
-(`server.dispatch.screening.assess`, the function every incident goes through), and the
+(`server.dispatch.incidents.screening.assess`, the function every incident goes through), and the
 scenario's teams and assumptions as the simulation's setup."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from server.dispatch.geography import Place, distance_m
+from server.dispatch.incidents.screening import assess, within_pilot_hours
 from server.dispatch.models import CallType, Protocol, ScreeningQuestion
 from server.dispatch.protocol import current_protocol
-from server.dispatch.screening import assess, within_pilot_hours
 from server.planner import selectors
 from server.planner.models import Scenario, SceneSource, TravelSource
 from server.planner.simulation import Call, Position, Setup

@@ -38,9 +38,9 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from server.accounts.models import DeviceToken
-from server.dispatch import commands as dispatch_commands
-from server.dispatch.delivery import raise_overdue_acknowledgements
-from server.dispatch.safety import raise_check_in_lapses
+from server.dispatch.incidents.delivery import raise_overdue_acknowledgements
+from server.dispatch.safety import commands as safety_commands
+from server.dispatch.safety.services import raise_check_in_lapses
 from server.errors import CareFieldError
 from server.feed.codes import (
     CLOSE_FLOODING,
@@ -218,7 +218,7 @@ def _start_emergency(token_id: int, data: dict) -> dict:
             "authentication_failed",
             "This token is unknown, expired or revoked; sign in again.",
         )
-    return dispatch_commands.start_emergency(actor=user, device=token.device, data=data)
+    return safety_commands.start_emergency(actor=user, device=token.device, data=data)
 
 
 @database_sync_to_async

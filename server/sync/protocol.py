@@ -10,7 +10,8 @@ from rest_framework.views import APIView
 
 from server.accounts.permissions import ALL_ROLES
 from server.care.presenters import care_protocol
-from server.dispatch.presenters import dispatch_protocol
+from server.dispatch.incidents.presenters import dispatch_protocol
+from server.dispatch.safety.presenters import safety_protocol
 from server.feed.services import declared_event_kinds
 from server.sync.push import MUTATION_TYPES
 
@@ -18,6 +19,7 @@ from server.sync.push import MUTATION_TYPES
 def protocol_payload() -> dict:
     return {
         **dispatch_protocol(),
+        **safety_protocol(),
         **care_protocol(),
         # The contract a tablet checks itself against (see tests/test_contract.py).
         "event_kinds": sorted(declared_event_kinds()),

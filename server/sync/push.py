@@ -43,9 +43,11 @@ from server.accounts.policies import FIELD, SUPERVISORS
 from server.accounts.services import record_clock_skew
 from server.care import commands as care_commands
 from server.commands import Command, earliest_time
-from server.dispatch import commands as dispatch_commands
-from server.dispatch import presenters as dispatch_presenters
+from server.dispatch.incidents import commands as dispatch_commands
+from server.dispatch.incidents import presenters as dispatch_presenters
 from server.dispatch.models import Assignment, AssignmentStatus
+from server.dispatch.safety import commands as safety_commands
+from server.dispatch.units import commands as unit_commands
 from server.errors import (
     CareFieldError,
     Conflict,
@@ -390,11 +392,11 @@ COMMANDS: dict[str, Command] = {
     command.name: command
     for command in (
         dispatch_commands.transition_assignment,
-        dispatch_commands.report_position,
-        dispatch_commands.start_emergency,
-        dispatch_commands.end_emergency,
-        dispatch_commands.request_backup,
-        dispatch_commands.record_check_in,
+        unit_commands.report_position,
+        safety_commands.start_emergency,
+        safety_commands.end_emergency,
+        safety_commands.request_backup,
+        safety_commands.record_check_in,
         care_commands.upsert_encounter,
         care_commands.record_service_given,
         care_commands.remove_service_given,

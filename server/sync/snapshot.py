@@ -26,8 +26,8 @@ from server.audit.services import record_audit
 from server.care import presenters as care_presenters
 from server.care import selectors as care_selectors
 from server.care.models import Encounter
-from server.dispatch import presenters as dispatch_presenters
-from server.dispatch import selectors as dispatch_selectors
+from server.dispatch.incidents import presenters as dispatch_presenters
+from server.dispatch.incidents import selectors as dispatch_selectors
 from server.feed.models import Stream
 from server.sync.access import readable_streams
 from server.sync.protocol import protocol_payload

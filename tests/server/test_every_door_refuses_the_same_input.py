@@ -59,7 +59,7 @@ def test_a_bad_call_is_refused_on_the_console_form_beside_the_field(people, unit
 def test_the_service_itself_refuses_a_bad_call_whoever_calls_it(people, units, bad, field):
     """The service is the last word: a caller that skipped the schema (a script, a new door)
     gets the same refusal."""
-    from server.dispatch import services
+    from server.dispatch.incidents import services
     from server.errors import InvalidInput
 
     body = call_body(**bad)

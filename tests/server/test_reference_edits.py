@@ -9,7 +9,7 @@ from django.test import Client
 
 from server.accounts.models import Role, User
 from server.audit.models import AuditEntry
-from server.dispatch import commands
+from server.dispatch.incidents import commands
 from server.dispatch.models import CallType, Unit
 from server.errors import Conflict
 from server.feed.models import Event

@@ -12,7 +12,7 @@ import requests
 
 from mobile.client.tablet import Tablet
 from server.accounts.models import Role, User
-from server.dispatch import services as dispatch_services
+from server.dispatch.incidents import services as dispatch_services
 from server.dispatch.models import Unit
 from tests.conftest import PASSWORD, SHIFTS_SINCE, call_body, put_on_shift
 

@@ -17,7 +17,7 @@ from mobile.client.assignment_view import (
     open_assignments,
     partner_line,
 )
-from server.dispatch.lifecycle import published_table
+from server.dispatch.incidents.lifecycle import published_table
 
 PACIFIC = datetime.timezone(datetime.timedelta(hours=-8))
 

@@ -206,7 +206,7 @@ def test_care_recorded_before_scene_safe_is_kept_and_flagged_and_after_it_is_not
     the scene safe (with a warning), and the server keeps it and flags it."""
     from mobile.client.assignment_view import SAFE, UNCHECKED, assignment_view
     from server.care.models import ServiceGiven
-    from server.dispatch import services as dispatch_services
+    from server.dispatch.incidents import services as dispatch_services
     from server.dispatch.models import Assignment
 
     tablet, call = crew

@@ -12,8 +12,8 @@ from django.utils import timezone
 from mobile.client import roster
 from mobile.client.api import ApiError
 from server.accounts.models import User
-from server.dispatch import shifts
 from server.dispatch.models import RosterEntry, Shift, SignOnRequest, Unit
+from server.dispatch.units import shifts
 from tests.mobile.client.faults import faulty_session
 
 

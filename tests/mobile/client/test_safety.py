@@ -16,7 +16,7 @@ from mobile.client.safety import HoldToSend, check_in_due
 from mobile.client.tablet import Tablet
 from server.accounts.models import User
 from server.dispatch.models import Assignment, CheckIn, Emergency, RosterEntry, Shift, Unit
-from server.dispatch.safety import acknowledge_emergency
+from server.dispatch.safety.services import acknowledge_emergency
 from server.feed.models import Event
 from tests.conftest import SHIFTS_SINCE, put_on_shift
 from tests.e2e import conftest as e2e

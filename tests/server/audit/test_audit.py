@@ -16,7 +16,7 @@ from server.audit.models import AuditEntry
 from server.audit.services import record_audit
 from server.care import services as care_services
 from server.care.models import ServiceGiven
-from server.dispatch import services as dispatch_services
+from server.dispatch.incidents import services as dispatch_services
 from server.dispatch.models import Assignment, AssignmentTransition
 from tests.conftest import PASSWORD
 

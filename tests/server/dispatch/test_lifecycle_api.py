@@ -72,7 +72,7 @@ STATES = [
 
 
 def test_the_transition_table_the_server_enforces_is_the_one_protocol_publishes(client_for):
-    from server.dispatch.lifecycle import is_allowed
+    from server.dispatch.incidents.lifecycle import is_allowed
 
     table = client_for("care1").get("/api/v1/protocol").json()["transitions"]
     assert table == LIFECYCLE

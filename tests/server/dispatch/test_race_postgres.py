@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from server.accounts.models import Role, User
-from server.dispatch import services
+from server.dispatch.incidents import services
 from server.dispatch.models import Assignment, Incident
 from server.errors import UnitUnavailable
 from tests.conftest import PASSWORD, call_body

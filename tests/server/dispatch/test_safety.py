@@ -23,7 +23,7 @@ from server.dispatch.models import (
     Protocol,
     Unit,
 )
-from server.dispatch.safety import raise_check_in_lapses
+from server.dispatch.safety.services import raise_check_in_lapses
 from server.feed.models import Event
 from tests.conftest import PASSWORD
 from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data

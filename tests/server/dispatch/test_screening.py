@@ -11,8 +11,8 @@ from django.forms.models import model_to_dict
 from django.test import Client
 
 from server.accounts.models import Role, User
+from server.dispatch.incidents.screening import within_pilot_hours
 from server.dispatch.models import Area, CallType, Incident, Protocol, ScreeningQuestion
-from server.dispatch.screening import within_pilot_hours
 from tests.conftest import CENTRAL_DISTRICT, DOWNTOWN, PASSWORD, local_time
 
 UTC = datetime.UTC

@@ -9,7 +9,7 @@ import datetime
 import pytest
 
 from server.audit.models import AuditEntry
-from server.dispatch import services
+from server.dispatch.incidents import services
 from server.dispatch.models import (
     Assignment,
     AssignmentTransition,

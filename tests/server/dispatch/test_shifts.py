@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from server.accounts.models import Role, User
-from server.dispatch import selectors
+from server.dispatch.incidents import selectors
 from server.dispatch.models import DutyStatus, Incident, ProgramHours, RosterEntry, Shift, Unit
 from server.feed.models import Event
 from tests.conftest import PASSWORD, call_body, local_time

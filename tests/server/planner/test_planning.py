@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.dispatch import screening
+from server.dispatch.incidents import screening
 from server.dispatch.models import CallType, Incident
 from server.errors import InvalidInput
 from server.planner import services

@@ -15,7 +15,7 @@ from django.utils import timezone
 from server.accounts.models import Device
 from server.accounts.services import issue_device_token
 from server.audit.models import AuditEntry
-from server.dispatch.delivery import raise_overdue_acknowledgements
+from server.dispatch.incidents.delivery import raise_overdue_acknowledgements
 from server.dispatch.models import Assignment
 from server.errors import InvalidInput
 from server.feed.cursors import Receipt, record_ack, record_acks

@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from server.audit.models import AuditEntry
-from server.dispatch import services as dispatch
+from server.dispatch.incidents import services as dispatch
 from server.feed.models import Event, Stream
 from server.feed.services import publish_event
 from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data

@@ -10,7 +10,7 @@ import datetime
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from server.dispatch.services import prune_positions
+from server.dispatch.units.positions import prune_positions
 
 
 class Command(BaseCommand):

@@ -11,8 +11,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from server.dispatch.delivery import raise_overdue_acknowledgements
-from server.dispatch.safety import raise_check_in_lapses
+from server.dispatch.incidents.delivery import raise_overdue_acknowledgements
+from server.dispatch.safety.services import raise_check_in_lapses
 
 
 class Command(BaseCommand):

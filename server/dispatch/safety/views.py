@@ -10,7 +10,8 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from server.accounts.views import console_for
-from server.dispatch import commands
+from server.dispatch.safety import commands as safety_commands
+from server.dispatch.units import commands as unit_commands
 from server.dispatch.views import DISPATCHERS, _board_context
 from server.errors import CareFieldError
 
@@ -30,19 +31,19 @@ def _back_to_board(request: HttpRequest, command, **ids) -> HttpResponse:
 @console_for(*DISPATCHERS)
 @require_POST
 def acknowledge_emergency(request: HttpRequest, emergency_id: uuid.UUID) -> HttpResponse:
-    return _back_to_board(request, commands.acknowledge_emergency, emergency_id=emergency_id)
+    return _back_to_board(request, safety_commands.acknowledge_emergency, emergency_id=emergency_id)
 
 
 @console_for(*DISPATCHERS)
 @require_POST
 def end_emergency(request: HttpRequest, emergency_id: uuid.UUID) -> HttpResponse:
-    return _back_to_board(request, commands.end_emergency, emergency_id=emergency_id)
+    return _back_to_board(request, safety_commands.end_emergency, emergency_id=emergency_id)
 
 
 @console_for(*DISPATCHERS)
 @require_POST
 def clear_lapse(request: HttpRequest, lapse_id: int) -> HttpResponse:
-    return _back_to_board(request, commands.clear_lapse, lapse_id=lapse_id)
+    return _back_to_board(request, safety_commands.clear_lapse, lapse_id=lapse_id)
 
 
 @console_for(*DISPATCHERS)
@@ -51,7 +52,7 @@ def decide_sign_on_request(request: HttpRequest, request_id: uuid.UUID) -> HttpR
     """A supervisor's answer from the board (the command refuses anyone else)."""
     approve = request.POST.get("approve") == "true"
     try:
-        commands.decide_sign_on_request.execute(
+        unit_commands.decide_sign_on_request.execute(
             actor=request.user, data={"approve": approve}, request_id=request_id
         )
     except CareFieldError as exc:

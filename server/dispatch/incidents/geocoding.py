@@ -16,8 +16,8 @@ from django.conf import settings
 from geopy.exc import GeopyError
 from geopy.geocoders import Nominatim
 
-from server.dispatch import selectors
 from server.dispatch.geography import service_bounds
+from server.dispatch.incidents import selectors
 
 logger = logging.getLogger(__name__)
 

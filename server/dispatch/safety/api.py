@@ -11,8 +11,10 @@ from rest_framework.views import APIView
 from server.accounts.authentication import run_for_request as _run
 from server.accounts.models import Role
 from server.accounts.permissions import FIELD_ROLES, role_of
-from server.dispatch import commands, selectors
+from server.dispatch.incidents import selectors
 from server.dispatch.protocol import current_protocol
+from server.dispatch.safety import commands as safety_commands
+from server.dispatch.units import commands as unit_commands
 from server.errors import NotFound
 
 DISPATCH_ROLES = selectors.DISPATCH_ROLES
@@ -22,9 +24,9 @@ CARE_ONLY = (Role.CARE_RESPONDER, Role.ADMIN)
 class ShiftListView(APIView):
     roles = {"POST": (*FIELD_ROLES, Role.ADMIN)}
 
-    @extend_schema(request=commands.SignOnSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=unit_commands.SignOnSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
-        return Response(_run(commands.sign_on, request), status=status.HTTP_201_CREATED)
+        return Response(_run(unit_commands.sign_on, request), status=status.HTTP_201_CREATED)
 
 
 class ShiftEndView(APIView):
@@ -32,23 +34,27 @@ class ShiftEndView(APIView):
 
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request, shift_id):
-        return Response(_run(commands.sign_off, request, shift_id=shift_id))
+        return Response(_run(unit_commands.sign_off, request, shift_id=shift_id))
 
 
 class DutyStatusView(APIView):
     roles = {"POST": (*FIELD_ROLES, *DISPATCH_ROLES)}
 
-    @extend_schema(request=commands.DutyStatusSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=unit_commands.DutyStatusSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, unit_id):
-        return Response(_run(commands.set_duty_status, request, unit_id=unit_id))
+        return Response(_run(unit_commands.set_duty_status, request, unit_id=unit_id))
 
 
 class EmergencyListView(APIView):
     roles = {"POST": FIELD_ROLES}
 
-    @extend_schema(request=commands.EmergencySerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=safety_commands.EmergencySerializer, responses={201: OpenApiTypes.OBJECT}
+    )
     def post(self, request):
-        return Response(_run(commands.start_emergency, request), status=status.HTTP_201_CREATED)
+        return Response(
+            _run(safety_commands.start_emergency, request), status=status.HTTP_201_CREATED
+        )
 
 
 class EmergencyAcknowledgeView(APIView):
@@ -56,50 +62,54 @@ class EmergencyAcknowledgeView(APIView):
 
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request, emergency_id):
-        return Response(_run(commands.acknowledge_emergency, request, emergency_id=emergency_id))
+        return Response(
+            _run(safety_commands.acknowledge_emergency, request, emergency_id=emergency_id)
+        )
 
 
 class EmergencyEndView(APIView):
     roles = {"POST": (*FIELD_ROLES, *DISPATCH_ROLES)}
 
-    @extend_schema(request=commands.EmergencyEndSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=safety_commands.EmergencyEndSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, emergency_id):
-        return Response(_run(commands.end_emergency, request, emergency_id=emergency_id))
+        return Response(_run(safety_commands.end_emergency, request, emergency_id=emergency_id))
 
 
 class BackupView(APIView):
     roles = {"POST": CARE_ONLY}
 
-    @extend_schema(request=commands.BackupSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=safety_commands.BackupSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request, assignment_id):
-        answer = _run(commands.request_backup, request, assignment_id=assignment_id)
+        answer = _run(safety_commands.request_backup, request, assignment_id=assignment_id)
         return Response(answer, status=status.HTTP_201_CREATED)
 
 
 class SendBackupView(APIView):
     roles = {"POST": DISPATCH_ROLES}
 
-    @extend_schema(request=commands.SendBackupSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=safety_commands.SendBackupSerializer, responses={201: OpenApiTypes.OBJECT}
+    )
     def post(self, request, incident_id):
-        answer = _run(commands.send_backup, request, incident_id=incident_id)
+        answer = _run(safety_commands.send_backup, request, incident_id=incident_id)
         return Response(answer, status=status.HTTP_201_CREATED)
 
 
 class CheckInView(APIView):
     roles = {"POST": CARE_ONLY}
 
-    @extend_schema(request=commands.CheckInSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=safety_commands.CheckInSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request, assignment_id):
-        answer = _run(commands.record_check_in, request, assignment_id=assignment_id)
+        answer = _run(safety_commands.record_check_in, request, assignment_id=assignment_id)
         return Response(answer, status=status.HTTP_201_CREATED)
 
 
 class LapseClearView(APIView):
     roles = {"POST": DISPATCH_ROLES}
 
-    @extend_schema(request=commands.LapseClearSerializer, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=safety_commands.LapseClearSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request, lapse_id):
-        return Response(_run(commands.clear_lapse, request, lapse_id=lapse_id))
+        return Response(_run(safety_commands.clear_lapse, request, lapse_id=lapse_id))
 
 
 class CautionsView(APIView):

@@ -22,6 +22,8 @@ from server.accounts.policies import DISPATCHERS
 from server.audit.services import record_audit, snapshot
 from server.commands import check_time, full_clean
 from server.dispatch import policies
+from server.dispatch.incidents.presenters import assignment_data
+from server.dispatch.incidents.services import locked_incident, unit_of_kind
 from server.dispatch.models import (
     Assignment,
     AssignmentStatus,
@@ -34,16 +36,16 @@ from server.dispatch.models import (
     Unit,
     UnitKind,
 )
-from server.dispatch.positions import distance_m
-from server.dispatch.presenters import (
+from server.dispatch.protocol import current_protocol
+from server.dispatch.safety.presenters import (
     CHECK_IN_GRACE_MINUTES,
-    assignment_data,
     backup_data,
+    check_in_data,
     emergency_data,
     lapse_data,
 )
-from server.dispatch.protocol import current_protocol
-from server.dispatch.selectors import staffed_unit_ids
+from server.dispatch.units.positions import distance_m
+from server.dispatch.units.selectors import staffed_unit_ids
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound, UnitUnavailable
 from server.feed.services import change_transaction, publish_event, unit_stream
 
@@ -396,14 +398,12 @@ def send_backup(
 ) -> Assignment:
     """Send an SPD unit to a call already under way: a new assignment with its own lifecycle;
     it answers the call's open backup requests."""
-    from server.dispatch.services import _locked_incident, _unit
-
     if role_of(actor) not in DISPATCH_ROLES:
         raise Forbidden("Only dispatch sends backup.")
-    unit = _unit(spd_unit, kind=UnitKind.SPD, field="spd_unit")
+    unit = unit_of_kind(spd_unit, kind=UnitKind.SPD, field="spd_unit")
     try:
         with change_transaction():
-            incident = _locked_incident(incident_id)
+            incident = locked_incident(incident_id)
             if incident.status not in (IncidentStatus.DISPATCHED, IncidentStatus.ON_SCENE):
                 raise Conflict(
                     f"This call is {incident.get_status_display().lower()}; dispatch it instead.",
@@ -489,8 +489,6 @@ def record_check_in(
             obj=check_in,
             after={"at": at.isoformat()},
         )
-        from server.dispatch.presenters import check_in_data
-
         data = check_in_data(check_in) | {"call_sign": assignment.unit.call_sign}
         publish_event(stream="dispatch", kind="check_in.answered", data=data)
         publish_event(

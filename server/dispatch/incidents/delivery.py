@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from server.accounts.models import Device
 from server.audit.services import record_audit
+from server.dispatch.incidents.presenters import assignment_data
 from server.dispatch.models import Assignment, AssignmentStatus
-from server.dispatch.presenters import assignment_data
 from server.feed.models import Event
 from server.feed.services import change_transaction, publish_event
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
@@ -15,8 +14,11 @@ from server.accounts.models import Device, Role, User
 from server.accounts.permissions import role_of
 from server.audit.services import record_audit, snapshot
 from server.commands import check_time, full_clean
-from server.dispatch import lifecycle, policies
+from server.dispatch import policies
 from server.dispatch.geography import Place, locate
+from server.dispatch.incidents import lifecycle
+from server.dispatch.incidents.presenters import assignment_data, incident_summary
+from server.dispatch.incidents.screening import assess, program_schedule
 from server.dispatch.models import (
     CARE_WITHDRAWN,
     OPEN_INCIDENT_STATUSES,
@@ -30,18 +32,13 @@ from server.dispatch.models import (
     IncidentSource,
     IncidentStatus,
     PoliceOnlyReason,
-    PositionRefusal,
     Recommendation,
     ResponseSent,
     ScreeningQuestion,
     Unit,
     UnitKind,
-    UnitPosition,
 )
-from server.dispatch.positions import absurdity
-from server.dispatch.presenters import assignment_data, incident_summary, unit_position_data
 from server.dispatch.protocol import current_protocol
-from server.dispatch.screening import assess, program_schedule
 from server.errors import (
     Conflict,
     Forbidden,
@@ -198,7 +195,7 @@ def _publish_incident(incident: Incident, kind: str) -> None:
     publish_event(stream="dispatch", kind=kind, data=data)
 
 
-def _locked_incident(incident_id: uuid.UUID | str) -> Incident:
+def locked_incident(incident_id: uuid.UUID | str) -> Incident:
     try:
         return (
             Incident.objects.select_for_update(of=("self",))
@@ -209,7 +206,8 @@ def _locked_incident(incident_id: uuid.UUID | str) -> Incident:
         raise NotFound("No such incident.") from exc
 
 
-def _unit(unit_id, *, kind: str, field: str) -> Unit | None:
+def unit_of_kind(unit_id, *, kind: str, field: str) -> Unit | None:
+    """The unit named in a field, refused unless it exists, is of this kind and in service."""
     if unit_id in (None, ""):
         return None
     unit = Unit.objects.filter(pk=unit_id).first() if str(unit_id).isdigit() else None
@@ -283,8 +281,8 @@ def dispatch_incident(
     from the police-only reasons). Both assignments are made in one transaction or neither is."""
     override_reason = (override_reason or "").strip()
     police_only_code = (police_only_code or "").strip()
-    care = _unit(care_unit, kind=UnitKind.CARE, field="care_unit")
-    spd = _unit(spd_unit, kind=UnitKind.SPD, field="spd_unit")
+    care = unit_of_kind(care_unit, kind=UnitKind.CARE, field="care_unit")
+    spd = unit_of_kind(spd_unit, kind=UnitKind.SPD, field="spd_unit")
     if spd is None:
         raise InvalidInput(
             "Every CARE call goes with an SPD unit; choose one.",
@@ -303,7 +301,7 @@ def dispatch_incident(
 def _dispatch_locked(
     actor, device, incident_id, care, spd, override_reason, police_only_code
 ) -> list[Assignment]:
-    incident = _locked_incident(incident_id)
+    incident = locked_incident(incident_id)
     if incident.status not in DISPATCHABLE:
         raise Conflict(
             f"This call is {incident.get_status_display().lower()}; it can't be dispatched again.",
@@ -384,7 +382,7 @@ def resolve_by_phone(
     if not (note or "").strip():
         raise InvalidInput("Say how the call was resolved.", fields={"note": ["Required."]})
     with change_transaction():
-        incident = _locked_incident(incident_id)
+        incident = locked_incident(incident_id)
         _require_model(incident, DispatchModel.EMBEDDED_PROFESSIONAL, "resolved by phone")
         return _finish(
             incident,
@@ -406,7 +404,7 @@ def refer_to_hotline(
 ) -> Incident:
     """External hotline model: the call is forwarded and no unit of ours goes."""
     with change_transaction():
-        incident = _locked_incident(incident_id)
+        incident = locked_incident(incident_id)
         _require_model(incident, DispatchModel.EXTERNAL_HOTLINE, "referred to a hotline")
         name = (hotline_name or "").strip() or current_protocol().hotline_name
         return _finish(
@@ -447,7 +445,7 @@ def cancel_incident(
     if not reason:
         raise InvalidInput("Say why the call is cancelled.", fields={"reason": ["Required."]})
     with change_transaction():
-        incident = _locked_incident(incident_id)
+        incident = locked_incident(incident_id)
         if incident.status not in (
             *DISPATCHABLE,
             IncidentStatus.NEEDS_LOCATION,
@@ -741,7 +739,7 @@ def update_incident_from_cad(
     if unknown:
         raise InvalidInput(f"Not something the CAD updates: {', '.join(sorted(unknown))}.")
     with change_transaction():
-        incident = _locked_incident(incident_id)
+        incident = locked_incident(incident_id)
         if incident.status not in OPEN_INCIDENT_STATUSES:
             return incident  # the call ended here; the CAD's later notes change nothing
         before = snapshot(incident)
@@ -812,7 +810,7 @@ def locate_incident(
     """Place a call on the map (or move it) and screen it again for the new place: a call that
     needed a location becomes screened (or waits in triage) exactly as a new call would."""
     with change_transaction():
-        incident = _locked_incident(incident_id)
+        incident = locked_incident(incident_id)
         if incident.status not in LOCATABLE:
             raise Conflict(
                 f"This call is {incident.get_status_display().lower()}; its location can't be "
@@ -836,107 +834,3 @@ def locate_incident(
         )
         _publish_incident(incident, "incident.updated")
     return incident
-
-
-# ---- unit positions ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PositionOutcome:
-    """What became of a fix: `accepted`, `stale` (older than the one kept: not applied, answered
-    like a duplicate) or `refused` (absurd: counted, with the reason)."""
-
-    unit: Unit
-    status: str
-    reason: str = ""
-    code: str = ""
-
-
-def report_position(
-    *,
-    actor: User,
-    device: Device | None = None,
-    unit_id: int | str | None = None,
-    latitude: float,
-    longitude: float,
-    accuracy_m: float | None = None,
-    recorded_at: datetime.datetime,
-    mutation_id: uuid.UUID | None = None,
-) -> PositionOutcome:
-    """A unit's tablet says where it is. Only a device signed in to that unit may; the latest fix
-    wins; an absurd one is refused and counted. Dispatchers see it on the dispatch stream only."""
-    if unit_id is None:
-        unit_id = actor.unit_id  # an offline mutation that left its unit out: the sender's
-    if role_of(actor) not in (Role.CARE_RESPONDER, Role.SPD_OFFICER) or (
-        actor.unit_id is None or str(actor.unit_id) != str(unit_id)
-    ):
-        raise Forbidden(
-            "Only a tablet signed in to this unit may report its position.",
-            fields={"unit": ["Not your unit."]},
-        )
-    check_time(recorded_at, field_name="recorded_at")
-    with change_transaction():
-        unit = Unit.objects.select_for_update().get(pk=actor.unit_id)
-        fix = UnitPosition(
-            unit=unit,
-            device=device,
-            latitude=latitude,
-            longitude=longitude,
-            accuracy_m=accuracy_m,
-            recorded_at=recorded_at,
-        )
-        full_clean(fix, exclude=["device"])
-        if unit.last_position_at is not None and recorded_at <= unit.last_position_at:
-            return PositionOutcome(unit=unit, status="stale")
-        refused = absurdity(unit, latitude, longitude, recorded_at)
-        if refused is not None:
-            return _refuse_position(actor, device, fix, *refused)
-        fix.save(force_insert=True)
-        unit.last_latitude, unit.last_longitude = latitude, longitude
-        unit.last_accuracy_m, unit.last_position_at = accuracy_m, recorded_at
-        unit.save(
-            update_fields=["last_latitude", "last_longitude", "last_accuracy_m", "last_position_at"]
-        )
-        # Dispatch only: never a unit's stream, never the public.
-        publish_event(stream="dispatch", kind="unit.position", data=unit_position_data(unit))
-    return PositionOutcome(unit=unit, status="accepted")
-
-
-def _refuse_position(actor, device, fix: UnitPosition, code: str, reason: str) -> PositionOutcome:
-    refusal = PositionRefusal.objects.create(
-        unit=fix.unit,
-        device=device,
-        reason=code,
-        latitude=fix.latitude,
-        longitude=fix.longitude,
-        recorded_at=fix.recorded_at,
-    )
-    record_audit(
-        actor=actor,
-        device=device,
-        action="unit.position_refused",
-        obj=refusal,
-        after={"reason": code, "unit": fix.unit.call_sign},
-    )
-    return PositionOutcome(unit=fix.unit, status="refused", reason=reason, code=code)
-
-
-def prune_positions(*, older_than: datetime.timedelta | None = None) -> int:
-    """Delete breadcrumbs and refused fixes older than their retention; return how many."""
-    from django.conf import settings
-
-    if older_than is None:
-        older_than = datetime.timedelta(days=settings.CARE_POSITION_RETENTION_DAYS)
-    cutoff = timezone.now() - older_than
-    with change_transaction():
-        crumbs, _ = UnitPosition.objects.filter(recorded_at__lt=cutoff).delete()
-        refusals, _ = PositionRefusal.objects.filter(received_at__lt=cutoff).delete()
-        deleted = crumbs + refusals
-        if deleted:
-            record_audit(
-                actor=None,
-                action="positions.pruned",
-                object_type="dispatch.unitposition",
-                after={"deleted": deleted, "recorded_before": cutoff.isoformat()},
-            )
-    return deleted

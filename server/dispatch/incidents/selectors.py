@@ -7,24 +7,20 @@ from dataclasses import dataclass
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from server.accounts.policies import DISPATCHERS, principal
+from server.accounts.policies import DISPATCHERS
 from server.dispatch import policies
 from server.dispatch.geography import beat_centres
 from server.dispatch.models import (
     OPEN_INCIDENT_STATUSES,
     Assignment,
     CallType,
-    DutyStatus,
     Incident,
     IncidentStatus,
-    ProgramHours,
-    RosterEntry,
     ScreeningQuestion,
-    Shift,
-    SignOnRequest,
     Unit,
 )
-from server.dispatch.positions import distance_m, eta_minutes, is_fresh
+from server.dispatch.units.positions import distance_m, eta_minutes, is_fresh
+from server.dispatch.units.selectors import available_units
 
 DISPATCH_ROLES = DISPATCHERS  # kept for the views that name it
 
@@ -44,90 +40,12 @@ def triage_queue() -> QuerySet[Incident]:
     return Incident.objects.filter(status=IncidentStatus.TRIAGE).select_related("call_type")
 
 
-def units_with_open_assignments() -> QuerySet[Unit]:
-    return Unit.objects.prefetch_related(
-        Prefetch("assignments", to_attr="open_assignments", queryset=Assignment.objects.open()),
-        Prefetch("shifts", to_attr="open_shifts", queryset=open_shifts()),
-    )
-
-
-def open_shifts() -> QuerySet[Shift]:
-    return Shift.objects.filter(ended_at__isnull=True).select_related("user", "unit")
-
-
-def staffed_unit_ids() -> set[int]:
-    """Units someone rides with now: signed on for a shift (or, for a unit never run by
-    shifts, given as the person's unit by an administrator)."""
-    from server.accounts.models import User
-
-    return set(
-        User.objects.filter(is_active=True, unit__isnull=False).values_list("unit_id", flat=True)
-    )
-
-
-def is_available(unit: Unit, *, busy: set[int], staffed: set[int]) -> bool:
-    """The one definition of a unit dispatch may recommend: in service, someone on it, its
-    duty status available, and no open assignment."""
-    return (
-        unit.in_service
-        and unit.pk in staffed
-        and unit.duty_status == DutyStatus.AVAILABLE
-        and unit.pk not in busy
-    )
-
-
-def available_units(units: QuerySet[Unit] | None = None) -> list[tuple[Unit, bool]]:
-    """Each unit with whether it can take a call now (`is_available`): what the board, the
-    suggestions and the API share."""
-    busy = set(Assignment.objects.open().values_list("unit_id", flat=True))
-    staffed = staffed_unit_ids()
-    units = Unit.objects.order_by("kind", "call_sign") if units is None else units
-    return [(u, is_available(u, busy=busy, staffed=staffed)) for u in units]
-
-
-def unit_board() -> list[dict]:
-    """Every unit with whether it can take a call now."""
-    busy = set(Assignment.objects.open().values_list("unit_id", flat=True))
-    staffed = staffed_unit_ids()
-    return [
-        {
-            "unit": u,
-            "available": is_available(u, busy=busy, staffed=staffed),
-            "staffed": u.pk in staffed,
-        }
-        for u in Unit.objects.order_by("kind", "call_sign")
-    ]
-
-
 @dataclass(frozen=True)
 class Candidate:
     unit: Unit
     distance_m: float | None
     eta_minutes: float | None
     basis: str  # "position": its last fresh fix; "beat": its home beat (no fresh fix)
-
-
-def staffing_board() -> list[dict]:
-    """Who is on which unit since when, its duty status and since when (the board's panel)."""
-    shifts: dict[int, list[Shift]] = {}
-    for shift in open_shifts().order_by("started_at"):
-        shifts.setdefault(shift.unit_id, []).append(shift)
-    return [
-        {"unit": u, "shifts": shifts.get(u.pk, [])}
-        for u in Unit.objects.order_by("kind", "call_sign")
-    ]
-
-
-def program_hours_table() -> list[dict]:
-    return [
-        {
-            "weekday": h.weekday,
-            "day": h.get_weekday_display(),
-            "start": h.start.strftime("%H:%M"),
-            "end": h.end.strftime("%H:%M"),
-        }
-        for h in ProgramHours.objects.all()
-    ]
 
 
 def suggested_units(incident: Incident, kind: str) -> list[Candidate]:
@@ -252,41 +170,6 @@ def caution_history(incident: Incident, *, radius_m: float, days: int = 365) -> 
     )
 
 
-def open_emergencies():
-    from server.dispatch.models import Emergency
-
-    return Emergency.objects.filter(ended_at__isnull=True).select_related("unit", "incident")
-
-
-def open_backup_requests():
-    from server.dispatch.models import BackupRequest
-
-    return BackupRequest.objects.filter(
-        answered_by__isnull=True,
-        assignment__status__in=[s for s in ("dispatched", "acknowledged", "en_route", "on_scene")],
-    ).select_related("assignment__unit", "incident", "reason")
-
-
-def open_lapses():
-    from server.dispatch.models import CheckInLapse
-
-    return CheckInLapse.objects.filter(cleared_at__isnull=True).select_related(
-        "assignment__unit", "assignment__incident"
-    )
-
-
-def safety_board() -> dict:
-    """The board's safety panels: open emergencies, backup requests, unanswered check-ins,
-    staffing and the program hours."""
-    return {
-        "emergencies": list(open_emergencies().order_by("started_at")),
-        "backup_requests": list(open_backup_requests().order_by("requested_at")),
-        "lapses": list(open_lapses().order_by("raised_at")),
-        "staffing": staffing_board(),
-        "program_hours": program_hours_table(),
-    }
-
-
 def care_alternative(incident: Incident, care: list[Candidate]) -> dict | None:
     """The CARE team a dispatcher passes over by sending police only to an eligible call: the
     nearest available one (the first suggested), and how far it is."""
@@ -298,20 +181,3 @@ def care_alternative(incident: Incident, care: list[Candidate]) -> dict | None:
         "unit": best.unit,
         "distance_km": round(metres / 1000, 1) if metres is not None else None,
     }
-
-
-def visible_roster(user, day) -> QuerySet[RosterEntry]:
-    """The roster for a day: all of it for dispatch and supervisors, a responder their own."""
-    entries = RosterEntry.objects.select_related("unit", "user").filter(
-        first_day__lte=day, last_day__gte=day, cancelled_at__isnull=True
-    )
-    if principal(user) in DISPATCHERS:
-        return entries
-    return entries.filter(user_id=user.pk)
-
-
-def visible_sign_on_requests(user) -> QuerySet[SignOnRequest]:
-    requests = SignOnRequest.objects.select_related("unit", "user")
-    if principal(user) in DISPATCHERS:
-        return requests
-    return requests.filter(user_id=user.pk)

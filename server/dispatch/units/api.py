@@ -1,22 +1,28 @@
-"""Rosters and sign-on requests over REST: thin views over their commands and selectors."""
+"""Units, their positions, rosters and sign-on requests over REST: thin views over their
+commands and selectors."""
 
 from __future__ import annotations
 
 import datetime
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.accounts.authentication import run_for_request as _run
+from server.accounts.models import Role
+from server.accounts.permissions import FIELD_ROLES, role_of
 from server.accounts.policies import DISPATCHERS, FIELD
-from server.dispatch import commands, presenters, selectors
 from server.dispatch.models import SignOnRequestStatus
-from server.dispatch.shifts import today
-from server.errors import InvalidInput
+from server.dispatch.units import commands, presenters, selectors
+from server.dispatch.units.shifts import today
+from server.errors import InvalidInput, PositionRefused
 
 READERS = (*DISPATCHERS, *FIELD)
+# Supervisors are the admin role.
+POSITION_READERS = (Role.DISPATCHER, Role.ADMIN)
 
 
 class RosterEntryShape(serializers.Serializer):
@@ -121,3 +127,47 @@ class SignOnDecisionView(APIView):
     @extend_schema(request=commands.DecisionSerializer, responses=SignOnRequestShape)
     def post(self, request, request_id):
         return Response(_run(commands.decide_sign_on_request, request, request_id=request_id))
+
+
+class UnitListView(APIView):
+    roles = {"GET": (Role.DISPATCHER, Role.ADMIN, *FIELD_ROLES)}
+
+    @extend_schema(responses=presenters.UnitSerializer(many=True))
+    def get(self, request):
+        units = selectors.units_with_open_assignments()
+        kind = request.query_params.get("kind")
+        if kind:
+            units = units.filter(kind=kind)
+        # Where units are is for dispatchers and supervisors only, never a unit in the field.
+        context = {"show_positions": role_of(request.user) in POSITION_READERS}
+        return Response(presenters.UnitSerializer(units, many=True, context=context).data)
+
+
+class UnitPositionView(APIView):
+    roles = {"POST": FIELD_ROLES}
+    throttle_scope = "position"  # per person and per device (server/throttles.py)
+
+    @extend_schema(
+        request=commands.PositionSerializer,
+        responses={
+            202: presenters.PositionOutcomeSerializer,
+            200: OpenApiResponse(
+                presenters.PositionOutcomeSerializer,
+                description="Older than the unit's last fix (`stale`): not applied.",
+            ),
+            422: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="An absurd fix (`position_refused`): counted, not applied.",
+            ),
+        },
+    )
+    def post(self, request, unit_id):
+        answer = _run(commands.report_position, request, unit_id=unit_id)
+        if answer["status"] == "refused":
+            # Stored and counted by the service; the tablet is told why, in the error shape.
+            raise PositionRefused(
+                answer["reason"], fields={"position": [answer["reason"]]}, reason=answer["code"]
+            )
+        # An older fix than the one kept is answered like a duplicate: nothing changed.
+        code = status.HTTP_202_ACCEPTED if answer["status"] == "accepted" else status.HTTP_200_OK
+        return Response(answer, status=code)

@@ -7,17 +7,15 @@ import re
 
 from rest_framework import serializers
 
-from server.accounts.policies import CAD, CARE_WRITERS, DISPATCHERS, FIELD, SUPERVISORS
+from server.accounts.policies import CAD, DISPATCHERS, FIELD
 from server.commands import Command
-from server.dispatch import presenters, safety, services, shifts
+from server.dispatch.incidents import presenters, services
 from server.dispatch.models import (
     NARRATIVE_MAX,
     NOTE_MAX,
     REASON_MAX,
-    VEHICLE_MAX,
     AssignmentStatus,
     CallType,
-    DutyStatus,
 )
 
 SCREENING_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")  # ScreeningQuestion.key is a slug
@@ -215,17 +213,6 @@ class LocateSerializer(serializers.Serializer):
     address = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
-class PositionSerializer(serializers.Serializer):
-    # The REST door takes the unit from its URL; an offline mutation names it here.
-    unit = serializers.IntegerField(source="unit_id", required=False, min_value=1)
-    latitude = serializers.FloatField(min_value=-90, max_value=90)
-    longitude = serializers.FloatField(min_value=-180, max_value=180)
-    accuracy_m = serializers.FloatField(
-        required=False, allow_null=True, default=None, min_value=0, max_value=100_000
-    )
-    recorded_at = serializers.DateTimeField()
-
-
 locate_incident = Command(
     name="incident.locate",
     on="any call",
@@ -233,240 +220,6 @@ locate_incident = Command(
     schema=LocateSerializer,
     service=services.locate_incident,
     present=presenters.incident_detail,
-)
-
-report_position = Command(
-    name="unit.position",
-    on="the unit they are signed on to",
-    schema=PositionSerializer,
-    service=services.report_position,
-    present=presenters.position_outcome,
-    roles=FIELD,
-    # The fix's time is the mutation's own, translated to server time when the device's clock
-    # is known to be off.
-    time_field="recorded_at",
-)
-
-
-# ---- shifts, duty status and responder safety ----------------------------------------------
-
-
-class SignOnSerializer(serializers.Serializer):
-    unit = serializers.IntegerField()
-    partner = serializers.IntegerField(required=False, allow_null=True, default=None)
-    vehicle = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=VEHICLE_MAX
-    )
-    user = serializers.IntegerField(
-        required=False, allow_null=True, default=None, help_text="Administrators only."
-    )
-
-
-class EmptySerializer(serializers.Serializer):
-    pass
-
-
-class DutyStatusSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=DutyStatus.choices)
-    at = serializers.DateTimeField(required=False, default=None)
-
-
-class EmergencySerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    unit = serializers.IntegerField()
-    started_at = serializers.DateTimeField()
-    latitude = serializers.FloatField(
-        required=False, allow_null=True, default=None, min_value=-90, max_value=90
-    )
-    longitude = serializers.FloatField(
-        required=False, allow_null=True, default=None, min_value=-180, max_value=180
-    )
-
-
-class EmergencyEndSerializer(serializers.Serializer):
-    pin_verified = serializers.BooleanField(required=False, default=False)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX)
-
-
-class BackupSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    urgent = serializers.BooleanField(required=False, default=False)
-    reason = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True, default=None, max_length=40
-    )
-    requested_at = serializers.DateTimeField(required=False, default=None)
-
-
-class SendBackupSerializer(serializers.Serializer):
-    spd_unit = serializers.IntegerField()
-
-
-class CheckInSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    at = serializers.DateTimeField()
-
-
-class LapseClearSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX)
-
-
-sign_on = Command(
-    name="shift.start",
-    on=(
-        "themselves, on a unit rostered for them today; "
-        "a supervisor: anyone, any unit, with a partner"
-    ),
-    roles=(*FIELD, *SUPERVISORS),
-    schema=SignOnSerializer,
-    service=shifts.sign_on,
-    present=presenters.shift_data,
-)
-
-sign_off = Command(
-    name="shift.end",
-    on="their own shift; a supervisor: anyone's",
-    roles=(*FIELD, *SUPERVISORS),
-    schema=EmptySerializer,
-    service=shifts.sign_off,
-    present=presenters.shift_data,
-)
-
-set_duty_status = Command(
-    name="unit.duty_status",
-    on="field: the unit they are signed on to; dispatch: any unit",
-    roles=(*FIELD, *DISPATCHERS),
-    schema=DutyStatusSerializer,
-    service=shifts.set_duty_status,
-    present=presenters.unit_staffing,
-)
-
-start_emergency = Command(
-    name="emergency.start",
-    on="the unit they are signed on to",
-    schema=EmergencySerializer,
-    service=safety.start_emergency,
-    present=presenters.emergency_data,
-    roles=FIELD,
-    entity_field="id",
-    time_field="started_at",
-)
-
-acknowledge_emergency = Command(
-    name="emergency.acknowledge",
-    on="any emergency",
-    roles=DISPATCHERS,
-    schema=EmptySerializer,
-    service=safety.acknowledge_emergency,
-    present=presenters.emergency_data,
-)
-
-end_emergency = Command(
-    name="emergency.end",
-    on="field: only from the tablet that raised it; dispatch: after acknowledging, with a note",
-    schema=EmergencyEndSerializer,
-    service=safety.end_emergency,
-    present=presenters.emergency_data,
-    roles=(*FIELD, *DISPATCHERS),
-    entity_arg="emergency_id",
-)
-
-request_backup = Command(
-    name="backup.request",
-    on="the CARE assignments they served",
-    schema=BackupSerializer,
-    service=safety.request_backup,
-    present=presenters.backup_data,
-    roles=CARE_WRITERS,
-    time_field="requested_at",
-    # The mutation's entity is the CARE assignment; the request's own id is in its data.
-    entity_arg="assignment_id",
-)
-
-send_backup = Command(
-    name="incident.send_backup",
-    on="any call",
-    roles=DISPATCHERS,
-    schema=SendBackupSerializer,
-    service=safety.send_backup,
-    present=lambda a: presenters.assignments_with_partners([a])[0],
-)
-
-record_check_in = Command(
-    name="check_in.create",
-    on="the CARE assignments they served",
-    schema=CheckInSerializer,
-    service=safety.record_check_in,
-    present=presenters.check_in_data,
-    roles=CARE_WRITERS,
-    entity_arg="assignment_id",
-    time_field="at",
-)
-
-clear_lapse = Command(
-    name="check_in.clear_lapse",
-    on="any lapse",
-    roles=DISPATCHERS,
-    schema=LapseClearSerializer,
-    service=safety.clear_lapse,
-    present=presenters.lapse_data,
-)
-
-
-class RosterSerializer(serializers.Serializer):
-    unit = serializers.IntegerField()
-    user = serializers.IntegerField()
-    first_day = serializers.DateField()
-    last_day = serializers.DateField(required=False, allow_null=True, default=None)
-    note = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=REASON_MAX
-    )
-
-
-class SignOnRequestSerializer(serializers.Serializer):
-    unit = serializers.IntegerField()
-    reason = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=REASON_MAX
-    )
-
-
-class DecisionSerializer(serializers.Serializer):
-    approve = serializers.BooleanField()
-
-
-add_to_roster = Command(
-    name="roster.add",
-    on="anyone whose role rides the unit's kind",
-    roles=SUPERVISORS,
-    schema=RosterSerializer,
-    service=shifts.add_to_roster,
-    present=presenters.roster_entry_data,
-)
-
-cancel_roster_entry = Command(
-    name="roster.cancel",
-    on="any roster entry",
-    roles=SUPERVISORS,
-    schema=EmptySerializer,
-    service=shifts.cancel_roster_entry,
-    present=presenters.roster_entry_data,
-)
-
-request_sign_on = Command(
-    name="sign_on_request.create",
-    on="themselves, for a unit of their kind",
-    roles=FIELD,
-    schema=SignOnRequestSerializer,
-    service=shifts.request_sign_on,
-    present=presenters.sign_on_request_data,
-)
-
-decide_sign_on_request = Command(
-    name="sign_on_request.decide",
-    on="any pending request",
-    roles=SUPERVISORS,
-    schema=DecisionSerializer,
-    service=shifts.decide_sign_on_request,
-    present=presenters.sign_on_request_data,
 )
 
 
@@ -489,16 +242,6 @@ save_screening_question, delete_screening_question = reference_commands(
 )
 save_area, delete_area = reference_commands(_reference.Area, name="area", on="any area")
 save_beat, delete_beat = reference_commands(_reference.Beat, name="beat", on="any beat")
-save_unit, _no_delete = reference_commands(
-    _reference.Unit,
-    name="unit",
-    on="any unit (never deleted: shifts and people name it; taken out of service instead)",
-    publish=shifts.publish_unit,
-    deletable=False,
-)
 save_program_hours, delete_program_hours = reference_commands(
     _reference.ProgramHours, name="program_hours", on="any row of the program's hours"
-)
-save_backup_reason, delete_backup_reason = reference_commands(
-    _reference.BackupReason, name="backup_reason", on="any backup reason"
 )

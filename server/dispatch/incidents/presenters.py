@@ -7,11 +7,12 @@ thing. Nothing here carries CARE clinical records: those travel only on the CARE
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
 from server.accounts.models import Role
-from server.dispatch import geography, lifecycle, selectors
+from server.dispatch import geography
+from server.dispatch.incidents import lifecycle, selectors
 from server.dispatch.models import (
     Assignment,
     CallType,
@@ -22,10 +23,8 @@ from server.dispatch.models import (
 )
 from server.dispatch.policies import reads_crew_words
 from server.dispatch.protocol import current_protocol
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
+from server.dispatch.units.presenters import PositionSerializer, unit_position
+from server.dispatch.units.presenters import iso as _iso
 
 
 def incident_summary(incident: Incident) -> dict:
@@ -194,88 +193,6 @@ class IncidentSerializer(serializers.ModelSerializer):
         ]
 
 
-class PositionSerializer(serializers.Serializer):
-    latitude = serializers.FloatField()
-    longitude = serializers.FloatField()
-    accuracy_m = serializers.FloatField(allow_null=True)
-    recorded_at = serializers.DateTimeField()
-
-
-def unit_position(unit: Unit) -> dict | None:
-    """The unit's last accepted fix, or None before its first."""
-    if unit.last_position_at is None or unit.last_latitude is None:
-        return None
-    return {
-        "latitude": unit.last_latitude,
-        "longitude": unit.last_longitude,
-        "accuracy_m": unit.last_accuracy_m,
-        "recorded_at": _iso(unit.last_position_at),
-    }
-
-
-def unit_position_data(unit: Unit) -> dict:
-    """The feed event `unit.position` (dispatch stream only)."""
-    return {
-        "unit": unit.pk,
-        "call_sign": unit.call_sign,
-        "kind": unit.kind,
-        "position": unit_position(unit),
-    }
-
-
-def position_outcome(outcome) -> dict:
-    """The answer to a reported fix (`services.PositionOutcome`)."""
-    answer = {"unit": outcome.unit.pk, "status": outcome.status}
-    if outcome.status == "refused":
-        answer |= {"code": outcome.code, "reason": outcome.reason}
-    return answer
-
-
-class UnitSerializer(serializers.ModelSerializer):
-    """A unit; its `position` only when the serializer's context says the reader may see it
-    (dispatchers and supervisors), else null."""
-
-    status = serializers.SerializerMethodField()
-    position = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Unit
-        fields = [
-            "id",
-            "call_sign",
-            "kind",
-            "status",
-            "home_beat",
-            "position",
-            "duty_status",
-            "signed_on",
-        ]
-
-    signed_on = serializers.SerializerMethodField()
-
-    def get_signed_on(self, obj: Unit) -> list[dict]:
-        return [
-            {"user": s.user_id, "username": s.user.username, "since": _iso(s.started_at)}
-            for s in getattr(obj, "open_shifts", [])
-        ]
-
-    def get_status(self, obj: Unit) -> str:
-        if not obj.in_service:
-            return "out_of_service"
-        return "committed" if getattr(obj, "open_assignments", None) else "available"
-
-    @extend_schema_field(PositionSerializer(allow_null=True))
-    def get_position(self, obj: Unit) -> dict | None:
-        if not self.context.get("show_positions"):
-            return None
-        return unit_position(obj)
-
-
-class PositionOutcomeSerializer(serializers.Serializer):
-    unit = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["accepted", "stale", "refused"])
-
-
 class SuggestedUnitSerializer(serializers.Serializer):
     unit = serializers.IntegerField()
     call_sign = serializers.CharField()
@@ -371,7 +288,6 @@ def dispatch_protocol() -> dict:
         },
         "pilot_area": geography.pilot_outline(),
         "map_tile_url": settings.MAP_TILE_URL,
-        **safety_protocol(),
     }
 
 
@@ -429,159 +345,3 @@ def map_call_state(incident: Incident, open_assignments: list[Assignment]) -> st
     if incident.status in ("on_scene", "dispatched"):
         return incident.status
     return "waiting"
-
-
-# ---- shifts, duty status and responder safety ----------------------------------------------
-
-
-def shift_data(shift) -> dict:
-    return {
-        "id": str(shift.id),
-        "unit": shift.unit_id,
-        "call_sign": shift.unit.call_sign,
-        "user": shift.user_id,
-        "username": shift.user.username,
-        "partner": shift.partner_id,
-        "vehicle": shift.vehicle,
-        "started_at": _iso(shift.started_at),
-        "ended_at": _iso(shift.ended_at),
-    }
-
-
-def roster_entry_data(entry) -> dict:
-    return {
-        "id": str(entry.id),
-        "unit": entry.unit_id,
-        "call_sign": entry.unit.call_sign,
-        "user": entry.user_id,
-        "username": entry.user.username,
-        "first_day": entry.first_day.isoformat(),
-        "last_day": entry.last_day.isoformat(),
-        "note": entry.note,
-        "cancelled": entry.cancelled_at is not None,
-    }
-
-
-def sign_on_request_data(request) -> dict:
-    return {
-        "id": str(request.id),
-        "unit": request.unit_id,
-        "call_sign": request.unit.call_sign,
-        "user": request.user_id,
-        "username": request.user.username,
-        "day": request.day.isoformat(),
-        "reason": request.reason,
-        "status": request.status,
-        "requested_at": _iso(request.requested_at),
-        "decided_at": _iso(request.decided_at),
-    }
-
-
-def unit_staffing(unit: Unit) -> dict:
-    """A unit's duty status and who is signed on to it, since when."""
-    shifts = selectors.open_shifts().filter(unit=unit)
-    return {
-        "id": unit.pk,
-        "call_sign": unit.call_sign,
-        "kind": unit.kind,
-        "duty_status": unit.duty_status,
-        "duty_status_at": _iso(unit.duty_status_at),
-        "signed_on": [
-            {
-                "user": s.user_id,
-                "username": s.user.username,
-                "since": _iso(s.started_at),
-                "vehicle": s.vehicle,
-            }
-            for s in shifts
-        ],
-    }
-
-
-def emergency_data(emergency) -> dict:
-    """What the board, the unit and the SPD units alerted are told: who, where, which call."""
-    incident = emergency.incident
-    return {
-        "id": str(emergency.id),
-        "unit": emergency.unit_id,
-        "call_sign": emergency.unit.call_sign,
-        "kind": emergency.unit.kind,
-        "started_at": _iso(emergency.started_at),
-        "latitude": emergency.latitude,
-        "longitude": emergency.longitude,
-        "position_at": _iso(emergency.position_at),
-        "incident": (
-            {"id": str(incident.id), "cad_number": incident.cad_number, "address": incident.address}
-            if incident
-            else None
-        ),
-        "acknowledged_at": _iso(emergency.acknowledged_at),
-        "ended_at": _iso(emergency.ended_at),
-        "alerted_units": emergency.alerted_units,
-    }
-
-
-def backup_data(request) -> dict:
-    return {
-        "id": str(request.id),
-        "assignment": str(request.assignment_id),
-        "incident": str(request.incident_id),
-        "unit": request.assignment.unit_id,
-        "call_sign": request.assignment.unit.call_sign,
-        "cad_number": request.incident.cad_number,
-        "address": request.incident.address,
-        "urgent": request.urgent,
-        "reason": request.reason.code if request.reason_id else None,
-        "reason_label": request.reason.label if request.reason_id else "",
-        "requested_at": _iso(request.requested_at),
-        "answered_by": str(request.answered_by_id) if request.answered_by_id else None,
-        "answered_at": _iso(request.answered_at),
-    }
-
-
-def check_in_data(check_in) -> dict:
-    return {
-        "id": str(check_in.id),
-        "assignment": str(check_in.assignment_id),
-        "at": _iso(check_in.at),
-        "recorded_at": _iso(check_in.recorded_at),
-    }
-
-
-def lapse_data(lapse) -> dict:
-    assignment = lapse.assignment
-    return {
-        "id": lapse.pk,
-        "assignment": str(assignment.pk),
-        "unit": assignment.unit_id,
-        "call_sign": assignment.unit.call_sign,
-        "cad_number": assignment.incident.cad_number,
-        "address": assignment.incident.address,
-        "due_at": _iso(lapse.due_at),
-        "raised_at": _iso(lapse.raised_at),
-        "cleared_at": _iso(lapse.cleared_at),
-        "message": f"{assignment.unit.call_sign} has not answered its check-in on call "
-        f"{assignment.incident.cad_number}: reach the team.",
-    }
-
-
-def safety_protocol() -> dict:
-    """What a tablet needs for check-ins, backup reasons and duty status (`/api/v1/protocol`)."""
-    from server.dispatch.models import BackupReason, DutyStatus
-
-    protocol = current_protocol()
-    return {
-        "check_in_minutes": protocol.check_in_minutes,
-        "check_in_grace_minutes": CHECK_IN_GRACE_MINUTES,
-        "emergency_hold_seconds": EMERGENCY_HOLD_SECONDS,
-        "caution_radius_m": protocol.caution_radius_m,
-        "backup_reasons": [
-            {"code": r.code, "label": r.label} for r in BackupReason.objects.filter(active=True)
-        ],
-        "duty_statuses": [{"value": v, "label": str(lbl)} for v, lbl in DutyStatus.choices],
-        "program_hours": selectors.program_hours_table(),
-    }
-
-
-CHECK_IN_GRACE_MINUTES = 2  # no answer this long after a check-in is due raises the alert
-EMERGENCY_HOLD_SECONDS = 2  # how long the button is held: no emergency from a brushed screen

@@ -31,7 +31,7 @@ from server.dispatch.models import (
     Unit,
 )
 from server.dispatch.policies import ROLE_FOR_KIND
-from server.dispatch.presenters import roster_entry_data, sign_on_request_data, unit_staffing
+from server.dispatch.units.presenters import roster_entry_data, sign_on_request_data, unit_staffing
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound, NotRostered
 from server.feed.models import Stream
 from server.feed.services import change_transaction, publish_event, unit_stream, user_stream
