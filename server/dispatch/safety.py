@@ -40,6 +40,7 @@ from server.dispatch.presenters import (
     assignment_data,
     backup_data,
     emergency_data,
+    emergency_realert_data,
     lapse_data,
 )
 from server.dispatch.protocol import current_protocol
@@ -123,7 +124,7 @@ def _realert(actor: User, device: Device | None, emergency: Emergency) -> Emerge
         obj=emergency,
         after=snapshot(emergency),
     )
-    data = {**emergency_data(emergency), "realerted_at": timezone.now().isoformat()}
+    data = emergency_realert_data(emergency, timezone.now())
     publish_event(stream="dispatch", kind="emergency.started", data=data)
     for unit_id in {emergency.unit_id, *emergency.alerted_units}:
         kind = "emergency.started" if unit_id == emergency.unit_id else "emergency.alert"

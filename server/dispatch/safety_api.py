@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from server.accounts.authentication import run_for_request as _run
 from server.accounts.models import Role
 from server.accounts.permissions import FIELD_ROLES, role_of
-from server.dispatch import commands, selectors
+from server.dispatch import commands, presenters, selectors
 from server.dispatch.protocol import current_protocol
 from server.errors import NotFound
 
@@ -114,10 +114,5 @@ class CautionsView(APIView):
         if incident is None or (in_field and not selectors.assigned_to(request.user, incident)):
             raise NotFound("No such incident.")
         radius = current_protocol().caution_radius_m
-        return Response(
-            {
-                "incident": str(incident.pk),
-                "radius_m": radius,
-                "cautions": selectors.caution_history(incident, radius_m=radius),
-            }
-        )
+        flags = selectors.caution_history(incident, radius_m=radius)
+        return Response(presenters.cautions_data(incident, radius, flags))
