@@ -34,7 +34,7 @@ from server.dispatch.models import Emergency, RosterEntry
 from server.feed.services import unit_stream
 from server.interop.hsds import import_hsds
 from tests.conftest import PASSWORD
-from tests.server.test_authorization_matrix import EXPECTED_API
+from tests.server.test_authorization_matrix import EXPECTED_API, fill, served
 
 HSDS = Path(__file__).parent / "interop" / "hsds" / "publication.json"
 HARBOR = "6a0c1f3e-2b1d-4e6f-9a3b-000000000001"
@@ -651,6 +651,65 @@ def test_the_live_socket_sends_police_and_crew_the_dispatch_in_exactly_their_sha
     check_event(police, POLICE_EVENTS, SOCKET_FRAME)
     check_event(crew, {"assignment.dispatched": CREW_ASSIGNMENT}, SOCKET_FRAME)
     assert police["data"]["kind"] == "spd" and crew["data"]["kind"] == "care"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_live_socket_sends_a_coordinator_follow_ups_in_exactly_their_shape(call, client_for):
+    channel_layers.backends = {}
+    token = socket_token("coordinator")
+    referral = Referral.objects.get(pk=call["referral"])
+
+    async def scenario() -> dict:
+        from channels.db import database_sync_to_async
+
+        ws = WebsocketCommunicator(application, "/ws/feed/")
+        connected, _ = await ws.connect()
+        assert connected
+        await ws.send_json_to({"type": "hello", "token": token, "cursors": {}})
+        assert (await ws.receive_json_from(30))["type"] == "welcome"
+        moved = await database_sync_to_async(client_for("coordinator").patch)(
+            f"/api/v1/referrals/{referral.pk}",
+            {"status": "connected", "note": "Bed found", "base_version": referral.version},
+            format="json",
+        )
+        assert moved.status_code == 200, moved.content
+        while True:
+            frame = await ws.receive_json_from(30)
+            if frame.get("kind") == "referral.followed_up" and frame["data"]["version"] > (
+                referral.version
+            ):
+                break
+        await ws.disconnect()
+        return frame
+
+    try:
+        frame = async_to_sync(scenario)()
+    finally:
+        channel_layers.backends = {}
+    assert frame["stream"] == "referrals"
+    check_event(frame, COORDINATOR_EVENTS, SOCKET_FRAME)
+
+
+def test_a_partner_key_reads_nothing_under_the_api_but_the_public_answers(call, harbor):
+    """The partner's shapes are its FHIR resources (above): every other GET refuses its key."""
+    public = {"GET metrics", "GET schema/", "GET docs/"}
+    ids = {
+        "incident_id": call["incident"],
+        "assignment_id": call["care"],
+        "encounter_id": call["encounter"],
+        "referral_id": call["referral"],
+    }
+    answered = set()
+    for key in sorted(served()["api"]):
+        method, route = key.split(" ", 1)
+        if method != "GET":
+            continue
+        status = harbor.get(fill(f"api/v1/{route}", ids)).status_code
+        if status < 400:
+            answered.add(key)
+        else:
+            assert status in (401, 403, 404), (key, status)
+    assert answered == public
 
 
 # ---- nothing reachable without a shape ---------------------------------------------------------
