@@ -150,6 +150,9 @@ PROTOCOL = {
 POLICE_SNAPSHOT = {"cursors", "server_time", "assignments", "protocol"}
 COORDINATOR_SNAPSHOT = {"cursors", "server_time", "assignments", "protocol", "directory"}
 PULL = {"events", "cursors", "has_more"}
+PUSH_ANSWER = {"results", "server_time", "clock_skew_seconds"}
+PUSH_APPLIED = {"id", "status", "server"}
+PUSH_REFUSED = {"id", "status", "reason", "code", "server"}
 
 # A partner organization's FHIR resources (server/interop/fhir.py), element by element.
 REFERENCE = {"reference", "identifier", "display"}
@@ -359,6 +362,29 @@ def test_an_officers_assignments_carry_exactly_the_police_fields(call, client_fo
         officer, "post", f"/api/v1/assignments/{call['spd']}/transitions", {"to": "cleared"}
     )
     check_assignment(moved, POLICE_ASSIGNMENT)
+
+
+def test_an_officers_pushed_changes_are_answered_in_exactly_the_police_fields(call, client_for):
+    def transition(to: str) -> dict:
+        return {
+            "id": str(uuid.uuid4()),
+            "type": "assignment.transition",
+            "entity_id": call["spd"],
+            "occurred_at": timezone.now().isoformat(),
+            "data": {"to": to},
+        }
+
+    answer = api(client_for("officer1"), "post", "/api/v1/sync/push", {
+        "device_time": timezone.now().isoformat(),
+        # Cleared, then a step no cleared assignment may take: refused with the record as it is.
+        "mutations": [transition("cleared"), transition("en_route")],
+    })  # fmt: skip
+    assert keys(answer) == PUSH_ANSWER
+    applied, refused = answer["results"]
+    assert keys(applied) == PUSH_APPLIED and applied["status"] == "applied"
+    check_assignment(applied["server"], POLICE_ASSIGNMENT)
+    assert keys(refused) == PUSH_REFUSED and refused["status"] == "rejected"
+    check_assignment(refused["server"], POLICE_ASSIGNMENT)
 
 
 def test_an_officer_reads_the_cares_crews_steps_without_their_words(call, client_for, people):
