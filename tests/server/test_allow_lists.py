@@ -105,6 +105,11 @@ FOLLOW_UP_SUMMARY = {
     "id", "assignment", "version", "started_at", "people_contacted", "client_initials",
     "client_birth_year", "disposition", "services", "naloxone_given", "referrals",
 }  # fmt: skip
+# The crew's own record of the encounter, for contrast: its notes, not the follow-up summary.
+CREW_ENCOUNTER = {
+    "id", "assignment", "version", "started_at", "people_contacted", "client_initials",
+    "client_birth_year", "disposition", "notes", "before_scene_safe",
+}  # fmt: skip
 FOLLOW_UP_EVENT = {"id", "status", "status_label", "version", "follow_up_due", "update"}
 FOLLOW_UP_EVENT_UPDATE = {"at", "by", "from_status", "to_status", "note", "follow_up_due"}
 DIRECTORY_SERVICE = {
@@ -518,8 +523,8 @@ def test_the_crew_reads_the_whole_encounter_where_the_coordinator_reads_the_summ
 ):
     """The other side of the coordinator's allow-list: the crew's shape is the whole record."""
     crew = api(client_for("care1"), "get", f"/api/v1/referrals/{call['referral']}")
-    assert "notes" in crew["encounter_summary"]
-    assert "naloxone_given" not in crew["encounter_summary"]
+    assert keys(crew) == REFERRAL_DETAIL
+    assert keys(crew["encounter_summary"]) == CREW_ENCOUNTER
 
 
 def test_every_event_a_coordinator_pulls_carries_exactly_its_kinds_fields(call, client_for):
