@@ -14,6 +14,7 @@ from server.accounts.permissions import FIELD_ROLES, role_of
 from server.dispatch.incidents import selectors
 from server.dispatch.protocol import current_protocol
 from server.dispatch.safety import commands as safety_commands
+from server.dispatch.safety import presenters
 from server.dispatch.units import commands as unit_commands
 from server.errors import NotFound
 
@@ -124,10 +125,5 @@ class CautionsView(APIView):
         if incident is None or (in_field and not selectors.assigned_to(request.user, incident)):
             raise NotFound("No such incident.")
         radius = current_protocol().caution_radius_m
-        return Response(
-            {
-                "incident": str(incident.pk),
-                "radius_m": radius,
-                "cautions": selectors.caution_history(incident, radius_m=radius),
-            }
-        )
+        flags = selectors.caution_history(incident, radius_m=radius)
+        return Response(presenters.cautions_data(incident, radius, flags))

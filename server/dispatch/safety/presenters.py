@@ -31,6 +31,29 @@ def emergency_data(emergency) -> dict:
     }
 
 
+def emergency_realert_data(emergency, realerted_at) -> dict:
+    """A held button pressed again: the emergency as first told, and when it was pressed again."""
+    return emergency_data(emergency) | {"realerted_at": iso(realerted_at)}
+
+
+def cautions_data(incident, radius_m: float, flags: list[dict]) -> dict:
+    """`GET /incidents/{id}/cautions`: each flag by the four facts a unit on the call is told,
+    named here so that nothing else a flag comes to carry reaches the field."""
+    return {
+        "incident": str(incident.pk),
+        "radius_m": radius_m,
+        "cautions": [
+            {
+                "kind": flag["kind"],
+                "date": flag["date"],
+                "note": flag["note"],
+                "distance_m": flag["distance_m"],
+            }
+            for flag in flags
+        ],
+    }
+
+
 def backup_data(request) -> dict:
     return {
         "id": str(request.id),

@@ -42,6 +42,7 @@ from server.dispatch.safety.presenters import (
     backup_data,
     check_in_data,
     emergency_data,
+    emergency_realert_data,
     lapse_data,
 )
 from server.dispatch.units.positions import distance_m
@@ -125,7 +126,7 @@ def _realert(actor: User, device: Device | None, emergency: Emergency) -> Emerge
         obj=emergency,
         after=snapshot(emergency),
     )
-    data = {**emergency_data(emergency), "realerted_at": timezone.now().isoformat()}
+    data = emergency_realert_data(emergency, timezone.now())
     publish_event(stream="dispatch", kind="emergency.started", data=data)
     for unit_id in {emergency.unit_id, *emergency.alerted_units}:
         kind = "emergency.started" if unit_id == emergency.unit_id else "emergency.alert"
