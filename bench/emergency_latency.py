@@ -91,6 +91,8 @@ def emergency_pairs(count: int, dispatcher_id: int) -> tuple[list[dict], list[di
                     person.save()
                 people[kind] = (unit, person)
         (care, responder), (spd, officer) = people[UnitKind.CARE], people[UnitKind.SPD]
+        # Signed on, or neither tablet reads its unit's stream (the SPD tablet's alert is there).
+        feed.open_shifts([(responder.pk, care.pk), (officer.pk, spd.pk)], by=dispatcher_id)
         services.dispatch_incident(
             actor=actor, incident_id=call, care_unit=care.pk, spd_unit=spd.pk
         )
