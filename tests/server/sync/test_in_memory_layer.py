@@ -100,7 +100,7 @@ def test_a_receiver_woken_then_cancelled_hands_the_message_to_the_next_receiver(
     run(scenario)
 
 
-def test_a_message_sent_from_a_thread_of_its_own_wakes_a_receiver_whose_loop_has_nothing_else_to_do():
+def test_a_message_sent_from_a_thread_of_its_own_wakes_a_receiver_on_an_otherwise_idle_loop():
     # A thread the server did not start (no `sync_to_async` above it) runs `async_to_sync` on a
     # loop of its own: the receiver's loop must still be woken, not left until something else
     # stirs it (on a quiet server, the next heartbeat).
