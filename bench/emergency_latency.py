@@ -274,9 +274,20 @@ def run(args) -> dict:
     servers = feed.Servers(work, "emergency")
     client = None
     presses = Presses([], pairs, args.interval)
+    server_env = feed.server_env(db_url, args.redis)
+    server_env["CARE_ACKS_THROUGH_REDIS"] = "true" if args.acks_through_redis else "false"
+    ack_writer = None
     try:
+        if args.acks_through_redis:
+            ack_writer = subprocess.Popen(
+                [feed.PY, "manage.py", "write_acks"],
+                cwd=ROOT,
+                env=server_env,
+                stdout=(work / "write_acks.log").open("w"),
+                stderr=subprocess.STDOUT,
+            )
         for _ in range(2):
-            servers.start_daphne(feed.server_env(db_url, args.redis))
+            servers.start_daphne(server_env)
         time.sleep(feed_args.settle)
         client = feed.Client(work, "emergency", servers.ws, specs, feed_args)
         live, connect_seconds = client.wait_ready()
@@ -302,6 +313,9 @@ def run(args) -> dict:
             client.proc.kill()
             client.proc.wait(30)
         servers.stop()
+        if ack_writer is not None:
+            ack_writer.terminate()
+            ack_writer.wait(30)
     from django.db import connections
 
     result = {
@@ -310,6 +324,7 @@ def run(args) -> dict:
         "connect_seconds": connect_seconds,
         "dispatched": dispatched,
         "dispatch_rate": dispatched / max(took, args.duration),
+        "acks_through_redis": args.acks_through_redis,
         "presses": len(presses.pressed),
         "press_errors": presses.errors[:5],
         "load_errors": load.errors[:5],
@@ -361,6 +376,12 @@ def parse_args(argv=None):
         default=0.0,
         help="0: the boards ack every event, as the board's page does (care/dispatch.js); "
         "S: cumulative acks every S seconds, as the feed's protocol allows",
+    )
+    p.add_argument(
+        "--acks-through-redis",
+        action="store_true",
+        help="the Daphne processes hand acks to the Redis stream and one `manage.py write_acks` "
+        "stores them, as `make cluster`'s socket processes do; without it each stores its own",
     )
     p.add_argument("--settle", type=float, default=10.0, help="seconds for late frames")
     p.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
