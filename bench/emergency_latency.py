@@ -68,9 +68,14 @@ def emergency_pairs(count: int, dispatcher_id: int) -> tuple[list[dict], list[di
 
     from server.accounts.models import Role, User
     from server.dispatch import services
-    from server.dispatch.models import Unit, UnitKind
+    from server.dispatch.models import Emergency, Unit, UnitKind
 
     actor = User.objects.get(pk=dispatcher_id)
+    # An earlier run's last presses were never ended (the schedule stopped first): a unit with an
+    # open emergency re-alerts it on the next press, under the old id, and nothing is measured.
+    Emergency.objects.filter(unit__call_sign__startswith="BENCH-E", ended_at__isnull=True).update(
+        ended_at=feed.time_in(seconds=0)
+    )
     pairs = []
     for i, call in enumerate(feed.screened_calls(count, dispatcher_id)):
         people = {}
