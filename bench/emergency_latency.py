@@ -68,9 +68,14 @@ def emergency_pairs(count: int, dispatcher_id: int) -> tuple[list[dict], list[di
 
     from server.accounts.models import Role, User
     from server.dispatch.incidents import services
-    from server.dispatch.models import Unit, UnitKind
+    from server.dispatch.models import Emergency, Unit, UnitKind
 
     actor = User.objects.get(pk=dispatcher_id)
+    # An earlier run's last presses were never ended (the schedule stopped first): a unit with an
+    # open emergency re-alerts it on the next press, under the old id, and nothing is measured.
+    Emergency.objects.filter(unit__call_sign__startswith="BENCH-E", ended_at__isnull=True).update(
+        ended_at=feed.time_in(seconds=0)
+    )
     pairs = []
     for i, call in enumerate(feed.screened_calls(count, dispatcher_id)):
         people = {}
@@ -91,6 +96,8 @@ def emergency_pairs(count: int, dispatcher_id: int) -> tuple[list[dict], list[di
                     person.save()
                 people[kind] = (unit, person)
         (care, responder), (spd, officer) = people[UnitKind.CARE], people[UnitKind.SPD]
+        # Signed on, or neither tablet reads its unit's stream (the SPD tablet's alert is there).
+        feed.open_shifts([(responder.pk, care.pk), (officer.pk, spd.pk)], by=dispatcher_id)
         services.dispatch_incident(
             actor=actor, incident_id=call, care_unit=care.pk, spd_unit=spd.pk
         )
@@ -272,9 +279,20 @@ def run(args) -> dict:
     servers = feed.Servers(work, "emergency")
     client = None
     presses = Presses([], pairs, args.interval)
+    server_env = feed.server_env(db_url, args.redis)
+    server_env["CARE_ACKS_THROUGH_REDIS"] = "true" if args.acks_through_redis else "false"
+    ack_writer = None
     try:
+        if args.acks_through_redis:
+            ack_writer = subprocess.Popen(
+                [feed.PY, "manage.py", "write_acks"],
+                cwd=ROOT,
+                env=server_env,
+                stdout=(work / "write_acks.log").open("w"),
+                stderr=subprocess.STDOUT,
+            )
         for _ in range(2):
-            servers.start_daphne(feed.server_env(db_url, args.redis))
+            servers.start_daphne(server_env)
         time.sleep(feed_args.settle)
         client = feed.Client(work, "emergency", servers.ws, specs, feed_args)
         live, connect_seconds = client.wait_ready()
@@ -300,6 +318,9 @@ def run(args) -> dict:
             client.proc.kill()
             client.proc.wait(30)
         servers.stop()
+        if ack_writer is not None:
+            ack_writer.terminate()
+            ack_writer.wait(30)
     from django.db import connections
 
     result = {
@@ -308,6 +329,7 @@ def run(args) -> dict:
         "connect_seconds": connect_seconds,
         "dispatched": dispatched,
         "dispatch_rate": dispatched / max(took, args.duration),
+        "acks_through_redis": args.acks_through_redis,
         "presses": len(presses.pressed),
         "press_errors": presses.errors[:5],
         "load_errors": load.errors[:5],
@@ -359,6 +381,12 @@ def parse_args(argv=None):
         default=0.0,
         help="0: the boards ack every event, as the board's page does (care/dispatch.js); "
         "S: cumulative acks every S seconds, as the feed's protocol allows",
+    )
+    p.add_argument(
+        "--acks-through-redis",
+        action="store_true",
+        help="the Daphne processes hand acks to the Redis stream and one `manage.py write_acks` "
+        "stores them, as `make cluster`'s socket processes do; without it each stores its own",
     )
     p.add_argument("--settle", type=float, default=10.0, help="seconds for late frames")
     p.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")

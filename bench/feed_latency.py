@@ -139,6 +139,7 @@ def populate(count: int) -> dict:
                 for d, k in zip(devices, keys, strict=True)
             ]
         )
+    open_shifts(list(zip(people[:-1], care, strict=True)), by=dispatcher.pk)
     return {
         "care": care,
         "spd": spd,
@@ -147,6 +148,40 @@ def populate(count: int) -> dict:
         "dispatcher_token": keys[-1],
         "dispatcher": dispatcher.pk,
     }
+
+
+def open_shifts(crew: list[tuple[int, int]], *, by: int) -> None:
+    """Sign each (person, unit) on, unless they already are: a responder's socket reads a unit's
+    stream only through an open shift (`server/sync/access.py`), whatever `User.unit` says. Bench
+    bookkeeping, straight in the database as a supervisor's sign-on would leave it (floor at the
+    stream's end), so 1,000 sign-ons don't each publish and audit."""
+    from django.utils import timezone
+
+    from server.dispatch.models import Shift
+    from server.feed.models import Stream
+
+    on = set(
+        Shift.objects.filter(user_id__in=[p for p, _ in crew], ended_at__isnull=True).values_list(
+            "user_id", "unit_id"
+        )
+    )
+    wrong = [p for p, u in on if (p, u) not in set(crew)]
+    Shift.objects.filter(user_id__in=wrong, ended_at__isnull=True).update(ended_at=timezone.now())
+    ends = dict(Stream.objects.values_list("name", "last_seq"))
+    now = timezone.now()
+    Shift.objects.bulk_create(
+        [
+            Shift(
+                unit_id=unit,
+                user_id=person,
+                started_at=now,
+                signed_on_by_id=by,
+                stream_floor=ends.get(f"unit:{unit}", 0),
+            )
+            for person, unit in crew
+            if (person, unit) not in on
+        ]
+    )
 
 
 def time_in(**delta):

@@ -155,6 +155,17 @@ class FeedInMemoryLayer(InMemoryChannelLayer):
 
     SWEEP_SECONDS = 1.0
     _swept_at = 0.0
+    _loop: asyncio.AbstractEventLoop | None = None  # the receivers' loop: the server's
+
+    def _receivers_loop_if_elsewhere(self) -> asyncio.AbstractEventLoop | None:
+        """The receivers' loop when this send runs on another one (`async_to_sync` in a thread
+        the server did not start makes a loop of its own): the mailboxes are the receivers'
+        loop's, not safe to touch from another thread, and a waiter woken from there is not
+        run until that loop next stirs."""
+        loop = self._loop
+        if loop is None or loop is asyncio.get_running_loop() or not loop.is_running():
+            return None
+        return loop
 
     def _clean_expired(self) -> None:
         now = time.monotonic()
@@ -165,11 +176,17 @@ class FeedInMemoryLayer(InMemoryChannelLayer):
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_channel_name(channel)
+        if loop := self._receivers_loop_if_elsewhere():
+            await _on(loop, self.send(channel, message))
+            return
         self._put(channel, message)
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         assert isinstance(message, dict), "Message is not a dict"
         self.require_valid_group_name(group)
+        if loop := self._receivers_loop_if_elsewhere():
+            await _on(loop, self.group_send(group, message))
+            return
         self._clean_expired()
         for channel in list(self.groups.get(group, ())):
             with contextlib.suppress(ChannelFull):  # as the parent: a full channel misses it
@@ -178,6 +195,7 @@ class FeedInMemoryLayer(InMemoryChannelLayer):
     async def receive(self, channel: str) -> dict[str, Any]:
         """The parent's receive, without making (and throwing away) a queue on every call."""
         self.require_valid_channel_name(channel)
+        self._loop = asyncio.get_running_loop()
         self._clean_expired()
         queue = self._queue(channel)
         try:
@@ -200,3 +218,8 @@ class FeedInMemoryLayer(InMemoryChannelLayer):
             queue.put_nowait((time.time() + self.expiry, message))
         except asyncio.QueueFull:
             raise ChannelFull(channel) from None
+
+
+async def _on(loop: asyncio.AbstractEventLoop, coroutine: Any) -> None:
+    """Run `coroutine` on `loop` (another thread's) and wait for it here."""
+    await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, loop))

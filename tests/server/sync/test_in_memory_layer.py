@@ -4,6 +4,9 @@ layer promises, without its sweep of every channel on every send."""
 from __future__ import annotations
 
 import asyncio
+import threading
+
+from asgiref.sync import async_to_sync
 
 from server.feed.layer import FeedInMemoryLayer
 from tests.server.sync.test_consumers import HANG_SECONDS, run
@@ -93,5 +96,58 @@ def test_a_receiver_woken_then_cancelled_hands_the_message_to_the_next_receiver(
         await layer.send(channel, {"type": "x", "n": 1})  # wakes the first...
         first.cancel()  # ...which is cancelled before it runs
         assert (await asyncio.wait_for(second, HANG_SECONDS))["n"] == 1
+
+    run(scenario)
+
+
+def test_a_message_sent_from_a_thread_of_its_own_wakes_a_receiver_on_an_otherwise_idle_loop():
+    # A thread the server did not start (no `sync_to_async` above it) runs `async_to_sync` on a
+    # loop of its own: the receiver's loop must still be woken, not left until something else
+    # stirs it (on a quiet server, the next heartbeat).
+    layer = FeedInMemoryLayer()
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        channel = await layer.new_channel()
+        received = threading.Event()
+        seen: list[bool] = []
+
+        def publisher() -> None:
+            async_to_sync(layer.send)(channel, {"type": "x", "n": 1})
+            seen.append(received.wait(HANG_SECONDS))
+            loop.call_soon_threadsafe(lambda: None)  # lets a receiver never woken finish
+
+        receiving = asyncio.ensure_future(layer.receive(channel))
+        await asyncio.sleep(0)  # waiting on the empty channel before anything is sent
+        thread = threading.Thread(target=publisher)
+        thread.start()
+        message = await receiving
+        received.set()
+        await asyncio.to_thread(thread.join, HANG_SECONDS)
+        assert message["n"] == 1
+        assert seen == [True]
+
+    run(scenario)
+
+
+def test_a_group_message_sent_from_a_thread_of_its_own_reaches_every_member_once_in_order():
+    layer = FeedInMemoryLayer()
+
+    async def scenario():
+        members = [await layer.new_channel() for _ in range(2)]
+        for channel in members:
+            await layer.group_add("feed.unit.1", channel)
+        receiving = [asyncio.ensure_future(layer.receive(c)) for c in members]
+        await asyncio.sleep(0)
+
+        def publisher() -> None:
+            for n in range(3):
+                async_to_sync(layer.group_send)("feed.unit.1", {"type": "x", "n": n})
+
+        await asyncio.to_thread(publisher)
+        firsts = [m["n"] for m in await asyncio.wait_for(asyncio.gather(*receiving), HANG_SECONDS)]
+        assert firsts == [0, 0]
+        for channel in members:
+            assert [m["n"] for m in await drained(layer, channel)] == [1, 2]
 
     run(scenario)
