@@ -385,6 +385,35 @@ def test_backup_is_asked_for_through_the_push(dispatched, client_for):
     assert BackupRequest.objects.filter(pk=request_id).exists()
 
 
+def test_a_backup_request_answered_once_is_not_stamped_again(dispatched, client_for, units, move):
+    call = dispatched()
+    path = f"/api/v1/assignments/{call['care']}/backup"
+    first_request = client_for("care1").post(path, {"id": str(uuid.uuid4())}, format="json")
+    assert first_request.status_code == 201, first_request.content
+    send = f"/api/v1/incidents/{call['incident']['id']}/backup"
+    first = client_for("dispatcher").post(send, {"spd_unit": units["2K21"].pk}, format="json")
+    assert first.status_code == 201, first.content
+    answered = BackupRequest.objects.get(pk=first_request.json()["id"])
+    walk(move, "officer2", first.json()["id"], "acknowledged", "en_route", "on_scene", "cleared")
+    second_request = client_for("care1").post(path, {"id": str(uuid.uuid4())}, format="json")
+    assert second_request.status_code == 201, second_request.content
+
+    second = client_for("dispatcher").post(send, {"spd_unit": units["2K21"].pk}, format="json")
+    assert second.status_code == 201, second.content
+    again = BackupRequest.objects.get(pk=answered.pk)
+    assert (str(again.answered_by_id), again.answered_at) == (
+        first.json()["id"],
+        answered.answered_at,
+    )
+    # The request made after the first officer was sent is the one the second answers.
+    assert (
+        str(BackupRequest.objects.get(pk=second_request.json()["id"]).answered_by_id)
+        == (second.json()["id"])
+    )
+    sent_for = [e["id"] for e in events("dispatch", "backup.sent")]
+    assert sorted(sent_for) == sorted([str(answered.pk), second_request.json()["id"]])
+
+
 def test_a_busy_officer_is_not_sent_as_backup(dispatched, client_for, units):
     call = dispatched()
     answer = client_for("dispatcher").post(
@@ -430,6 +459,20 @@ def test_no_check_in_is_asked_while_police_are_still_there(dispatched, move):
     walk(move, "care1", call["care"], "acknowledged", "en_route", "on_scene")
     later = timezone.now() + datetime.timedelta(hours=2)
     assert raise_check_in_lapses(now=later) == []
+
+
+def test_a_check_in_falls_due_an_interval_after_police_cleared_not_after_arrival(care_alone):
+    minutes = Protocol.objects.get().check_in_minutes
+    now = timezone.now()
+    police_left = now - datetime.timedelta(minutes=1)
+    Assignment.objects.filter(pk=care_alone["care"]).update(
+        on_scene_at=now - datetime.timedelta(minutes=3 * minutes)
+    )
+    Assignment.objects.filter(pk=care_alone["spd"]).update(cleared_at=police_left)
+    # An hour on scene with police, who left a minute ago: the first check-in is still ahead.
+    assert raise_check_in_lapses(now=now) == []
+    [lapse] = raise_check_in_lapses(now=police_left + datetime.timedelta(minutes=minutes + 3))
+    assert lapse.due_at == police_left + datetime.timedelta(minutes=minutes)
 
 
 def test_an_answer_resets_the_clock(care_alone, client_for):

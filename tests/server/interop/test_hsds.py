@@ -13,6 +13,7 @@ import uuid
 import zipfile
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
@@ -355,3 +356,60 @@ def test_the_official_schema_refuses_a_taxonomy_term_without_its_description(ref
     assert hsds_page_errors("service_list", page) == [
         "/total_items: 'one' is not of type 'integer'"
     ]
+
+
+# December 2026: Fridays the 4th, 11th, 18th and 25th; Thursday the 31st is its last day.
+SEATTLE_NOON = datetime.time(12, 0)
+
+
+def _seattle(day: int) -> datetime.datetime:
+    return datetime.datetime.combine(
+        datetime.date(2026, 12, day), SEATTLE_NOON, tzinfo=ZoneInfo("America/Los_Angeles")
+    )
+
+
+@pytest.mark.parametrize(
+    ("bymonthday", "now_day", "opens_day"),
+    [
+        ("15", 14, "2026-12-15"),
+        ("-1", 28, "2026-12-31"),
+        ("-2", 28, "2026-12-30"),
+        ("1,-1", 28, "2026-12-31"),
+        ("1", 28, "2027-01-01"),
+        ("1", 16, None),
+    ],
+)
+def test_a_monthly_schedule_on_days_of_the_month_counts_back_from_the_month_s_end(
+    settings, bymonthday, now_day, opens_day
+):
+    settings.TIME_ZONE = "America/Los_Angeles"
+    clinic = {
+        "freq": "MONTHLY", "bymonthday": bymonthday, "opens_at": "09:00", "closes_at": "12:00"
+    }  # fmt: skip
+    answer = opening([clinic], _seattle(now_day))
+    if opens_day is None:  # no day named falls in the week looked ahead
+        assert answer["open_now"] is None
+    else:
+        assert answer["opens_at"].startswith(f"{opens_day}T09:00")
+
+
+@pytest.mark.parametrize(
+    ("byday", "now_day", "opens_day"),
+    [
+        ("-1FR", 21, "2026-12-25"),
+        ("-1FR", 17, None),
+        ("-2FR", 17, "2026-12-18"),
+        ("3FR", 17, "2026-12-18"),
+        ("4FR", 17, None),
+    ],
+)
+def test_a_monthly_schedule_on_an_ordinal_weekday_counts_negative_ordinals_from_the_end(
+    settings, byday, now_day, opens_day
+):
+    settings.TIME_ZONE = "America/Los_Angeles"
+    clinic = {"freq": "MONTHLY", "byday": byday, "opens_at": "09:00", "closes_at": "12:00"}
+    answer = opening([clinic], _seattle(now_day))
+    if opens_day is None:  # the Friday in the week looked ahead is not the one named
+        assert answer["open_now"] is None
+    else:
+        assert answer["opens_at"].startswith(f"{opens_day}T09:00")
