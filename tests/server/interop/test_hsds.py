@@ -358,58 +358,64 @@ def test_the_official_schema_refuses_a_taxonomy_term_without_its_description(ref
     ]
 
 
-# December 2026: Fridays the 4th, 11th, 18th and 25th; Thursday the 31st is its last day.
-SEATTLE_NOON = datetime.time(12, 0)
-
-
-def _seattle(day: int) -> datetime.datetime:
+# December 2026: Sunday the 6th; Thursdays the 24th and 31st (its last day); Fridays the 4th,
+# 11th, 18th and 25th. February 2027 (28 days): Fridays the 5th, 12th, 19th and 26th.
+def _seattle_noon(day: str) -> datetime.datetime:
     return datetime.datetime.combine(
-        datetime.date(2026, 12, day), SEATTLE_NOON, tzinfo=ZoneInfo("America/Los_Angeles")
+        datetime.date.fromisoformat(day),
+        datetime.time(12, 0),
+        tzinfo=ZoneInfo("America/Los_Angeles"),
     )
 
 
+def _monthly_opening(settings, now: str, **schedule) -> dict:
+    settings.TIME_ZONE = "America/Los_Angeles"
+    clinic = {"freq": "MONTHLY", "opens_at": "09:00", "closes_at": "12:00", **schedule}
+    return opening([clinic], _seattle_noon(now))
+
+
 @pytest.mark.parametrize(
-    ("bymonthday", "now_day", "opens_day"),
+    ("bymonthday", "now", "opens"),
     [
-        ("15", 14, "2026-12-15"),
-        ("-1", 28, "2026-12-31"),
-        ("-2", 28, "2026-12-30"),
-        ("1,-1", 28, "2026-12-31"),
-        ("1", 28, "2027-01-01"),
-        ("1", 16, None),
+        ("15", "2026-12-14", "2026-12-15"),
+        ("-1", "2026-12-28", "2026-12-31"),
+        ("-2", "2026-12-28", "2026-12-30"),
+        ("1,-1", "2026-12-28", "2026-12-31"),
+        ("1", "2026-12-28", "2027-01-01"),
+        ("-1", "2027-02-22", "2027-02-28"),
+        ("1", "2026-12-16", None),
     ],
 )
 def test_a_monthly_schedule_on_days_of_the_month_counts_back_from_the_month_s_end(
-    settings, bymonthday, now_day, opens_day
+    settings, bymonthday, now, opens
 ):
-    settings.TIME_ZONE = "America/Los_Angeles"
-    clinic = {
-        "freq": "MONTHLY", "bymonthday": bymonthday, "opens_at": "09:00", "closes_at": "12:00"
-    }  # fmt: skip
-    answer = opening([clinic], _seattle(now_day))
-    if opens_day is None:  # no day named falls in the week looked ahead
+    answer = _monthly_opening(settings, now, bymonthday=bymonthday)
+    if opens is None:  # no day named falls in the week looked ahead
         assert answer["open_now"] is None
     else:
-        assert answer["opens_at"].startswith(f"{opens_day}T09:00")
+        assert answer["opens_at"].startswith(f"{opens}T09:00")
 
 
 @pytest.mark.parametrize(
-    ("byday", "now_day", "opens_day"),
+    ("byday", "now", "opens"),
     [
-        ("-1FR", 21, "2026-12-25"),
-        ("-1FR", 17, None),
-        ("-2FR", 17, "2026-12-18"),
-        ("3FR", 17, "2026-12-18"),
-        ("4FR", 17, None),
+        ("FR", "2026-12-17", "2026-12-18"),
+        ("1SU", "2026-12-03", "2026-12-06"),
+        ("3FR", "2026-12-17", "2026-12-18"),
+        ("4FR", "2026-12-17", None),
+        ("-1FR", "2026-12-21", "2026-12-25"),
+        ("-1FR", "2026-12-17", None),
+        ("-2FR", "2026-12-17", "2026-12-18"),
+        ("-1TH", "2026-12-21", None),
+        ("-1TH", "2026-12-28", "2026-12-31"),
+        ("-1FR", "2027-02-22", "2027-02-26"),
     ],
 )
 def test_a_monthly_schedule_on_an_ordinal_weekday_counts_negative_ordinals_from_the_end(
-    settings, byday, now_day, opens_day
+    settings, byday, now, opens
 ):
-    settings.TIME_ZONE = "America/Los_Angeles"
-    clinic = {"freq": "MONTHLY", "byday": byday, "opens_at": "09:00", "closes_at": "12:00"}
-    answer = opening([clinic], _seattle(now_day))
-    if opens_day is None:  # the Friday in the week looked ahead is not the one named
+    answer = _monthly_opening(settings, now, byday=byday)
+    if opens is None:  # the weekday in the week looked ahead is not the one named
         assert answer["open_now"] is None
     else:
-        assert answer["opens_at"].startswith(f"{opens_day}T09:00")
+        assert answer["opens_at"].startswith(f"{opens}T09:00")
