@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from server.audit.models import AuditEntry
+from server.dispatch import safety
 from server.dispatch.models import (
     Assignment,
     BackupRequest,
@@ -24,6 +25,7 @@ from server.dispatch.models import (
     Unit,
 )
 from server.dispatch.safety import raise_check_in_lapses
+from server.errors import Forbidden
 from server.feed.models import Event
 from tests.conftest import PASSWORD
 from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data
@@ -533,6 +535,33 @@ def test_the_watch_command_raises_a_lapse_once_however_often_it_runs(care_alone)
     call_command("watch_acknowledgements", "--once")
     call_command("watch_acknowledgements", "--once")
     assert CheckInLapse.objects.count() == 1
+
+
+def test_dispatch_s_safety_services_refuse_a_responder_even_past_every_door(
+    care_alone, people, units
+):
+    """Each door checks the role first; the services hold the rule too, for a caller that
+    reaches them without one (a management command, a new door)."""
+    responder, dispatcher = people["care1"], people["dispatcher"]
+    with pytest.raises(Forbidden):
+        safety.send_backup(
+            actor=responder, incident_id=care_alone["incident"]["id"], spd_unit=units["2K21"].pk
+        )
+    assert not Assignment.objects.filter(unit=units["2K21"]).exists()
+
+    minutes = Protocol.objects.get().check_in_minutes
+    [lapse] = raise_check_in_lapses(now=timezone.now() + datetime.timedelta(minutes=minutes + 3))
+    with pytest.raises(Forbidden):
+        safety.clear_lapse(actor=responder, lapse_id=lapse.pk, note="Fine.")
+    assert CheckInLapse.objects.get().cleared_at is None
+    assert safety.clear_lapse(actor=dispatcher, lapse_id=lapse.pk).cleared_by == dispatcher
+
+    emergency = _open_emergency(units["CARE-1"], responder)
+    with pytest.raises(Forbidden):
+        safety.acknowledge_emergency(actor=responder, emergency_id=emergency.pk)
+    assert Emergency.objects.get(pk=emergency.pk).acknowledged_at is None
+    acknowledged = safety.acknowledge_emergency(actor=dispatcher, emergency_id=emergency.pk)
+    assert acknowledged.acknowledged_by == dispatcher
 
 
 @pytest.mark.parametrize("who", ["officer1", "care3"])
