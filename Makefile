@@ -75,5 +75,26 @@ screenshots: install ## Refresh docs/screenshots from the browser and tablet tes
 tablet: install ## Open the Kivy tablet app against the server (make run first; SERVER=... to change)
 	$(PY) -m mobile --server $(or $(SERVER),http://$(HOST):$(PORT))
 
+# Mutation testing of the modules named in pyproject's [tool.mutmut] (docs/benchmarks.md): never
+# part of `make test` or .ci/run. `make mutants` runs every mutant (hours on this 2-core machine;
+# mutmut resumes where it stopped); `make mutants-sample` only the functions behind the rules
+# that once went untested (tens of minutes). MUTANTS="server.sync.push.x_payload_hash*" picks others.
+MUTMUT_CHILDREN ?= 2
+MUTANTS_SAMPLE := "server.dispatch.safety.services.x_check_in_due*" "server.dispatch.safety.services.x_send_backup*" \
+	"server.sync.push.x_payload_hash*" "server.sync.push.x__replay*" \
+	"server.care.opening.x__monthly_byday*" "server.dispatch.incidents.lifecycle.x_*allowed*" \
+	"server.dispatch.policies.x_may_*" "server.dispatch.policies.x_fits*" \
+	"server.dispatch.policies.x_rostered*" "server.care.policies.x_may_record_on*" \
+	"server.accounts.policies.x_is_*" "server.accounts.policies.x_reads_*" \
+	"server.reports.disclosure.x__relation_to_widen*" "server.reports.disclosure.x__next_to_withhold*" \
+	"server.reports.disclosure.x_small*"
+.PHONY: mutants mutants-sample
+mutants: install ## Mutation testing of the policy, push, lifecycle, safety, disclosure and standards modules (hours)
+	$(VENV)/bin/mutmut run --max-children $(MUTMUT_CHILDREN) $(MUTANTS)
+	$(VENV)/bin/mutmut results
+
+mutants-sample: install ## Mutation testing of the sampled functions only (tens of minutes)
+	$(MAKE) mutants MUTANTS='$(MUTANTS_SAMPLE)'
+
 clean: ## Remove the virtualenv and local databases
 	rm -rf $(VENV) var staticfiles .pytest_cache

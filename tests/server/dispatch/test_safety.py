@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from server.audit.models import AuditEntry
+from server.dispatch.safety import services as safety
 from server.dispatch.models import (
     Assignment,
     BackupRequest,
@@ -24,6 +25,7 @@ from server.dispatch.models import (
     Unit,
 )
 from server.dispatch.safety.services import raise_check_in_lapses
+from server.errors import Forbidden
 from server.feed.models import Event
 from tests.conftest import PASSWORD
 from tests.server.dispatch.conftest import reference  # noqa: F401 - the fast reference data
@@ -385,6 +387,35 @@ def test_backup_is_asked_for_through_the_push(dispatched, client_for):
     assert BackupRequest.objects.filter(pk=request_id).exists()
 
 
+def test_a_backup_request_answered_once_is_not_stamped_again(dispatched, client_for, units, move):
+    call = dispatched()
+    path = f"/api/v1/assignments/{call['care']}/backup"
+    first_request = client_for("care1").post(path, {"id": str(uuid.uuid4())}, format="json")
+    assert first_request.status_code == 201, first_request.content
+    send = f"/api/v1/incidents/{call['incident']['id']}/backup"
+    first = client_for("dispatcher").post(send, {"spd_unit": units["2K21"].pk}, format="json")
+    assert first.status_code == 201, first.content
+    answered = BackupRequest.objects.get(pk=first_request.json()["id"])
+    walk(move, "officer2", first.json()["id"], "acknowledged", "en_route", "on_scene", "cleared")
+    second_request = client_for("care1").post(path, {"id": str(uuid.uuid4())}, format="json")
+    assert second_request.status_code == 201, second_request.content
+
+    second = client_for("dispatcher").post(send, {"spd_unit": units["2K21"].pk}, format="json")
+    assert second.status_code == 201, second.content
+    again = BackupRequest.objects.get(pk=answered.pk)
+    assert (str(again.answered_by_id), again.answered_at) == (
+        first.json()["id"],
+        answered.answered_at,
+    )
+    # The request made after the first officer was sent is the one the second answers.
+    assert (
+        str(BackupRequest.objects.get(pk=second_request.json()["id"]).answered_by_id)
+        == (second.json()["id"])
+    )
+    sent_for = [e["id"] for e in events("dispatch", "backup.sent")]
+    assert sorted(sent_for) == sorted([str(answered.pk), second_request.json()["id"]])
+
+
 def test_a_busy_officer_is_not_sent_as_backup(dispatched, client_for, units):
     call = dispatched()
     answer = client_for("dispatcher").post(
@@ -430,6 +461,20 @@ def test_no_check_in_is_asked_while_police_are_still_there(dispatched, move):
     walk(move, "care1", call["care"], "acknowledged", "en_route", "on_scene")
     later = timezone.now() + datetime.timedelta(hours=2)
     assert raise_check_in_lapses(now=later) == []
+
+
+def test_a_check_in_falls_due_an_interval_after_police_cleared_not_after_arrival(care_alone):
+    minutes = Protocol.objects.get().check_in_minutes
+    now = timezone.now()
+    police_left = now - datetime.timedelta(minutes=1)
+    Assignment.objects.filter(pk=care_alone["care"]).update(
+        on_scene_at=now - datetime.timedelta(minutes=3 * minutes)
+    )
+    Assignment.objects.filter(pk=care_alone["spd"]).update(cleared_at=police_left)
+    # An hour on scene with police, who left a minute ago: the first check-in is still ahead.
+    assert raise_check_in_lapses(now=now) == []
+    [lapse] = raise_check_in_lapses(now=police_left + datetime.timedelta(minutes=minutes + 3))
+    assert lapse.due_at == police_left + datetime.timedelta(minutes=minutes)
 
 
 def test_an_answer_resets_the_clock(care_alone, client_for):
@@ -490,6 +535,33 @@ def test_the_watch_command_raises_a_lapse_once_however_often_it_runs(care_alone)
     call_command("watch_acknowledgements", "--once")
     call_command("watch_acknowledgements", "--once")
     assert CheckInLapse.objects.count() == 1
+
+
+def test_dispatch_s_safety_services_refuse_a_responder_even_past_every_door(
+    care_alone, people, units
+):
+    """Each door checks the role first; the services hold the rule too, for a caller that
+    reaches them without one (a management command, a new door)."""
+    responder, dispatcher = people["care1"], people["dispatcher"]
+    with pytest.raises(Forbidden):
+        safety.send_backup(
+            actor=responder, incident_id=care_alone["incident"]["id"], spd_unit=units["2K21"].pk
+        )
+    assert not Assignment.objects.filter(unit=units["2K21"]).exists()
+
+    minutes = Protocol.objects.get().check_in_minutes
+    [lapse] = raise_check_in_lapses(now=timezone.now() + datetime.timedelta(minutes=minutes + 3))
+    with pytest.raises(Forbidden):
+        safety.clear_lapse(actor=responder, lapse_id=lapse.pk, note="Fine.")
+    assert CheckInLapse.objects.get().cleared_at is None
+    assert safety.clear_lapse(actor=dispatcher, lapse_id=lapse.pk).cleared_by == dispatcher
+
+    emergency = _open_emergency(units["CARE-1"], responder)
+    with pytest.raises(Forbidden):
+        safety.acknowledge_emergency(actor=responder, emergency_id=emergency.pk)
+    assert Emergency.objects.get(pk=emergency.pk).acknowledged_at is None
+    acknowledged = safety.acknowledge_emergency(actor=dispatcher, emergency_id=emergency.pk)
+    assert acknowledged.acknowledged_by == dispatcher
 
 
 @pytest.mark.parametrize("who", ["officer1", "care3"])

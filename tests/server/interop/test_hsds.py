@@ -13,6 +13,7 @@ import uuid
 import zipfile
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
@@ -355,3 +356,66 @@ def test_the_official_schema_refuses_a_taxonomy_term_without_its_description(ref
     assert hsds_page_errors("service_list", page) == [
         "/total_items: 'one' is not of type 'integer'"
     ]
+
+
+# December 2026: Sunday the 6th; Thursdays the 24th and 31st (its last day); Fridays the 4th,
+# 11th, 18th and 25th. February 2027 (28 days): Fridays the 5th, 12th, 19th and 26th.
+def _seattle_noon(day: str) -> datetime.datetime:
+    return datetime.datetime.combine(
+        datetime.date.fromisoformat(day),
+        datetime.time(12, 0),
+        tzinfo=ZoneInfo("America/Los_Angeles"),
+    )
+
+
+def _monthly_opening(settings, now: str, **schedule) -> dict:
+    settings.TIME_ZONE = "America/Los_Angeles"
+    clinic = {"freq": "MONTHLY", "opens_at": "09:00", "closes_at": "12:00", **schedule}
+    return opening([clinic], _seattle_noon(now))
+
+
+@pytest.mark.parametrize(
+    ("bymonthday", "now", "opens"),
+    [
+        ("15", "2026-12-14", "2026-12-15"),
+        ("-1", "2026-12-28", "2026-12-31"),
+        ("-2", "2026-12-28", "2026-12-30"),
+        ("1,-1", "2026-12-28", "2026-12-31"),
+        ("1", "2026-12-28", "2027-01-01"),
+        ("-1", "2027-02-22", "2027-02-28"),
+        ("1", "2026-12-16", None),
+    ],
+)
+def test_a_monthly_schedule_on_days_of_the_month_counts_back_from_the_month_s_end(
+    settings, bymonthday, now, opens
+):
+    answer = _monthly_opening(settings, now, bymonthday=bymonthday)
+    if opens is None:  # no day named falls in the week looked ahead
+        assert answer["open_now"] is None
+    else:
+        assert answer["opens_at"].startswith(f"{opens}T09:00")
+
+
+@pytest.mark.parametrize(
+    ("byday", "now", "opens"),
+    [
+        ("FR", "2026-12-17", "2026-12-18"),
+        ("1SU", "2026-12-03", "2026-12-06"),
+        ("3FR", "2026-12-17", "2026-12-18"),
+        ("4FR", "2026-12-17", None),
+        ("-1FR", "2026-12-21", "2026-12-25"),
+        ("-1FR", "2026-12-17", None),
+        ("-2FR", "2026-12-17", "2026-12-18"),
+        ("-1TH", "2026-12-21", None),
+        ("-1TH", "2026-12-28", "2026-12-31"),
+        ("-1FR", "2027-02-22", "2027-02-26"),
+    ],
+)
+def test_a_monthly_schedule_on_an_ordinal_weekday_counts_negative_ordinals_from_the_end(
+    settings, byday, now, opens
+):
+    answer = _monthly_opening(settings, now, byday=byday)
+    if opens is None:  # the weekday in the week looked ahead is not the one named
+        assert answer["open_now"] is None
+    else:
+        assert answer["opens_at"].startswith(f"{opens}T09:00")

@@ -312,3 +312,24 @@ def test_the_admin_action_refuses_a_file_the_xsd_refuses_with_the_reason(
     assert answer.status_code == 200
     assert answer["Content-Type"].startswith("text/html")
     assert "dAgency.04" in answer.content.decode()
+
+
+# NEMSIS 3.5 eMedications.07, Response to Medication: Improved, Unchanged, Worse.
+@pytest.mark.parametrize(
+    ("response", "code"),
+    [("improved", "9916001"), ("unchanged", "9916003"), ("worse", "9916005")],
+)
+def test_each_known_response_to_naloxone_goes_as_its_own_nemsis_code(
+    people, encounter, response, code
+):
+    given = _naloxone(people, encounter, response=response)
+    export = _export(people)
+    root = etree.fromstring(export.xml)
+    [group] = [
+        g
+        for g in root.iter("{http://www.nemsis.org}eMedications.MedicationGroup")
+        if g.get("CorrelationID") == str(given.pk)
+    ]
+    assert group.findtext("n:eMedications.07", namespaces=NS) == code
+    rows = {row["CorrelationID"]: row for row in csv.DictReader(io.StringIO(export.csv))}
+    assert rows[str(given.pk)]["eMedications.07"] == code

@@ -56,3 +56,10 @@ def test_a_total_withheld_is_not_left_recoverable_from_a_second_breakdown():
     assert hidden & {"whole", "total"}
     if "total" in hidden:
         assert hidden & {"t1", "t2"}
+
+
+def test_a_zero_is_not_withheld_to_protect_a_small_cell_when_a_positive_one_can_be():
+    # Withholding the zero hides nothing: 40 - 35 would still give the 5 away.
+    table = Table(counts={"total": 40, "a": 5, "zero": 0, "c": 35})
+    table.add_breakdown("total", ["a", "zero", "c"])
+    assert withheld_counts(table) == {"a", "c"}

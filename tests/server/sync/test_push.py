@@ -128,6 +128,33 @@ def test_a_transition_dated_well_before_the_last_one_is_rejected_and_changes_not
     assert Assignment.objects.get(pk=call["care"]).status == "acknowledged"
 
 
+def test_a_transition_dated_after_the_dispatch_but_before_the_last_change_is_rejected(call, care1):
+    now = timezone.now()
+    # Dispatched an hour ago (the server's clock); acknowledged five minutes ago.
+    Assignment.objects.filter(pk=call["care"]).update(
+        dispatched_at=now - datetime.timedelta(hours=1)
+    )
+    AssignmentTransition.objects.filter(assignment_id=call["care"]).update(
+        occurred_at=now - datetime.timedelta(hours=1)
+    )
+    acknowledged = change(
+        "assignment.transition",
+        call["care"],
+        {"to": "acknowledged"},
+        occurred_at=(now - datetime.timedelta(minutes=5)).isoformat(),
+    )
+    before_it = change(
+        "assignment.transition",
+        call["care"],
+        {"to": "en_route"},
+        occurred_at=(now - datetime.timedelta(minutes=30)).isoformat(),
+    )
+    after_it = {**before_it, "id": str(uuid.uuid4()), "occurred_at": now.isoformat()}
+    first, second, third = results(care1, acknowledged, before_it, after_it)
+    assert statuses([first, second, third]) == ["applied", "rejected", "applied"]
+    assert "occurred_at" in second["fields"]
+
+
 def test_a_clock_known_to_be_an_hour_fast_has_its_times_put_in_server_terms(call, care1):
     ahead = timezone.now() + datetime.timedelta(hours=1)
     moved = change("assignment.transition", call["care"], {"to": "acknowledged"})
@@ -199,6 +226,18 @@ def test_a_mutation_id_reused_with_different_data_is_refused_and_never_applied(e
     assert not ServiceGiven.objects.filter(pk=reused["entity_id"]).exists()
     # The first answer is still the one kept.
     assert AppliedMutation.objects.get(pk=recorded["id"]).status == "applied"
+
+
+def test_a_mutation_id_reused_with_different_data_on_the_same_record_is_refused(encounter, care1):
+    edited = change("encounter.upsert", encounter, {"notes": "Eating now."})
+    [first] = results(care1, edited)
+    assert first["status"] == "applied"
+    [answer] = results(care1, {**edited, "data": {"notes": "Left before we arrived."}})
+    assert answer["status"] == "rejected" and answer["code"] == "id_reused"
+    assert Encounter.objects.get(pk=encounter).notes == "Eating now."
+    # The same change sent again is still a retry.
+    [again] = results(care1, edited)
+    assert again["status"] == "duplicate"
 
 
 def test_another_account_reusing_a_mutation_id_learns_nothing_of_the_first(call, client_for):
