@@ -29,6 +29,31 @@ class ReadableStreams(list):
 
 
 def readable_streams(user) -> ReadableStreams:
+    shift = None
+    if principal(user) in FIELD:
+        shift = (
+            Shift.objects.filter(user_id=user.pk, ended_at__isnull=True)
+            .values_list("unit_id", "stream_floor")
+            .first()
+        )
+    return _readable(user, shift)
+
+
+def readable_streams_of(users: list) -> dict[int, ReadableStreams]:
+    """`readable_streams` of many people by their pk, with one query for all their open shifts
+    (the sockets of a process re-read their streams together)."""
+    field = [user.pk for user in users if principal(user) in FIELD]
+    shifts = {
+        user_id: (unit_id, floor)
+        for user_id, unit_id, floor in Shift.objects.filter(
+            user_id__in=field, ended_at__isnull=True
+        ).values_list("user_id", "unit_id", "stream_floor")
+    }
+    return {user.pk: _readable(user, shifts.get(user.pk)) for user in users}
+
+
+def _readable(user, shift: tuple[int, int] | None) -> ReadableStreams:
+    """The rule, given the person's open shift as (unit, stream floor) or None."""
     role = principal(user)
     if role is None or role == Role.SYSTEM or role.startswith("system:"):
         return ReadableStreams([])
@@ -36,16 +61,10 @@ def readable_streams(user) -> ReadableStreams:
     floors: dict[str, int] = {}
     if role in (Role.DISPATCHER, Role.ADMIN):
         streams.append("dispatch")
-    if role in FIELD:
-        shift = (
-            Shift.objects.filter(user_id=user.pk, ended_at__isnull=True)
-            .values_list("unit_id", "stream_floor")
-            .first()
-        )
-        if shift is not None:
-            stream = unit_stream(shift[0])
-            streams.append(stream)
-            floors[stream] = shift[1]
+    if role in FIELD and shift is not None:
+        stream = unit_stream(shift[0])
+        streams.append(stream)
+        floors[stream] = shift[1]
     if role in (Role.CARE_RESPONDER, Role.COORDINATOR, Role.ADMIN):
         streams.append("directory")
     if role in (Role.COORDINATOR, Role.ADMIN):

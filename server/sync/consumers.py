@@ -28,6 +28,8 @@ import json
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -52,7 +54,7 @@ from server.feed.codes import (
 )
 from server.feed.models import Event, Stream
 from server.feed.services import device_group, group_name, is_priority, priority_group_name
-from server.sync.access import ReadableStreams, readable_streams
+from server.sync.access import ReadableStreams, readable_streams, readable_streams_of
 from server.sync.ack_stream import submit_ack
 
 logger = logging.getLogger(__name__)
@@ -129,10 +131,54 @@ def _authenticate(key: str):
     return user, token.device, token.pk, readable_streams(user)
 
 
-async def _token_standing(token_id: int) -> int | None:
-    """None while the token is good; else the close code its socket should get. Read afresh
-    from the database, together with the other sockets of the process asking meanwhile."""
-    return await TokenStandings.of(token_id)
+class ReadTogether:
+    """Reads of one kind by the sockets of one event loop, made together: while one read is in
+    flight, the sockets asking meanwhile wait and share the next query. A thousand sockets each
+    asking on its own took a thousand turns of the one thread that also replays events to them
+    (the feed bench's profile, docs/benchmarks.md); no socket is ever answered from an old read.
+
+    `read_many(keys)` answers every key it is given (a database function run on a thread)."""
+
+    def __init__(self, read_many: Callable[[list], Awaitable[dict]]) -> None:
+        self.read_many = read_many
+        self._by_loop: dict[asyncio.AbstractEventLoop, _Round] = {}
+
+    async def of(self, key: Hashable) -> Any:
+        loop = asyncio.get_running_loop()
+        batch = self._by_loop.get(loop)
+        if batch is None:
+            self._by_loop = {lp: b for lp, b in self._by_loop.items() if not lp.is_closed()}
+            batch = self._by_loop[loop] = _Round(self.read_many)
+        answer = loop.create_future()
+        batch.waiting.setdefault(key, []).append(answer)
+        if batch.reader is None or batch.reader.done():
+            batch.reader = loop.create_task(batch.read())
+        return await answer
+
+
+class _Round:
+    """One loop's waiting askers and its reader, alive while any wait."""
+
+    def __init__(self, read_many: Callable[[list], Awaitable[dict]]) -> None:
+        self.read_many = read_many
+        self.waiting: dict = {}
+        self.reader: asyncio.Task | None = None
+
+    async def read(self) -> None:
+        while self.waiting:
+            taken, self.waiting = self.waiting, {}
+            try:
+                found = await self.read_many(list(taken))
+            except Exception as exc:  # each asker handles it as its own read's failure
+                for answers in taken.values():
+                    for answer in answers:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                continue
+            for key, answers in taken.items():
+                for answer in answers:
+                    if not answer.done():  # its socket may have closed meanwhile
+                        answer.set_result(found[key])
 
 
 @database_sync_to_async
@@ -149,46 +195,31 @@ def _token_standings(token_ids: list[int]) -> dict[int, int | None]:
     return standings
 
 
-class TokenStandings:
-    """The token checks of one event loop, read together: while one read is in flight, the
-    checks asked for meanwhile wait and share the next query. A thousand sockets reconnecting
-    to a restarted process asked a thousand times at once, each a turn of the one thread that
-    also replays events to them; no check is ever answered from an old read."""
+@database_sync_to_async
+def _streams_allowed(token_ids: list[int]) -> dict[int, ReadableStreams]:
+    """What each token's person may read today, in two queries for all of them: a new role or
+    unit (even one saved by a bulk update that sent no signal) or a deactivation narrows it; a
+    token gone from the database reads nothing."""
+    tokens = DeviceToken.objects.select_related("device__user").filter(pk__in=token_ids)
+    person_of = {token.pk: token.device.user for token in tokens}
+    streams = readable_streams_of(list({u.pk: u for u in person_of.values()}.values()))
+    return {
+        token_id: streams[person_of[token_id].pk] if token_id in person_of else ReadableStreams([])
+        for token_id in token_ids
+    }
 
-    _by_loop: dict[asyncio.AbstractEventLoop, TokenStandings] = {}
 
-    def __init__(self) -> None:
-        self.waiting: dict[int, list[asyncio.Future]] = {}
-        self.reader: asyncio.Task | None = None
+# None while the token is good; else the close code its socket should get.
+TokenStandings = ReadTogether(_token_standings)
+StreamsAllowed = ReadTogether(_streams_allowed)
 
-    @classmethod
-    async def of(cls, token_id: int) -> int | None:
-        loop = asyncio.get_running_loop()
-        batch = cls._by_loop.get(loop)
-        if batch is None:
-            cls._by_loop = {lp: b for lp, b in cls._by_loop.items() if not lp.is_closed()}
-            batch = cls._by_loop[loop] = cls()
-        answer = loop.create_future()
-        batch.waiting.setdefault(token_id, []).append(answer)
-        if batch.reader is None or batch.reader.done():
-            batch.reader = loop.create_task(batch._read())
-        return await answer
 
-    async def _read(self) -> None:
-        while self.waiting:
-            taken, self.waiting = self.waiting, {}
-            try:
-                standings = await _token_standings(list(taken))
-            except Exception as exc:  # each asker handles it as its own read's failure
-                for answers in taken.values():
-                    for answer in answers:
-                        if not answer.done():
-                            answer.set_exception(exc)
-                continue
-            for token_id, answers in taken.items():
-                for answer in answers:
-                    if not answer.done():  # its socket may have closed meanwhile
-                        answer.set_result(standings[token_id])
+async def _token_standing(token_id: int) -> int | None:
+    return await TokenStandings.of(token_id)
+
+
+async def _streams_allowed_now(token_id: int) -> ReadableStreams:
+    return await StreamsAllowed.of(token_id)
 
 
 class SocketRefused(Exception):
@@ -219,14 +250,6 @@ def _start_emergency(token_id: int, data: dict) -> dict:
             "This token is unknown, expired or revoked; sign in again.",
         )
     return safety_commands.start_emergency(actor=user, device=token.device, data=data)
-
-
-@database_sync_to_async
-def _streams_allowed_now(token_id: int) -> ReadableStreams:
-    """What the token's person may read today: a new role or unit (even one saved by a bulk
-    update that sent no signal) or a deactivation narrows it."""
-    token = DeviceToken.objects.select_related("device__user").filter(pk=token_id).first()
-    return readable_streams(token.device.user) if token is not None else ReadableStreams([])
 
 
 @database_sync_to_async
