@@ -201,8 +201,14 @@ def registered_commands() -> list[Command]:
     import importlib
 
     found: dict[str, Command] = {}
-    for app in ("dispatch", "care", "interop"):
-        module = importlib.import_module(f"server.{app}.commands")
+    for where in (
+        "dispatch.incidents",
+        "dispatch.units",
+        "dispatch.safety",
+        "care",
+        "interop",
+    ):
+        module = importlib.import_module(f"server.{where}.commands")
         for value in vars(module).values():
             if isinstance(value, Command):
                 found[value.name] = value

@@ -1,5 +1,8 @@
+from contextvars import ContextVar
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.models import Group
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -32,6 +35,23 @@ for _model in (
         admin.site.unregister(_model)
 
 
+# Who is on the password page: Django builds its form, which saves through `save_person` (audited
+# like any change to a person) and needs to name them.
+_password_setter: ContextVar[User | None] = ContextVar("password_setter", default=None)
+
+
+class PasswordThroughSavePerson(AdminPasswordChangeForm):
+    """The admin's password page, stored as any other change to a person: with an audit row
+    (the password itself never in it)."""
+
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=False)
+        if commit:
+            actor = _password_setter.get()
+            services.save_person(actor=actor, user=user, changed=["password"], created=False)
+        return user
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = (
@@ -51,6 +71,14 @@ class UserAdmin(DjangoUserAdmin):
     # here: a form that set it would open a unit's stream without a shift or an audit row.
     readonly_fields = ("unit",)
     actions = ["unlock", "deactivate", "reset_second_factor"]
+    change_password_form = PasswordThroughSavePerson
+
+    def user_change_password(self, request, id, form_url=""):
+        token = _password_setter.set(request.user)
+        try:
+            return super().user_change_password(request, id, form_url)
+        finally:
+            _password_setter.reset(token)
 
     def save_model(self, request, obj: User, form, change: bool) -> None:
         services.save_person(

@@ -28,6 +28,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
+from server.audit.services import record_audit
 from server.errors import InvalidInput
 from server.feed.models import Event, Stream
 
@@ -164,6 +165,26 @@ def publish_event(
     )
     transaction.on_commit(lambda: _push(event))
     return event
+
+
+def audit_and_publish(
+    *,
+    kind: str,
+    data: dict[str, Any],
+    to: str | None = None,
+    mutation_id: uuid.UUID | None = None,
+    audit: dict[str, Any] | None = None,
+) -> None:
+    """The tail of a dispatch write, in one place: its audit row (`audit`: the arguments of
+    `record_audit`; None when the write audited itself earlier), then the event for the board
+    on the `dispatch` stream and the same event for the one the change concerns (`to`: a unit's
+    or a person's stream), which alone carries the mutation id its tablet waits on. The dispatch
+    stream always comes first, so two changes publish to their streams in the same order."""
+    if audit is not None:
+        record_audit(**audit)
+    publish_event(stream="dispatch", kind=kind, data=data)
+    if to is not None:
+        publish_event(stream=to, kind=kind, data=data, mutation_id=mutation_id)
 
 
 def publish_events(drafts: list[EventDraft]) -> list[Event]:

@@ -9,6 +9,7 @@ back, one value changed, so every widget, inline and management form is the real
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from server.accounts.system_clients import create_system_client
 from server.audit.models import AuditEntry
 from server.care.services import upsert_encounter
 from server.dispatch.models import (
+    Area,
     CallType,
     ProgramHours,
     RosterEntry,
@@ -169,6 +171,35 @@ def _changed(value: str) -> str:
     return (value[:-4] if len(value) > 8 else value) + uuid.uuid4().hex[:4].upper()
 
 
+def _typed_on_add() -> dict[str, dict[str, str]]:
+    """What a person types on the add forms that no existing row's page can fill: fields shown
+    only on adding (read-only once saved), or a model whose rows are never changed in admin."""
+    care_unit = Unit.objects.get(call_sign="CARE-1")
+    rostered = User.objects.filter(role=Role.CARE_RESPONDER).order_by("pk").first()
+    next_week = datetime.date.today() + datetime.timedelta(days=7)
+    return {
+        "accounts.SystemClient": {"kind": SystemClientKind.CAD, "name": "Walk CAD"},
+        "care.DirectoryService": {"organization": "Walk organization"},
+        "dispatch.RosterEntry": {
+            "unit": str(care_unit.pk),
+            "user": str(rostered.pk),
+            "first_day": next_week.isoformat(),
+            "last_day": (next_week + datetime.timedelta(days=4)).isoformat(),
+        },
+        "planner.Scenario": {
+            "name": "Walk scenario",
+            "areas": json.dumps([Area.objects.order_by("pk").first().name]),
+            "hours": '[{"weekday": 0, "start": "08:00", "end": "20:00", "teams": 1}]',
+            "call_types": json.dumps([CallType.objects.order_by("pk").first().code]),
+        },
+    }
+
+
+def _blank(values: list[str]) -> bool:
+    """An empty field as the add form shows it (a JSON field shows null or an empty list)."""
+    return not any(v not in ("", "null", "[]", "{}") for v in values)
+
+
 def _filled_add_form(browser: Client, model, base: str, row) -> dict | None:
     """The add page's fields, filled from an existing row's change page where they match, each
     unique value made new, passwords typed twice."""
@@ -182,8 +213,10 @@ def _filled_add_form(browser: Client, model, base: str, row) -> dict | None:
         if shown.status_code == 200:
             existing, _ = read_form(shown.content.decode(), f"{name}_form")
             for key, values in existing.items():
-                if (key in data and not any(data[key])) or (key not in data and key in kinds):
+                if (key in data and _blank(data[key])) or (key not in data and key in kinds):
                     data[key] = values
+    for key, value in _typed_on_add().get(model._meta.label, {}).items():
+        data[key] = [value]
     for key, kind in kinds.items():
         if kind == "password":
             data[key] = ["Walk-the-admin-9182!"]
@@ -282,6 +315,15 @@ def _walk(superuser: Client, only=None) -> Walk:
             else:
                 walk.refused.append(f"{label} change")
 
+        # A person's password page (the user admin's own form beside the change form).
+        if target is not None and hasattr(model_admin, "user_change_password"):
+            url = f"{base}{target.pk}/password/"
+            data, kinds = read_form(superuser.get(url).content.decode(), f"{name}_form")
+            for key, kind in kinds.items():
+                if kind == "password":
+                    data[key] = ["Walk-the-password-page-4417!"]
+            walk.record(f"{label} password", superuser, superuser.post, url, data)
+
         # The list's editable columns.
         if model_admin.list_editable and row is not None:
             page = superuser.get(base)
@@ -315,14 +357,23 @@ REFERENCE = (
 )
 WRITTEN_THROUGH_COMMANDS = {
     *(f"{model} {path}" for model in REFERENCE for path in ("add", "change", "delete")),
-    *(f"{model} change" for model in ("dispatch.Area", "dispatch.Beat", "care.DirectoryService")),
+    *(
+        f"{model} {path}"
+        for model in ("dispatch.Area", "dispatch.Beat", "care.DirectoryService")
+        for path in ("add", "change")
+    ),
     *(f"{model} list edit" for model in ("dispatch.CallType", "care.ServiceType")),
     "dispatch.Protocol change",
     "dispatch.Unit add",
     "dispatch.Unit change",
+    "interop.CallTypeMapping add",
     "interop.CallTypeMapping change",
     "accounts.User add",
     "accounts.User change",
+    "accounts.User password",
+    "accounts.SystemClient add",
+    "dispatch.RosterEntry add",
+    "planner.Scenario add",
     "planner.Scenario change",
     "planner.Scenario delete",
 }
@@ -369,3 +420,17 @@ def test_the_walk_catches_an_admin_that_saves_without_a_command(superuser, recor
 
     assert "dispatch.Beat change wrote ['dispatch_beat'] with no audit row" in walk.unaudited
     assert "dispatch.Beat delete wrote ['dispatch_beat'] with no audit row" in walk.unaudited
+
+
+def test_the_walk_catches_a_password_page_that_saves_without_a_command(
+    superuser, records, monkeypatch
+):
+    """The password page as Django ships it stores the password with no audit row of ours."""
+    from django.contrib.auth.forms import AdminPasswordChangeForm
+
+    registered = admin.site._registry[User]
+    monkeypatch.setattr(registered, "change_password_form", AdminPasswordChangeForm)
+
+    walk = _walk(superuser, only=User)
+
+    assert "accounts.User password wrote ['accounts_user'] with no audit row" in walk.unaudited

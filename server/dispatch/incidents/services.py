@@ -48,7 +48,12 @@ from server.errors import (
     UnitUnavailable,
     WrongDispatchModel,
 )
-from server.feed.services import change_transaction, publish_event, unit_stream
+from server.feed.services import (
+    audit_and_publish,
+    change_transaction,
+    publish_event,
+    unit_stream,
+)
 
 NO_LOCATION_YET = "The call has no location yet; it is screened again when it is placed."
 DISPATCHABLE = (IncidentStatus.RECEIVED, IncidentStatus.SCREENED, IncidentStatus.TRIAGE)
@@ -349,14 +354,13 @@ def _dispatch_locked(
         after=snapshot(incident, INCIDENT_AUDIT_FIELDS) | {"units": [u.call_sign for u in units]},
     )
     for a in assignments:
-        record_audit(
-            actor=actor, device=device, action="assignment.dispatched", obj=a, after=snapshot(a)
-        )
+        audit = {"actor": actor, "device": device, "action": "assignment.dispatched", "obj": a}
+        audit["after"] = snapshot(a)
         a.incident = incident
         data = assignment_data(a, partners=[p for p in assignments if p is not a])
-        # The dispatch stream before unit streams, in every change (see _apply_transition).
-        publish_event(stream="dispatch", kind="assignment.dispatched", data=data)
-        publish_event(stream=unit_stream(a.unit_id), kind="assignment.dispatched", data=data)
+        audit_and_publish(
+            audit=audit, kind="assignment.dispatched", data=data, to=unit_stream(a.unit_id)
+        )
     _publish_incident(incident, "incident.updated")
     return assignments
 
@@ -623,11 +627,10 @@ def _apply_transition(
         a.incident = incident
         view = assignment_data(a, partners=[p for p in siblings if p.pk != a.pk])
         if a.pk == assignment.pk:
-            publish_event(stream="dispatch", kind="assignment.updated", data=view)
-            publish_event(
-                stream=unit_stream(a.unit_id),
+            audit_and_publish(
                 kind="assignment.updated",
                 data=view,
+                to=unit_stream(a.unit_id),
                 mutation_id=mutation_id,
             )
         else:

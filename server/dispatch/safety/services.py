@@ -48,7 +48,12 @@ from server.dispatch.safety.presenters import (
 from server.dispatch.units.positions import distance_m
 from server.dispatch.units.selectors import staffed_unit_ids
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound, UnitUnavailable
-from server.feed.services import change_transaction, publish_event, unit_stream
+from server.feed.services import (
+    audit_and_publish,
+    change_transaction,
+    publish_event,
+    unit_stream,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -159,17 +164,19 @@ def _start(actor, device, emergency_id, unit_id, started_at, latitude, longitude
     full_clean(emergency, exclude=["device"])
     with transaction.atomic():
         emergency.save(force_insert=True)
-    record_audit(
-        actor=actor,
-        device=device,
-        action="emergency.started",
-        obj=emergency,
-        after=snapshot(emergency),
-    )
     data = emergency_data(emergency)
-    publish_event(stream="dispatch", kind="emergency.started", data=data)
-    publish_event(
-        stream=unit_stream(unit.pk), kind="emergency.started", data=data, mutation_id=mutation_id
+    audit_and_publish(
+        audit={
+            "actor": actor,
+            "device": device,
+            "action": "emergency.started",
+            "obj": emergency,
+            "after": snapshot(emergency),
+        },
+        kind="emergency.started",
+        data=data,
+        to=unit_stream(unit.pk),
+        mutation_id=mutation_id,
     )
     for other in emergency.alerted_units:
         publish_event(stream=unit_stream(other), kind="emergency.alert", data=data)
@@ -376,19 +383,17 @@ def request_backup(
         )
         full_clean(request, exclude=["device"])
         request.save(force_insert=True)
-        record_audit(
-            actor=actor,
-            device=device,
-            action="backup.requested",
-            obj=request,
-            after=snapshot(request),
-        )
-        data = backup_data(request)
-        publish_event(stream="dispatch", kind="backup.requested", data=data)
-        publish_event(
-            stream=unit_stream(assignment.unit_id),
+        audit_and_publish(
+            audit={
+                "actor": actor,
+                "device": device,
+                "action": "backup.requested",
+                "obj": request,
+                "after": snapshot(request),
+            },
             kind="backup.requested",
-            data=data,
+            data=backup_data(request),
+            to=unit_stream(assignment.unit_id),
             mutation_id=mutation_id,
         )
     return request
@@ -446,13 +451,11 @@ def _publish_backup_sent(incident, assignment: Assignment, answered: list) -> No
     siblings = list(incident.assignments.select_related("unit"))
     assignment.incident = incident
     data = assignment_data(assignment, partners=[p for p in siblings if p.pk != assignment.pk])
-    publish_event(stream="dispatch", kind="assignment.dispatched", data=data)
-    publish_event(stream=unit_stream(assignment.unit_id), kind="assignment.dispatched", data=data)
+    audit_and_publish(kind="assignment.dispatched", data=data, to=unit_stream(assignment.unit_id))
     for request in answered:
         request.answered_by, request.answered_at = assignment, assignment.dispatched_at
         view = backup_data(request) | {"sent_call_sign": assignment.unit.call_sign}
-        publish_event(stream="dispatch", kind="backup.sent", data=view)
-        publish_event(stream=unit_stream(request.assignment.unit_id), kind="backup.sent", data=view)
+        audit_and_publish(kind="backup.sent", data=view, to=unit_stream(request.assignment.unit_id))
 
 
 # ---- on-scene check-ins --------------------------------------------------------------------
@@ -483,19 +486,17 @@ def record_check_in(
         check_in = CheckIn(id=id, assignment=assignment, at=at, actor=actor, device=device)
         full_clean(check_in, exclude=["device"])
         check_in.save(force_insert=True)
-        record_audit(
-            actor=actor,
-            device=device,
-            action="check_in.answered",
-            obj=check_in,
-            after={"at": at.isoformat()},
-        )
-        data = check_in_data(check_in) | {"call_sign": assignment.unit.call_sign}
-        publish_event(stream="dispatch", kind="check_in.answered", data=data)
-        publish_event(
-            stream=unit_stream(assignment.unit_id),
+        audit_and_publish(
+            audit={
+                "actor": actor,
+                "device": device,
+                "action": "check_in.answered",
+                "obj": check_in,
+                "after": {"at": at.isoformat()},
+            },
             kind="check_in.answered",
-            data=data,
+            data=check_in_data(check_in) | {"call_sign": assignment.unit.call_sign},
+            to=unit_stream(assignment.unit_id),
             mutation_id=mutation_id,
         )
     return check_in

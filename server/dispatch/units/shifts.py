@@ -34,7 +34,7 @@ from server.dispatch.policies import ROLE_FOR_KIND
 from server.dispatch.units.presenters import roster_entry_data, sign_on_request_data, unit_staffing
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound, NotRostered
 from server.feed.models import Stream
-from server.feed.services import change_transaction, publish_event, unit_stream, user_stream
+from server.feed.services import audit_and_publish, change_transaction, unit_stream, user_stream
 
 ROSTER_MAX_DAYS = 366  # a roster is planned a year ahead at the most
 
@@ -71,9 +71,7 @@ def today() -> datetime.date:
 
 def publish_unit(unit: Unit, kind: str = "unit.updated") -> None:
     """The unit's staffing and duty status, to the board and to its own tablets."""
-    data = unit_staffing(unit)
-    publish_event(stream="dispatch", kind=kind, data=data)
-    publish_event(stream=unit_stream(unit.pk), kind=kind, data=data)
+    audit_and_publish(kind=kind, data=unit_staffing(unit), to=unit_stream(unit.pk))
 
 
 def sign_on(
@@ -208,8 +206,7 @@ def sign_off(*, actor: User, device: Device | None = None, shift_id: uuid.UUID) 
 
 def _publish_roster(kind: str, data: dict, person_id: int) -> None:
     """The board's roster panel, and the person's own tablet."""
-    publish_event(stream="dispatch", kind=kind, data=data)
-    publish_event(stream=user_stream(person_id), kind=kind, data=data)
+    audit_and_publish(kind=kind, data=data, to=user_stream(person_id))
 
 
 def add_to_roster(

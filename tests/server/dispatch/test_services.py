@@ -23,6 +23,7 @@ from server.errors import (
     UnitUnavailable,
     WrongDispatchModel,
 )
+from server.feed import services as feed_services
 from server.feed.models import Event, Stream
 from tests.conftest import NO, call_body
 
@@ -149,7 +150,9 @@ def test_a_failure_after_the_first_assignment_is_written_undoes_the_whole_dispat
             raise RuntimeError("the database went away")
         return real_publish(**kwargs)
 
+    # The service publishes itself and through the feed's write tail (`audit_and_publish`).
     monkeypatch.setattr(services, "publish_event", publish_then_fail)
+    monkeypatch.setattr(feed_services, "publish_event", publish_then_fail)
     with pytest.raises(RuntimeError):
         send(incident)
 
