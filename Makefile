@@ -70,6 +70,8 @@ screenshots: install ## Refresh docs/screenshots from the browser and tablet tes
 	CARE_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots DEBUG=true $(PY) -m pytest -q tests/browser
 	CARE_SCREENSHOTS=$(CURDIR)/docs/screenshots DEBUG=true $(PY) -m pytest -q -p no:cacheprovider \
 		tests/mobile/ui/test_tablet_app.py -k "works_a_call or locks_when_idle"
+	CARE_SCREENSHOTS=$(CURDIR)/docs/screenshots DEBUG=true $(PY) -m pytest -q -p no:cacheprovider \
+		tests/mobile/ui/test_field_checks.py -k "shift_button or emergency_button or without_consent"
 
 .PHONY: tablet
 tablet: install ## Open the Kivy tablet app against the server (make run first; SERVER=... to change)

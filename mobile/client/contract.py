@@ -15,6 +15,7 @@ MUTATION_TYPES: tuple[str, ...] = (
     "service.remove",
     "naloxone.create",
     "naloxone.update",
+    "naloxone.remove",
     "referral.create",
     "referral.update",
     "survey.create",
@@ -37,16 +38,17 @@ RECORD_EVENTS: dict[str, str] = {
     "service.removed": "service",
     "naloxone.recorded": "naloxone",
     "naloxone.updated": "naloxone",
+    "naloxone.removed": "naloxone",
     "referral.recorded": "referral",
     "referral.updated": "referral",
     "survey.recorded": "survey",
 }
 
 # Record events that take a record off the tablet rather than bring one.
-REMOVAL_EVENTS: tuple[str, ...] = ("service.removed",)
+REMOVAL_EVENTS: tuple[str, ...] = ("service.removed", "naloxone.removed")
 # The mutation that takes a record off, for each creating one: the record's echo is not taken
 # back onto the tablet while its removal waits in the outbox.
-REMOVALS: dict[str, str] = {"service": "service.remove"}
+REMOVALS: dict[str, str] = {"service": "service.remove", "naloxone": "naloxone.remove"}
 
 # Feed events about the responders' safety and their unit (the safety bar acts on them).
 SAFETY_EVENTS: tuple[str, ...] = (

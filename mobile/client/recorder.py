@@ -200,18 +200,23 @@ class Recorder:
     def remove_service(self, service_id: str, *, at: datetime.datetime | None = None) -> str:
         """Take a service logged by mistake off its encounter: one more queued change (the
         server keeps the removal in its audit), and the tablet stops showing it at once."""
-        record = self.store.record(str(service_id))
-        if record is None:
+        if self.store.record(str(service_id)) is None:
             raise NotAllowed("This service is not on this tablet.")
+        return self._take_off("service.remove", str(service_id), at)
+
+    def remove_naloxone(self, record_id: str, *, at: datetime.datetime | None = None) -> str:
+        """Take a dose recorded by mistake (a "Naloxone given now" tapped in error) off its
+        encounter, as a service is taken off: queued, audited on the server, gone here now."""
+        if self.store.record(str(record_id)) is None:
+            raise NotAllowed("This dose is not on this tablet.")
+        return self._take_off("naloxone.remove", str(record_id), at)
+
+    def _take_off(self, removal: str, record_id: str, at: datetime.datetime | None) -> str:
         with self.store.transaction() as db:
             mutation = self.store.enqueue(
-                db,
-                type="service.remove",
-                entity_id=str(service_id),
-                occurred_at=at or now(),
-                data={},
+                db, type=removal, entity_id=record_id, occurred_at=at or now(), data={}
             )
-            self.store.drop_record(db, str(service_id))
+            self.store.drop_record(db, record_id)
         self.on_change()
         return mutation.id
 

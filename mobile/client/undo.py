@@ -1,12 +1,12 @@
 """Each recording choice shown with its own Undo for 10 seconds, naming what it takes back, and
 taps that land after a layout change ignored.
 
-Undo records one more change (a service's removal, a naloxone correction, a referral update, an
-encounter edit), queued and synced like the rest, which the server keeps and audits. The choices
-offered: a service logged ("Undo: service De-escalation"), a dose's dose, route and response
-(naming which dose), the disposition, a referral, and taking back a change still queued (itself
-undone by recording it again). The latest choice is the one on offer: Undo never reaches past it
-to an older one.
+Undo records one more change (a service's or a dose's removal, a naloxone correction, a
+referral update, an encounter edit), queued and synced like the rest, which the server keeps and
+audits. The choices offered: a service logged ("Undo: service De-escalation"), a dose given
+("Undo: Naloxone given, Dose 1 of 1"), a dose's dose, route and response (naming which dose),
+the disposition, a referral, and taking back a change still queued (itself undone by recording
+it again). The latest choice is the one on offer: Undo never reaches past it to an older one.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mobile.client.assignment_view import clock_minute
 from mobile.client.recorder import NotAllowed, Recorder
 from mobile.client.store import PENDING, Mutation
 
@@ -87,6 +88,20 @@ class UndoShelf:
             f"service {label}",
             lambda: self.recorder.remove_service(service_id),
             told=f"Service logged: {label}.",
+        )
+
+    def give_naloxone(self, encounter_id: str, *, another_dose: bool = False) -> Offer:
+        """ "Naloxone given now": the time of a dose, recorded; its Undo takes that dose (and
+        only it) off the encounter, naming it by its place ("Naloxone given, Dose 2 of 2").
+        Raises `RepeatDose` for a second dose within a minute unless `another_dose`."""
+        dose_id = self.recorder.log_naloxone(encounter_id, another_dose=another_dose)
+        doses = self.recorder.store.records("naloxone", parent=str(encounter_id))
+        given = (self.recorder.store.record(dose_id) or {}).get("occurred_at")
+        which = f"Dose {len(doses)} of {len(doses)}"
+        return self._keep(
+            f"Naloxone given, {which}",
+            lambda: self.recorder.remove_naloxone(dose_id),
+            told=f"{which} recorded at {clock_minute(given)}: choose its dose, route and response.",
         )
 
     def correct_naloxone(self, record_id: str, field: str, value: Any, *, which: str = "") -> Offer:

@@ -7,8 +7,8 @@ The layout never moves under a finger: the naloxone details (dose, route, respon
 own space, there from the start and only enabled once a dose is logged; buttons are built once
 and only change colour or state; what grows (the referrals made and their follow-up) is at the
 bottom, below everything the responder works through. Each recording choice (a service, a
-dose's dose, route and response, the disposition, a referral) comes with its own Undo for 10
-seconds, naming what it takes back.
+dose given, its dose, route and response, the disposition, a referral) comes with its own Undo
+for 10 seconds, naming what it takes back.
 
 "Naloxone given now" records only the time of the dose: its dose and route read "not yet
 recorded" until someone chooses them, and the details say which dose they edit ("Dose 2 of 2").
@@ -233,8 +233,9 @@ class EncounterScreen(Screen):
         self.refresh()
 
     def log_naloxone(self, another_dose: bool = False) -> None:
+        app = App.get_running_app()
         try:
-            self.recorder.log_naloxone(self.encounter_id, another_dose=another_dose)
+            offer = app.undo_shelf.give_naloxone(self.encounter_id, another_dose=another_dose)
         except RepeatDose as exc:
             # Most often the same dose tapped twice: ask, big and apart, before counting it.
             sheet = ConfirmSheet(on_yes=lambda: self.log_naloxone(another_dose=True))
@@ -242,11 +243,7 @@ class EncounterScreen(Screen):
             sheet.yes_text = "Yes, another dose"
             sheet.open()
             return
-        doses = self.store.records("naloxone", parent=self.encounter_id)
-        App.get_running_app().recorded(
-            f"{which_dose(doses)} recorded at {clock_time(given_at(max(doses, key=given_at)))}: "
-            "choose its dose, route and response."
-        )
+        app.offered(offer)
         self.refresh()
 
     def correct(self, field: str, value: str) -> None:

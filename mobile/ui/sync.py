@@ -25,6 +25,7 @@ WHAT = {
     "service.remove": "Service taken off",
     "naloxone.create": "Naloxone dose",
     "naloxone.update": "Naloxone correction",
+    "naloxone.remove": "Naloxone dose taken off",
     "referral.create": "Referral",
     "referral.update": "Referral follow-up",
     "survey.create": "Survey",

@@ -95,6 +95,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "metrics.range_viewed": "A person read figures for a range of days.",
     "naloxone.recorded": "A naloxone administration was recorded.",
     "naloxone.updated": "A naloxone administration was corrected.",
+    "naloxone.removed": "A naloxone dose recorded by mistake was taken off its open call.",
     "planner.run": "A plan was run.",
     "planner.scenario_deleted": "A scenario was removed.",
     "planner.scenario_saved": "A scenario was added or changed.",

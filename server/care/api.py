@@ -90,12 +90,19 @@ class NaloxoneView(APIView):
 
 
 class NaloxoneDetailView(APIView):
-    roles = {"PATCH": CARE_WRITERS}
+    roles = {"PATCH": CARE_WRITERS, "DELETE": CARE_WRITERS}
 
     @extend_schema(request=commands.NaloxoneEditSerializer, responses=OpenApiTypes.OBJECT)
     def patch(self, request, administration_id):
         return Response(
             _run(commands.update_naloxone, request, administration_id=administration_id)
+        )
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def delete(self, request, administration_id):
+        """Take a dose recorded by mistake off its open call (the tablet's Undo)."""
+        return Response(
+            _run(commands.remove_naloxone, request, administration_id=administration_id)
         )
 
 

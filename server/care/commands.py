@@ -110,6 +110,10 @@ class ServiceRemovalSerializer(serializers.Serializer):
     """A service recorded by mistake, taken off its encounter; nothing else to say."""
 
 
+class NaloxoneRemovalSerializer(serializers.Serializer):
+    """A naloxone dose recorded by mistake, taken off its encounter; nothing else to say."""
+
+
 class ReferralCreateSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="referral_id")
     encounter = serializers.UUIDField(source="encounter_id")
@@ -200,6 +204,16 @@ update_naloxone = Command(
     schema=NaloxoneEditSerializer,
     service=services.update_naloxone,
     present=presenters.naloxone_data,
+    roles=CARE_WRITERS,
+    entity_arg="administration_id",
+)
+
+remove_naloxone = Command(
+    name="naloxone.remove",
+    on="doses on the open calls they serve",
+    schema=NaloxoneRemovalSerializer,
+    service=services.remove_naloxone,
+    present=presenters.naloxone_removal_data,
     roles=CARE_WRITERS,
     entity_arg="administration_id",
 )

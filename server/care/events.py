@@ -8,6 +8,7 @@ EVENT_KINDS = {
     "service.removed": "A service recorded by mistake was taken off its encounter.",
     "naloxone.recorded": "A naloxone administration was recorded.",
     "naloxone.updated": "A naloxone administration was corrected.",
+    "naloxone.removed": "A naloxone dose recorded by mistake was taken off its encounter.",
     "referral.recorded": "A referral was made.",
     "referral.updated": "A referral's status, note or follow-up date changed.",
     "referral.followed_up": (

@@ -60,6 +60,11 @@ def service_removal_data(record: ServiceGiven) -> dict:
     return {"id": str(record.id), "encounter": str(record.encounter_id), "removed": True}
 
 
+def naloxone_removal_data(record: NaloxoneAdministration) -> dict:
+    """What is left to say of a dose taken off its encounter: which, and from where."""
+    return {"id": str(record.id), "encounter": str(record.encounter_id), "removed": True}
+
+
 def naloxone_data(record: NaloxoneAdministration) -> dict:
     return {
         "id": str(record.id),

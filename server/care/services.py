@@ -43,6 +43,7 @@ from server.care.models import (
 from server.care.presenters import (
     encounter_data,
     naloxone_data,
+    naloxone_removal_data,
     referral_data,
     referral_follow_up_data,
     service_data,
@@ -557,6 +558,40 @@ def update_naloxone(
             after=_record_dict(record),
         )
         _publish(encounter, "naloxone.updated", naloxone_data(record), mutation_id)
+        return record
+
+
+def remove_naloxone(
+    *,
+    actor: User,
+    device: Device | None = None,
+    administration_id,
+    mutation_id: uuid.UUID | None = None,
+) -> NaloxoneAdministration:
+    """Take a dose recorded by mistake off its encounter (the tablet's Undo of "Naloxone given
+    now"). Only the crew of the call, while the call is open; the audit keeps the dose as it
+    was."""
+    missing = _not_found("naloxone administration", "id")
+    with change_transaction():
+        try:
+            record = NaloxoneAdministration.objects.select_for_update().get(pk=administration_id)
+        except (NaloxoneAdministration.DoesNotExist, ValueError, DjangoValidationError) as exc:
+            raise missing from exc
+        encounter = _encounter_for(actor, record.encounter_id)
+        if not encounter.assignment.is_open:
+            raise Conflict(
+                "The call is closed: a dose recorded on it stays. Correct it or add a note to "
+                "the encounter instead.",
+                server=naloxone_data(record),
+            )
+        before = _record_dict(record)
+        record_audit(
+            actor=actor, device=device, action="naloxone.removed", obj=record, before=before
+        )
+        removed_id = record.pk
+        record.delete()
+        record.id = removed_id  # the delete forgets it; the event and the answer name it
+        _publish(encounter, "naloxone.removed", naloxone_removal_data(record), mutation_id)
         return record
 
 

@@ -402,6 +402,7 @@ COMMANDS: dict[str, Command] = {
         care_commands.remove_service_given,
         care_commands.record_naloxone,
         care_commands.update_naloxone,
+        care_commands.remove_naloxone,
         care_commands.create_referral,
         care_commands.update_referral,
         care_commands.record_survey,

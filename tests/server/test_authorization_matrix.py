@@ -102,6 +102,7 @@ API = {
     "DELETE services-given/<uuid:service_id>":                    "401   no   ok   no   no   ok",
     "POST   naloxone-administrations":                            "401   no   ok   no   no   ok",
     "PATCH  naloxone-administrations/<uuid:administration_id>":   "401   no   ok   no   no   ok",
+    "DELETE naloxone-administrations/<uuid:administration_id>":   "401   no   ok   no   no   ok",
     "GET    referrals":                                           "401   no   ok   no   ok   ok",
     "POST   referrals":                                           "401   no   ok   no   no   ok",
     "GET    referrals/<uuid:referral_id>":                        "401   no   ok   no   ok   ok",
@@ -501,7 +502,9 @@ def test_every_endpoint_has_a_row():
 def test_each_role_gets_the_expected_answer_from_every_api_endpoint(role, care_records):
     ids = sample_ids(care_records, role)
     wrong = []
-    for key in sorted(served()["api"]):
+    # A removal takes its sample record away: removals are asked last, so every other method
+    # on the same record (a dose's PATCH beside its DELETE) still finds it.
+    for key in sorted(served()["api"], key=lambda k: (k.startswith("DELETE "), k)):
         if key not in EXPECTED_API:
             continue  # reported by test_every_endpoint_has_a_row
         method, route = key.split(" ", 1)

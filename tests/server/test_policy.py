@@ -63,6 +63,7 @@ EXPECTED = {
     "roster.cancel": {A},
     "service.create": {C, A},
     "service.remove": {C, A},
+    "naloxone.remove": {C, A},
     "shift.end": {C, S, A},
     "shift.start": {C, S, A},
     "sign_on_request.create": {C, S},

@@ -243,3 +243,32 @@ def test_a_queued_service_can_be_taken_back_from_the_sync_screen_and_given_again
     assert [s["service"] for s in recorder.store.records("service", parent=encounter)] == [
         "transport"
     ]
+
+
+def test_naloxone_given_now_offers_its_own_undo_which_takes_that_dose_off(shelf):
+    undo, recorder, _ = shelf
+    encounter = recorder.open_encounter("a-1")
+    first = undo.give_naloxone(encounter)
+    assert first.said == "Naloxone given, Dose 1 of 1"
+    assert first.told.startswith("Dose 1 of 1 recorded at ")
+    second = undo.give_naloxone(encounter, another_dose=True)
+    assert second.said == "Naloxone given, Dose 2 of 2"
+    older, newer = [m.entity_id for m in recorder.store.pending() if m.type == "naloxone.create"]
+    assert undo.undo() is not None
+    # Only the dose the Undo named is taken off; the earlier one stays as recorded.
+    assert [d["id"] for d in recorder.store.records("naloxone", parent=encounter)] == [older]
+    removal = recorder.store.pending()[-1]
+    assert (removal.type, removal.entity_id) == ("naloxone.remove", newer)
+
+
+def test_a_dose_given_within_a_minute_of_another_asks_first_and_offers_no_undo_until_confirmed(
+    shelf,
+):
+    undo, recorder, _ = shelf
+    encounter = recorder.open_encounter("a-1")
+    undo.give_naloxone(encounter)
+    undo.withdraw()
+    with pytest.raises(NotAllowed, match="Record another dose"):
+        undo.give_naloxone(encounter)
+    assert undo.offer is None
+    assert len(recorder.store.records("naloxone", parent=encounter)) == 1

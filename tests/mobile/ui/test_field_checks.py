@@ -12,9 +12,10 @@ import subprocess
 import sys
 
 from tests.mobile.ui.finger import Finger
+from tests.mobile.ui.network import Link
 from tests.mobile.ui.test_emergency_hold import AT_REST, OPEN, held_on_the_tablet, on_the_server
 from tests.mobile.ui.test_tablet_app import PIN, ROOT, Desk, TabletApp, pytestmark  # noqa: F401
-from tests.mobile.ui.test_taps_by_position import PORTRAIT, drained, signed_in
+from tests.mobile.ui.test_taps_by_position import PORTRAIT, audit_trail, drained, signed_in
 
 ENDED = """
 import json
@@ -153,6 +154,35 @@ def test_a_response_tapped_200_ms_after_the_dose_is_recorded_with_the_dose_it_ed
         app.stop()
 
 
+def test_naloxone_given_now_has_its_own_undo_naming_the_dose_which_takes_it_off_the_server(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    app, finger = signed_in(url, tmp_path / "care", "--size", PORTRAIT)
+    try:
+        care = on_scene(app, finger, desk)
+        finger.tap("open-encounter")
+        finger.tap("naloxone")
+        app.wait_for("the dose's Undo", lambda: app.offers("undo"))
+        assert app.read("undo")["text"] == "Undo: Naloxone given, Dose 1 of 1"
+        drained(app)
+        encounter, snapshot = held_encounter(desk, care)
+        (dose,) = [n for n in snapshot["naloxones"] if str(n["encounter"]) == encounter["id"]]
+        finger.tap("undo")
+        assert app.read("app-message")["text"].startswith("Undone: Naloxone given, Dose 1 of 1")
+        assert app.read("naloxone-log")["text"] == "Naloxone: none given yet."
+        drained(app)
+        _, snapshot = held_encounter(desk, care)
+        assert [n["id"] for n in snapshot["naloxones"] if n["id"] == dose["id"]] == []
+        # Taken off, not forgotten: the audit keeps the dose as it was.
+        trail = audit_trail(served_system, dose["id"])
+        assert [action for action, _, _ in trail][-1] == "naloxone.removed", trail
+        assert trail[-1][1], trail
+    finally:
+        app.stop()
+
+
 def test_the_emergency_button_sends_over_an_open_dialog_and_a_wrong_pin_is_said_and_cleared(
     served_system, tmp_path
 ):
@@ -165,6 +195,8 @@ def test_the_emergency_button_sends_over_an_open_dialog_and_a_wrong_pin_is_said_
         finger.tap("to-cleared")
         app.wait_for("the question", lambda: app.shows("confirm-yes"))
         assert on_the_server(served_system)["emergencies"] == []
+        still = ("open-sync", "to-cleared", "back-to-inbox")
+        before = [app.ask(op="box", id=i) for i in still]
         held = finger.hold("emergency")
         assert held["fired"], held
         app.wait_for(
@@ -175,6 +207,8 @@ def test_the_emergency_button_sends_over_an_open_dialog_and_a_wrong_pin_is_said_
 
         finger.tap("confirm-no")
         app.wait_for("the end row", lambda: app.offers("end-emergency"))
+        # The End row opens over the screen: nothing under it moved.
+        assert [app.ask(op="box", id=i) for i in still] == before
         app.type("emergency-pin", "000000")
         finger.tap("end-emergency")
         said = app.read("app-message")["text"]
@@ -302,3 +336,61 @@ def test_undo_names_what_it_takes_back_goes_when_something_else_is_recorded_and_
         assert not app.offers("undo")  # the person being helped holds the tablet
     finally:
         app.stop()
+
+
+def test_a_newcomer_meets_no_dead_end_every_refusal_says_why_and_a_second_dose_is_named(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    link = Link(int(url.rsplit(":", 1)[1]))
+    app = TabletApp(link.url, tmp_path / "care", "--size", PORTRAIT)
+    finger = Finger(app)
+    try:
+        app.wait_for("the sign-in screen", lambda: app.shows("sign_in"))
+        # Inbox and Sync before signing in: the tablet stays put and says why.
+        for control, name in (("open-inbox", "inbox"), ("open-sync", "sync")):
+            finger.tap(control)
+            assert app.ask(op="state")["screen"] == "signin"
+            said = app.read("app-message")["text"]
+            assert said == f"Sign in first: the {name} opens once you are signed in.", said
+        app.sign_in("care1")
+        finger.tap("sign_in")
+        app.set_pin()
+        care, _ = desk.dispatch()
+        app.wait_for("the new assignment", lambda: app.shows(f"ack-{care}"))
+        finger.tap(f"ack-{care}")
+        # Before on scene the encounter takes no tap, and the screen says why where it shows.
+        assert app.read("open-encounter")["disabled"]
+        assert app.read("encounter-warning")["text"].strip()
+        # The sync screen has a way back to the call it was opened from.
+        finger.tap("open-sync")
+        app.wait_for("the sync screen", lambda: app.ask(op="state")["screen"] == "sync")
+        assert app.read("back-to-call")["text"] == "Back to the call"
+        # "Sync now" with the network cut says why nothing can go yet.
+        link.cut()
+        app.wait_for("offline", lambda: "Offline" in app.read("sync-status")["text"], timeout=60)
+        finger.tap("sync-now")
+        assert app.read("app-message")["text"].startswith("Trying now, but the tablet is offline")
+        link.restore()
+        app.wait_for("online", lambda: "Online" in app.read("sync-status")["text"], timeout=60)
+        finger.tap("back-to-call")
+        app.wait_for("the call again", lambda: app.ask(op="state")["screen"] == "assignment")
+        for to in ("en_route", "on_scene"):
+            app.wait_for(f"{to} offered", lambda to=to: app.offers(f"to-{to}"))
+            finger.tap(f"to-{to}")
+        finger.tap("open-encounter")
+        finger.tap("naloxone")
+        finger.tap("naloxone")  # within the minute: asked, never counted at once
+        app.wait_for("the question", lambda: app.shows("confirm-yes"))
+        assert app.read("naloxone-log")["text"].startswith("Naloxone: 1 dose,")
+        finger.tap("confirm-yes")
+        app.wait_for("the question closed", lambda: not app.shows("confirm-yes"))
+        # The details say which dose they edit, and so does every Undo.
+        assert app.read("naloxone-detail")["text"].startswith("Dose 2 of 2 (given ")
+        assert app.read("undo")["text"] == "Undo: Naloxone given, Dose 2 of 2"
+        finger.tap("route-intranasal")
+        assert app.read("undo")["text"] == "Undo: Dose 2 of 2, route: intranasal"
+    finally:
+        app.stop()
+        link.close()
