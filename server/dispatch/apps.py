@@ -8,9 +8,6 @@ class DispatchConfig(AppConfig):
 
     def ready(self) -> None:
         from server.dispatch.delivery import mark_covered_dispatches_delivered
-        from server.dispatch.events import EVENT_KINDS, PRIORITY_KINDS
         from server.feed.cursors import acks_recorded
-        from server.feed.services import declare_event_kinds
 
-        declare_event_kinds(EVENT_KINDS, priority=PRIORITY_KINDS)
         acks_recorded.connect(mark_covered_dispatches_delivered, dispatch_uid="dispatch-delivered")

@@ -14,8 +14,11 @@ from server.accounts.models import Role
 from server.dispatch import geography, lifecycle, selectors
 from server.dispatch.models import (
     Assignment,
+    AssignmentStatus,
     CallType,
+    DutyStatus,
     Incident,
+    IncidentStatus,
     PoliceOnlyReason,
     ScreeningQuestion,
     Unit,
@@ -261,8 +264,8 @@ class UnitSerializer(serializers.ModelSerializer):
 
     def get_status(self, obj: Unit) -> str:
         if not obj.in_service:
-            return "out_of_service"
-        return "committed" if getattr(obj, "open_assignments", None) else "available"
+            return DutyStatus.OUT_OF_SERVICE
+        return "committed" if getattr(obj, "open_assignments", None) else DutyStatus.AVAILABLE
 
     @extend_schema_field(PositionSerializer(allow_null=True))
     def get_position(self, obj: Unit) -> dict | None:
@@ -422,11 +425,11 @@ def map_state(incidents, units: list[tuple[Unit, bool]]) -> dict:
 
 def map_call_state(incident: Incident, open_assignments: list[Assignment]) -> str:
     """The colour a call has on the map."""
-    if incident.latitude is None or incident.status == "needs_location":
-        return "needs_location"
-    if any(a.status == "scene_unsafe" for a in open_assignments):
-        return "scene_unsafe"
-    if incident.status in ("on_scene", "dispatched"):
+    if incident.latitude is None or incident.status == IncidentStatus.NEEDS_LOCATION:
+        return IncidentStatus.NEEDS_LOCATION
+    if any(a.status == AssignmentStatus.SCENE_UNSAFE for a in open_assignments):
+        return AssignmentStatus.SCENE_UNSAFE
+    if incident.status in (IncidentStatus.ON_SCENE, IncidentStatus.DISPATCHED):
         return incident.status
     return "waiting"
 

@@ -13,6 +13,7 @@ from server.dispatch.geography import beat_centres
 from server.dispatch.models import (
     OPEN_INCIDENT_STATUSES,
     Assignment,
+    AssignmentStatus,
     CallType,
     DutyStatus,
     Incident,
@@ -214,7 +215,7 @@ def caution_history(incident: Incident, *, radius_m: float, days: int = 365) -> 
     flags: list[dict] = []
     unsafe = (
         AssignmentTransition.objects.filter(
-            to_status="scene_unsafe",
+            to_status=AssignmentStatus.SCENE_UNSAFE,
             occurred_at__gte=since,
             **{f"assignment__incident__{k}": v for k, v in box.items()},
         )
@@ -263,7 +264,12 @@ def open_backup_requests():
 
     return BackupRequest.objects.filter(
         answered_by__isnull=True,
-        assignment__status__in=[s for s in ("dispatched", "acknowledged", "en_route", "on_scene")],
+        assignment__status__in=[
+            AssignmentStatus.DISPATCHED,
+            AssignmentStatus.ACKNOWLEDGED,
+            AssignmentStatus.EN_ROUTE,
+            AssignmentStatus.ON_SCENE,
+        ],
     ).select_related("assignment__unit", "incident", "reason")
 
 
