@@ -16,7 +16,6 @@ from server.dispatch.models import (
     Assignment,
     AssignmentStatus,
     CallType,
-    DutyStatus,
     Incident,
     IncidentStatus,
     PoliceOnlyReason,
@@ -263,9 +262,10 @@ class UnitSerializer(serializers.ModelSerializer):
         ]
 
     def get_status(self, obj: Unit) -> str:
+        # The board's availability of a unit (its own three words), not its `DutyStatus`.
         if not obj.in_service:
-            return DutyStatus.OUT_OF_SERVICE
-        return "committed" if getattr(obj, "open_assignments", None) else DutyStatus.AVAILABLE
+            return "out_of_service"
+        return "committed" if getattr(obj, "open_assignments", None) else "available"
 
     @extend_schema_field(PositionSerializer(allow_null=True))
     def get_position(self, obj: Unit) -> dict | None:
