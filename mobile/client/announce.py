@@ -9,6 +9,7 @@ forgets them with everything else).
 from __future__ import annotations
 
 from mobile.client.store import Store
+from mobile.client.vocabulary import AssignmentStatus
 
 ANNOUNCED = "announced_assignments"
 
@@ -20,7 +21,7 @@ def to_announce(store: Store) -> list[str]:
     new = [
         a["id"]
         for a in store.assignments()
-        if a.get("status") == "dispatched" and a["id"] not in announced
+        if a.get("status") == AssignmentStatus.DISPATCHED and a["id"] not in announced
     ]
     if new:
         store.set_settings(**{ANNOUNCED: sorted(announced | set(new))})

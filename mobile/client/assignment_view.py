@@ -16,6 +16,8 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from mobile.client.vocabulary import CLOSED_ASSIGNMENT_STATUSES, AssignmentStatus, UnitKind
+
 SAFE, UNSAFE, UNCHECKED, NO_OFFICER = "safe", "unsafe", "unchecked", "no officer"
 
 
@@ -59,12 +61,14 @@ def open_assignments(assignments: list[dict[str, Any]], protocol: dict[str, Any]
 
 def scene_state(assignment: dict[str, Any]) -> str:
     """Whether an officer on this call has marked the scene safe, unsafe, or not yet."""
-    officers = [p for p in assignment.get("partners") or [] if p.get("kind") == "spd"]
+    officers = [p for p in assignment.get("partners") or [] if p.get("kind") == UnitKind.SPD]
     if not officers:
         return NO_OFFICER
-    if any(p.get("status") == "scene_unsafe" for p in officers):
+    if any(p.get("status") == AssignmentStatus.SCENE_UNSAFE for p in officers):
         return UNSAFE
-    if any(p.get("scene_safe_at") or p.get("status") == "scene_safe" for p in officers):
+    if any(
+        p.get("scene_safe_at") or p.get("status") == AssignmentStatus.SCENE_SAFE for p in officers
+    ):
         return SAFE
     return UNCHECKED
 
@@ -79,11 +83,11 @@ def partner_line(
     lines = []
     for p in partners:
         sign = p.get("call_sign") or "The other unit"
-        if p.get("status") == "scene_unsafe":
+        if p.get("status") == AssignmentStatus.SCENE_UNSAFE:
             lines.append(f"{sign} marked the scene unsafe.")
         elif p.get("scene_safe_at"):
             lines.append(f"{sign} marked the scene safe at {clock_minute(p['scene_safe_at'], tz)}.")
-        elif p.get("status") == "scene_safe":
+        elif p.get("status") == AssignmentStatus.SCENE_SAFE:
             lines.append(f"{sign} marked the scene safe.")
         else:
             lines.append(f"{sign}: {state_label(protocol, p.get('status', '')).lower()}.")
@@ -163,9 +167,12 @@ def assignment_view(
     tz: datetime.tzinfo | None = None,
 ) -> AssignmentView:
     call = assignment.get("incident") or {}
-    scene = scene_state(assignment) if assignment.get("kind") == "care" else NO_OFFICER
+    scene = scene_state(assignment) if assignment.get("kind") == UnitKind.CARE else NO_OFFICER
     buttons = status_buttons(assignment, protocol, role)
-    care_on_scene = assignment.get("kind") == "care" and assignment["status"] == "on_scene"
+    care_on_scene = (
+        assignment.get("kind") == UnitKind.CARE
+        and assignment["status"] == AssignmentStatus.ON_SCENE
+    )
     enabled = {b.state for b in buttons if b.enabled}
     return AssignmentView(
         # The status is the highlighted button; the title doesn't repeat it.
@@ -176,7 +183,7 @@ def assignment_view(
         scene=scene,
         banner=_banner(assignment, scene),
         buttons=buttons,
-        show_encounter=assignment.get("kind") == "care",
+        show_encounter=assignment.get("kind") == UnitKind.CARE,
         may_open_encounter=care_on_scene,
         encounter_warning=WARNINGS.get(scene, "") if care_on_scene else _closed_why(assignment),
         note_needed=bool(enabled & set(protocol.get("transition_note_required", []))),
@@ -185,7 +192,10 @@ def assignment_view(
 
 def _closed_why(assignment: dict[str, Any]) -> str:
     """Why "Open the encounter" takes no tap yet, said where it shows."""
-    if assignment.get("kind") != "care" or assignment.get("status") in ("cleared", "cancelled"):
+    if (
+        assignment.get("kind") != UnitKind.CARE
+        or assignment.get("status") in CLOSED_ASSIGNMENT_STATUSES
+    ):
         return ""
     return "The encounter opens once you are on scene: tap On scene when you arrive."
 
@@ -193,7 +203,7 @@ def _closed_why(assignment: dict[str, Any]) -> str:
 def _banner(assignment: dict[str, Any], scene: str) -> str:
     text = BANNERS[scene]
     if scene == UNSAFE:
-        officers = [p for p in assignment.get("partners") or [] if p.get("kind") == "spd"]
+        officers = [p for p in assignment.get("partners") or [] if p.get("kind") == UnitKind.SPD]
         why = next((p.get("safety_note") for p in officers if p.get("safety_note")), "")
         text += f"\nOfficer: {why}" if why else ""
     return text

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mobile.client.store import Store, iso, now, parse_time
+from mobile.client.vocabulary import ReferralStatus, UnitKind
 
 
 class NotAllowed(Exception):
@@ -109,7 +110,7 @@ class Recorder:
     ) -> str:
         """Start the encounter for a CARE assignment (once); returns its id."""
         assignment = self._assignment(assignment_id)
-        if assignment["kind"] != "care":
+        if assignment["kind"] != UnitKind.CARE:
             raise NotAllowed("Only a CARE unit records encounters.")
         existing = self.store.encounter_for(assignment["id"])
         if existing is not None:
@@ -382,7 +383,7 @@ class Recorder:
         referral = self.store.record(str(referral_id))
         if referral is None:
             raise NotAllowed("This referral is not on this tablet.")
-        current = referral.get("status") or "made"
+        current = referral.get("status") or ReferralStatus.MADE
         if status is not None and status != current:
             flow = self.store.protocol().get("referral_statuses", {})
             allowed = flow.get(current, [])

@@ -24,8 +24,8 @@ from typing import Any
 from mobile.client import api
 from mobile.client.contract import ROSTER_EVENTS
 from mobile.client.store import Store
+from mobile.client.vocabulary import UNIT_KIND_OF_ROLE, SignOnRequestStatus
 
-KIND_FOR_ROLE = {"care_responder": "care", "spd_officer": "spd"}
 NOT_ROSTERED = "not_rostered"  # the server's code for a sign-on to a unit not rostered today
 
 # What a unit's row offers the responder.
@@ -113,7 +113,7 @@ class Roster:
         return state if state.get("user") == self._me() else {}
 
     def _kind(self) -> str | None:
-        return KIND_FOR_ROLE.get((self.store.get_setting("user") or {}).get("role"))
+        return UNIT_KIND_OF_ROLE.get((self.store.get_setting("user") or {}).get("role"))
 
     def _riding(self) -> int | None:
         """The unit this tablet is signed on to, if any (the safety rules keep the shift)."""
@@ -165,16 +165,16 @@ class Roster:
         ]
         asked = [r for r in state.get("requests", []) if r["unit"] == unit_id]
         latest = max(asked, key=lambda r: r.get("requested_at") or "", default=None)
-        approved = latest is not None and latest.get("status") == "approved"
+        approved = latest is not None and latest.get("status") == SignOnRequestStatus.APPROVED
         if self._riding() == unit_id:
             offer = SIGNED_ON
         elif entries:
             offer = SIGN_ON
         elif latest is None:
             offer = ASK
-        elif latest.get("status") == "pending":
+        elif latest.get("status") == SignOnRequestStatus.PENDING:
             offer = WAITING
-        elif latest.get("status") == "declined":
+        elif latest.get("status") == SignOnRequestStatus.DECLINED:
             offer = DECLINED
         else:  # approved, but the roster entry it made has not reached the tablet yet
             offer = SIGN_ON

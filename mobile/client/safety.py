@@ -22,11 +22,16 @@ from typing import Any
 from mobile.client import api
 from mobile.client.contract import SAFETY_EVENTS
 from mobile.client.store import DONE, Store, iso, now
+from mobile.client.vocabulary import (
+    CLOSED_ASSIGNMENT_STATUSES,
+    UNIT_KIND_OF_ROLE,
+    AssignmentStatus,
+    UnitKind,
+)
 
 EMERGENCY_HOLD_SECONDS = 2.0  # the protocol may say otherwise (`emergency_hold_seconds`)
 DEFAULT_CHECK_IN_MINUTES = 20
 DEFAULT_GRACE_MINUTES = 2
-OPEN_ON_SCENE = "on_scene"
 # How long the socket has to accept an emergency before HTTP is tried: a live socket answers
 # within a fraction of a second; one that does not is half-dead, and HTTP may yet get through.
 EMERGENCY_SOCKET_SECONDS = 2.0
@@ -101,11 +106,14 @@ def check_in_due(
 ) -> datetime.datetime | None:
     """When "All OK?" is next asked: only while CARE is on scene and no officer is still on the
     call; counted from arrival, the officers' clearing, or the last answer, whichever is latest."""
-    if assignment.get("kind") != "care" or assignment.get("status") != OPEN_ON_SCENE:
+    if (
+        assignment.get("kind") != UnitKind.CARE
+        or assignment.get("status") != AssignmentStatus.ON_SCENE
+    ):
         return None
     partners = assignment.get("partners") or []
-    officers = [p for p in partners if p.get("kind") == "spd"]
-    if any(p.get("status") not in ("cleared", "cancelled") for p in officers):
+    officers = [p for p in partners if p.get("kind") == UnitKind.SPD]
+    if any(p.get("status") not in CLOSED_ASSIGNMENT_STATUSES for p in officers):
         return None
     marks = [assignment.get("on_scene_at"), last_answer]
     marks += [p.get("cleared_at") for p in officers]
@@ -321,7 +329,7 @@ class Safety:
     def units_to_sign_on(self) -> list[dict]:
         """The units of this responder's kind (a CARE responder rides CARE teams only)."""
         role = (self.store.get_setting("user") or {}).get("role")
-        kind = {"care_responder": "care", "spd_officer": "spd"}.get(role)
+        kind = UNIT_KIND_OF_ROLE.get(role)
         return [u for u in self.client.units() if u.get("kind") == kind]
 
     def sign_on(self, *, unit: int, partner: int | None = None, vehicle: str = "") -> dict:

@@ -39,6 +39,7 @@ from mobile.client.store import (
     iso,
     now,
 )
+from mobile.client.vocabulary import Role
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ class SyncEngine:
         protocol = self.client.protocol()
         role = (self.store.get_setting("user") or {}).get("role")
         # Only CARE reads the referral directory; the server refuses it to an officer.
-        directory = self.client.directory() if role != "spd_officer" else []
+        directory = self.client.directory() if role != Role.SPD_OFFICER else []
         assignments = self.client.assignments()
         self.store.set_settings(protocol=protocol, directory=directory)
         with self.store.transaction() as db:

@@ -19,10 +19,11 @@ from typing import Any
 from mobile.client.assignment_view import clock_minute
 from mobile.client.recorder import NotAllowed, Recorder
 from mobile.client.store import PENDING, Mutation
+from mobile.client.vocabulary import ReferralStatus
 
 UNDO_SECONDS = 10.0
 TAP_GUARD_SECONDS = 0.5
-REFERRAL_TAKEN_BACK = "closed"
+REFERRAL_TAKEN_BACK = ReferralStatus.CLOSED
 TAKEN_BACK_NOTE = "Taken back on the tablet: chosen by mistake."
 
 

@@ -29,6 +29,7 @@ from mobile.client.assignment_view import (
     state_label,
 )
 from mobile.client.recorder import NotAllowed
+from mobile.client.vocabulary import AssignmentStatus
 from mobile.ui.call_place import CallPlace  # noqa: F401 - the kv below places one
 from mobile.ui.sync import clock_time
 from mobile.ui.widgets import AMBER, BLUE, GREEN, GREY, RED, BigButton, ConfirmSheet
@@ -36,7 +37,7 @@ from mobile.ui.widgets import AMBER, BLUE, GREEN, GREY, RED, BigButton, ConfirmS
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 BANNER_TINTS = {SAFE: GREEN, UNSAFE: RED, UNCHECKED: AMBER}
-MOVE_TINTS = {"scene_safe": GREEN, "scene_unsafe": RED}
+MOVE_TINTS = {AssignmentStatus.SCENE_SAFE: GREEN, AssignmentStatus.SCENE_UNSAFE: RED}
 
 
 def last_known(banner: str, last_sync: str | None) -> str:

@@ -29,6 +29,7 @@ from kivy.uix.screenmanager import Screen
 from mobile.client.directory import matching, picker_label
 from mobile.client.recorder import NotAllowed, RepeatDose
 from mobile.client.store import Store
+from mobile.client.vocabulary import ReferralStatus
 from mobile.ui.sync import clock_time
 from mobile.ui.widgets import GREEN, GREY, BigButton, BigToggle, ConfirmSheet, Text
 
@@ -208,7 +209,7 @@ class EncounterScreen(Screen):
         grid.clear_widgets()
         for referral in referrals:
             name = names.get(str(referral["service"]), "Referral")
-            for status in flow.get(referral.get("status") or "made", []):
+            for status in flow.get(referral.get("status") or ReferralStatus.MADE, []):
                 button = BigButton(
                     text=f"{name}: {status.replace('_', ' ')}",
                     stable_id=f"referral-{status}-{referral['id']}",

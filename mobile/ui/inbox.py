@@ -20,6 +20,7 @@ from mobile.client.assignment_view import (
     state_label,
 )
 from mobile.client.recorder import NotAllowed
+from mobile.client.vocabulary import AssignmentStatus
 from mobile.ui.widgets import AMBER, GREEN, GREY, BigButton, Text
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
@@ -45,7 +46,7 @@ class AssignmentCard(BoxLayout):
         self.tick()
         app = App.get_running_app()
         allowed = app.session.tablet.recorder.allowed_next(assignment["id"])
-        if "acknowledged" in allowed:
+        if AssignmentStatus.ACKNOWLEDGED in allowed:
             ack = BigButton(text="Acknowledge", tint=AMBER, stable_id=f"ack-{assignment['id']}")
             ack.bind(on_release=lambda *_: self.acknowledge())
             self.ids.actions.add_widget(ack)
@@ -59,7 +60,9 @@ class AssignmentCard(BoxLayout):
     def acknowledge(self) -> None:
         app = App.get_running_app()
         try:
-            app.session.tablet.recorder.transition(self.assignment["id"], "acknowledged")
+            app.session.tablet.recorder.transition(
+                self.assignment["id"], AssignmentStatus.ACKNOWLEDGED
+            )
         except NotAllowed as exc:
             app.tell(str(exc))
             return

@@ -24,7 +24,7 @@ class SignInView(auth_views.LoginView):
     def get_default_redirect_url(self) -> str:
         # Each role lands on its own console; anyone else on the home page.
         role = getattr(self.request.user, "role", "")
-        return {"dispatcher": "/dispatch/", "coordinator": "/coordinator/"}.get(role, "/")
+        return {Role.DISPATCHER: "/dispatch/", Role.COORDINATOR: "/coordinator/"}.get(role, "/")
 
 
 class SignOutPageView(auth_views.LogoutView):

@@ -9,7 +9,9 @@ is both): the feed's kinds are the tablet's wire vocabulary and are not renamed.
 from __future__ import annotations
 
 # Families made from a vocabulary: an assignment's statuses, the records an admin page opens,
-# the reference data a supervisor edits (server/reference_edits.py).
+# the reference data a supervisor edits (server/reference_edits.py). Audit sits below dispatch
+# and can't import its `AssignmentStatus`; tests/server/audit/test_audit_actions.py holds these
+# to it.
 ASSIGNMENT_STATUSES = (
     "acknowledged",
     "en_route",

@@ -7,12 +7,8 @@ class CareConfig(AppConfig):
     verbose_name = "Field care records"
 
     def ready(self) -> None:
-        from server.care.events import EVENT_KINDS
         from server.care.selectors import outcomes_panel
         from server.dispatch.views import BOARD_PANELS
-        from server.feed.services import declare_event_kinds
-
-        declare_event_kinds(EVENT_KINDS)
 
         # The dispatch board shows how the dispatcher's CARE calls ended; dispatch sits below
         # care and can't read care records, so care adds the panel.

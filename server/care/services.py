@@ -28,6 +28,7 @@ from server.care.models import (
     SURVEY_MAX_ANSWER,
     SURVEY_MIN_ANSWER,
     DirectoryService,
+    DirectoryStatus,
     Disposition,
     Encounter,
     NaloxoneAdministration,
@@ -845,7 +846,7 @@ def _directory_row(source: str, values: dict[str, Any]) -> tuple[str, DirectoryS
         name: values.get(name, DirectoryService._meta.get_field(name).get_default())
         for name in DIRECTORY_FIELDS
     }
-    wanted.update(hsds_id=hsds_id, source=source, active=wanted["status"] == "active")
+    wanted.update(hsds_id=hsds_id, source=source, active=wanted["status"] == DirectoryStatus.ACTIVE)
     changed = [name for name, value in wanted.items() if getattr(service, name) != value]
     if outcome == "changed" and not changed:
         return "unchanged", service, []

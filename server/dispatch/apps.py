@@ -7,10 +7,7 @@ class DispatchConfig(AppConfig):
     verbose_name = "Dispatch"
 
     def ready(self) -> None:
-        from server.dispatch.events import EVENT_KINDS, PRIORITY_KINDS
         from server.dispatch.incidents.delivery import mark_covered_dispatches_delivered
         from server.feed.cursors import acks_recorded
-        from server.feed.services import declare_event_kinds
 
-        declare_event_kinds(EVENT_KINDS, priority=PRIORITY_KINDS)
         acks_recorded.connect(mark_covered_dispatches_delivered, dispatch_uid="dispatch-delivered")

@@ -589,7 +589,7 @@ class SignOnRequest(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "unit", "day"],
-                condition=models.Q(status="pending"),
+                condition=models.Q(status=SignOnRequestStatus.PENDING),
                 name="one_pending_sign_on_request",
             ),
         ]

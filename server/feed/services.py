@@ -20,50 +20,50 @@ import logging
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection, transaction
 
 from server.audit.services import record_audit
 from server.errors import InvalidInput
+from server.feed.event_kinds import EVENT_KINDS, PRIORITY_KINDS, check_event
 from server.feed.models import Event, Stream
 
 logger = logging.getLogger(__name__)
 
 STREAM_NAME = re.compile(r"^(dispatch|directory|referrals|unit:[0-9]+|user:[0-9]+)$")
 
-# Every event kind, declared by the app that publishes it (in its AppConfig.ready); the feed
-# refuses to write a kind nobody declared, so the tablet's and the boards' list of kinds can be
-# checked against one list (GET /api/v1/protocol publishes it).
-_declared_kinds: dict[str, str] = {}
-# Kinds that go by the priority lane (a responder in trouble): published to the stream's priority
-# group before any other event of the same commit, and re-sent by the socket until acked.
-_priority_kinds: set[str] = set()
+# Kinds only the tests publish (to exercise numbering, replay and delivery), with any payload.
+# Every kind the server publishes is declared, with its payload's shape, in event_kinds.py.
+_test_kinds: dict[str, str] = {}
 
 
-def declare_event_kinds(kinds: dict[str, str], *, priority: Iterable[str] = ()) -> None:
-    _declared_kinds.update(kinds)
-    urgent = set(priority)
-    if not urgent <= set(kinds):
-        raise ValueError(f"priority kinds not among the declared: {sorted(urgent - set(kinds))}")
-    _priority_kinds.update(urgent)
+def declare_event_kinds(kinds: dict[str, str]) -> None:
+    """More kinds, whose payloads are not checked (the tests' own)."""
+    clash = set(kinds) & set(EVENT_KINDS)
+    if clash:
+        raise ValueError(f"already declared in server/feed/event_kinds.py: {sorted(clash)}")
+    _test_kinds.update(kinds)
 
 
 def is_priority(kind: str) -> bool:
-    return kind in _priority_kinds
+    return kind in PRIORITY_KINDS
 
 
 def declared_event_kinds() -> dict[str, str]:
-    return dict(_declared_kinds)
+    """Every kind a stream may carry, and what it says (GET /api/v1/protocol lists them)."""
+    return {kind: declared.says for kind, declared in EVENT_KINDS.items()} | _test_kinds
 
 
-def _check_kind(kind: str) -> None:
-    if kind not in _declared_kinds:
-        raise ValueError(f"event kind {kind!r} is not declared; declare it in its app's events.py")
+def _check_event(stream: str, kind: str, data: dict[str, Any]) -> None:
+    if kind in _test_kinds:
+        return
+    check_event(stream, kind, data, shapes=settings.CARE_CHECK_VOCABULARY)
 
 
 def unit_stream(unit_id: int) -> str:
@@ -138,7 +138,7 @@ def change_transaction() -> Iterator[None]:
             _held_back.reset(token)
             token = None
             if held:
-                publish_events(held)
+                _write_events(held)  # each checked as it was published
     finally:
         if token is not None:
             _held_back.reset(token)
@@ -151,7 +151,7 @@ def publish_event(
     the end (returns None); elsewhere it is numbered and written now."""
     if not STREAM_NAME.match(stream):
         raise ValueError(f"not a stream name: {stream!r}")
-    _check_kind(kind)
+    _check_event(stream, kind, data)
     held = _held_back.get()
     if held is not None:
         held.append(EventDraft(stream, kind, data, mutation_id))
@@ -190,11 +190,16 @@ def audit_and_publish(
 def publish_events(drafts: list[EventDraft]) -> list[Event]:
     """`publish_event` for many events: one update per stream takes their numbers (in the order
     given) and one insert writes them all. As there: the caller's transaction, pushed on commit."""
-    by_stream: dict[str, list[EventDraft]] = defaultdict(list)
     for draft in drafts:
         if not STREAM_NAME.match(draft.stream):
             raise ValueError(f"not a stream name: {draft.stream!r}")
-        _check_kind(draft.kind)
+        _check_event(draft.stream, draft.kind, draft.data)
+    return _write_events(drafts)
+
+
+def _write_events(drafts: list[EventDraft]) -> list[Event]:
+    by_stream: dict[str, list[EventDraft]] = defaultdict(list)
+    for draft in drafts:
         by_stream[draft.stream].append(draft)
     events: list[Event] = []
     for stream in sorted(by_stream):  # one lock order for every writer: no deadlock between them

@@ -23,6 +23,7 @@ from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
 
+from server.accounts.models import Role
 from server.accounts.permissions import role_of
 from server.audit.services import record_audit
 from server.care.commands import update_referral
@@ -255,7 +256,7 @@ def visible_referrals(actor: Any) -> QuerySet[Referral]:
     organization = partner_organization(actor)
     if organization:
         return referrals.filter(consent=True, organization_hsds_id=organization)
-    if role_of(actor) in ("coordinator", "admin"):
+    if role_of(actor) in (Role.COORDINATOR, Role.ADMIN):
         return referrals
     return referrals.none()
 

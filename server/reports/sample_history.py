@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 
-from server.accounts.models import User
+from server.accounts.models import Role, User
 from server.care.models import (
     DirectoryService,
     Disposition,
@@ -87,9 +87,9 @@ class References:
             areas=[*Area.objects.filter(in_pilot=True).values_list("name", flat=True), ""],
             care_units=list(Unit.objects.filter(kind=UnitKind.CARE).order_by("pk")),
             spd_units=list(Unit.objects.filter(kind=UnitKind.SPD).order_by("pk")),
-            dispatcher=User.objects.filter(role="dispatcher").first() or anyone,
-            responder=User.objects.filter(role="care_responder").first() or anyone,
-            officer=User.objects.filter(role="spd_officer").first() or anyone,
+            dispatcher=User.objects.filter(role=Role.DISPATCHER).first() or anyone,
+            responder=User.objects.filter(role=Role.CARE_RESPONDER).first() or anyone,
+            officer=User.objects.filter(role=Role.SPD_OFFICER).first() or anyone,
             services=list(DirectoryService.objects.order_by("pk")[:10]),
             service_types=list(ServiceType.objects.order_by("pk")),
             questions=list(SurveyQuestion.objects.order_by("order").values_list("key", flat=True)),
@@ -388,16 +388,17 @@ def _survey(rng, care: Assignment, refs: References, common: dict, free_text: st
 
 def _transitions(a: Assignment, refs: References, free_text: str) -> list[AssignmentTransition]:
     actor = refs.officer if a.kind == UnitKind.SPD else refs.responder
+    S = AssignmentStatus
     steps = [
-        ("dispatched", "acknowledged", a.acknowledged_at),
-        ("acknowledged", "en_route", a.acknowledged_at),
-        ("en_route", "on_scene", a.on_scene_at),
+        (S.DISPATCHED, S.ACKNOWLEDGED, a.acknowledged_at),
+        (S.ACKNOWLEDGED, S.EN_ROUTE, a.acknowledged_at),
+        (S.EN_ROUTE, S.ON_SCENE, a.on_scene_at),
     ]
-    last = "on_scene"
+    last = S.ON_SCENE
     if a.scene_safe_at:
-        steps.append(("on_scene", "scene_safe", a.scene_safe_at))
-        last = "scene_safe"
-    steps.append((last, "cleared", a.cleared_at))
+        steps.append((S.ON_SCENE, S.SCENE_SAFE, a.scene_safe_at))
+        last = S.SCENE_SAFE
+    steps.append((last, S.CLEARED, a.cleared_at))
     return [
         AssignmentTransition(
             assignment=a, from_status=frm, to_status=to, actor=actor, occurred_at=at, note=free_text

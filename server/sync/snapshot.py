@@ -28,6 +28,7 @@ from server.care import selectors as care_selectors
 from server.care.models import Encounter
 from server.dispatch.incidents import presenters as dispatch_presenters
 from server.dispatch.incidents import selectors as dispatch_selectors
+from server.dispatch.models import UnitKind
 from server.feed.models import Stream
 from server.sync.access import readable_streams
 from server.sync.protocol import protocol_payload
@@ -79,7 +80,7 @@ def _care_records(request: Request, assignments: list[dict]) -> dict[str, list[d
 
     Each encounter sent is a view of a person's record, audited like one read through the API.
     """
-    care_ids = [a["id"] for a in assignments if a["kind"] == "care"]
+    care_ids = [a["id"] for a in assignments if a["kind"] == UnitKind.CARE]
     encounters = list(
         Encounter.objects.filter(assignment_id__in=care_ids)
         .select_related("disposition")

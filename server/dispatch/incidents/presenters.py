@@ -15,8 +15,10 @@ from server.dispatch import geography
 from server.dispatch.incidents import lifecycle, selectors
 from server.dispatch.models import (
     Assignment,
+    AssignmentStatus,
     CallType,
     Incident,
+    IncidentStatus,
     PoliceOnlyReason,
     ScreeningQuestion,
     Unit,
@@ -338,10 +340,10 @@ def map_state(incidents, units: list[tuple[Unit, bool]]) -> dict:
 
 def map_call_state(incident: Incident, open_assignments: list[Assignment]) -> str:
     """The colour a call has on the map."""
-    if incident.latitude is None or incident.status == "needs_location":
-        return "needs_location"
-    if any(a.status == "scene_unsafe" for a in open_assignments):
-        return "scene_unsafe"
-    if incident.status in ("on_scene", "dispatched"):
+    if incident.latitude is None or incident.status == IncidentStatus.NEEDS_LOCATION:
+        return IncidentStatus.NEEDS_LOCATION
+    if any(a.status == AssignmentStatus.SCENE_UNSAFE for a in open_assignments):
+        return AssignmentStatus.SCENE_UNSAFE
+    if incident.status in (IncidentStatus.ON_SCENE, IncidentStatus.DISPATCHED):
         return incident.status
     return "waiting"

@@ -13,6 +13,7 @@ from server.dispatch.geography import beat_centres
 from server.dispatch.models import (
     OPEN_INCIDENT_STATUSES,
     Assignment,
+    AssignmentStatus,
     CallType,
     Incident,
     IncidentStatus,
@@ -132,7 +133,7 @@ def caution_history(incident: Incident, *, radius_m: float, days: int = 365) -> 
     flags: list[dict] = []
     unsafe = (
         AssignmentTransition.objects.filter(
-            to_status="scene_unsafe",
+            to_status=AssignmentStatus.SCENE_UNSAFE,
             occurred_at__gte=since,
             **{f"assignment__incident__{k}": v for k, v in box.items()},
         )

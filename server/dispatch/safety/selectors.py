@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.dispatch.models import BackupRequest, CheckInLapse, Emergency
+from server.dispatch.models import AssignmentStatus, BackupRequest, CheckInLapse, Emergency
 from server.dispatch.units.selectors import program_hours_table, staffing_board
 
 
@@ -13,7 +13,12 @@ def open_emergencies():
 def open_backup_requests():
     return BackupRequest.objects.filter(
         answered_by__isnull=True,
-        assignment__status__in=[s for s in ("dispatched", "acknowledged", "en_route", "on_scene")],
+        assignment__status__in=[
+            AssignmentStatus.DISPATCHED,
+            AssignmentStatus.ACKNOWLEDGED,
+            AssignmentStatus.EN_ROUTE,
+            AssignmentStatus.ON_SCENE,
+        ],
     ).select_related("assignment__unit", "incident", "reason")
 
 

@@ -14,7 +14,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from server.audit.models import AuditEntry
-from server.dispatch.safety import services as safety
 from server.dispatch.models import (
     Assignment,
     BackupRequest,
@@ -24,6 +23,7 @@ from server.dispatch.models import (
     Protocol,
     Unit,
 )
+from server.dispatch.safety import services as safety
 from server.dispatch.safety.services import raise_check_in_lapses
 from server.errors import Forbidden
 from server.feed.models import Event
