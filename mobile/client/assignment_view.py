@@ -209,6 +209,17 @@ def _banner(assignment: dict[str, Any], scene: str) -> str:
     return text
 
 
+def banner_as_known(
+    banner: str, online: bool, last_sync: str | None, tz: datetime.tzinfo | None = None
+) -> str:
+    """The scene banner as the tablet may say it: offline, it is what the tablet last heard and
+    when (an officer may have marked the scene since), never a present fact."""
+    if online or not banner:
+        return banner
+    when = f"at {clock_minute(last_sync, tz)}" if last_sync else "before the connection dropped"
+    return f"Offline. Last known {when}: {banner}"
+
+
 def confirm_question(assignment: dict[str, Any], protocol: dict[str, Any], state: str) -> str:
     """The question a step that ends the unit's part asks, naming the call."""
     call = assignment.get("incident") or {}

@@ -24,6 +24,7 @@ from mobile.client.assignment_view import (
     AssignmentView,
     StatusButton,
     assignment_view,
+    banner_as_known,
     confirm_question,
     since,
     state_label,
@@ -31,18 +32,12 @@ from mobile.client.assignment_view import (
 from mobile.client.recorder import NotAllowed
 from mobile.client.vocabulary import AssignmentStatus
 from mobile.ui.call_place import CallPlace  # noqa: F401 - the kv below places one
-from mobile.ui.sync import clock_time
 from mobile.ui.widgets import AMBER, BLUE, GREEN, GREY, RED, BigButton, ConfirmSheet
 
 Builder.load_file(str(Path(__file__).with_suffix(".kv")))
 
 BANNER_TINTS = {SAFE: GREEN, UNSAFE: RED, UNCHECKED: AMBER}
 MOVE_TINTS = {AssignmentStatus.SCENE_SAFE: GREEN, AssignmentStatus.SCENE_UNSAFE: RED}
-
-
-def last_known(banner: str, last_sync: str | None) -> str:
-    when = f"at {clock_time(last_sync)}" if last_sync else "before going offline"
-    return f"Offline. Last known {when}: {banner}"
 
 
 class AssignmentScreen(Screen):
@@ -85,7 +80,7 @@ class AssignmentScreen(Screen):
         self.ids.partner.text = view.partner
         banner = self.ids.banner
         # Offline the banner is what the tablet last heard, and when: not a present fact.
-        banner.text = view.banner if sync.online else last_known(view.banner, sync.last_sync)
+        banner.text = banner_as_known(view.banner, sync.online, sync.last_sync)
         banner.tint = BANNER_TINTS.get(view.scene, (0, 0, 0, 0))
         self.show_buttons(view.buttons)
         encounter = self.ids.encounter

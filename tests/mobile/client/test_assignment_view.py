@@ -13,6 +13,7 @@ from mobile.client.assignment_view import (
     UNCHECKED,
     UNSAFE,
     assignment_view,
+    banner_as_known,
     confirm_question,
     open_assignments,
     partner_line,
@@ -125,6 +126,23 @@ def test_the_officers_why_is_on_the_unsafe_banner(protocol):
     officer = {"status": "scene_unsafe", "scene_safe_at": None, "safety_note": "Knife seen."}
     view = assignment_view(care("on_scene", officer), protocol, "care_responder")
     assert view.banner.startswith("Scene unsafe") and "Officer: Knife seen." in view.banner
+
+
+def test_offline_the_scene_banner_is_what_the_tablet_last_knew_and_when(protocol):
+    banner = assignment_view(care("on_scene", {"status": "en_route"}), protocol, "care_responder")
+    waiting = "Wait for scene safe: the officer has not marked the scene yet."
+    assert banner.banner == waiting
+    assert banner_as_known(waiting, True, "2026-12-07T22:03:10-08:00", PACIFIC) == waiting
+    assert banner_as_known(waiting, False, "2026-12-07T22:03:10-08:00", PACIFIC) == (
+        f"Offline. Last known at 22:03: {waiting}"
+    )
+    assert banner_as_known(waiting, False, None, PACIFIC) == (
+        f"Offline. Last known before the connection dropped: {waiting}"
+    )
+
+
+def test_offline_a_call_with_no_officer_shows_no_scene_banner_at_all():
+    assert banner_as_known("", False, "2026-12-07T22:03:10-08:00", PACIFIC) == ""
 
 
 def test_the_inbox_holds_open_assignments_newest_first_and_drops_cleared_and_cancelled(protocol):

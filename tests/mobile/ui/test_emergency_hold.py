@@ -193,3 +193,31 @@ def test_an_emergency_held_offline_reaches_the_server_before_a_change_queued_ear
     finally:
         app.stop()
         link.close()
+
+
+def test_a_locked_tablet_sends_an_emergency_held_over_its_lock_screen_and_stays_locked(
+    served_system, tmp_path
+):
+    url = served_system.start_daphne()
+    app = TabletApp(url, tmp_path / "care", "--lock-minutes", "0.05")  # 3 s idle, for the test
+    try:
+        app.sign_in("care1")
+        app.press("sign_in")
+        app.set_pin()
+        app.wait_for("the lock", lambda: app.ask(op="state")["screen"] == "lock", timeout=30)
+        x, y = emergency_button(app)  # drawn over the lock, where a finger lands
+        held = app.ask(op="hold", x=x, y=y)
+        assert held["hit"] == "emergency" and held["taken"] and held["fired"] is True, held
+        app.wait_for(
+            "the sent banner",
+            lambda: "Emergency sent" in app.read("emergency-status")["text"],
+        )
+        assert app.ask(op="state")["screen"] == "lock"  # help went; the records stay locked
+        sent = held_on_the_tablet(tmp_path / "care")
+        app.wait_for(
+            "the emergency on the server",
+            lambda: [e[0] for e in on_the_server(served_system)["emergencies"]] == [sent],
+            timeout=60,
+        )
+    finally:
+        app.stop()

@@ -372,10 +372,18 @@ def test_a_newcomer_meets_no_dead_end_every_refusal_says_why_and_a_second_dose_i
         app.wait_for("offline", lambda: "Offline" in app.read("sync-status")["text"], timeout=60)
         finger.tap("sync-now")
         assert app.read("app-message")["text"].startswith("Trying now, but the tablet is offline")
-        link.restore()
-        app.wait_for("online", lambda: "Online" in app.read("sync-status")["text"], timeout=60)
+        # Offline, the call's scene banner is what the tablet last knew, and when.
         finger.tap("back-to-call")
         app.wait_for("the call again", lambda: app.ask(op="state")["screen"] == "assignment")
+        waiting = "Wait for scene safe: the officer has not marked the scene yet."
+        banner = app.read("scene-banner")["text"]
+        assert banner.startswith("Offline. Last known at ") and banner.endswith(waiting), banner
+        link.restore()
+        app.wait_for(
+            "the banner a present fact again",
+            lambda: app.read("scene-banner")["text"] == waiting,
+            timeout=60,
+        )
         for to in ("en_route", "on_scene"):
             app.wait_for(f"{to} offered", lambda to=to: app.offers(f"to-{to}"))
             finger.tap(f"to-{to}")
