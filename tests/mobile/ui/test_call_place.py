@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import requests
 
+from tests.mobile.ui.finger import Finger
 from tests.mobile.ui.test_tablet_app import (  # noqa: F401 - the markers skip without a display
     Desk,
     TabletApp,
@@ -50,5 +51,35 @@ def test_the_assignment_shows_the_call_from_the_units_reported_position(served_s
         assert not app.read("navigate")["disabled"]
         app.assert_fits("the assignment with its map")
         app.screenshot("assignment-map")
+    finally:
+        app.stop()
+
+
+def test_navigate_on_a_tablet_with_no_maps_app_says_where_the_call_is(served_system, tmp_path):
+    url = served_system.start_daphne()
+    desk = Desk(url)
+    # A tablet with no maps app: nothing on its PATH takes the hand-off, and no browser named.
+    app = TabletApp(
+        url,
+        tmp_path / "care",
+        "--position",
+        OCCIDENTAL_PARK,
+        env={"BROWSER": "", "PATH": str(tmp_path)},
+    )
+    finger = Finger(app)
+    try:
+        app.sign_in("care1")
+        app.press("sign_in")
+        app.set_pin()
+        care, _ = desk.dispatch()
+        app.wait_for("the new assignment", lambda: app.shows(f"ack-{care}"))
+        finger.tap(f"ack-{care}")
+        app.wait_for("the call map", lambda: app.shows("navigate"))
+        app.wait_for("Navigate offered", lambda: not app.read("navigate")["disabled"])
+        address = app.read("assignment-address")["text"]
+        finger.tap("navigate")
+        app.wait_for("a word", lambda: app.read("app-message")["text"])
+        said = app.read("app-message")["text"]
+        assert said == f"No maps app on this tablet: the call is at {address}.", said
     finally:
         app.stop()
