@@ -87,7 +87,7 @@ MUTANTS_SAMPLE := "server.dispatch.safety.services.x_check_in_due*" "server.disp
 	"server.care.opening.x__monthly_byday*" "server.dispatch.incidents.lifecycle.x_*allowed*" \
 	"server.dispatch.policies.x_may_*" "server.dispatch.policies.x_fits*" \
 	"server.dispatch.policies.x_rostered*" "server.care.policies.x_may_record_on*" \
-	"server.accounts.policies.x_is_*" "server.accounts.policies.x_reads_*" \
+	"server.accounts.policies.x_principal*" \
 	"server.reports.disclosure.x__relation_to_widen*" "server.reports.disclosure.x__next_to_withhold*" \
 	"server.reports.disclosure.x_small*"
 .PHONY: mutants mutants-sample

@@ -41,11 +41,3 @@ def principal(actor) -> str | None:
     if client is None or not client.usable or client.scope not in SystemScope.values:
         return None
     return f"system:{client.scope}"
-
-
-def reads_all_clinical(actor) -> bool:
-    return principal(actor) in READS_ALL_CLINICAL
-
-
-def is_supervisor(actor) -> bool:
-    return principal(actor) in SUPERVISORS
