@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.reports.disclosure import Table, withheld_counts
+from server.reports.disclosure import Table, _relation_to_widen, withheld_counts
 
 
 def test_a_lone_small_cell_takes_the_smallest_other_cell_with_it():
@@ -63,3 +63,27 @@ def test_a_zero_is_not_withheld_to_protect_a_small_cell_when_a_positive_one_can_
     table = Table(counts={"total": 40, "a": 5, "zero": 0, "c": 35})
     table.add_breakdown("total", ["a", "zero", "c"])
     assert withheld_counts(table) == {"a", "c"}
+
+
+# Relations as the suppression sees them: count name -> its coefficient. "a" is withheld, and so is
+# every count of the relations next to it; the first one still showing a count is two hops away.
+CHAIN = [
+    {"u": 1, "x": 1, "whole": -1},  # shows counts, but shares nothing with "a"
+    {"a": 1, "b": 1, "s": -1},
+    {"b": 1, "c": 1, "t": -1},
+    {"c": 1, "d": 1},  # "d" still shows
+]
+CHAIN_HIDDEN = {"a", "b", "s", "c", "t"}
+
+
+def test_the_relation_widened_is_the_nearest_through_withheld_counts_that_still_shows_one():
+    assert _relation_to_widen(CHAIN, "a", CHAIN_HIDDEN) == 3
+
+
+def test_a_relation_of_the_count_itself_that_still_shows_one_is_widened_first():
+    assert _relation_to_widen(CHAIN, "c", CHAIN_HIDDEN - {"t"}) == 2
+    assert _relation_to_widen(CHAIN, "a", CHAIN_HIDDEN - {"s"}) == 1
+
+
+def test_a_relation_that_shares_no_count_with_the_withheld_one_is_never_widened():
+    assert _relation_to_widen(CHAIN, "a", CHAIN_HIDDEN | {"d"}) is None
