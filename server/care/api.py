@@ -75,7 +75,8 @@ class ServiceGivenView(APIView):
 class ServiceGivenDetailView(APIView):
     roles = {"DELETE": CARE_WRITERS}
 
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    # The answer says what was taken off (200 with a body, not 204).
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     def delete(self, request, service_id):
         """Take a service recorded by mistake off its open call (the tablet's Undo)."""
         return Response(_run(commands.remove_service_given, request, service_id=service_id))
@@ -98,7 +99,8 @@ class NaloxoneDetailView(APIView):
             _run(commands.update_naloxone, request, administration_id=administration_id)
         )
 
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    # The answer says what was taken off (200 with a body, not 204).
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     def delete(self, request, administration_id):
         """Take a dose recorded by mistake off its open call (the tablet's Undo)."""
         return Response(

@@ -31,6 +31,19 @@ from tests.server.sync.test_consumers import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# Payloads of the declared shapes (server/feed/event_kinds.py), as the safety services send them.
+EMERGENCY = {
+    "id": "e1", "unit": 7, "call_sign": "CARE-1", "kind": "care",
+    "started_at": "2026-12-07T22:03:00+00:00", "latitude": None, "longitude": None,
+    "position_at": None, "acknowledged_at": None, "ended_at": None, "alerted_units": [],
+    "incident": None,
+}  # fmt: skip
+BACKUP_SENT = {
+    "id": "b1", "assignment": "a1", "incident": "i1", "unit": 7, "call_sign": "CARE-1",
+    "cad_number": "SPD-1", "address": "300 Pine St", "urgent": True, "reason": None,
+    "reason_label": "", "requested_at": "2026-12-07T22:03:00+00:00", "answered_by": "1",
+    "answered_at": "2026-12-07T22:04:00+00:00", "sent_call_sign": "2M12",
+}  # fmt: skip
 BACKLOG = 90  # routine events queued for the socket (the in-memory layer holds 100 a channel)
 
 
@@ -84,7 +97,7 @@ def test_a_commit_tells_the_priority_lane_before_any_routine_event_of_the_same_c
         def one_commit() -> None:
             with change_transaction():  # as every service writes
                 publish_event(stream="directory", kind="test.event", data={})
-                publish_event(stream=unit, kind="emergency.started", data={"id": "e1"})
+                publish_event(stream=unit, kind="emergency.started", data=EMERGENCY)
 
         await database_sync_to_async(one_commit)()
         heard = [await asyncio.wait_for(layer.receive(listener), HANG_SECONDS) for _ in range(2)]
@@ -162,7 +175,7 @@ def test_an_emergency_is_sent_again_until_the_device_acks_it(people, settings):
         ws, _ = await signed_in(token, {unit: 0})
         await frames(ws)
         await database_sync_to_async(publish_event)(
-            stream=unit, kind="emergency.started", data={"id": "e1"}
+            stream=unit, kind="emergency.started", data=EMERGENCY
         )
         first = await ws.receive_json_from(HANG_SECONDS)
         again = await ws.receive_json_from(HANG_SECONDS)  # not acked: here it is again
@@ -204,7 +217,7 @@ def test_a_device_that_never_acks_is_sent_an_emergency_a_bounded_number_of_times
         ws, _ = await signed_in(token, {unit: 0})
         await frames(ws)
         await database_sync_to_async(publish_event)(
-            stream=unit, kind="backup.sent", data={"unit": 7}
+            stream=unit, kind="backup.sent", data=BACKUP_SENT
         )
         got = [f for f in await frames(ws, quiet=1.0) if f["type"] == "event"]
         assert [f["kind"] for f in got] == ["backup.sent"] * 4  # sent, then three re-sends
