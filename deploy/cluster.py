@@ -233,10 +233,13 @@ class Cluster:
     def start(self) -> None:
         for member in self.members:
             self.spawn(member)
-        self.start_balancer()
+        # The balancer after the processes answer: its first health check that times out on a
+        # process still starting marks it down (a server starts one failure from down), and
+        # requests in the seconds until the next check would find no server at all.
         for member in self.members:
             if member.listener:
                 self.wait_healthy(member.port)
+        self.start_balancer()
         self.wait_healthy(self.front.getsockname()[1])
         self.write_state()
 
@@ -249,7 +252,8 @@ class Cluster:
                         return
             except (urllib.error.URLError, OSError):
                 pass
-            self.check_balancer()
+            if hasattr(self, "balancer"):
+                self.check_balancer()
             time.sleep(0.2)
         raise SystemExit(f"nothing healthy on port {port} after {seconds:g} s; logs in {self.work}")
 
