@@ -441,22 +441,31 @@ def remove_service_given(
             )
         except (ServiceGiven.DoesNotExist, ValueError, DjangoValidationError) as exc:
             raise missing from exc
-        encounter = _encounter_for(actor, record.encounter_id)
-        if not encounter.assignment.is_open:
-            raise Conflict(
-                "The call is closed: a service recorded on it stays. Add a note to the "
-                "encounter instead.",
-                server=service_data(record),
-            )
-        before = _record_dict(record)
-        record_audit(
-            actor=actor, device=device, action="service.removed", obj=record, before=before
+        return _take_off(
+            actor,
+            device,
+            record,
+            kind="service.removed",
+            closed="The call is closed: a service recorded on it stays. Add a note to the "
+            "encounter instead.",
+            present=service_data,
+            removal=service_removal_data,
+            mutation_id=mutation_id,
         )
-        removed_id = record.pk
-        record.delete()
-        record.id = removed_id  # the delete forgets it; the event and the answer name it
-        _publish(encounter, "service.removed", service_removal_data(record), mutation_id)
-        return record
+
+
+def _take_off(actor, device, record, *, kind, closed, present, removal, mutation_id):
+    """Take a record (locked by the caller) off its encounter while the call is open: the audit
+    keeps it as it was, and the event (`kind`, also the audit action) names what went."""
+    encounter = _encounter_for(actor, record.encounter_id)
+    if not encounter.assignment.is_open:
+        raise Conflict(closed, server=present(record))
+    record_audit(actor=actor, device=device, action=kind, obj=record, before=_record_dict(record))
+    removed_id = record.pk
+    record.delete()
+    record.id = removed_id  # the delete forgets it; the event and the answer name it
+    _publish(encounter, kind, removal(record), mutation_id)
+    return record
 
 
 def _check_naloxone(dose_mg, doses, route, response) -> None:
@@ -578,22 +587,17 @@ def remove_naloxone(
             record = NaloxoneAdministration.objects.select_for_update().get(pk=administration_id)
         except (NaloxoneAdministration.DoesNotExist, ValueError, DjangoValidationError) as exc:
             raise missing from exc
-        encounter = _encounter_for(actor, record.encounter_id)
-        if not encounter.assignment.is_open:
-            raise Conflict(
-                "The call is closed: a dose recorded on it stays. Correct it or add a note to "
-                "the encounter instead.",
-                server=naloxone_data(record),
-            )
-        before = _record_dict(record)
-        record_audit(
-            actor=actor, device=device, action="naloxone.removed", obj=record, before=before
+        return _take_off(
+            actor,
+            device,
+            record,
+            kind="naloxone.removed",
+            closed="The call is closed: a dose recorded on it stays. Correct it or add a note to "
+            "the encounter instead.",
+            present=naloxone_data,
+            removal=naloxone_removal_data,
+            mutation_id=mutation_id,
         )
-        removed_id = record.pk
-        record.delete()
-        record.id = removed_id  # the delete forgets it; the event and the answer name it
-        _publish(encounter, "naloxone.removed", naloxone_removal_data(record), mutation_id)
-        return record
 
 
 def create_referral(
