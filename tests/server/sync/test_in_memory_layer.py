@@ -9,7 +9,7 @@ import threading
 from asgiref.sync import async_to_sync
 
 from server.feed.layer import FeedInMemoryLayer
-from tests.server.sync.test_consumers import HANG_SECONDS, run
+from tests.server.sync.test_consumers import HANG_SECONDS, run, until
 
 
 async def drained(layer: FeedInMemoryLayer, channel: str) -> list[dict]:
@@ -68,6 +68,12 @@ def test_a_channel_whose_messages_expire_unread_leaves_its_groups_and_a_live_one
     run(scenario)
 
 
+def waiting_on(layer: FeedInMemoryLayer, channel: str) -> int:
+    """How many receivers wait on the channel's mailbox now."""
+    mailbox = layer.channels.get(channel)
+    return len(mailbox._waiters) if mailbox is not None else 0
+
+
 def test_a_receiver_waiting_on_an_empty_channel_gets_the_next_message_and_one_cancelled_none():
     layer = FeedInMemoryLayer()
 
@@ -118,7 +124,7 @@ def test_a_message_sent_from_a_thread_of_its_own_wakes_a_receiver_on_an_otherwis
             loop.call_soon_threadsafe(lambda: None)  # lets a receiver never woken finish
 
         receiving = asyncio.ensure_future(layer.receive(channel))
-        await asyncio.sleep(0)  # waiting on the empty channel before anything is sent
+        await until(lambda: waiting_on(layer, channel) == 1)  # before anything is sent
         thread = threading.Thread(target=publisher)
         thread.start()
         message = await receiving
@@ -138,7 +144,7 @@ def test_a_group_message_sent_from_a_thread_of_its_own_reaches_every_member_once
         for channel in members:
             await layer.group_add("feed.unit.1", channel)
         receiving = [asyncio.ensure_future(layer.receive(c)) for c in members]
-        await asyncio.sleep(0)
+        await until(lambda: all(waiting_on(layer, c) == 1 for c in members))
 
         def publisher() -> None:
             for n in range(3):

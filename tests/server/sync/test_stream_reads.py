@@ -13,7 +13,7 @@ from django.utils import timezone
 from server.accounts.models import DeviceToken, User
 from server.dispatch.models import Shift
 from server.sync.consumers import ReadTogether, StreamsAllowed
-from tests.server.sync.test_consumers import run, token_for
+from tests.server.sync.test_consumers import HANG_SECONDS, run, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,19 +76,22 @@ def test_a_read_asked_after_signing_off_no_longer_has_the_unit(people, units):
 def test_reads_asked_while_one_is_in_flight_share_the_next_and_each_gets_its_own_answer():
     rounds: list[list[int]] = []
 
-    async def doubled(keys: list[int]) -> dict[int, int]:
-        rounds.append(sorted(keys))
-        await asyncio.sleep(0)  # in flight: the others ask meanwhile
-        return {key: key * 2 for key in keys}
-
-    reads = ReadTogether(doubled)
-
     async def scenario():
+        in_flight, release = asyncio.Event(), asyncio.Event()
+
+        async def doubled(keys: list[int]) -> dict[int, int]:
+            rounds.append(sorted(keys))
+            in_flight.set()
+            await release.wait()  # held in flight while the others ask
+            return {key: key * 2 for key in keys}
+
+        reads = ReadTogether(doubled)
         first = asyncio.ensure_future(reads.of(1))
-        await asyncio.sleep(0)  # the first read has started
-        rest = await asyncio.gather(*(reads.of(k) for k in (2, 3, 2)))
-        assert await first == 2
-        assert rest == [4, 6, 4]
+        await asyncio.wait_for(in_flight.wait(), HANG_SECONDS)
+        rest = asyncio.gather(*(reads.of(k) for k in (2, 3, 2)))
+        release.set()
+        assert await asyncio.wait_for(first, HANG_SECONDS) == 2
+        assert await asyncio.wait_for(rest, HANG_SECONDS) == [4, 6, 4]
 
     asyncio.run(scenario())
     assert rounds == [[1], [2, 3]]
